@@ -1,0 +1,363 @@
+//! clap definitions. Names, aliases and help texts follow Docker's CLI so
+//! that `berth --help` reads like `docker --help`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A self-sufficient runtime for containers, without root and without a daemon",
+    long_about = "A self-sufficient runtime for containers, without root and without a daemon.\n\n\
+        berth runs OCI and Docker images as an unprivileged user with user namespaces \
+        and overlay layering. Its commands and flags are Docker's; invoked through a \
+        symlink named `docker` it behaves the same.",
+    disable_help_subcommand = true,
+    subcommand_help_heading = "Commands",
+    after_help = "Run 'berth COMMAND --help' for more information on a command."
+)]
+pub struct Cli {
+    /// Location of the store (images, layers, containers); default
+    /// $BERTH_ROOT, else $XDG_DATA_HOME/berth, else ~/.local/share/berth
+    #[arg(long, global = true, value_name = "PATH")]
+    pub root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Show the berth version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Write the man pages generated from these definitions into a directory
+    #[command(hide = true, name = "generate-man-pages")]
+    GenerateManPages(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images
+    #[command(alias = "remove", alias = "rmi")]
+    Rm(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers
+    #[command(alias = "list", alias = "ps")]
+    Ls(PsArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+}
+
+/// Options shared by `create` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CreateArgs {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user", value_name = "string")]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname", value_name = "string")]
+    pub hostname: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro|rw])
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Connect a container to a network: "host" (the host's network) or
+    /// "none" (loopback only); the default is host until private networks exist
+    #[arg(
+        long = "network",
+        alias = "net",
+        value_name = "network",
+        default_value = "host"
+    )]
+    pub network: String,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long = "rm")]
+    pub rm: bool,
+    /// Image to run
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command and arguments, replacing the image's CMD
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Print usage
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided (status=, name=, id=)
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Filter output based on conditions provided (dangling=true|false, reference=PATTERN)
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Only images of this repository (REPOSITORY[:TAG])
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    /// Return JSON for specified type (container or image)
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+    /// Display total file sizes (accepted for compatibility: sizes are always shown)
+    #[arg(short = 's', long)]
+    pub size: bool,
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long = "input", value_name = "string")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long = "output", value_name = "string")]
+    pub output: Option<PathBuf>,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT,
+    /// ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME)
+    #[arg(short = 'c', long = "change", value_name = "list")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long = "message", value_name = "string")]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// A tar archive (optionally gzip or zstd compressed), or - for STDIN
+    #[arg(value_name = "file|-")]
+    pub file: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}

@@ -1,0 +1,144 @@
+//! The command line: clap definitions (Docker's names, aliases and help
+//! texts), dispatch to one handler file per command group, and the mapping
+//! of failures to Docker's exit codes (125 berth's own error, 126 cannot
+//! invoke, 127 not found, otherwise the container's status).
+
+mod archive;
+mod args;
+mod container;
+mod image;
+pub mod output;
+mod run;
+mod system;
+
+pub use args::{Cli, Command};
+
+use clap::{CommandFactory, FromArgMatches};
+
+/// Exit status for berth's own failures, as Docker's.
+pub const EXIT_BERTH_ERROR: i32 = 125;
+
+/// An error that carries the exit status the process must end with, used
+/// to pass a container's status (or 126/127) up through `anyhow`.
+#[derive(Debug)]
+pub struct ExitStatus(pub i32);
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+impl std::error::Error for ExitStatus {}
+
+/// The clap command tree, named as the program was invoked: through a
+/// symlink called `docker` it presents itself as `docker`.
+pub fn command() -> clap::Command {
+    let cmd = Cli::command();
+    match invoked_name().as_deref() {
+        Some("docker") => cmd.name("docker").bin_name("docker"),
+        _ => cmd,
+    }
+}
+
+fn invoked_name() -> Option<String> {
+    let arg0 = std::env::args_os().next()?;
+    let name = std::path::Path::new(&arg0)
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    Some(name)
+}
+
+/// Parses the command line, runs it and returns the process exit status.
+pub fn main() -> i32 {
+    // Output piped into `head` must end us quietly, as it ends docker.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Re-executions of ourselves (helpers inside namespaces) are not user
+    // commands: they are recognised before clap sees argv.
+    if let Some(status) = crate::runtime::reexec::dispatch() {
+        return status;
+    }
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BERTH_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return EXIT_BERTH_ERROR;
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => 0,
+        Err(err) => report(&err),
+    }
+}
+
+/// Prints an error chain as `Error: what was being done: what went wrong`
+/// and picks the exit status.
+pub fn report(err: &anyhow::Error) -> i32 {
+    if let Some(ExitStatus(code)) = err.downcast_ref::<ExitStatus>() {
+        return *code;
+    }
+    let mut msg = String::new();
+    for (i, cause) in err.chain().enumerate() {
+        if i > 0 {
+            msg.push_str(": ");
+        }
+        msg.push_str(&cause.to_string());
+    }
+    eprintln!("Error: {msg}");
+    EXIT_BERTH_ERROR
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Some(root) = &cli.root {
+        std::env::set_var("BERTH_ROOT", root);
+    }
+    use args::{ContainerCommand as C, ImageCommand as I};
+    match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Create(a) => run::create(a),
+        Command::Start(a) => run::start(a),
+        Command::Ps(a) => container::ps(a),
+        Command::Rm(a) => container::rm(a),
+        Command::Images(a) => image::images(a),
+        Command::Rmi(a) => image::rmi(a),
+        Command::Tag(a) => image::tag(a),
+        Command::History(a) => image::history(a),
+        Command::Inspect(a) => system::inspect(a),
+        Command::Load(a) => archive::load(a),
+        Command::Save(a) => archive::save(a),
+        Command::Import(a) => archive::import(a),
+        Command::Version(a) => system::version(a),
+        Command::Info(a) => system::info(a),
+        Command::Image(sub) => match sub {
+            I::Ls(a) => image::images(a),
+            I::Rm(a) => image::rmi(a),
+            I::Tag(a) => image::tag(a),
+            I::History(a) => image::history(a),
+            I::Inspect(a) => image::inspect(a),
+            I::Prune(a) => image::prune(a),
+            I::Load(a) => archive::load(a),
+            I::Save(a) => archive::save(a),
+            I::Import(a) => archive::import(a),
+        },
+        Command::Container(sub) => match sub {
+            C::Ls(a) => container::ps(a),
+            C::Rm(a) => container::rm(a),
+            C::Inspect(a) => container::inspect(a),
+            C::Run(a) => run::run(a),
+            C::Create(a) => run::create(a),
+            C::Start(a) => run::start(a),
+        },
+        Command::GenerateManPages(a) => system::generate_man_pages(a),
+    }
+}

@@ -1,0 +1,1 @@
+//! Output helpers: tables, --format templates.

@@ -1,0 +1,4 @@
+//! Images: references, configurations, layers and archives.
+
+pub mod config;
+pub mod reference;

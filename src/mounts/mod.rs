@@ -1,0 +1,1 @@
+//! Root filesystem assembly and mounts.

@@ -1,0 +1,3 @@
+//! Running containers: the launch path and the processes around it.
+
+pub mod reexec;

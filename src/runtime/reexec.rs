@@ -1,0 +1,8 @@
+//! Entry points for re-executions of our own binary (helpers that must
+//! start in a fresh process), recognised before the CLI parses argv.
+
+/// Runs the helper named in argv, if this process is one, and returns its
+/// exit status; `None` for a normal user command.
+pub fn dispatch() -> Option<i32> {
+    None
+}

@@ -1,0 +1,203 @@
+//! Container records: `containers/<id>/config.json` (what to run, fixed at
+//! create) and `state.json` (what happened, rewritten as it changes), plus
+//! name reservations under `names/`.
+
+use super::{Store, StoreLock};
+use crate::util::fsutil::{read_json, remove_tree, write_json_atomic};
+use anyhow::{bail, Context, Result};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Everything decided at `create`: the image, the process and its settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image: String,
+    /// `sha256:` id of the image.
+    pub image_id: String,
+    /// The layers of the image, base first (kept so that removing the image
+    /// does not pull the container's files away).
+    pub layers: Vec<String>,
+    pub config: ProcessConfig,
+    pub host: HostConfig,
+}
+
+/// The process to run and its environment (Docker's `Config`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessConfig {
+    /// The full argv: entrypoint followed by command.
+    pub args: Vec<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    /// As given: `name`, `uid`, `name:group`, `uid:gid`; empty is root.
+    pub user: String,
+    pub hostname: String,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub labels: IndexMap<String, String>,
+    pub stop_signal: Option<String>,
+}
+
+/// How the container is attached to the host (Docker's `HostConfig`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostConfig {
+    pub binds: Vec<BindMount>,
+    pub network_mode: String,
+    pub read_only: bool,
+    pub auto_remove: bool,
+}
+
+/// A host path mounted into the container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BindMount {
+    pub source: PathBuf,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// What a container is doing or did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContainerState {
+    /// created, running, exited
+    pub status: String,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub error: String,
+}
+
+impl Default for ContainerState {
+    fn default() -> Self {
+        ContainerState {
+            status: "created".into(),
+            pid: 0,
+            exit_code: 0,
+            started_at: None,
+            finished_at: None,
+            error: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("No such container: {0}")]
+pub struct NoSuchContainer(pub String);
+
+impl Store {
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    /// Every container record, oldest first.
+    pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("containers"))? {
+            let path = entry?.path().join("config.json");
+            // A directory without a record is a create that was interrupted.
+            if path.exists() {
+                out.push(read_json::<ContainerRecord>(&path)?);
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created));
+        Ok(out)
+    }
+
+    pub fn container(&self, id: &str) -> Result<ContainerRecord> {
+        read_json(&self.container_dir(id).join("config.json"))
+    }
+
+    /// The container a user means: full id, name, or unique id prefix.
+    pub fn resolve_container(&self, spec: &str) -> Result<ContainerRecord> {
+        let spec = spec.strip_prefix('/').unwrap_or(spec);
+        if spec.is_empty() {
+            bail!(NoSuchContainer(spec.to_string()));
+        }
+        if self.container_dir(spec).join("config.json").exists() {
+            return self.container(spec);
+        }
+        if let Ok(id) = std::fs::read_to_string(self.root.join("names").join(spec)) {
+            if let Ok(c) = self.container(id.trim()) {
+                return Ok(c);
+            }
+        }
+        let matches: Vec<ContainerRecord> = self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.id.starts_with(spec))
+            .collect();
+        match matches.len() {
+            0 => bail!(NoSuchContainer(spec.to_string())),
+            1 => Ok(matches.into_iter().next().unwrap()),
+            n => bail!("container ID prefix {spec:?} is ambiguous: it matches {n} containers; type more characters of the ID"),
+        }
+    }
+
+    pub fn container_state(&self, id: &str) -> Result<ContainerState> {
+        let path = self.container_dir(id).join("state.json");
+        if !path.exists() {
+            return Ok(ContainerState::default());
+        }
+        read_json(&path)
+    }
+
+    pub fn save_container_state(&self, id: &str, state: &ContainerState) -> Result<()> {
+        write_json_atomic(&self.container_dir(id).join("state.json"), state)
+    }
+
+    /// Reserves the name and writes the record; fails if the name is taken.
+    pub fn create_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
+        let name_path = self.root.join("names").join(&record.name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&name_path)
+        {
+            Ok(mut f) => f.write_all(record.id.as_bytes())?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(&name_path).unwrap_or_default();
+                if self
+                    .container_dir(owner.trim())
+                    .join("config.json")
+                    .exists()
+                {
+                    bail!(
+                        "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        record.name,
+                        owner.trim()
+                    );
+                }
+                // A stale reservation from an interrupted create or rm.
+                std::fs::write(&name_path, record.id.as_bytes())?;
+            }
+            Err(e) => return Err(e).context("reserving the container name"),
+        }
+        let dir = self.container_dir(&record.id);
+        crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
+        self.save_container_state(&record.id, &ContainerState::default())?;
+        write_json_atomic(&dir.join("config.json"), record)
+    }
+
+    /// Removes the record, its files and its name. The caller has checked
+    /// that it is not running and runs inside the user namespace (the upper
+    /// layer holds files owned by subordinate ids).
+    pub fn remove_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
+        let dir = self.container_dir(&record.id);
+        // The record goes first, so a crash part-way leaves a directory that
+        // no listing shows and the next removal attempt finishes.
+        let _ = std::fs::remove_file(dir.join("config.json"));
+        let name_path = self.root.join("names").join(&record.name);
+        if std::fs::read_to_string(&name_path).is_ok_and(|id| id.trim() == record.id) {
+            let _ = std::fs::remove_file(&name_path);
+        }
+        remove_tree(&dir).with_context(|| format!("removing container {}", record.id))
+    }
+}

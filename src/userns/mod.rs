@@ -1,0 +1,1 @@
+//! User namespaces and id mappings.

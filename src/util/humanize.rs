@@ -1,0 +1,93 @@
+//! Times and sizes the way Docker prints them ("2 hours ago", "4.26MB").
+
+use jiff::Timestamp;
+
+/// Now, as RFC 3339 with nanoseconds, as Docker writes `Created`.
+pub fn now_rfc3339() -> String {
+    Timestamp::now().to_string()
+}
+
+/// "About a minute ago", "3 hours ago": Go's go-units HumanDuration + " ago".
+pub fn time_ago(rfc3339: &str) -> String {
+    match rfc3339.parse::<Timestamp>() {
+        Ok(t) => {
+            let secs = Timestamp::now().as_second() - t.as_second();
+            format!("{} ago", human_duration(secs.max(0)))
+        }
+        Err(_) => "N/A".to_string(),
+    }
+}
+
+/// go-units `HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let (minutes, hours, days) = (secs / 60, secs / 3600, secs / 86400);
+    if secs < 1 {
+        "Less than a second".into()
+    } else if secs == 1 {
+        "1 second".into()
+    } else if secs < 60 {
+        format!("{secs} seconds")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if (hours as f64 + 0.5) as i64 == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{days} days")
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", days / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", days / 30)
+    } else {
+        format!("{} years", days / 365)
+    }
+}
+
+/// go-units `HumanSize`: SI units with 3 significant digits, as `docker images`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit < UNITS.len() - 1 {
+        size /= 1000.0;
+        unit += 1;
+    }
+    // Go's %.4g: up to 4 significant digits without trailing zeros.
+    let text = format!(
+        "{:.*}",
+        3usize.saturating_sub(size.log10().floor().max(0.0) as usize),
+        size
+    );
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_261_000), "4.261MB");
+        assert_eq!(human_size(1_500_000_000), "1.5GB");
+        assert_eq!(human_size(74_800_000), "74.8MB");
+    }
+
+    #[test]
+    fn durations_match_go_units() {
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(3 * 3600), "3 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+    }
+}

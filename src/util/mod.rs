@@ -1,0 +1,6 @@
+//! Small helpers shared by every module: digests, ids, time and sizes.
+
+pub mod digest;
+pub mod fsutil;
+pub mod humanize;
+pub mod ids;
