@@ -1,0 +1,580 @@
+//! Running containers: `run`, its options and exit statuses, `create` and
+//! `start`, `ps`, `rm`, container `inspect`, and the `docker` symlink.
+
+mod common;
+
+use common::*;
+use std::ffi::OsStr;
+
+#[test]
+fn run_rm_echo_hello() {
+    each_user(|b| {
+        b.load_busybox();
+        assert_eq!(b.run_rm("busybox", &["echo", "hello"]), "hello\n");
+        assert!(b.container_ids().is_empty(), "--rm removed the container");
+        // The image's Cmd is the default command.
+        let out = b.cmd_stdin(&["run", "--rm", "-i", "busybox"], b"echo from stdin\n");
+        assert_success(&out, "run -i busybox (sh from Cmd)");
+        assert_eq!(stdout(&out), "from stdin\n");
+    });
+}
+
+#[test]
+fn run_exit_statuses_follow_docker() {
+    each_user(|b| {
+        b.load_busybox();
+        b.status(&["run", "--rm", "busybox", "sh", "-c", "exit 3"], 3);
+        b.status(&["run", "--rm", "busybox", "false"], 1);
+        // The command does not exist in the image.
+        b.status(&["run", "--rm", "busybox", "no-such-command"], 127);
+        b.status(&["run", "--rm", "busybox", "/no/such/path"], 127);
+        // It exists but cannot be executed.
+        b.status(&["run", "--rm", "busybox", "/etc/passwd"], 126);
+        // berth's own errors.
+        let out = b.status(&["run", "--rm", "no-such-image", "true"], 125);
+        assert!(stderr(&out).contains("no-such-image"), "{}", stderr(&out));
+        b.status(&["run", "--rm", "--no-such-flag", "busybox", "true"], 125);
+        assert!(b.container_ids().is_empty(), "{:?}", b.container_ids());
+    });
+}
+
+#[test]
+fn run_stdout_and_stderr_stay_apart() {
+    each_user(|b| {
+        b.load_busybox();
+        let out = b.cmd(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2",
+        ]);
+        assert_success(&out, "run with stderr");
+        assert_eq!(stdout(&out), "out\n");
+        assert!(stderr(&out).contains("err\n"), "{}", stderr(&out));
+    });
+}
+
+#[test]
+fn run_env_and_env_file() {
+    each_user(|b| {
+        b.load_busybox();
+        let env_file = b.write_file(
+            "env.list",
+            "# a comment\nFROM_FILE=one\nSPACED=two words\n\nOVERRIDDEN=file\n",
+        );
+        let out = b.ok(&[
+            OsStr::new("run"),
+            "--rm".as_ref(),
+            "-e".as_ref(),
+            "FOO=bar".as_ref(),
+            "--env".as_ref(),
+            "EMPTY=".as_ref(),
+            "--env-file".as_ref(),
+            env_file.as_os_str(),
+            "-e".as_ref(),
+            "OVERRIDDEN=flag".as_ref(),
+            "busybox".as_ref(),
+            "sh".as_ref(),
+            "-c".as_ref(),
+            "echo \"$FOO|$FROM_FILE|$SPACED|$OVERRIDDEN|${EMPTY-unset}|$PATH\"".as_ref(),
+        ]);
+        assert_eq!(
+            out,
+            "bar|one|two words|flag||/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+        );
+        // `-e NAME` passes berth's own variable through.
+        let mut cmd = b.command(&[
+            "run",
+            "--rm",
+            "-e",
+            "PASSED",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $PASSED",
+        ]);
+        cmd.env("PASSED", "through");
+        let out = run(cmd);
+        assert_success(&out, "run -e PASSED");
+        assert_eq!(stdout(&out), "through\n");
+        // HOME is set as Docker sets it.
+        let out = b.run_rm("busybox", &["sh", "-c", "echo $HOME"]);
+        assert_eq!(out, "/root\n");
+        b.status(
+            &[
+                "run",
+                "--rm",
+                "--env-file",
+                "/no/such/file",
+                "busybox",
+                "true",
+            ],
+            125,
+        );
+    });
+}
+
+#[test]
+fn run_workdir() {
+    each_user(|b| {
+        b.load_busybox();
+        assert_eq!(b.run_rm("busybox", &["pwd"]), "/\n");
+        assert_eq!(
+            b.ok(&["run", "--rm", "-w", "/tmp", "busybox", "pwd"]),
+            "/tmp\n"
+        );
+        // A missing working directory is created, as Docker does.
+        assert_eq!(
+            b.ok(&["run", "--rm", "--workdir", "/new/dir", "busybox", "pwd"]),
+            "/new/dir\n"
+        );
+    });
+}
+
+#[test]
+fn run_as_another_user() {
+    // Other uids need a subordinate id range to be mapped.
+    let Some(user) = subid_user() else { return };
+    let b = Berth::new(&user);
+    b.load_busybox();
+    assert_eq!(b.run_rm("busybox", &["id", "-u"]), "0\n");
+    assert_eq!(
+        b.ok(&["run", "--rm", "-u", "1000", "busybox", "id"]),
+        "uid=1000(user) gid=1000(user) groups=1000(user)\n"
+    );
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "-u",
+            "nobody",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; id -g"
+        ]),
+        "65534\n65534\n"
+    );
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "-u",
+            "1000:65534",
+            "busybox",
+            "sh",
+            "-c",
+            "id -u; id -g"
+        ]),
+        "1000\n65534\n"
+    );
+    // An unknown name is an error before anything runs.
+    b.status(
+        &["run", "--rm", "-u", "no-such-user", "busybox", "true"],
+        125,
+    );
+    // The user cannot write where root owns the files.
+    b.fails(&["run", "--rm", "-u", "1000", "busybox", "touch", "/etc/x"]);
+    b.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000",
+        "busybox",
+        "touch",
+        "/home/user/x",
+    ]);
+}
+
+#[test]
+fn image_files_keep_their_owners_with_a_subid_range() {
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let owner = b.run_rm("busybox", &["stat", "-c", "%u:%g", "/home/user/owned"]);
+        if user.subids {
+            assert_eq!(owner, "1000:1000\n", "as {}", user.name);
+        } else {
+            // A single mapping: every owner becomes root (with a warning).
+            assert_eq!(owner, "0:0\n", "as {}", user.name);
+        }
+        assert_eq!(
+            b.run_rm("busybox", &["stat", "-c", "%a", "/tmp"]),
+            "1777\n",
+            "as {}",
+            user.name
+        );
+    }
+}
+
+#[test]
+fn layered_images_apply_whiteouts() {
+    for fixture_name in ["busybox-layers.tar", "busybox-gzip.tar", "busybox-zstd.tar"] {
+        each_user(|b| {
+            let loaded = b.load(fixture_name);
+            let tag = loaded
+                .trim()
+                .trim_start_matches("Loaded image: ")
+                .to_string();
+            let out = b.run_rm(
+                &tag,
+                &[
+                    "sh",
+                    "-c",
+                    "cat /etc/layer1.txt /etc/layer2.txt; test -e /etc/removed-in-layer2 && echo present; ls -a /etc | grep -c wh || true",
+                ],
+            );
+            assert_eq!(out, "layer 1\nlayer 2\n0\n", "{fixture_name}");
+        });
+    }
+}
+
+#[test]
+fn run_hostname() {
+    each_user(|b| {
+        b.load_busybox();
+        assert_eq!(
+            b.ok(&["run", "--rm", "--hostname", "myhost", "busybox", "hostname"]),
+            "myhost\n"
+        );
+        // The default is the short container id, as Docker's.
+        let out = b.ok(&["run", "--name", "named", "busybox", "hostname"]);
+        let id = b.ok(&["inspect", "--format", "{{.Id}}", "named"]);
+        assert_eq!(out.trim(), &id.trim()[..12]);
+        b.ok(&["rm", "named"]);
+    });
+}
+
+#[test]
+fn run_read_only() {
+    each_user(|b| {
+        b.load_busybox();
+        let out = b.fails(&["run", "--rm", "--read-only", "busybox", "touch", "/etc/x"]);
+        assert!(
+            stderr(&out).contains("Read-only file system"),
+            "{}",
+            stderr(&out)
+        );
+        b.ok(&["run", "--rm", "busybox", "touch", "/etc/x"]);
+        // The container's changes do not reach the image.
+        b.status(&["run", "--rm", "busybox", "test", "-e", "/etc/x"], 1);
+    });
+}
+
+#[test]
+fn run_bind_mounts() {
+    each_user(|b| {
+        b.load_busybox();
+        let host = b.scratch_dir();
+        std::fs::write(host.join("from-host"), "host data\n").unwrap();
+        let rw = format!("{}:/data", host.display());
+        let out = b.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &rw,
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/from-host && echo container data > /data/from-container",
+        ]);
+        assert_eq!(out, "host data\n");
+        assert_eq!(
+            std::fs::read_to_string(host.join("from-container")).unwrap(),
+            "container data\n"
+        );
+        // Root in the container is the user outside.
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(host.join("from-container")).unwrap();
+        assert_eq!(meta.uid(), b.user.uid);
+
+        let ro = format!("{}:/data:ro", host.display());
+        let out = b.fails(&["run", "--rm", "-v", &ro, "busybox", "touch", "/data/nope"]);
+        assert!(
+            stderr(&out).contains("Read-only file system"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!host.join("nope").exists());
+        let out = b.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            &ro,
+            "busybox",
+            "cat",
+            "/data/from-host",
+        ]);
+        assert_eq!(out, "host data\n");
+        // A single file, mounted over one that exists in the image.
+        let file = format!("{}:/etc/hostname:ro", host.join("from-host").display());
+        assert_eq!(
+            b.ok(&[
+                "run",
+                "--rm",
+                "-v",
+                &file,
+                "busybox",
+                "cat",
+                "/etc/hostname"
+            ]),
+            "host data\n"
+        );
+        // A missing host path is an error.
+        b.status(
+            &["run", "--rm", "-v", "/no/such/dir:/data", "busybox", "true"],
+            125,
+        );
+    });
+}
+
+#[test]
+fn run_network_none_has_only_loopback() {
+    each_user(|b| {
+        b.load_busybox();
+        let out = b.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+        ]);
+        assert_eq!(out, "lo\n");
+        // Loopback is up.
+        let out = b.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "ip",
+            "-o",
+            "link",
+            "show",
+            "lo",
+        ]);
+        assert!(out.contains("UP"), "{out}");
+    });
+}
+
+#[test]
+fn names_conflict() {
+    each_user(|b| {
+        b.load_busybox();
+        let id = b.ok(&["create", "--name", "dup", "busybox", "true"]);
+        let id = id.trim();
+        assert_eq!(id.len(), 64, "create prints the full id: {id:?}");
+        let out = b.status(&["create", "--name", "dup", "busybox", "true"], 125);
+        assert!(
+            stderr(&out).contains("is already in use"),
+            "{}",
+            stderr(&out)
+        );
+        let out = b.status(&["run", "--rm", "--name", "dup", "busybox", "true"], 125);
+        assert!(stderr(&out).contains(&id[..12]), "{}", stderr(&out));
+        b.status(&["create", "--name", "bad/name", "busybox", "true"], 125);
+        // Once removed, the name is free again.
+        b.ok(&["rm", "dup"]);
+        b.ok(&["create", "--name", "dup", "busybox", "true"]);
+    });
+}
+
+#[test]
+fn create_then_start_twice_keeps_the_container_filesystem() {
+    each_user(|b| {
+        b.load_busybox();
+        let script = "if [ -e /marker ]; then cat /marker; echo second; else echo first > /marker; echo first; fi";
+        let id = b.ok(&["create", "--name", "keep", "busybox", "sh", "-c", script]);
+        let id = id.trim().to_string();
+        let ps = table(&b.ok(&["ps", "-a"]));
+        assert_eq!(
+            ps[0],
+            [
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES"
+            ]
+        );
+        assert_eq!(ps.len(), 2, "{ps:?}");
+        assert_eq!(ps[1][0], &id[..12]);
+        assert_eq!(ps[1][1], "busybox");
+        assert!(ps[1].contains(&"Created".to_string()), "{:?}", ps[1]);
+        assert_eq!(ps[1].last().unwrap(), "keep");
+        // Not running: plain `ps` lists nothing.
+        assert_eq!(table(&b.ok(&["ps"])).len(), 1);
+
+        assert_eq!(b.ok(&["start", "-a", "keep"]), "first\n");
+        assert_eq!(b.ok(&["start", "--attach", &id[..8]]), "first\nsecond\n");
+        let ps = table(&b.ok(&["ps", "-a"]));
+        assert!(
+            ps[1].iter().any(|c| c.starts_with("Exited (0)")),
+            "{:?}",
+            ps[1]
+        );
+        assert_eq!(b.ok(&["ps", "-a", "-q"]), format!("{}\n", &id[..12]));
+        assert_eq!(b.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keep\n");
+
+        // The exit status of `start -a` is the container's.
+        b.ok(&["create", "--name", "three", "busybox", "sh", "-c", "exit 3"]);
+        b.status(&["start", "-a", "three"], 3);
+        let ps = b.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "name=three",
+            "--format",
+            "{{.Status}}",
+        ]);
+        assert!(ps.starts_with("Exited (3)"), "{ps}");
+
+        b.ok(&["rm", "keep", "three"]);
+        assert!(b.container_ids().is_empty());
+        // Docker's CLI ends these with 1; any failure with the reason will do.
+        let out = b.fails(&["rm", "keep"]);
+        assert!(
+            stderr(&out).contains("No such container"),
+            "{}",
+            stderr(&out)
+        );
+        b.fails(&["start", "-a", "keep"]);
+    });
+}
+
+#[test]
+fn inspect_container() {
+    each_user(|b| {
+        b.load_busybox();
+        let image_id = b.image_id("busybox");
+        b.status(
+            &[
+                "run",
+                "--name",
+                "insp",
+                "-e",
+                "A=b",
+                "-w",
+                "/tmp",
+                "--hostname",
+                "h1",
+                "busybox",
+                "sh",
+                "-c",
+                "exit 7",
+            ],
+            7,
+        );
+        let v = inspect_json(&b.ok(&["inspect", "insp"]));
+        assert_eq!(v.len(), 1);
+        let c = &v[0];
+        let id = c["Id"].as_str().expect("Id");
+        assert_eq!(id.len(), 64);
+        assert_eq!(c["Name"], "/insp");
+        assert_eq!(c["Image"], image_id.as_str());
+        assert_eq!(c["Config"]["Image"], "busybox");
+        assert_eq!(
+            c["Config"]["Cmd"],
+            serde_json::json!(["sh", "-c", "exit 7"])
+        );
+        assert_eq!(c["Config"]["WorkingDir"], "/tmp");
+        assert_eq!(c["Config"]["Hostname"], "h1");
+        assert!(
+            c["Config"]["Env"]
+                .as_array()
+                .is_some_and(|e| e.contains(&serde_json::json!("A=b"))),
+            "{}",
+            c["Config"]["Env"]
+        );
+        assert_eq!(c["State"]["Status"], "exited");
+        assert_eq!(c["State"]["Running"], false);
+        assert_eq!(c["State"]["ExitCode"], 7);
+        assert_eq!(
+            b.ok(&[
+                "container",
+                "inspect",
+                "-f",
+                "{{.State.ExitCode}} {{.Name}}",
+                &id[..10]
+            ]),
+            "7 /insp\n"
+        );
+        // With a name shared by an image and a container, --type decides.
+        b.ok(&["create", "--name", "busybox", "busybox", "true"]);
+        let img = inspect_json(&b.ok(&["inspect", "--type", "image", "busybox"]));
+        assert_eq!(img[0]["Id"], image_id.as_str());
+        let ctr = inspect_json(&b.ok(&["inspect", "--type", "container", "busybox"]));
+        assert_eq!(ctr[0]["Name"], "/busybox");
+        b.fails(&["inspect", "--type", "container", "no-such-thing"]);
+    });
+}
+
+#[test]
+fn rmi_refuses_an_image_in_use_unless_forced() {
+    each_user(|b| {
+        b.load_busybox();
+        let image_id = b.image_id("busybox");
+        b.ok(&[
+            "create",
+            "--name",
+            "user-of-image",
+            "busybox",
+            "echo",
+            "still runs",
+        ]);
+        let out = b.fails(&["rmi", "busybox"]);
+        assert!(
+            stderr(&out).contains("user-of-image") || stderr(&out).contains("container"),
+            "the error names the container: {}",
+            stderr(&out)
+        );
+        b.fails(&["rmi", &image_id]);
+        assert_eq!(b.image_id("busybox"), image_id);
+        // Forced: the name goes, the container keeps its image.
+        b.ok(&["rmi", "-f", "busybox"]);
+        b.fails(&["image", "inspect", "busybox"]);
+        assert_eq!(b.ok(&["start", "-a", "user-of-image"]), "still runs\n");
+        b.ok(&["rm", "user-of-image"]);
+    });
+}
+
+#[test]
+fn docker_symlink_behaves_the_same() {
+    each_user(|b| {
+        let docker = b.as_docker();
+        let out = docker.load("busybox.tar");
+        assert_eq!(out, "Loaded image: busybox:latest\n");
+        assert_eq!(docker.run_rm("busybox", &["echo", "hello"]), "hello\n");
+        assert_eq!(docker.ok(&["images", "-q"]), b.ok(&["images", "-q"]));
+        let help = docker.ok(&["--help"]);
+        assert!(help.contains("Usage: docker"), "{help}");
+        docker.status(&["run", "--rm", "busybox", "sh", "-c", "exit 4"], 4);
+    });
+}
+
+#[test]
+fn works_as_root_too() {
+    let Some(root) = root_user() else {
+        eprintln!("not root: nothing more to test than the other tests do");
+        return;
+    };
+    let b = Berth::new(&root);
+    b.load_busybox();
+    assert_eq!(b.run_rm("busybox", &["echo", "hello"]), "hello\n");
+    assert_eq!(
+        b.run_rm("busybox", &["stat", "-c", "%u", "/home/user/owned"]),
+        "1000\n"
+    );
+    b.status(&["run", "--rm", "busybox", "sh", "-c", "exit 5"], 5);
+    let out = b.ok(&["run", "--rm", "-u", "nobody", "busybox", "id", "-u"]);
+    assert_eq!(out, "65534\n");
+    assert_eq!(b.ok(&["images", "-q"]).lines().count(), 1);
+    assert!(b.container_ids().is_empty());
+}
