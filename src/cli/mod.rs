@@ -12,6 +12,7 @@ mod run;
 mod system;
 
 pub use args::{Cli, Command};
+pub use system::write_man_pages;
 
 use clap::{CommandFactory, FromArgMatches};
 

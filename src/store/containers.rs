@@ -201,3 +201,35 @@ impl Store {
         remove_tree(&dir).with_context(|| format!("removing container {}", record.id))
     }
 }
+
+impl Store {
+    /// The state as it really is: a record that says "running" whose
+    /// process is gone (its launcher was killed, or the machine rebooted)
+    /// is reported as exited with an unknown exit code (-1), as it is.
+    pub fn observed_state(&self, id: &str) -> Result<ContainerState> {
+        let mut state = self.container_state(id)?;
+        if state.status == "running" && !pid_alive(state.pid) {
+            state.status = "exited".into();
+            state.exit_code = -1;
+            state.pid = 0;
+            if state.error.is_empty() {
+                state.error =
+                    "the process that ran this container is gone; its exit code is unknown".into();
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // A zombie counts as gone: its exit is final even if nobody reaped it.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
