@@ -3,7 +3,7 @@
 use super::args::{InspectArgs, PsArgs, RmArgs};
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::reference::familiar;
-use crate::store::containers::{ContainerRecord, ContainerState};
+use crate::store::containers::{ContainerRecord, ContainerState, MountKind, MountPoint};
 use crate::store::Store;
 use crate::util::humanize::{human_duration, time_ago};
 use crate::util::ids::short_id;
@@ -49,7 +49,7 @@ pub fn ps(args: PsArgs) -> Result<()> {
             "Ports": "",
             "Names": c.name,
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "Mounts": c.host.binds.iter().map(|b| b.source.display().to_string()).collect::<Vec<_>>().join(","),
+            "Mounts": c.host.mounts.iter().map(|m| m.volume.clone().unwrap_or_else(|| m.source.display().to_string())).collect::<Vec<_>>().join(","),
             "Networks": c.host.network_mode,
         }));
     }
@@ -167,7 +167,7 @@ pub fn rm(args: RmArgs) -> Result<()> {
     crate::userns::enter()?;
     let mut failed = false;
     for spec in &args.containers {
-        match remove_one(&store, spec, args.force) {
+        match remove_one(&store, spec, args.force, args.volumes) {
             Ok(()) => println!("{spec}"),
             Err(e) => {
                 failed = true;
@@ -187,7 +187,7 @@ pub fn rm(args: RmArgs) -> Result<()> {
     Ok(())
 }
 
-fn remove_one(store: &Store, spec: &str, force: bool) -> Result<()> {
+fn remove_one(store: &Store, spec: &str, force: bool, volumes: bool) -> Result<()> {
     let record = store.resolve_container(spec)?;
     let state = store.observed_state(&record.id)?;
     if state.status == "running" {
@@ -201,7 +201,29 @@ fn remove_one(store: &Store, spec: &str, force: bool) -> Result<()> {
     }
     let lock = store.lock()?;
     store.remove_container(&record, &lock)?;
+    if volumes {
+        remove_anonymous_volumes(store, &record, &lock)?;
+    }
     store.remove_unused_layers(&lock)?;
+    Ok(())
+}
+
+/// `rm -v` and `run --rm`: the container's anonymous volumes go with it,
+/// unless another container (through `--volumes-from`) still uses them.
+/// Named volumes are never removed here.
+pub fn remove_anonymous_volumes(
+    store: &Store,
+    record: &ContainerRecord,
+    lock: &crate::store::StoreLock,
+) -> Result<()> {
+    for m in record.host.mounts.iter().filter(|m| m.anonymous) {
+        if let Some(name) = &m.volume {
+            if store.volume(name).is_ok_and(|v| v.anonymous) && store.volume_users(name)?.is_empty()
+            {
+                store.remove_volume(name, lock)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -242,6 +264,38 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     super::image::report_missing(missing)
 }
 
+/// One entry of `Mounts` in `docker container inspect`.
+fn mount_json(m: &MountPoint) -> Json {
+    match m.kind {
+        MountKind::Bind => json!({
+            "Type": "bind",
+            "Source": m.source,
+            "Destination": m.destination,
+            "Mode": if m.read_only { "ro" } else { "" },
+            "RW": !m.read_only,
+            "Propagation": "rprivate",
+        }),
+        MountKind::Volume => json!({
+            "Type": "volume",
+            "Name": m.volume,
+            "Source": m.source,
+            "Destination": m.destination,
+            "Driver": "local",
+            "Mode": if m.nocopy { "nocopy" } else { "" },
+            "RW": !m.read_only,
+            "Propagation": "",
+        }),
+        MountKind::Tmpfs => json!({
+            "Type": "tmpfs",
+            "Source": "",
+            "Destination": m.destination,
+            "Mode": m.tmpfs_options,
+            "RW": !m.read_only,
+            "Propagation": "",
+        }),
+    }
+}
+
 /// `docker container inspect`'s object.
 pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
     let state = store.observed_state(&c.id)?;
@@ -250,31 +304,21 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         Some((p, rest)) => (p.clone(), rest.to_vec()),
         None => (String::new(), vec![]),
     };
-    let mounts: Vec<Json> = c
-        .host
-        .binds
-        .iter()
-        .map(|b| {
-            json!({
-                "Type": "bind",
-                "Source": b.source,
-                "Destination": b.destination,
-                "Mode": if b.read_only { "ro" } else { "" },
-                "RW": !b.read_only,
-                "Propagation": "rprivate",
-            })
-        })
-        .collect();
+    let mounts: Vec<Json> = c.host.mounts.iter().map(mount_json).collect();
     let binds: Vec<String> = c
         .host
-        .binds
+        .mounts
         .iter()
-        .map(|b| {
+        .filter(|m| m.kind != MountKind::Tmpfs)
+        .map(|m| {
+            let src = m
+                .volume
+                .clone()
+                .unwrap_or_else(|| m.source.display().to_string());
             format!(
-                "{}:{}{}",
-                b.source.display(),
-                b.destination,
-                if b.read_only { ":ro" } else { "" }
+                "{src}:{}{}",
+                m.destination,
+                if m.read_only { ":ro" } else { "" }
             )
         })
         .collect();

@@ -10,7 +10,6 @@ use crate::util::humanize::{human_size, time_ago};
 use crate::util::ids::short_id;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
-use std::io::BufRead;
 
 const NONE: &str = "<none>";
 
@@ -316,10 +315,7 @@ pub fn prune(args: PruneArgs) -> Result<()> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        eprint!("{what}\nAre you sure you want to continue? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !super::output::confirm(what)? {
             return Ok(());
         }
     }

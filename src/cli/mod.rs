@@ -7,9 +7,11 @@ mod archive;
 mod args;
 mod container;
 mod image;
+pub mod mount_flags;
 pub mod output;
 mod run;
 mod system;
+mod volume;
 
 pub use args::{Cli, Command};
 pub use system::write_man_pages;
@@ -104,7 +106,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(root) = &cli.root {
         std::env::set_var("BERTH_ROOT", root);
     }
-    use args::{ContainerCommand as C, ImageCommand as I};
+    use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),
@@ -140,6 +142,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Create(a) => run::create(a),
             C::Start(a) => run::start(a),
         },
+        Command::Volume(sub) => match sub {
+            V::Create(a) => volume::create(a),
+            V::Ls(a) => volume::ls(a),
+            V::Inspect(a) => volume::inspect(a),
+            V::Rm(a) => volume::rm(a),
+            V::Prune(a) => volume::prune(a),
+        },
+        Command::Unshare(a) => volume::unshare(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
 }

@@ -185,6 +185,16 @@ fn to_json(v: &Value) -> Json {
     }
 }
 
+/// Docker's prune prompt: prints the warning, reads one answer from stdin;
+/// anything but yes (including no stdin at all) declines.
+pub fn confirm(warning: &str) -> Result<bool> {
+    use std::io::BufRead;
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,18 +48,45 @@ pub struct ProcessConfig {
 /// How the container is attached to the host (Docker's `HostConfig`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HostConfig {
-    pub binds: Vec<BindMount>,
+    /// Volumes, binds and tmpfs mounts, in the order they are mounted.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
     pub network_mode: String,
     pub read_only: bool,
     pub auto_remove: bool,
 }
 
-/// A host path mounted into the container.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BindMount {
+/// Which kind of mount a `MountPoint` is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    #[default]
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+/// One mount of a container (`-v`, `--mount`, `--tmpfs`, an image VOLUME).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MountPoint {
+    pub kind: MountKind,
+    /// Host path for binds, the volume's `_data` for volumes, empty for tmpfs.
     pub source: PathBuf,
+    /// Absolute path inside the container.
     pub destination: String,
     pub read_only: bool,
+    /// The volume's name, for volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Anonymous volumes go away with `rm -v` and `run --rm`.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Do not fill an empty volume with the image's content at the path.
+    #[serde(default)]
+    pub nocopy: bool,
+    /// Mount options of a tmpfs (`size=64m,mode=1777`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tmpfs_options: String,
 }
 
 /// What a container is doing or did.
