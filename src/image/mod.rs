@@ -1,4 +1,7 @@
 //! Images: references, configurations, layers and archives.
 
+pub mod compression;
 pub mod config;
+pub mod layer;
 pub mod reference;
+pub mod tarsplit;
