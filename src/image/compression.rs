@@ -82,8 +82,7 @@ mod tests {
     fn reads_every_gzip_member() {
         let mut both = Vec::new();
         for part in [&b"first "[..], &b"second"[..]] {
-            let mut gz =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(part).unwrap();
             both.extend(gz.finish().unwrap());
         }

@@ -102,7 +102,11 @@ impl Drop for UnpackedLayer {
 
 /// Unpacks an uncompressed layer tar from `reader` into a fresh staging
 /// directory of the store.
-pub fn unpack_layer(store: &Store, reader: impl Read, notices: &mut Notices) -> Result<UnpackedLayer> {
+pub fn unpack_layer(
+    store: &Store,
+    reader: impl Read,
+    notices: &mut Notices,
+) -> Result<UnpackedLayer> {
     let staging = store.temp_dir("layer")?;
     let mut layer = UnpackedLayer {
         staging,
@@ -279,7 +283,11 @@ impl<'n> Unpacker<'n> {
         match kind {
             EntryType::Directory => {
                 if !self.exists_as_dir(&parent, &name, &parent_rel)? {
-                    nix::sys::stat::mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o700))?;
+                    nix::sys::stat::mkdirat(
+                        &parent,
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(0o700),
+                    )?;
                 }
                 chown_at(self.notices, parent.as_fd(), &name, &meta);
                 let dir = open_nofollow(&parent, &name, OFlag::O_DIRECTORY | OFlag::O_RDONLY)?;
@@ -296,7 +304,11 @@ impl<'n> Unpacker<'n> {
                 let fd = openat(
                     &parent,
                     name.as_os_str(),
-                    OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_WRONLY
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )?;
                 let mut file = File::from(fd);
@@ -344,11 +356,17 @@ impl<'n> Unpacker<'n> {
                 };
                 let tparent = self
                     .root
-                    .resolve(&tparent_path)
+                    .resolve(in_root(&tparent_path))
                     .with_context(|| format!("finding hardlink target {}", target.display()))?;
                 self.make_room(&parent, &name, &parent_rel)?;
-                linkat(&tparent, tname.as_os_str(), &parent, name.as_os_str(), AtFlags::empty())
-                    .with_context(|| format!("linking to {}", target.display()))?;
+                linkat(
+                    &tparent,
+                    tname.as_os_str(),
+                    &parent,
+                    name.as_os_str(),
+                    AtFlags::empty(),
+                )
+                .with_context(|| format!("linking to {}", target.display()))?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (sflag, dev) = match kind {
@@ -357,7 +375,13 @@ impl<'n> Unpacker<'n> {
                     _ => (SFlag::S_IFIFO, 0),
                 };
                 self.make_room(&parent, &name, &parent_rel)?;
-                match mknodat(&parent, name.as_os_str(), sflag, Mode::from_bits_truncate(0o600), dev) {
+                match mknodat(
+                    &parent,
+                    name.as_os_str(),
+                    sflag,
+                    Mode::from_bits_truncate(0o600),
+                    dev,
+                ) {
                     Err(Errno::EPERM) if sflag != SFlag::S_IFIFO => {
                         self.notices.device_skipped(&join_path(&parent_path, &name));
                         return Ok(());
@@ -384,7 +408,7 @@ impl<'n> Unpacker<'n> {
     fn parent_dir(&self, parent: &Path) -> Result<pathrs::Handle> {
         use std::os::unix::fs::PermissionsExt;
         self.root
-            .mkdir_all(parent, &std::fs::Permissions::from_mode(0o755))
+            .mkdir_all(in_root(parent), &std::fs::Permissions::from_mode(0o755))
             .with_context(|| format!("creating parent directory /{}", parent.display()))
     }
 
@@ -398,7 +422,12 @@ impl<'n> Unpacker<'n> {
                 // the user.overlay.* names.
                 "user.overlay.opaque"
             };
-            let dir = File::from(openat(parent, ".", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?);
+            let dir = File::from(openat(
+                parent,
+                ".",
+                OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?);
             xattr::FileExt::set_xattr(&dir, xattr, b"y")
                 .with_context(|| format!("marking the directory opaque ({xattr})"))?;
             return Ok(());
@@ -414,15 +443,21 @@ impl<'n> Unpacker<'n> {
         self.make_room(parent, &target, &parent_rel)?;
         // A 0/0 character device is overlay's whiteout; creating one needs
         // no privilege since Linux 5.8.
-        mknodat(parent, target.as_os_str(), SFlag::S_IFCHR, Mode::empty(), 0)
-            .context("creating an overlay whiteout (0/0 character device; needs Linux 5.8 or later)")?;
+        mknodat(parent, target.as_os_str(), SFlag::S_IFCHR, Mode::empty(), 0).context(
+            "creating an overlay whiteout (0/0 character device; needs Linux 5.8 or later)",
+        )?;
         chown_at(self.notices, parent.as_fd(), &target, meta);
         Ok(())
     }
 
     /// True if `name` is a directory (kept, as tar merges directories);
     /// anything else there is moved out of the way.
-    fn exists_as_dir(&mut self, parent: &pathrs::Handle, name: &OsStr, parent_rel: &str) -> Result<bool> {
+    fn exists_as_dir(
+        &mut self,
+        parent: &pathrs::Handle,
+        name: &OsStr,
+        parent_rel: &str,
+    ) -> Result<bool> {
         match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => Ok(true),
             Ok(_) => {
@@ -447,16 +482,31 @@ impl<'n> Unpacker<'n> {
     /// may still be referenced by the tar-split (the earlier entries'
     /// contents), so it moves to `shadow/` and those references follow;
     /// otherwise it is deleted.
-    fn move_aside(&mut self, parent: &pathrs::Handle, name: &OsStr, parent_rel: &str) -> Result<()> {
+    fn move_aside(
+        &mut self,
+        parent: &pathrs::Handle,
+        name: &OsStr,
+        parent_rel: &str,
+    ) -> Result<()> {
         if self.shadow.is_none() {
             let dir = self.layer_dir.join("shadow");
             std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            self.shadow = Some(openat(nix::fcntl::AT_FDCWD, &dir, OFlag::O_DIRECTORY | OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?);
+            self.shadow = Some(openat(
+                nix::fcntl::AT_FDCWD,
+                &dir,
+                OFlag::O_DIRECTORY | OFlag::O_PATH | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?);
         }
         let slot = self.shadowed.to_string();
         self.shadowed += 1;
-        renameat(parent, name, self.shadow.as_ref().expect("shadow dir"), slot.as_str())
-            .context("moving a replaced entry aside")?;
+        renameat(
+            parent,
+            name,
+            self.shadow.as_ref().expect("shadow dir"),
+            slot.as_str(),
+        )
+        .context("moving a replaced entry aside")?;
         let old = format!("diff/{}", join_rel(parent_rel, name));
         let new = format!("shadow/{slot}");
         let old_in_diff = &old["diff/".len()..];
@@ -512,10 +562,19 @@ impl<'n> Unpacker<'n> {
     fn finish(mut self) -> Result<()> {
         for d in self.pending_dirs.iter().rev() {
             let dir = if d.name == "." && d.parent.is_empty() {
-                File::from(openat(self.root.as_fd(), ".", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())?)
+                File::from(openat(
+                    self.root.as_fd(),
+                    ".",
+                    OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?)
             } else {
-                let parent = self.root.resolve(&d.parent)?;
-                File::from(open_nofollow(&parent, &d.name, OFlag::O_DIRECTORY | OFlag::O_RDONLY)?)
+                let parent = self.root.resolve(in_root(Path::new(&d.parent)))?;
+                File::from(open_nofollow(
+                    &parent,
+                    &d.name,
+                    OFlag::O_DIRECTORY | OFlag::O_RDONLY,
+                )?)
             };
             nix::sys::stat::fchmod(&dir, Mode::from_bits_truncate(d.mode))?;
             nix::sys::stat::futimens(&dir, &d.mtime, &d.mtime)?;
@@ -548,11 +607,25 @@ fn chown_result(notices: &mut Notices, r: nix::Result<()>) {
 }
 
 fn open_nofollow(dir: impl AsFd, name: &OsStr, flags: OFlag) -> nix::Result<OwnedFd> {
-    openat(dir, name, flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+    openat(
+        dir,
+        name,
+        flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn set_times_nofollow(dir: impl AsFd, name: &OsStr, t: &TimeSpec) -> nix::Result<()> {
     utimensat(dir, name, t, t, UtimensatFlags::NoFollowSymlink)
+}
+
+/// pathrs wants `.`, not an empty path, for the root itself.
+fn in_root(p: &Path) -> &Path {
+    if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    }
 }
 
 fn join_rel(parent: &str, name: &OsStr) -> String {
@@ -578,7 +651,10 @@ pub(crate) fn clean_path(path: &Path) -> Result<Option<(PathBuf, OsString)>> {
             Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
             Component::ParentDir => {
                 if parts.pop().is_none() {
-                    bail!("refusing tar entry {}: its path leads out of the layer", path.display());
+                    bail!(
+                        "refusing tar entry {}: its path leads out of the layer",
+                        path.display()
+                    );
                 }
             }
             Component::Normal(p) => parts.push(p),
@@ -613,7 +689,9 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
         let mut overrides: HashMap<String, Vec<u8>> = HashMap::new();
         for ext in pax {
             let ext = ext?;
-            let key = ext.key().map_err(|_| anyhow::anyhow!("PAX key is not UTF-8"))?;
+            let key = ext
+                .key()
+                .map_err(|_| anyhow::anyhow!("PAX key is not UTF-8"))?;
             overrides.insert(key.to_string(), ext.value_bytes().to_vec());
         }
         for (key, value) in overrides {
@@ -637,12 +715,17 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
 fn parse_pax_time(text: &str) -> Result<TimeSpec> {
     let text = text.trim();
     let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
-    let secs: i64 = secs.parse().with_context(|| format!("PAX mtime {text:?}"))?;
+    let secs: i64 = secs
+        .parse()
+        .with_context(|| format!("PAX mtime {text:?}"))?;
     let mut nanos = 0i64;
     if !frac.is_empty() {
         let digits: String = frac.chars().take(9).collect();
         let scale = 10i64.pow(9 - digits.len() as u32);
-        nanos = digits.parse::<i64>().with_context(|| format!("PAX mtime {text:?}"))? * scale;
+        nanos = digits
+            .parse::<i64>()
+            .with_context(|| format!("PAX mtime {text:?}"))?
+            * scale;
         if secs < 0 {
             nanos = -nanos;
         }

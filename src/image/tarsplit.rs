@@ -80,9 +80,10 @@ impl TarSplit {
     }
 
     pub fn write_to(&self, path: &Path) -> Result<()> {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        let mut gz = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut gz =
+            flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::fast());
         gz.write_all(MAGIC)?;
         for piece in &self.pieces {
             match piece {
@@ -142,7 +143,8 @@ impl TarSplit {
                         r.read_exact(&mut len)?;
                         let mut path = vec![0u8; u32::from_le_bytes(len) as usize];
                         r.read_exact(&mut path)?;
-                        let path = String::from_utf8(path).context("file reference is not UTF-8")?;
+                        let path =
+                            String::from_utf8(path).context("file reference is not UTF-8")?;
                         split.pieces.push(Piece::File { path, size });
                     }
                     other => bail!("unknown record tag {other:#x}"),
@@ -192,8 +194,8 @@ pub fn regenerate_from(layer_dir: &Path, out: &mut dyn Write) -> Result<(String,
 /// changed in the store). The size to expect is [`layer_tar_size`].
 pub fn regenerate(store: &Store, diff_id: &str, out: &mut dyn Write) -> Result<()> {
     let dir = store.layer_dir(diff_id)?;
-    let (digest, _) = regenerate_from(&dir, out)
-        .with_context(|| format!("regenerating layer {diff_id}"))?;
+    let (digest, _) =
+        regenerate_from(&dir, out).with_context(|| format!("regenerating layer {diff_id}"))?;
     if digest != diff_id {
         bail!("regenerating layer {diff_id}: the regenerated tar hashes to {digest}, so the layer's files in the store were modified; remove the images that use it and load or pull them again");
     }
@@ -202,10 +204,11 @@ pub fn regenerate(store: &Store, diff_id: &str, out: &mut dyn Write) -> Result<(
 
 /// The size of the uncompressed tar of a layer in the store.
 pub fn layer_tar_size(store: &Store, diff_id: &str) -> Result<u64> {
-    store
-        .layer(diff_id)
-        .map(|l| l.size)
-        .with_context(|| format!("layer {diff_id} is missing from the store; remove the image and load or pull it again"))
+    store.layer(diff_id).map(|l| l.size).with_context(|| {
+        format!(
+            "layer {diff_id} is missing from the store; remove the image and load or pull it again"
+        )
+    })
 }
 
 #[cfg(test)]
