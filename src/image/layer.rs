@@ -678,11 +678,13 @@ fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
     // Set-user-id and set-group-id bits are kept, as Podman keeps them: in
     // a user namespace they can only give the ids that namespace maps,
     // which the user already has, and images rely on them (`su`, `ping`).
+    // Empty numeric fields read as 0, as Go's archive/tar (and so Docker)
+    // reads them; some tar writers leave them blank.
     let mut meta = Meta {
-        mode: h.mode()? & 0o7777,
-        uid: h.uid()?,
-        gid: h.gid()?,
-        mtime: TimeSpec::new(h.mtime()? as i64, 0),
+        mode: h.mode().unwrap_or(0) & 0o7777,
+        uid: h.uid().unwrap_or(0),
+        gid: h.gid().unwrap_or(0),
+        mtime: TimeSpec::new(h.mtime().unwrap_or(0) as i64, 0),
         xattrs: Vec::new(),
     };
     if let Some(pax) = entry.pax_extensions()? {
