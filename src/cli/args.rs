@@ -49,6 +49,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Return low-level information on containers or images
     Inspect(InspectArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -92,6 +94,8 @@ pub enum ImageCommand {
     Inspect(InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -467,4 +471,19 @@ pub struct UnshareArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if the image is multi-platform (os/arch[/variant])
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Require HTTPS and verify certificates when talking to the registry
+    #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub tls_verify: bool,
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
 }

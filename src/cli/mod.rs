@@ -9,6 +9,7 @@ mod container;
 mod image;
 pub mod mount_flags;
 pub mod output;
+mod registry;
 mod run;
 mod system;
 mod volume;
@@ -118,6 +119,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(a) => image::tag(a),
         Command::History(a) => image::history(a),
         Command::Inspect(a) => system::inspect(a),
+        Command::Pull(a) => registry::pull(a),
         Command::Load(a) => archive::load(a),
         Command::Save(a) => archive::save(a),
         Command::Import(a) => archive::import(a),
@@ -130,6 +132,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             I::History(a) => image::history(a),
             I::Inspect(a) => image::inspect(a),
             I::Prune(a) => image::prune(a),
+            I::Pull(a) => registry::pull(a),
             I::Load(a) => archive::load(a),
             I::Save(a) => archive::save(a),
             I::Import(a) => archive::import(a),

@@ -28,6 +28,7 @@ impl Default for Transport {
 /// Builds and sends one request: `(agent, url, Authorization header)`.
 type RequestFn<'a> = dyn Fn(&ureq::Agent, &str, Option<&str>) -> Result<Response<Body>, ureq::Error> + 'a;
 
+#[derive(Clone)]
 pub struct Client {
     domain: String,
     /// `https://host[:port]` or `http://...` once chosen.

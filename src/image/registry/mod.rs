@@ -5,3 +5,4 @@
 pub mod auth;
 pub mod client;
 pub mod manifest;
+pub mod pull;
