@@ -183,7 +183,11 @@ mod tests {
 
     fn applied(changes: &[&str]) -> ContainerConfig {
         let mut c = ContainerConfig::default();
-        apply_changes(&mut c, &changes.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        apply_changes(
+            &mut c,
+            &changes.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
         c
     }
 
@@ -196,7 +200,11 @@ mod tests {
 
     #[test]
     fn env_takes_pairs_quotes_and_the_legacy_form() {
-        let c = applied(&[r#"ENV A=1 B="two words" C=x\ y"#, "ENV LEGACY some value", "ENV A=3"]);
+        let c = applied(&[
+            r#"ENV A=1 B="two words" C=x\ y"#,
+            "ENV LEGACY some value",
+            "ENV A=3",
+        ]);
         assert_eq!(
             c.env.unwrap(),
             ["B=two words", "C=x y", "LEGACY=some value", "A=3"]
@@ -228,7 +236,14 @@ mod tests {
     #[test]
     fn unsupported_or_malformed_changes_are_errors() {
         let mut c = ContainerConfig::default();
-        for bad in ["RUN echo", "ONBUILD CMD x", "EXPOSE http", "ENV", "ENV A=\"open", "CMD"] {
+        for bad in [
+            "RUN echo",
+            "ONBUILD CMD x",
+            "EXPOSE http",
+            "ENV",
+            "ENV A=\"open",
+            "CMD",
+        ] {
             let err = apply_changes(&mut c, &[bad.to_string()]).unwrap_err();
             assert!(format!("{err:#}").contains("--change"), "{bad}");
         }

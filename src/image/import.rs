@@ -26,7 +26,12 @@ pub struct ImportOptions {
 }
 
 /// Imports a (plain, gzip or zstd) tarball; returns the new image's id.
-pub fn import(store: &Store, tarball: impl Read, opts: &ImportOptions, notices: &mut Notices) -> Result<String> {
+pub fn import(
+    store: &Store,
+    tarball: impl Read,
+    opts: &ImportOptions,
+    notices: &mut Notices,
+) -> Result<String> {
     // Everything that can be refused is checked before the long unpack.
     let name = opts
         .reference
@@ -41,8 +46,12 @@ pub fn import(store: &Store, tarball: impl Read, opts: &ImportOptions, notices: 
     let mut run_config = Default::default();
     apply_changes(&mut run_config, &opts.changes)?;
 
-    let layer = unpack_layer(store, decompress(tarball).context("reading the tarball")?, notices)
-        .context("unpacking the tarball")?;
+    let layer = unpack_layer(
+        store,
+        decompress(tarball).context("reading the tarball")?,
+        notices,
+    )
+    .context("unpacking the tarball")?;
     let created = crate::util::humanize::now_rfc3339();
     let comment = opts
         .message
@@ -66,7 +75,8 @@ pub fn import(store: &Store, tarball: impl Read, opts: &ImportOptions, notices: 
         ..Default::default()
     };
     config.extra.insert("comment".into(), comment.into());
-    let config_bytes = serde_json::to_vec(&config).context("serializing the image configuration")?;
+    let config_bytes =
+        serde_json::to_vec(&config).context("serializing the image configuration")?;
 
     let lock = store.lock()?;
     let diff_id = layer.diff_id.clone();
@@ -93,7 +103,9 @@ fn parse_platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {
     };
     let parts: Vec<&str> = p.split('/').collect();
     match parts.as_slice() {
-        [os, arch] if !os.is_empty() && !arch.is_empty() => Ok((os.to_string(), arch.to_string(), None)),
+        [os, arch] if !os.is_empty() && !arch.is_empty() => {
+            Ok((os.to_string(), arch.to_string(), None))
+        }
         [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
             Ok((os.to_string(), arch.to_string(), Some(variant.to_string())))
         }
@@ -124,7 +136,13 @@ mod tests {
             reference: Some("myimg:v1".into()),
             ..Default::default()
         };
-        let id = import(&store, &gz.finish().unwrap()[..], &opts, &mut Notices::default()).unwrap();
+        let id = import(
+            &store,
+            &gz.finish().unwrap()[..],
+            &opts,
+            &mut Notices::default(),
+        )
+        .unwrap();
         let index = store.images().unwrap();
         let img = index.resolve("myimg:v1").unwrap();
         assert_eq!(img.id, id);
@@ -145,7 +163,12 @@ mod tests {
             ..Default::default()
         };
         assert!(import(&store, &b"not read"[..], &opts, &mut Notices::default()).is_err());
-        assert_eq!(std::fs::read_dir(store.root().join("layers")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(store.root().join("layers"))
+                .unwrap()
+                .count(),
+            0
+        );
         assert!(parse_platform(Some("linux")).is_err());
         assert_eq!(
             parse_platform(Some("linux/arm64/v8")).unwrap(),

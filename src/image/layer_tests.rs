@@ -115,7 +115,7 @@ fn regenerates_a_varied_tar_byte_for_byte() {
     let (_tmp, layer) = assert_round_trip(&tar);
     let diff = layer.join("diff");
     assert_eq!(
-        std::fs::read(&diff.join("etc/passwd")).unwrap(),
+        std::fs::read(diff.join("etc/passwd")).unwrap(),
         b"root:x:0:0::/root:/bin/sh\n"
     );
     assert!(diff.join(&long).is_file());

@@ -114,11 +114,19 @@ pub fn load(store: &Store, archive: &Archive, notices: &mut Notices) -> Result<V
     // `rmi` removing unused layers), so the check is repeated under the
     // lock and missing layers are unpacked before trying again.
     for _attempt in 0..3 {
-        unpack_missing(store, archive, &candidates, &configs, &mut unpacked, notices)?;
+        unpack_missing(
+            store,
+            archive,
+            &candidates,
+            &configs,
+            &mut unpacked,
+            notices,
+        )?;
         let lock = store.lock()?;
-        let missing = configs.iter().flat_map(|c| &c.rootfs.diff_ids).any(|d| {
-            store.layer(d).is_none() && !unpacked.contains_key(d)
-        });
+        let missing = configs
+            .iter()
+            .flat_map(|c| &c.rootfs.diff_ids)
+            .any(|d| store.layer(d).is_none() && !unpacked.contains_key(d));
         if missing {
             continue;
         }
@@ -194,12 +202,13 @@ fn docker_candidates(archive: &Archive) -> Result<Vec<Candidate>> {
         .context("parsing manifest.json of the archive")?;
     // Tags of the older `repositories` file, by top layer id, for images
     // whose manifest.json entry has none.
-    let repositories: BTreeMap<String, BTreeMap<String, String>> = if archive.contains("repositories") {
-        serde_json::from_slice(&archive.read("repositories")?)
-            .context("parsing the repositories file of the archive")?
-    } else {
-        BTreeMap::new()
-    };
+    let repositories: BTreeMap<String, BTreeMap<String, String>> =
+        if archive.contains("repositories") {
+            serde_json::from_slice(&archive.read("repositories")?)
+                .context("parsing the repositories file of the archive")?
+        } else {
+            BTreeMap::new()
+        };
     let mut out = Vec::new();
     for item in items {
         let mut tags = item.repo_tags.unwrap_or_default();
@@ -308,7 +317,11 @@ fn oci_name(annotations: &BTreeMap<String, String>) -> Option<String> {
 }
 
 /// Follows indexes down to the image manifest for this machine.
-fn resolve_manifest(archive: &Archive, desc: &Descriptor, depth: u32) -> Result<(Vec<u8>, OciManifest)> {
+fn resolve_manifest(
+    archive: &Archive,
+    desc: &Descriptor,
+    depth: u32,
+) -> Result<(Vec<u8>, OciManifest)> {
     if depth > 4 {
         bail!("the archive's indexes nest too deep");
     }
@@ -330,11 +343,20 @@ fn resolve_manifest(archive: &Archive, desc: &Descriptor, depth: u32) -> Result<
                 .as_ref()
                 .is_some_and(|p| p.os == "linux" && p.architecture == arch)
         })
-        .or(if manifests.len() == 1 { manifests.first() } else { None })
-        .with_context(|| format!("the archive has no image for linux/{arch} in index {}", desc.digest))?;
+        .or(if manifests.len() == 1 {
+            manifests.first()
+        } else {
+            None
+        })
+        .with_context(|| {
+            format!(
+                "the archive has no image for linux/{arch} in index {}",
+                desc.digest
+            )
+        })?;
     resolve_manifest(archive, pick, depth + 1)
 }
 
 #[cfg(test)]
 #[path = "load_tests.rs"]
-mod tests;
+pub(crate) mod tests;

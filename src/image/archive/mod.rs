@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 /// What an archive entry is, for lookups by name.
 #[derive(Debug, Clone)]
 enum Slot {
-    File { offset: u64, size: u64 },
+    File {
+        offset: u64,
+        size: u64,
+    },
     /// Symlinks and hardlinks, by normalized target name: older `docker
     /// save` links layers shared between images to one copy.
     Link(String),
@@ -237,10 +240,13 @@ mod tests {
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_size(5);
-        b.append_data(&mut h, "./one/layer.tar", &b"hello"[..]).unwrap();
+        b.append_data(&mut h, "./one/layer.tar", &b"hello"[..])
+            .unwrap();
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
-        b.append_link(&mut h, "two/layer.tar", "../one/layer.tar").unwrap();
+        h.set_size(0);
+        b.append_link(&mut h, "two/layer.tar", "../one/layer.tar")
+            .unwrap();
         let data = b.into_inner().unwrap();
         let path = store.root().join("a.tar");
         std::fs::write(&path, &data).unwrap();

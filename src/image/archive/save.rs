@@ -80,7 +80,11 @@ pub fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Result<()> 
             }
             layers.push(name);
         }
-        let familiar: Vec<String> = s.tags.iter().map(|t| crate::image::reference::familiar(t)).collect();
+        let familiar: Vec<String> = s
+            .tags
+            .iter()
+            .map(|t| crate::image::reference::familiar(t))
+            .collect();
         if let Some(top) = s.image.layers.last() {
             for t in &familiar {
                 if let Some((repo, tag)) = t.rsplit_once(':') {
@@ -157,7 +161,10 @@ impl TarWriter<'_> {
         };
         body(&mut counter)?;
         if counter.count != size {
-            bail!("{name}: wrote {} bytes where {size} were declared", counter.count);
+            bail!(
+                "{name}: wrote {} bytes where {size} were declared",
+                counter.count
+            );
         }
         self.pad(size)?;
         Ok(())
@@ -197,10 +204,14 @@ pub fn save_to_file(store: &Store, specs: &[String], path: &std::path::Path) -> 
     let name = path
         .file_name()
         .with_context(|| format!("{} is not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.berth-{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.berth-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> Result<()> {
-        let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
+        let file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = io::BufWriter::new(file);
         save(store, specs, &mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
