@@ -9,17 +9,9 @@ use crate::store::Store;
 use anyhow::{Context, Result};
 use std::io::Write;
 
-/// Unpacking must happen inside the user namespace so that files keep
-/// their owners under the id map, and `save` must read them from there.
-/// `crate::userns::enter()` is being written elsewhere; this is where it
-/// will be called.
-fn enter_userns() -> Result<()> {
-    Ok(())
-}
-
 pub fn load(args: LoadArgs) -> Result<()> {
     let store = Store::open_default()?;
-    enter_userns()?;
+    crate::userns::enter()?;
     let archive = Archive::open(&store, args.input.as_deref())?;
     let loaded = load_archive(&store, &archive, &mut Notices::default())?;
     if !args.quiet {
@@ -38,7 +30,7 @@ pub fn load(args: LoadArgs) -> Result<()> {
 
 pub fn save(args: SaveArgs) -> Result<()> {
     let store = Store::open_default()?;
-    enter_userns()?;
+    crate::userns::enter()?;
     match &args.output {
         Some(path) => save::save_to_file(&store, &args.images, path),
         None => {
@@ -56,7 +48,7 @@ pub fn save(args: SaveArgs) -> Result<()> {
 
 pub fn import(args: ImportArgs) -> Result<()> {
     let store = Store::open_default()?;
-    enter_userns()?;
+    crate::userns::enter()?;
     let opts = ImportOptions {
         changes: args.change,
         message: args.message,

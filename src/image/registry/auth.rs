@@ -9,7 +9,10 @@ use base64::Engine as _;
 /// A user's credentials for one registry.
 #[derive(Clone)]
 pub enum Credentials {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// An OAuth2 refresh token (`identitytoken` in config.json).
     IdentityToken(String),
 }
@@ -60,7 +63,11 @@ pub fn basic_header(username: &str, password: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parses a `WWW-Authenticate` header into the challenge we can answer.
@@ -75,8 +82,13 @@ pub fn parse_challenge(header: &str) -> Result<Challenge> {
                 .map(|(_, v)| v.to_unescaped())
         };
         if c.scheme.eq_ignore_ascii_case("bearer") {
-            let realm = param("realm").ok_or_else(|| anyhow::anyhow!("Bearer challenge without realm: {header:?}"))?;
-            return Ok(Challenge::Bearer { realm, service: param("service"), scope: param("scope") });
+            let realm = param("realm")
+                .ok_or_else(|| anyhow::anyhow!("Bearer challenge without realm: {header:?}"))?;
+            return Ok(Challenge::Bearer {
+                realm,
+                service: param("service"),
+                scope: param("scope"),
+            });
         }
         if c.scheme.eq_ignore_ascii_case("basic") {
             return Ok(Challenge::Basic);
@@ -100,15 +112,24 @@ mod tests {
                 scope: Some("repository:library/ubuntu:pull".into()),
             }
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#).unwrap(), Challenge::Basic);
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#).unwrap(),
+            Challenge::Basic
+        );
         assert!(parse_challenge("Negotiate").is_err());
     }
 
     #[test]
     fn secrets_stay_hidden() {
-        let c = Credentials::Basic { username: "u".into(), password: "hunter2".into() };
+        let c = Credentials::Basic {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
-        assert_eq!(basic_header("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            basic_header("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         assert_eq!(config_key("docker.io"), "https://index.docker.io/v1/");
     }
 }

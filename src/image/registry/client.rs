@@ -26,7 +26,8 @@ impl Default for Transport {
 }
 
 /// Builds and sends one request: `(agent, url, Authorization header)`.
-type RequestFn<'a> = dyn Fn(&ureq::Agent, &str, Option<&str>) -> Result<Response<Body>, ureq::Error> + 'a;
+type RequestFn<'a> =
+    dyn Fn(&ureq::Agent, &str, Option<&str>) -> Result<Response<Body>, ureq::Error> + 'a;
 
 #[derive(Clone)]
 pub struct Client {
@@ -50,12 +51,18 @@ pub fn is_loopback(domain: &str) -> bool {
         None => domain.rsplit_once(':').map_or(domain, |(h, _)| h),
     };
     host == "localhost"
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Client {
     pub fn new(domain: &str, transport: &Transport) -> Result<Client> {
-        let host = if domain == "docker.io" { "registry-1.docker.io" } else { domain };
+        let host = if domain == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            domain
+        };
         let loopback = is_loopback(domain);
         let tls = ureq::tls::TlsConfig::builder()
             .disable_verification(!transport.tls_verify || loopback)
@@ -91,20 +98,20 @@ impl Client {
 
     /// Sends a request built by `build` (called again for the retry), with
     /// authentication for `scope`, falling back to plain HTTP for loopback.
-    fn send(
-        &mut self,
-        scope: &str,
-        build: &RequestFn,
-        path: &str,
-    ) -> Result<Response<Body>> {
+    fn send(&mut self, scope: &str, build: &RequestFn, path: &str) -> Result<Response<Body>> {
         let url = format!("{}{path}", self.base);
         let first = build(&self.agent, &url, self.auth_header(scope).as_deref());
         let response = match first {
             Ok(r) => r,
-            Err(e) if self.insecure_fallback && self.base.starts_with("https://") && is_transport_error(&e) => {
+            Err(e)
+                if self.insecure_fallback
+                    && self.base.starts_with("https://")
+                    && is_transport_error(&e) =>
+            {
                 self.base = self.base.replacen("https://", "http://", 1);
                 let url = format!("{}{path}", self.base);
-                build(&self.agent, &url, self.auth_header(scope).as_deref()).map_err(|e| self.transport_error(e))?
+                build(&self.agent, &url, self.auth_header(scope).as_deref())
+                    .map_err(|e| self.transport_error(e))?
             }
             Err(e) => return Err(self.transport_error(e)),
         };
@@ -116,7 +123,12 @@ impl Client {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .ok_or_else(|| anyhow::anyhow!("{} answered 401 without saying how to authenticate", self.domain))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} answered 401 without saying how to authenticate",
+                    self.domain
+                )
+            })?;
         match auth::parse_challenge(&challenge)? {
             Challenge::Basic => {
                 if self.credentials.is_none() {
@@ -130,7 +142,8 @@ impl Client {
             }
         }
         let url = format!("{}{path}", self.base);
-        let retry = build(&self.agent, &url, self.auth_header(scope).as_deref()).map_err(|e| self.transport_error(e))?;
+        let retry = build(&self.agent, &url, self.auth_header(scope).as_deref())
+            .map_err(|e| self.transport_error(e))?;
         if retry.status() == 401 {
             bail!(self.unauthorized());
         }
@@ -142,17 +155,26 @@ impl Client {
             return Some(format!("Bearer {t}"));
         }
         match (&self.credentials, self.basic) {
-            (Some(Credentials::Basic { username, password }), true) => Some(auth::basic_header(username, password)),
+            (Some(Credentials::Basic { username, password }), true) => {
+                Some(auth::basic_header(username, password))
+            }
             _ => None,
         }
     }
 
     fn unauthorized(&self) -> anyhow::Error {
-        let login = if self.domain == "docker.io" { String::new() } else { format!(" {}", self.domain) };
+        let login = if self.domain == "docker.io" {
+            String::new()
+        } else {
+            format!(" {}", self.domain)
+        };
         if self.credentials.is_some() {
             anyhow::anyhow!("unauthorized: the registry {} refused the stored credentials; run `berth login{login}` again", self.domain)
         } else {
-            anyhow::anyhow!("unauthorized: authentication required by {}; run `berth login{login}`", self.domain)
+            anyhow::anyhow!(
+                "unauthorized: authentication required by {}; run `berth login{login}`",
+                self.domain
+            )
         }
     }
 
@@ -177,7 +199,11 @@ impl Client {
         }
         let response = match &self.credentials {
             Some(Credentials::IdentityToken(refresh)) => {
-                let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("client_id", "berth")];
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                    ("client_id", "berth"),
+                ];
                 if let Some(s) = service {
                     form.push(("service", s));
                 }
@@ -186,9 +212,9 @@ impl Client {
                 }
                 self.agent.post(realm).send_form(form)
             }
-            Some(Credentials::Basic { username, password }) => {
-                request.header("Authorization", auth::basic_header(username, password)).call()
-            }
+            Some(Credentials::Basic { username, password }) => request
+                .header("Authorization", auth::basic_header(username, password))
+                .call(),
             None => request.call(),
         }
         .map_err(|e| anyhow::anyhow!("getting a token from {realm}: {e}"))?;
@@ -204,8 +230,13 @@ impl Client {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let body = response.into_body().with_config().limit(1 << 20).read_to_vec()?;
-        let t: Token = serde_json::from_slice(&body).context("reading the token service's answer")?;
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()?;
+        let t: Token =
+            serde_json::from_slice(&body).context("reading the token service's answer")?;
         t.token
             .or(t.access_token)
             .filter(|t| !t.is_empty())
@@ -231,14 +262,21 @@ impl Client {
         if status == 404 {
             bail!(NotFound(format!("{repo}:{reference}")));
         }
-        check_status(&response, &format!("fetching the manifest of {repo}:{reference}"))?;
+        check_status(
+            &response,
+            &format!("fetching the manifest of {repo}:{reference}"),
+        )?;
         let content_type = response
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let body = response.into_body().with_config().limit(manifest::MAX_MANIFEST).read_to_vec()?;
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(manifest::MAX_MANIFEST)
+            .read_to_vec()?;
         Ok((body, content_type))
     }
 
@@ -312,7 +350,13 @@ mod tests {
 
     #[test]
     fn loopback_registries() {
-        for d in ["localhost", "localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000"] {
+        for d in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "[::1]:5000",
+        ] {
             assert!(is_loopback(d), "{d}");
         }
         for d in ["docker.io", "example.com:5000", "10.0.0.1:5000"] {

@@ -75,15 +75,26 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Document> {
         #[serde(default)]
         manifests: Option<serde_json::Value>,
     }
-    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
-    let kind = probe.media_type.clone().unwrap_or_else(|| content_type.to_string());
+    let probe: Probe =
+        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
+    let kind = probe
+        .media_type
+        .clone()
+        .unwrap_or_else(|| content_type.to_string());
     if probe.schema_version == Some(1) || kind.starts_with(DOCKER_SCHEMA1) {
         bail!("this image uses Docker's manifest schema 1, which berth (like current Docker) does not support; push it again with a recent tool to convert it");
     }
-    if kind == OCI_INDEX || kind == DOCKER_LIST || (probe.manifests.is_some() && kind != OCI_MANIFEST && kind != DOCKER_MANIFEST) {
-        Ok(Document::Index(serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("invalid image index: {e}"))?))
+    if kind == OCI_INDEX
+        || kind == DOCKER_LIST
+        || (probe.manifests.is_some() && kind != OCI_MANIFEST && kind != DOCKER_MANIFEST)
+    {
+        Ok(Document::Index(serde_json::from_slice(bytes).map_err(
+            |e| anyhow::anyhow!("invalid image index: {e}"),
+        )?))
     } else {
-        Ok(Document::Manifest(serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("invalid image manifest: {e}"))?))
+        Ok(Document::Manifest(serde_json::from_slice(bytes).map_err(
+            |e| anyhow::anyhow!("invalid image manifest: {e}"),
+        )?))
     }
 }
 
@@ -96,15 +107,27 @@ impl Platform {
             "arm" => Some("v7".to_string()),
             _ => None,
         };
-        Platform { architecture: arch, os: "linux".into(), variant }
+        Platform {
+            architecture: arch,
+            os: "linux".into(),
+            variant,
+        }
     }
 
     /// `os/arch[/variant]` as `--platform` takes it.
     pub fn parse(s: &str) -> Result<Platform> {
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
-            [os, arch] => Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: None }),
-            [os, arch, v] => Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: Some(v.to_string()) }),
+            [os, arch] => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
             _ => bail!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"),
         }
     }
@@ -181,16 +204,26 @@ mod tests {
         assert_eq!(select(&idx, &amd).unwrap().digest, "sha256:b");
         let arm = Platform::parse("linux/arm64").unwrap();
         assert_eq!(select(&idx, &arm).unwrap().digest, "sha256:a");
-        let err = select(&idx, &Platform::parse("linux/s390x").unwrap()).unwrap_err().to_string();
+        let err = select(&idx, &Platform::parse("linux/s390x").unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("linux/arm64/v8") && err.contains("--platform"));
     }
 
     #[test]
     fn schema1_is_refused_and_kinds_are_told_apart() {
         assert!(parse(br#"{"schemaVersion":1,"name":"x"}"#, "").is_err());
-        let m = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"digest":"sha256:c","size":1}},"layers":[]}}"#);
-        assert!(matches!(parse(m.as_bytes(), "").unwrap(), Document::Manifest(_)));
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"digest":"sha256:c","size":1}},"layers":[]}}"#
+        );
+        assert!(matches!(
+            parse(m.as_bytes(), "").unwrap(),
+            Document::Manifest(_)
+        ));
         let i = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);
-        assert!(matches!(parse(i.as_bytes(), "").unwrap(), Document::Index(_)));
+        assert!(matches!(
+            parse(i.as_bytes(), "").unwrap(),
+            Document::Index(_)
+        ));
     }
 }

@@ -38,7 +38,11 @@ const MAX_CONFIG: u64 = 8 << 20;
 pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<Pulled> {
     let mut client = Client::new(reference.domain(), &opts.transport)?;
     let repo = reference.path();
-    let wanted = reference.digest().or(reference.tag()).unwrap_or("latest").to_string();
+    let wanted = reference
+        .digest()
+        .or(reference.tag())
+        .unwrap_or("latest")
+        .to_string();
     let say = |line: String| {
         if !opts.quiet {
             println!("{line}");
@@ -68,7 +72,9 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<
             // The repo digest stays the index's: it is what the tag names.
             match manifest::parse(&bytes, &content_type)? {
                 Document::Manifest(m) => m,
-                Document::Index(_) => bail!("the index of {reference} points at another index; berth follows one level"),
+                Document::Index(_) => bail!(
+                    "the index of {reference} points at another index; berth follows one level"
+                ),
             }
         }
     };
@@ -85,32 +91,60 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<
     }
     let image_id = m.config.digest.clone();
     let already = store.images()?.by_id(&image_id).is_some()
-        && config.rootfs.diff_ids.iter().all(|d| store.layer(d).is_some());
+        && config
+            .rootfs
+            .diff_ids
+            .iter()
+            .all(|d| store.layer(d).is_some());
 
     // Download what is missing, several layers at a time.
-    let missing: Vec<usize> = (0..m.layers.len()).filter(|&i| store.layer(&config.rootfs.diff_ids[i]).is_none()).collect();
+    let missing: Vec<usize> = (0..m.layers.len())
+        .filter(|&i| store.layer(&config.rootfs.diff_ids[i]).is_none())
+        .collect();
     for (i, l) in m.layers.iter().enumerate() {
         if !missing.contains(&i) {
             say(format!("{}: Already exists", short(&l.digest)));
         }
     }
-    let unpacked = download_layers(store, &client, repo, &m.layers, &config.rootfs.diff_ids, &missing, &say)?;
+    let unpacked = download_layers(
+        store,
+        &client,
+        repo,
+        &m.layers,
+        &config.rootfs.diff_ids,
+        &missing,
+        &say,
+    )?;
 
     let lock = store.lock()?;
     for layer in unpacked {
         layer.commit(store, &lock)?;
     }
     // A layer that was present when we looked may have been removed since.
-    if let Some(gone) = config.rootfs.diff_ids.iter().find(|d| store.layer(d).is_none()) {
+    if let Some(gone) = config
+        .rootfs
+        .diff_ids
+        .iter()
+        .find(|d| store.layer(d).is_none())
+    {
         bail!("layer {gone} was removed while pulling {reference}; pull again");
     }
     store.put_blob_expecting(&image_id, &config_bytes)?;
     store.put_blob(&platform_manifest)?;
-    let size = config.rootfs.diff_ids.iter().filter_map(|d| store.layer(d)).map(|l| l.size).sum();
+    let size = config
+        .rootfs
+        .diff_ids
+        .iter()
+        .filter_map(|d| store.layer(d))
+        .map(|l| l.size)
+        .sum();
     let mut index = store.images()?;
     index.upsert(ImageRecord {
         id: image_id.clone(),
-        repo_tags: reference.tag().map(|_| vec![reference.to_string()]).unwrap_or_default(),
+        repo_tags: reference
+            .tag()
+            .map(|_| vec![reference.to_string()])
+            .unwrap_or_default(),
         repo_digests: vec![format!("{}@{manifest_digest}", reference.name())],
         layers: config.rootfs.diff_ids.clone(),
         size,
@@ -126,7 +160,11 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<
     } else {
         say(format!("Status: Downloaded newer image for {shown}"));
     }
-    Ok(Pulled { id: image_id, manifest_digest, up_to_date: already })
+    Ok(Pulled {
+        id: image_id,
+        manifest_digest,
+        up_to_date: already,
+    })
 }
 
 fn short(digest: &str) -> &str {
@@ -136,7 +174,10 @@ fn short(digest: &str) -> &str {
 /// Reads a small blob whole and checks its digest.
 fn read_verified(client: &mut Client, repo: &str, digest: &str, limit: u64) -> Result<Vec<u8>> {
     let mut data = Vec::new();
-    client.get_blob(repo, digest)?.take(limit + 1).read_to_end(&mut data)?;
+    client
+        .get_blob(repo, digest)?
+        .take(limit + 1)
+        .read_to_end(&mut data)?;
     if data.len() as u64 > limit {
         bail!("blob {digest} is larger than the {limit} bytes allowed for it");
     }
@@ -158,7 +199,8 @@ fn download_layers(
     say: &(dyn Fn(String) + Sync),
 ) -> Result<Vec<UnpackedLayer>> {
     const PARALLEL: usize = 4;
-    let mut results: Vec<Option<Result<UnpackedLayer>>> = (0..missing.len()).map(|_| None).collect();
+    let mut results: Vec<Option<Result<UnpackedLayer>>> =
+        (0..missing.len()).map(|_| None).collect();
     for chunk_start in (0..missing.len()).step_by(PARALLEL) {
         let chunk = &missing[chunk_start..(chunk_start + PARALLEL).min(missing.len())];
         std::thread::scope(|s| {
@@ -179,24 +221,36 @@ fn download_layers(
                 })
                 .collect();
             for (n, h) in handles.into_iter().enumerate() {
-                results[chunk_start + n] =
-                    Some(h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a download thread panicked"))));
+                results[chunk_start + n] = Some(
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a download thread panicked"))),
+                );
             }
         });
     }
-    results.into_iter().map(|r| r.expect("every layer was downloaded")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every layer was downloaded"))
+        .collect()
 }
 
 /// One layer: stream → verify compressed digest → decompress → unpack
 /// (which computes the diff id) → check the diff id.
-fn fetch_layer(store: &Store, client: &mut Client, repo: &str, digest: &str, diff_id: &str) -> Result<UnpackedLayer> {
+fn fetch_layer(
+    store: &Store,
+    client: &mut Client,
+    repo: &str,
+    digest: &str,
+    diff_id: &str,
+) -> Result<UnpackedLayer> {
     let body = client.get_blob(repo, digest)?;
     let mut hashing = HashingReader::new(body);
     let mut notices = Notices::default();
     let layer = {
         let decoded = crate::image::compression::decompress(&mut hashing)
             .with_context(|| format!("reading layer {digest}"))?;
-        unpack_layer(store, decoded, &mut notices).with_context(|| format!("unpacking layer {digest}"))?
+        unpack_layer(store, decoded, &mut notices)
+            .with_context(|| format!("unpacking layer {digest}"))?
     };
     // Drain what the decompressor did not need (padding after the gzip stream).
     std::io::copy(&mut hashing, &mut std::io::sink())?;
@@ -205,7 +259,10 @@ fn fetch_layer(store: &Store, client: &mut Client, repo: &str, digest: &str, dif
         bail!("layer {digest} from {repo} does not match its digest (got {actual}); nothing of it was kept");
     }
     if layer.diff_id != diff_id {
-        bail!("layer {digest} of {repo} unpacks to {} but the image configuration says {diff_id}", layer.diff_id);
+        bail!(
+            "layer {digest} of {repo} unpacks to {} but the image configuration says {diff_id}",
+            layer.diff_id
+        );
     }
     Ok(layer)
 }
