@@ -1,3 +1,6 @@
 //! Running containers: the launch path and the processes around it.
 
+pub mod health;
+pub mod logfile;
+pub mod policy;
 pub mod reexec;
