@@ -39,6 +39,18 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -120,6 +132,18 @@ pub enum ContainerCommand {
     Create(RunArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
 }
 
 /// Options shared by `create` and `run`.
@@ -486,4 +510,84 @@ pub struct PullArgs {
     pub tls_verify: bool,
     #[arg(value_name = "NAME[:TAG|@DIGEST]")]
     pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output (ends when the container stops)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs ("all" for every line)
+    #[arg(short = 'n', long, default_value = "all", value_name = "string")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Signal to send to the container (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(short = 's', long = "signal", value_name = "string")]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        default_value_t = 10,
+        value_name = "int"
+    )]
+    pub time: i64,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(
+        short = 's',
+        long = "signal",
+        default_value = "KILL",
+        value_name = "string"
+    )]
+    pub signal: String,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// ps options (accepted: -ef, the default listing)
+    #[arg(
+        value_name = "ps OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_options: Vec<String>,
 }

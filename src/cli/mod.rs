@@ -7,6 +7,7 @@ mod archive;
 mod args;
 mod container;
 mod image;
+mod lifecycle;
 pub mod mount_flags;
 pub mod output;
 mod registry;
@@ -114,6 +115,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Start(a) => run::start(a),
         Command::Ps(a) => container::ps(a),
         Command::Rm(a) => container::rm(a),
+        Command::Logs(a) => lifecycle::logs(a),
+        Command::Stop(a) => lifecycle::stop(a),
+        Command::Kill(a) => lifecycle::kill(a),
+        Command::Wait(a) => lifecycle::wait(a),
+        Command::Rename(a) => lifecycle::rename(a),
+        Command::Top(a) => lifecycle::top(a),
         Command::Images(a) => image::images(a),
         Command::Rmi(a) => image::rmi(a),
         Command::Tag(a) => image::tag(a),
@@ -144,6 +151,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Run(a) => run::run(a),
             C::Create(a) => run::create(a),
             C::Start(a) => run::start(a),
+            C::Logs(a) => lifecycle::logs(a),
+            C::Stop(a) => lifecycle::stop(a),
+            C::Kill(a) => lifecycle::kill(a),
+            C::Wait(a) => lifecycle::wait(a),
+            C::Rename(a) => lifecycle::rename(a),
+            C::Top(a) => lifecycle::top(a),
         },
         Command::Volume(sub) => match sub {
             V::Create(a) => volume::create(a),

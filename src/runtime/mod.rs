@@ -2,5 +2,6 @@
 
 pub mod health;
 pub mod logfile;
+pub mod names;
 pub mod policy;
 pub mod reexec;

@@ -260,3 +260,69 @@ fn pid_alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+impl Store {
+    /// The container's log, in Docker's json-file format.
+    pub fn container_log(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("json.log")
+    }
+
+    fn stop_mark(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("stopped-by-user")
+    }
+
+    /// Records that the user stopped the container, so that no restart
+    /// policy brings it back (`stop` is never undone by a restart).
+    pub fn mark_stopped_by_user(&self, id: &str) -> Result<()> {
+        std::fs::write(self.stop_mark(id), b"").context("recording the stop")
+    }
+
+    pub fn stopped_by_user(&self, id: &str) -> bool {
+        self.stop_mark(id).exists()
+    }
+
+    /// A new start forgets an earlier stop.
+    pub fn clear_stop_mark(&self, id: &str) {
+        let _ = std::fs::remove_file(self.stop_mark(id));
+    }
+
+    /// Gives the container another name; fails if the name is taken.
+    pub fn rename_container(
+        &self,
+        record: &ContainerRecord,
+        new_name: &str,
+        _lock: &StoreLock,
+    ) -> Result<()> {
+        let new_path = self.root.join("names").join(new_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&new_path)
+        {
+            Ok(mut f) => f.write_all(record.id.as_bytes())?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(&new_path).unwrap_or_default();
+                if self
+                    .container_dir(owner.trim())
+                    .join("config.json")
+                    .exists()
+                {
+                    bail!(
+                        "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        owner.trim()
+                    );
+                }
+                std::fs::write(&new_path, record.id.as_bytes())?;
+            }
+            Err(e) => return Err(e).context("reserving the container name"),
+        }
+        let mut renamed = record.clone();
+        renamed.name = new_name.to_string();
+        write_json_atomic(
+            &self.container_dir(&record.id).join("config.json"),
+            &renamed,
+        )?;
+        let _ = std::fs::remove_file(self.root.join("names").join(&record.name));
+        Ok(())
+    }
+}
