@@ -1,16 +1,69 @@
 //! `load`, `save` and `import`: image archives in and out.
 
 use super::args::{ImportArgs, LoadArgs, SaveArgs};
-use anyhow::{bail, Result};
+use crate::image::archive::{load::load as load_archive, save, Archive};
+use crate::image::import::{import as import_tarball, ImportOptions};
+use crate::image::layer::Notices;
+use crate::image::reference::familiar;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::io::Write;
 
-pub fn load(_args: LoadArgs) -> Result<()> {
-    bail!("load is not implemented yet")
+pub fn load(args: LoadArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    crate::userns::enter()?;
+    let archive = Archive::open(&store, args.input.as_deref())?;
+    let loaded = load_archive(&store, &archive, &mut Notices::default())?;
+    if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        for image in loaded {
+            if image.names.is_empty() {
+                writeln!(out, "Loaded image ID: {}", image.id)?;
+            }
+            for name in &image.names {
+                writeln!(out, "Loaded image: {}", familiar(name))?;
+            }
+        }
+    }
+    Ok(())
 }
 
-pub fn save(_args: SaveArgs) -> Result<()> {
-    bail!("save is not implemented yet")
+pub fn save(args: SaveArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    crate::userns::enter()?;
+    match &args.output {
+        Some(path) => save::save_to_file(&store, &args.images, path),
+        None => {
+            let stdout = std::io::stdout();
+            if nix::unistd::isatty(&stdout).unwrap_or(false) {
+                anyhow::bail!("refusing to write an image archive to a terminal; use -o FILE or redirect the output");
+            }
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            save::save(&store, &args.images, &mut out)?;
+            out.flush()
+                .context("writing the archive to standard output")
+        }
+    }
 }
 
-pub fn import(_args: ImportArgs) -> Result<()> {
-    bail!("import is not implemented yet")
+pub fn import(args: ImportArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    crate::userns::enter()?;
+    let opts = ImportOptions {
+        changes: args.change,
+        message: args.message,
+        platform: args.platform,
+        source: args.file.clone(),
+        reference: args.reference,
+    };
+    let mut notices = Notices::default();
+    let id = if args.file == "-" {
+        import_tarball(&store, std::io::stdin().lock(), &opts, &mut notices)?
+    } else {
+        let file =
+            std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
+        import_tarball(&store, file, &opts, &mut notices)?
+    };
+    println!("{id}");
+    Ok(())
 }

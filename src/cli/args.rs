@@ -39,6 +39,18 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -49,6 +61,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Return low-level information on containers or images
     Inspect(InspectArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -65,6 +79,12 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
+    /// to remove files that a container created under a subordinate id
+    Unshare(UnshareArgs),
     /// Write the man pages generated from these definitions into a directory
     #[command(hide = true, name = "generate-man-pages")]
     GenerateManPages(ManArgs),
@@ -86,6 +106,8 @@ pub enum ImageCommand {
     Inspect(InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -110,6 +132,18 @@ pub enum ContainerCommand {
     Create(RunArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
 }
 
 /// Options shared by `create` and `run`.
@@ -142,9 +176,19 @@ pub struct CreateArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
-    /// Bind mount a volume (HOST-PATH:CONTAINER-PATH[:ro|rw])
+    /// Bind mount a volume: NAME:PATH[:ro], /HOST-PATH:PATH[:ro|rw], or PATH for an anonymous volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container
+    /// (type=bind|volume|tmpfs,source=,target=,readonly,volume-nocopy,tmpfs-size=,tmpfs-mode=)
+    #[arg(long = "mount", value_name = "mount")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory (PATH[:OPTIONS])
+    #[arg(long = "tmpfs", value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw])
+    #[arg(long = "volumes-from", value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Connect a container to a network: "host" (the host's network) or
     /// "none" (loopback only); the default is host until private networks exist
     #[arg(
@@ -215,6 +259,9 @@ pub struct RmArgs {
     /// Force the removal of a running container
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long = "volumes")]
+    pub volumes: bool,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
 }
@@ -360,4 +407,187 @@ pub struct InfoArgs {
 pub struct ManArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused local volumes
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Specify volume driver name (only "local")
+    #[arg(short = 'd', long, default_value = "local", value_name = "string")]
+    pub driver: String,
+    /// Set metadata for a volume (KEY=VALUE)
+    #[arg(long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Set driver specific options: type=none,o=bind,device=/HOST/PATH makes
+    /// a volume of an existing host directory
+    #[arg(short = 'o', long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    /// Volume name (a random one when omitted)
+    #[arg(value_name = "VOLUME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Provide filter values (dangling=true|false, name=, label=, driver=)
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    #[arg(value_name = "VOLUME", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Do not report volumes that do not exist as errors
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    #[arg(value_name = "VOLUME", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Provide filter values (label=KEY[=VALUE])
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnshareArgs {
+    /// Command to run (default: $SHELL, else /bin/sh)
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if the image is multi-platform (os/arch[/variant])
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Require HTTPS and verify certificates when talking to the registry
+    #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub tls_verify: bool,
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output (ends when the container stops)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Number of lines to show from the end of the logs ("all" for every line)
+    #[arg(short = 'n', long, default_value = "all", value_name = "string")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Signal to send to the container (default: the image's STOPSIGNAL, else SIGTERM)
+    #[arg(short = 's', long = "signal", value_name = "string")]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        default_value_t = 10,
+        value_name = "int"
+    )]
+    pub time: i64,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(
+        short = 's',
+        long = "signal",
+        default_value = "KILL",
+        value_name = "string"
+    )]
+    pub signal: String,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "NEW_NAME")]
+    pub new_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// ps options (accepted: -ef, the default listing)
+    #[arg(
+        value_name = "ps OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_options: Vec<String>,
 }

@@ -1,16 +1,417 @@
 //! `ps`, `rm` and `container inspect`.
 
 use super::args::{InspectArgs, PsArgs, RmArgs};
+use super::output::{print_listing, print_objects, Listing};
+use crate::image::reference::familiar;
+use crate::store::containers::{ContainerRecord, ContainerState, MountKind, MountPoint};
+use crate::store::Store;
+use crate::util::humanize::{human_duration, time_ago};
+use crate::util::ids::short_id;
 use anyhow::{bail, Result};
+use serde_json::{json, Value as Json};
+use std::time::{Duration, Instant};
 
-pub fn ps(_args: PsArgs) -> Result<()> {
-    bail!("ps is not implemented yet")
+/// Go's zero time, which Docker prints for times that never happened.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+pub fn ps(args: PsArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    let filters = PsFilters::parse(&args.filter)?;
+    let mut rows = Vec::new();
+    let mut containers = store.containers()?;
+    containers.reverse();
+    for c in containers {
+        let state = store.observed_state(&c.id)?;
+        if !args.all && state.status != "running" && filters.status.is_empty() {
+            continue;
+        }
+        if !filters.matches(&c, &state) {
+            continue;
+        }
+        let id = if args.no_trunc {
+            c.id.clone()
+        } else {
+            short_id(&c.id).to_string()
+        };
+        if args.quiet {
+            println!("{id}");
+            continue;
+        }
+        let command = quoted_command(&c.config.args, !args.no_trunc);
+        rows.push(json!({
+            "ID": id,
+            "Image": familiar(&c.image),
+            "Command": command,
+            "CreatedAt": c.created,
+            "RunningFor": time_ago(&c.created),
+            "Status": status_text(&state),
+            "State": state.status,
+            "Ports": "",
+            "Names": c.name,
+            "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "Mounts": c.host.mounts.iter().map(|m| m.volume.clone().unwrap_or_else(|| m.source.display().to_string())).collect::<Vec<_>>().join(","),
+            "Networks": c.host.network_mode,
+        }));
+    }
+    if args.quiet {
+        return Ok(());
+    }
+    let listing = Listing {
+        columns: &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("RunningFor", "CREATED"),
+            ("Status", "STATUS"),
+            ("Ports", "PORTS"),
+            ("Names", "NAMES"),
+        ],
+        extra_headers: &[
+            ("CreatedAt", "CREATED AT"),
+            ("State", "STATE"),
+            ("Labels", "LABELS"),
+            ("Mounts", "MOUNTS"),
+            ("Networks", "NETWORKS"),
+        ],
+        rows,
+    };
+    print_listing(args.format.as_deref(), &listing)
 }
 
-pub fn rm(_args: RmArgs) -> Result<()> {
-    bail!("rm is not implemented yet")
+/// `"sh -c 'exit 3'"`, cut to 20 characters with an ellipsis as `docker ps`.
+fn quoted_command(args: &[String], truncate: bool) -> String {
+    let joined = args.join(" ");
+    let shown = if truncate && joined.chars().count() > 20 {
+        format!("{}…", joined.chars().take(19).collect::<String>())
+    } else {
+        joined
+    };
+    format!("\"{shown}\"")
 }
 
-pub fn inspect(_args: InspectArgs) -> Result<()> {
-    bail!("container inspect is not implemented yet")
+/// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+pub fn status_text(state: &ContainerState) -> String {
+    match state.status.as_str() {
+        "running" => {
+            let since = state
+                .started_at
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| jiff::Timestamp::now().as_second() - t.as_second())
+                .unwrap_or(0);
+            format!("Up {}", human_duration(since.max(0)))
+        }
+        "exited" => {
+            let ago = state
+                .finished_at
+                .as_deref()
+                .map(time_ago)
+                .unwrap_or_default();
+            format!("Exited ({}) {ago}", state.exit_code)
+        }
+        "created" => "Created".into(),
+        other => other.to_string(),
+    }
+}
+
+struct PsFilters {
+    status: Vec<String>,
+    names: Vec<String>,
+    ids: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl PsFilters {
+    fn parse(filters: &[String]) -> Result<PsFilters> {
+        let mut f = PsFilters {
+            status: vec![],
+            names: vec![],
+            ids: vec![],
+            labels: vec![],
+        };
+        for filter in filters {
+            match filter.split_once('=') {
+                Some(("status", v)) => {
+                    const KNOWN: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+                    if !KNOWN.contains(&v) {
+                        bail!("invalid filter 'status={v}': status must be one of {}", KNOWN.join(", "));
+                    }
+                    f.status.push(v.to_string());
+                }
+                Some(("name", v)) => f.names.push(v.to_string()),
+                Some(("id", v)) => f.ids.push(v.to_string()),
+                Some(("label", v)) => f.labels.push(v.to_string()),
+                _ => bail!("invalid filter '{filter}': supported filters are status=, name=, id= and label="),
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, c: &ContainerRecord, state: &ContainerState) -> bool {
+        (self.status.is_empty() || self.status.contains(&state.status))
+            && (self.names.is_empty()
+                || self
+                    .names
+                    .iter()
+                    .any(|n| c.name.contains(n.trim_start_matches('/'))))
+            && (self.ids.is_empty() || self.ids.iter().any(|i| c.id.starts_with(i.as_str())))
+            && self.labels.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+                None => c.config.labels.contains_key(l.as_str()),
+            })
+    }
+}
+
+pub fn rm(args: RmArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    crate::userns::enter()?;
+    let mut failed = false;
+    for spec in &args.containers {
+        match remove_one(&store, spec, args.force, args.volumes) {
+            Ok(()) => println!("{spec}"),
+            Err(e) => {
+                failed = true;
+                eprintln!(
+                    "Error response from daemon: {}",
+                    e.chain()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                );
+            }
+        }
+    }
+    if failed {
+        return Err(super::ExitStatus(1).into());
+    }
+    Ok(())
+}
+
+fn remove_one(store: &Store, spec: &str, force: bool, volumes: bool) -> Result<()> {
+    let record = store.resolve_container(spec)?;
+    let state = store.observed_state(&record.id)?;
+    if state.status == "running" {
+        if !force {
+            bail!(
+                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                record.name
+            );
+        }
+        kill_and_wait(state.pid)?;
+    }
+    let lock = store.lock()?;
+    store.remove_container(&record, &lock)?;
+    if volumes {
+        remove_anonymous_volumes(store, &record, &lock)?;
+    }
+    store.remove_unused_layers(&lock)?;
+    Ok(())
+}
+
+/// `rm -v` and `run --rm`: the container's anonymous volumes go with it,
+/// unless another container (through `--volumes-from`) still uses them.
+/// Named volumes are never removed here.
+pub fn remove_anonymous_volumes(
+    store: &Store,
+    record: &ContainerRecord,
+    lock: &crate::store::StoreLock,
+) -> Result<()> {
+    for m in record.host.mounts.iter().filter(|m| m.anonymous) {
+        if let Some(name) = &m.volume {
+            if store.volume(name).is_ok_and(|v| v.anonymous) && store.volume_users(name)?.is_empty()
+            {
+                store.remove_volume(name, lock)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SIGKILL to the container's init; waits for it to be gone so that its
+/// files can be removed.
+fn kill_and_wait(pid: i32) -> Result<()> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("container process {pid} did not die within 10 seconds of SIGKILL");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+pub fn inspect(args: InspectArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    let mut objects = Vec::new();
+    let mut missing = Vec::new();
+    for name in &args.names {
+        match store.resolve_container(name) {
+            Ok(c) => objects.push(inspect_json(&store, &c)?),
+            Err(e) => missing.push(e),
+        }
+    }
+    print_objects(args.format.as_deref(), &objects)?;
+    super::image::report_missing(missing)
+}
+
+/// One entry of `Mounts` in `docker container inspect`.
+fn mount_json(m: &MountPoint) -> Json {
+    match m.kind {
+        MountKind::Bind => json!({
+            "Type": "bind",
+            "Source": m.source,
+            "Destination": m.destination,
+            "Mode": if m.read_only { "ro" } else { "" },
+            "RW": !m.read_only,
+            "Propagation": "rprivate",
+        }),
+        MountKind::Volume => json!({
+            "Type": "volume",
+            "Name": m.volume,
+            "Source": m.source,
+            "Destination": m.destination,
+            "Driver": "local",
+            "Mode": if m.nocopy { "nocopy" } else { "" },
+            "RW": !m.read_only,
+            "Propagation": "",
+        }),
+        MountKind::Tmpfs => json!({
+            "Type": "tmpfs",
+            "Source": "",
+            "Destination": m.destination,
+            "Mode": m.tmpfs_options,
+            "RW": !m.read_only,
+            "Propagation": "",
+        }),
+    }
+}
+
+/// `docker container inspect`'s object.
+pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
+    let state = store.observed_state(&c.id)?;
+    let dir = store.container_dir(&c.id);
+    let (path, args) = match c.config.args.split_first() {
+        Some((p, rest)) => (p.clone(), rest.to_vec()),
+        None => (String::new(), vec![]),
+    };
+    let mounts: Vec<Json> = c.host.mounts.iter().map(mount_json).collect();
+    let binds: Vec<String> = c
+        .host
+        .mounts
+        .iter()
+        .filter(|m| m.kind != MountKind::Tmpfs)
+        .map(|m| {
+            let src = m
+                .volume
+                .clone()
+                .unwrap_or_else(|| m.source.display().to_string());
+            format!(
+                "{src}:{}{}",
+                m.destination,
+                if m.read_only { ":ro" } else { "" }
+            )
+        })
+        .collect();
+    Ok(json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": path,
+        "Args": args,
+        "State": {
+            "Status": state.status,
+            "Running": state.status == "running",
+            "Paused": false,
+            "Restarting": false,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": state.pid,
+            "ExitCode": state.exit_code,
+            "Error": state.error,
+            "StartedAt": state.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "FinishedAt": state.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "Binds": binds,
+            "NetworkMode": c.host.network_mode,
+            "AutoRemove": c.host.auto_remove,
+            "ReadonlyRootfs": c.host.read_only,
+        },
+        "GraphDriver": {
+            "Name": "overlay",
+            "Data": {
+                "UpperDir": dir.join("upper"),
+                "WorkDir": dir.join("work"),
+            },
+        },
+        "Mounts": mounts,
+        "Config": {
+            "Hostname": c.config.hostname,
+            "Domainname": "",
+            "User": c.config.user,
+            "AttachStdin": c.config.open_stdin,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "Tty": c.config.tty,
+            "OpenStdin": c.config.open_stdin,
+            "StdinOnce": c.config.open_stdin,
+            "Env": c.config.env,
+            "Cmd": c.config.cmd,
+            "Image": c.image,
+            "WorkingDir": c.config.working_dir,
+            "Entrypoint": c.config.entrypoint,
+            "Labels": c.config.labels,
+            "StopSignal": c.config.stop_signal,
+        },
+        "NetworkSettings": {
+            "Networks": { c.host.network_mode.clone(): {} },
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_quoted_and_cut_like_docker_ps() {
+        assert_eq!(quoted_command(&["sh".into()], true), "\"sh\"");
+        let long: Vec<String> = vec![
+            "sh".into(),
+            "-c".into(),
+            "echo a very long command line".into(),
+        ];
+        assert_eq!(quoted_command(&long, true), "\"sh -c echo a very l…\"");
+        assert_eq!(
+            quoted_command(&long, false),
+            "\"sh -c echo a very long command line\""
+        );
+    }
+
+    #[test]
+    fn status_texts() {
+        let mut s = ContainerState::default();
+        assert_eq!(status_text(&s), "Created");
+        s.status = "exited".into();
+        s.exit_code = 3;
+        s.finished_at = Some(crate::util::humanize::now_rfc3339());
+        assert!(status_text(&s).starts_with("Exited (3) "));
+    }
 }

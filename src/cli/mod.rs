@@ -7,11 +7,16 @@ mod archive;
 mod args;
 mod container;
 mod image;
+mod lifecycle;
+pub mod mount_flags;
 pub mod output;
+mod registry;
 mod run;
 mod system;
+mod volume;
 
 pub use args::{Cli, Command};
+pub use system::write_man_pages;
 
 use clap::{CommandFactory, FromArgMatches};
 
@@ -103,18 +108,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(root) = &cli.root {
         std::env::set_var("BERTH_ROOT", root);
     }
-    use args::{ContainerCommand as C, ImageCommand as I};
+    use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),
         Command::Start(a) => run::start(a),
         Command::Ps(a) => container::ps(a),
         Command::Rm(a) => container::rm(a),
+        Command::Logs(a) => lifecycle::logs(a),
+        Command::Stop(a) => lifecycle::stop(a),
+        Command::Kill(a) => lifecycle::kill(a),
+        Command::Wait(a) => lifecycle::wait(a),
+        Command::Rename(a) => lifecycle::rename(a),
+        Command::Top(a) => lifecycle::top(a),
         Command::Images(a) => image::images(a),
         Command::Rmi(a) => image::rmi(a),
         Command::Tag(a) => image::tag(a),
         Command::History(a) => image::history(a),
         Command::Inspect(a) => system::inspect(a),
+        Command::Pull(a) => registry::pull(a),
         Command::Load(a) => archive::load(a),
         Command::Save(a) => archive::save(a),
         Command::Import(a) => archive::import(a),
@@ -127,6 +139,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             I::History(a) => image::history(a),
             I::Inspect(a) => image::inspect(a),
             I::Prune(a) => image::prune(a),
+            I::Pull(a) => registry::pull(a),
             I::Load(a) => archive::load(a),
             I::Save(a) => archive::save(a),
             I::Import(a) => archive::import(a),
@@ -138,7 +151,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Run(a) => run::run(a),
             C::Create(a) => run::create(a),
             C::Start(a) => run::start(a),
+            C::Logs(a) => lifecycle::logs(a),
+            C::Stop(a) => lifecycle::stop(a),
+            C::Kill(a) => lifecycle::kill(a),
+            C::Wait(a) => lifecycle::wait(a),
+            C::Rename(a) => lifecycle::rename(a),
+            C::Top(a) => lifecycle::top(a),
         },
+        Command::Volume(sub) => match sub {
+            V::Create(a) => volume::create(a),
+            V::Ls(a) => volume::ls(a),
+            V::Inspect(a) => volume::inspect(a),
+            V::Rm(a) => volume::rm(a),
+            V::Prune(a) => volume::prune(a),
+        },
+        Command::Unshare(a) => volume::unshare(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
 }

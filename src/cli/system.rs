@@ -1,17 +1,167 @@
-//! `version`, `info`, `inspect` (either kind) and man page generation.
+//! `version`, `info`, `inspect` (of either kind) and man page generation.
 
 use super::args::{InfoArgs, InspectArgs, ManArgs, VersionArgs};
-use anyhow::{bail, Result};
+use super::output::print_objects;
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value as Json};
 
-pub fn version(_args: VersionArgs) -> Result<()> {
-    bail!("version is not implemented yet")
+pub fn version(args: VersionArgs) -> Result<()> {
+    let uname = nix::sys::utsname::uname()?;
+    let v = json!({
+        "Client": {
+            "Version": env!("CARGO_PKG_VERSION"),
+            "ApiVersion": "1.43",
+            "Os": "linux",
+            "Arch": crate::image::config::host_architecture(),
+            "KernelVersion": uname.release().to_string_lossy(),
+        }
+    });
+    if args.format.is_some() {
+        return print_objects(args.format.as_deref(), &[v]);
+    }
+    let c = &v["Client"];
+    println!("Client:");
+    println!(
+        " Version:           {}",
+        c["Version"].as_str().unwrap_or_default()
+    );
+    println!(
+        " API version:       {}",
+        c["ApiVersion"].as_str().unwrap_or_default()
+    );
+    println!(
+        " OS/Arch:           linux/{}",
+        c["Arch"].as_str().unwrap_or_default()
+    );
+    println!(
+        " Kernel version:    {}",
+        c["KernelVersion"].as_str().unwrap_or_default()
+    );
+    println!(" Daemon:            none (every command is its own process)");
+    Ok(())
 }
-pub fn info(_args: InfoArgs) -> Result<()> {
-    bail!("info is not implemented yet")
+
+pub fn info(args: InfoArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    let containers = store.containers()?;
+    let mut running = 0;
+    for c in &containers {
+        if store.observed_state(&c.id)?.status == "running" {
+            running += 1;
+        }
+    }
+    let uname = nix::sys::utsname::uname()?;
+    let euid = nix::unistd::geteuid();
+    let info = json!({
+        "Containers": containers.len(),
+        "ContainersRunning": running,
+        "ContainersStopped": containers.len() - running,
+        "Images": store.images()?.images.len(),
+        "Driver": "overlay",
+        "DockerRootDir": store.root(),
+        "RuntimeDir": store.run_dir()?.to_path_buf(),
+        "Rootless": !euid.is_root(),
+        "IdMapping": crate::userns::describe_mapping(),
+        "KernelVersion": uname.release().to_string_lossy(),
+        "OperatingSystem": os_name(),
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+    });
+    if args.format.is_some() {
+        return print_objects(args.format.as_deref(), &[info]);
+    }
+    let s = |k: &str| match &info[k] {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("Client: berth {}", s("ServerVersion"));
+    println!(" Containers: {}", s("Containers"));
+    println!("  Running: {}", s("ContainersRunning"));
+    println!("  Stopped: {}", s("ContainersStopped"));
+    println!(" Images: {}", s("Images"));
+    println!(" Storage Driver: overlay");
+    println!(" Root Dir: {}", s("DockerRootDir"));
+    println!(" Runtime Dir: {}", s("RuntimeDir"));
+    println!(" Rootless: {}", s("Rootless"));
+    println!(" ID Mapping: {}", s("IdMapping"));
+    println!(" Kernel Version: {}", s("KernelVersion"));
+    println!(" Operating System: {}", s("OperatingSystem"));
+    println!(" Architecture: {}", s("Architecture"));
+    println!(" CPUs: {}", s("NCPU"));
+    Ok(())
 }
-pub fn inspect(_args: InspectArgs) -> Result<()> {
-    bail!("inspect is not implemented yet")
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| "Linux".into())
 }
-pub fn generate_man_pages(_args: ManArgs) -> Result<()> {
-    bail!("not implemented yet")
+
+/// `inspect NAME...`: containers first, then images, as Docker looks them up.
+pub fn inspect(args: InspectArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    let kind = args.kind.as_deref();
+    if let Some(k) = kind {
+        if k != "container" && k != "image" {
+            bail!("\"{k}\" is not a valid value for --type: use container or image");
+        }
+    }
+    let index = store.images()?;
+    let mut objects = Vec::new();
+    let mut missing = Vec::new();
+    for name in &args.names {
+        if kind != Some("image") {
+            if let Ok(c) = store.resolve_container(name) {
+                objects.push(super::container::inspect_json(&store, &c)?);
+                continue;
+            }
+        }
+        if kind != Some("container") {
+            if let Ok(img) = index.resolve(name) {
+                objects.push(super::image::inspect_json(&store, img)?);
+                continue;
+            }
+        }
+        missing.push(anyhow::anyhow!("No such object: {name}"));
+    }
+    print_objects(args.format.as_deref(), &objects)?;
+    super::image::report_missing(missing)
+}
+
+/// Writes `berth.1` and one page per subcommand (`berth-image-ls.1`, ...).
+pub fn generate_man_pages(args: ManArgs) -> Result<()> {
+    write_man_pages(&args.dir)
+}
+
+/// Generates every man page from the clap definitions into `dir`.
+pub fn write_man_pages(dir: &std::path::Path) -> Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut cmd = super::Cli::command();
+    cmd.build();
+    write_page(dir, &cmd, "berth")
+}
+
+fn write_page(dir: &std::path::Path, cmd: &clap::Command, name: &str) -> Result<()> {
+    if cmd.is_hide_set() {
+        return Ok(());
+    }
+    let page = cmd.clone().name(name.to_string());
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page).render(&mut out)?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    for sub in cmd.get_subcommands() {
+        write_page(dir, sub, &format!("{name}-{}", sub.get_name()))?;
+    }
+    Ok(())
 }

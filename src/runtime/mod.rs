@@ -1,3 +1,7 @@
 //! Running containers: the launch path and the processes around it.
 
+pub mod health;
+pub mod logfile;
+pub mod names;
+pub mod policy;
 pub mod reexec;

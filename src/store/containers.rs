@@ -48,18 +48,45 @@ pub struct ProcessConfig {
 /// How the container is attached to the host (Docker's `HostConfig`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HostConfig {
-    pub binds: Vec<BindMount>,
+    /// Volumes, binds and tmpfs mounts, in the order they are mounted.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
     pub network_mode: String,
     pub read_only: bool,
     pub auto_remove: bool,
 }
 
-/// A host path mounted into the container.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct BindMount {
+/// Which kind of mount a `MountPoint` is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    #[default]
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+/// One mount of a container (`-v`, `--mount`, `--tmpfs`, an image VOLUME).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MountPoint {
+    pub kind: MountKind,
+    /// Host path for binds, the volume's `_data` for volumes, empty for tmpfs.
     pub source: PathBuf,
+    /// Absolute path inside the container.
     pub destination: String,
     pub read_only: bool,
+    /// The volume's name, for volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Anonymous volumes go away with `rm -v` and `run --rm`.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Do not fill an empty volume with the image's content at the path.
+    #[serde(default)]
+    pub nocopy: bool,
+    /// Mount options of a tmpfs (`size=64m,mode=1777`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tmpfs_options: String,
 }
 
 /// What a container is doing or did.
@@ -199,5 +226,103 @@ impl Store {
             let _ = std::fs::remove_file(&name_path);
         }
         remove_tree(&dir).with_context(|| format!("removing container {}", record.id))
+    }
+}
+
+impl Store {
+    /// The state as it really is: a record that says "running" whose
+    /// process is gone (its launcher was killed, or the machine rebooted)
+    /// is reported as exited with an unknown exit code (-1), as it is.
+    pub fn observed_state(&self, id: &str) -> Result<ContainerState> {
+        let mut state = self.container_state(id)?;
+        if state.status == "running" && !pid_alive(state.pid) {
+            state.status = "exited".into();
+            state.exit_code = -1;
+            state.pid = 0;
+            if state.error.is_empty() {
+                state.error =
+                    "the process that ran this container is gone; its exit code is unknown".into();
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // A zombie counts as gone: its exit is final even if nobody reaped it.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+impl Store {
+    /// The container's log, in Docker's json-file format.
+    pub fn container_log(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("json.log")
+    }
+
+    fn stop_mark(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("stopped-by-user")
+    }
+
+    /// Records that the user stopped the container, so that no restart
+    /// policy brings it back (`stop` is never undone by a restart).
+    pub fn mark_stopped_by_user(&self, id: &str) -> Result<()> {
+        std::fs::write(self.stop_mark(id), b"").context("recording the stop")
+    }
+
+    pub fn stopped_by_user(&self, id: &str) -> bool {
+        self.stop_mark(id).exists()
+    }
+
+    /// A new start forgets an earlier stop.
+    pub fn clear_stop_mark(&self, id: &str) {
+        let _ = std::fs::remove_file(self.stop_mark(id));
+    }
+
+    /// Gives the container another name; fails if the name is taken.
+    pub fn rename_container(
+        &self,
+        record: &ContainerRecord,
+        new_name: &str,
+        _lock: &StoreLock,
+    ) -> Result<()> {
+        let new_path = self.root.join("names").join(new_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&new_path)
+        {
+            Ok(mut f) => f.write_all(record.id.as_bytes())?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(&new_path).unwrap_or_default();
+                if self
+                    .container_dir(owner.trim())
+                    .join("config.json")
+                    .exists()
+                {
+                    bail!(
+                        "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        owner.trim()
+                    );
+                }
+                std::fs::write(&new_path, record.id.as_bytes())?;
+            }
+            Err(e) => return Err(e).context("reserving the container name"),
+        }
+        let mut renamed = record.clone();
+        renamed.name = new_name.to_string();
+        write_json_atomic(
+            &self.container_dir(&record.id).join("config.json"),
+            &renamed,
+        )?;
+        let _ = std::fs::remove_file(self.root.join("names").join(&record.name));
+        Ok(())
     }
 }

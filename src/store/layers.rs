@@ -80,8 +80,9 @@ impl Store {
         sync_dir(&self.root.join("layers"))
     }
 
-    /// Removes every layer that no image and no container uses.
-    pub fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<String>> {
+    /// Removes every layer that no image and no container uses; returns
+    /// their diff ids and sizes.
+    pub fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
         let mut used: HashSet<String> = HashSet::new();
         for img in self.images()?.images {
             used.extend(img.layers);
@@ -94,8 +95,9 @@ impl Store {
             let entry = entry?;
             let diff_id = format!("sha256:{}", entry.file_name().to_string_lossy());
             if !used.contains(&diff_id) {
+                let size = self.layer(&diff_id).map_or(0, |r| r.size);
                 self.remove_layer(&diff_id, lock)?;
-                removed.push(diff_id);
+                removed.push((diff_id, size));
             }
         }
         Ok(removed)

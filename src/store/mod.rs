@@ -12,6 +12,7 @@
 //! images.json               every image record and its names
 //! containers/<id>/          container record, state, upper/ and work/
 //! names/<name>              container name reservations (content: the id)
+//! volumes/<name>/_data      named and anonymous volumes (volume.json beside)
 //! volumes/<name>/_data      volumes
 //! tmp/                      work in progress, removed when its owner is gone
 //! ```
@@ -21,6 +22,7 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod lock;
+pub mod volumes;
 
 use crate::util::fsutil::create_dir_mode;
 use anyhow::{Context, Result};

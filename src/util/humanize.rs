@@ -69,6 +69,40 @@ pub fn human_size(bytes: u64) -> String {
     format!("{text}{}", UNITS[unit])
 }
 
+/// Go's `time.ParseDuration`: `30s`, `1m30s`, `1.5h`, `500ms`, `10us`, `7ns`.
+pub fn parse_go_duration(s: &str) -> anyhow::Result<std::time::Duration> {
+    let bad = || {
+        anyhow::anyhow!("invalid duration {s:?}: expected a number with a unit (h, m, s, ms, us, ns), e.g. 1m30s")
+    };
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0.0f64;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().map_err(|_| bad())?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..u] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(bad()),
+        };
+        total += num * factor;
+        rest = &rest[u..];
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +114,15 @@ mod tests {
         assert_eq!(human_size(4_261_000), "4.261MB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
         assert_eq!(human_size(74_800_000), "74.8MB");
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_go_duration("30s").unwrap().as_secs(), 30);
+        assert_eq!(parse_go_duration("1m30s").unwrap().as_secs(), 90);
+        assert_eq!(parse_go_duration("500ms").unwrap().as_millis(), 500);
+        assert!(parse_go_duration("5 parsecs").is_err());
+        assert!(parse_go_duration("").is_err());
     }
 
     #[test]

@@ -1,0 +1,229 @@
+//! Manifests and indexes, Docker's and OCI's, and choosing the platform.
+//! Manifests are hashed as raw bytes and never re-serialized: their digest
+//! is what names them.
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1";
+
+/// The `Accept` header for manifest requests: everything we can read.
+pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// Largest manifest accepted, as Docker (4 MiB).
+pub const MAX_MANIFEST: u64 = 4 << 20;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub platform: Option<Platform>,
+    #[serde(default)]
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Platform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Index {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    pub manifests: Vec<Descriptor>,
+}
+
+/// A manifest document, by kind.
+pub enum Document {
+    Manifest(Manifest),
+    Index(Index),
+}
+
+/// Parses a manifest or index, using the response's content type and the
+/// document's own `mediaType` (some registries send a generic type).
+pub fn parse(bytes: &[u8], content_type: &str) -> Result<Document> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        #[serde(default)]
+        media_type: Option<String>,
+        #[serde(default)]
+        schema_version: Option<u32>,
+        #[serde(default)]
+        manifests: Option<serde_json::Value>,
+    }
+    let probe: Probe =
+        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("invalid manifest: {e}"))?;
+    let kind = probe
+        .media_type
+        .clone()
+        .unwrap_or_else(|| content_type.to_string());
+    if probe.schema_version == Some(1) || kind.starts_with(DOCKER_SCHEMA1) {
+        bail!("this image uses Docker's manifest schema 1, which berth (like current Docker) does not support; push it again with a recent tool to convert it");
+    }
+    if kind == OCI_INDEX
+        || kind == DOCKER_LIST
+        || (probe.manifests.is_some() && kind != OCI_MANIFEST && kind != DOCKER_MANIFEST)
+    {
+        Ok(Document::Index(serde_json::from_slice(bytes).map_err(
+            |e| anyhow::anyhow!("invalid image index: {e}"),
+        )?))
+    } else {
+        Ok(Document::Manifest(serde_json::from_slice(bytes).map_err(
+            |e| anyhow::anyhow!("invalid image manifest: {e}"),
+        )?))
+    }
+}
+
+impl Platform {
+    /// The machine we run on.
+    pub fn host() -> Platform {
+        let arch = crate::image::config::host_architecture().to_string();
+        let variant = match arch.as_str() {
+            "arm64" => Some("v8".to_string()),
+            "arm" => Some("v7".to_string()),
+            _ => None,
+        };
+        Platform {
+            architecture: arch,
+            os: "linux".into(),
+            variant,
+        }
+    }
+
+    /// `os/arch[/variant]` as `--platform` takes it.
+    pub fn parse(s: &str) -> Result<Platform> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => bail!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"),
+        }
+    }
+
+    fn normalized_variant(&self) -> Option<&str> {
+        match (self.architecture.as_str(), self.variant.as_deref()) {
+            ("arm64", None) => Some("v8"),
+            ("arm", None) => Some("v7"),
+            (_, v) => v,
+        }
+    }
+
+    /// Whether an index entry's platform satisfies this wanted one.
+    pub fn matches(&self, offered: &Platform) -> bool {
+        self.os == offered.os
+            && self.architecture == offered.architecture
+            && (self.variant.is_none() || self.normalized_variant() == offered.normalized_variant())
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The index entry for `wanted`, skipping attestation manifests.
+pub fn select<'a>(index: &'a Index, wanted: &Platform) -> Result<&'a Descriptor> {
+    let candidates = index.manifests.iter().filter(|d| {
+        let attestation = d
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("vnd.docker.reference.type"));
+        !attestation
+    });
+    let mut offered = Vec::new();
+    for d in candidates {
+        match &d.platform {
+            Some(p) if wanted.matches(p) => return Ok(d),
+            Some(p) => offered.push(p.to_string()),
+            None => {}
+        }
+    }
+    bail!(
+        "no matching manifest for {wanted} in the manifest list entries (offered: {}); choose one with --platform",
+        if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
+    )
+}
+
+/// Layer compression by media type, for the unpacker (which also sniffs).
+pub fn is_layer_media_type(mt: &str) -> bool {
+    mt.contains("layer") || mt.contains("rootfs.diff")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_host_platform_and_skips_attestations() {
+        let idx: Index = serde_json::from_str(&format!(
+            r#"{{"manifests":[
+              {{"mediaType":"{OCI_MANIFEST}","digest":"sha256:a","size":1,"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}},
+              {{"mediaType":"{OCI_MANIFEST}","digest":"sha256:att","size":1,"platform":{{"architecture":"unknown","os":"unknown"}},"annotations":{{"vnd.docker.reference.type":"attestation-manifest"}}}},
+              {{"mediaType":"{OCI_MANIFEST}","digest":"sha256:b","size":1,"platform":{{"architecture":"amd64","os":"linux"}}}}
+            ]}}"#
+        ))
+        .unwrap();
+        let amd = Platform::parse("linux/amd64").unwrap();
+        assert_eq!(select(&idx, &amd).unwrap().digest, "sha256:b");
+        let arm = Platform::parse("linux/arm64").unwrap();
+        assert_eq!(select(&idx, &arm).unwrap().digest, "sha256:a");
+        let err = select(&idx, &Platform::parse("linux/s390x").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linux/arm64/v8") && err.contains("--platform"));
+    }
+
+    #[test]
+    fn schema1_is_refused_and_kinds_are_told_apart() {
+        assert!(parse(br#"{"schemaVersion":1,"name":"x"}"#, "").is_err());
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"digest":"sha256:c","size":1}},"layers":[]}}"#
+        );
+        assert!(matches!(
+            parse(m.as_bytes(), "").unwrap(),
+            Document::Manifest(_)
+        ));
+        let i = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[]}}"#);
+        assert!(matches!(
+            parse(i.as_bytes(), "").unwrap(),
+            Document::Index(_)
+        ));
+    }
+}

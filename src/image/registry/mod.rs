@@ -1,0 +1,8 @@
+//! The OCI distribution protocol as Docker Hub, GHCR, Quay, Harbor and the
+//! CNCF distribution registry serve it: a synchronous client (ureq), its
+//! authentication, and manifest handling.
+
+pub mod auth;
+pub mod client;
+pub mod manifest;
+pub mod pull;
