@@ -6,7 +6,8 @@
 # As root (CI, or a fresh Debian 12 machine) it
 #   1. installs the Debian packages the tests use (apt-get update first):
 #      busybox-static uidmap skopeo debootstrap zstd, plus python3 and a C
-#      linker when missing;
+#      linker when missing (and, optional, bubblewrap and hyperfine for the
+#      benchmark);
 #   2. creates the unprivileged test users: berth-sub, with a /etc/subuid and
 #      /etc/subgid range, and berth-nosub, without (its lines are deleted:
 #      Debian 12's useradd gives every new user a range);
@@ -31,18 +32,25 @@ install_packages() {
     local want=(busybox-static uidmap skopeo debootstrap zstd)
     command -v python3 >/dev/null || want+=(python3)
     command -v cc >/dev/null || want+=(gcc libc6-dev)
-    local missing=()
-    for p in "${want[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
+    local missing=() optional=()
+    installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+    for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
+    # Only bench/bench.sh uses these; the tests pass without them.
+    for p in bubblewrap hyperfine; do installed "$p" || optional+=("$p"); done
+    if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
         echo "packages: all present"
         return
     fi
-    log "apt-get install ${missing[*]}"
+    log "apt-get install ${missing[*]} ${optional[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+    fi
+    if [ ${#optional[@]} -gt 0 ]; then
+        apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null ||
+            echo "optional packages ${optional[*]} not installed: bench/bench.sh will do without" >&2
+    fi
 }
 
 # The first free subordinate id range above every range already given out.

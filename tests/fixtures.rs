@@ -7,7 +7,10 @@ use common::*;
 use std::io::Read;
 use std::path::Path;
 
-fn entries(path: &Path) -> Vec<(String, tar::EntryType, u64, Vec<u8>)> {
+/// One archive member: path, type, owner uid, contents.
+type Entry = (String, tar::EntryType, u64, Vec<u8>);
+
+fn entries(path: &Path) -> Vec<Entry> {
     let file = std::fs::File::open(path).unwrap();
     let mut archive = tar::Archive::new(file);
     archive
@@ -26,7 +29,7 @@ fn entries(path: &Path) -> Vec<(String, tar::EntryType, u64, Vec<u8>)> {
 }
 
 /// The layer tars of a docker-archive, decompressed with the CLI tools.
-fn layers(archive: &Path) -> Vec<Vec<(String, tar::EntryType, u64, Vec<u8>)>> {
+fn layers(archive: &Path) -> Vec<Vec<Entry>> {
     let all = entries(archive);
     let manifest: serde_json::Value =
         serde_json::from_slice(&all.iter().find(|e| e.0 == "manifest.json").unwrap().3).unwrap();

@@ -466,3 +466,27 @@ fn history_lists_the_steps_newest_first() {
         b.fails(&["history", "no-such-image"]);
     });
 }
+
+#[test]
+fn load_warns_about_a_single_id_mapping_only_when_there_is_one() {
+    for user in users() {
+        let b = Berth::new(&user);
+        let path = fixture("busybox.tar");
+        let out = b.cmd(&[
+            std::ffi::OsStr::new("load"),
+            "-i".as_ref(),
+            path.as_os_str(),
+        ]);
+        assert_success(&out, "load busybox.tar");
+        let err = stderr(&out);
+        if user.subids {
+            // With a subordinate range, the uid 1000 file keeps its owner.
+            assert!(!err.contains("WARNING"), "as {}: {err}", user.name);
+        } else if !user.is_root() {
+            // DESIGN.md: with a single mapping every owner becomes root,
+            // and a warning says so (once) naming the fix.
+            assert_eq!(err.matches("WARNING").count(), 1, "as {}: {err}", user.name);
+            assert!(err.contains("subuid"), "as {}: {err}", user.name);
+        }
+    }
+}

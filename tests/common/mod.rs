@@ -378,16 +378,19 @@ impl Berth {
     }
 
     /// Runs `berth ARGS` and returns what it did, whatever the outcome.
+    #[track_caller]
     pub fn cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
         run(self.command(args))
     }
 
     /// Runs `berth ARGS` with the given bytes on its stdin.
+    #[track_caller]
     pub fn cmd_stdin<S: AsRef<OsStr>>(&self, args: &[S], input: &[u8]) -> Output {
         run_with_input(self.command(args), input)
     }
 
     /// Runs `berth ARGS`, asserts that it succeeded, and returns its stdout.
+    #[track_caller]
     pub fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
         let out = self.cmd(args);
         assert_success(&out, &self.describe(args));
@@ -395,6 +398,7 @@ impl Berth {
     }
 
     /// Runs `berth ARGS` and asserts the exit status.
+    #[track_caller]
     pub fn status<S: AsRef<OsStr>>(&self, args: &[S], code: i32) -> Output {
         let out = self.cmd(args);
         assert_status(&out, code, &self.describe(args));
@@ -402,6 +406,7 @@ impl Berth {
     }
 
     /// Runs `berth ARGS` and asserts that it failed.
+    #[track_caller]
     pub fn fails<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
         let out = self.cmd(args);
         assert!(
@@ -414,12 +419,14 @@ impl Berth {
     }
 
     /// `berth load -i FIXTURE`, asserted to succeed; returns its stdout.
+    #[track_caller]
     pub fn load(&self, fixture_name: &str) -> String {
         let path = fixture(fixture_name);
         self.ok(&[OsStr::new("load"), OsStr::new("-i"), path.as_os_str()])
     }
 
     /// `berth load -i busybox.tar`: busybox:latest in the store.
+    #[track_caller]
     pub fn load_busybox(&self) {
         let out = self.load("busybox.tar");
         assert!(
@@ -429,6 +436,7 @@ impl Berth {
     }
 
     /// The full `sha256:` id of an image, from `inspect`.
+    #[track_caller]
     pub fn image_id(&self, image: &str) -> String {
         self.ok(&["image", "inspect", "--format", "{{.Id}}", image])
             .trim()
@@ -436,6 +444,7 @@ impl Berth {
     }
 
     /// The stdout of `berth run --rm IMAGE ARGS...`, asserted to succeed.
+    #[track_caller]
     pub fn run_rm(&self, image: &str, args: &[&str]) -> String {
         let mut argv = vec!["run", "--rm", image];
         argv.extend_from_slice(args);
@@ -466,6 +475,7 @@ impl Berth {
     }
 
     /// The ids of `ps -a -q --no-trunc`.
+    #[track_caller]
     pub fn container_ids(&self) -> Vec<String> {
         self.ok(&["ps", "-a", "-q", "--no-trunc"])
             .split_whitespace()
@@ -507,10 +517,12 @@ fn chown(path: &Path, user: &TestUser) {
 
 /// Runs a command to its end, killing it (and its process group) when it
 /// takes longer than [`COMMAND_TIMEOUT`].
+#[track_caller]
 pub fn run(cmd: Command) -> Output {
     run_with_input(cmd, b"")
 }
 
+#[track_caller]
 pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
     if !input.is_empty() {
         cmd.stdin(Stdio::piped());
@@ -534,6 +546,7 @@ pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
     out
 }
 
+#[track_caller]
 fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> Output {
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
@@ -586,10 +599,12 @@ pub fn show(out: &Output) -> String {
     )
 }
 
+#[track_caller]
 pub fn assert_success(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} failed\n{}", show(out));
 }
 
+#[track_caller]
 pub fn assert_status(out: &Output, code: i32, what: &str) {
     assert_eq!(
         out.status.code(),
@@ -651,6 +666,7 @@ pub fn fixtures_dir() -> &'static Path {
 }
 
 /// A fixture file, asserted to exist.
+#[track_caller]
 pub fn fixture(name: &str) -> PathBuf {
     let path = fixtures_dir().join(name);
     assert!(
@@ -745,6 +761,7 @@ pub fn table(text: &str) -> Vec<Vec<String>> {
 }
 
 /// Parses `inspect` output: a JSON array.
+#[track_caller]
 pub fn inspect_json(text: &str) -> Vec<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_str(text)
         .unwrap_or_else(|e| panic!("inspect printed invalid JSON ({e}):\n{text}"));
