@@ -1,5 +1,6 @@
 //! Running containers: the launch path and the processes around it.
 
+pub mod attach;
 pub mod health;
 pub mod logfile;
 pub mod names;
