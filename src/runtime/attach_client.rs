@@ -1,0 +1,258 @@
+//! The client side of attaching: `run` in the foreground, `start -a`,
+//! `attach`. It relays our stdin to the monitor and the container's output
+//! to our stdout and stderr, puts a terminal in raw mode for `-t` (restored
+//! on every way out), sends window sizes, forwards signals to the container
+//! and recognises the detach keys.
+
+use super::attach::{write_frame, Decoder, Kind};
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::termios::{self, SetArg, Termios};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+pub struct AttachOptions {
+    /// Relay our stdin to the container.
+    pub stdin: bool,
+    /// The container has a terminal: raw mode, window size, detach keys.
+    pub tty: bool,
+    pub detach_keys: Vec<u8>,
+    /// Forward SIGINT/SIGTERM/... to the container (`--sig-proxy`).
+    pub sig_proxy: bool,
+    /// Tell the monitor we are ready (it waits for us before starting).
+    pub send_ready: bool,
+    /// Where forwarded signals go: the container's init.
+    pub signal_target: Option<Pid>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(i32),
+    Detached,
+    /// The monitor went away without an exit status.
+    Lost,
+}
+
+/// Puts the terminal in raw mode and restores it when dropped.
+struct RawMode {
+    fd: std::os::fd::RawFd,
+    saved: Termios,
+}
+
+impl RawMode {
+    fn enable(fd: BorrowedFd<'_>) -> Option<RawMode> {
+        let saved = termios::tcgetattr(fd).ok()?;
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        termios::tcsetattr(fd, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode {
+            fd: fd.as_raw_fd(),
+            saved,
+        })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: the fd is our stdin, open for the life of the process.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = termios::tcsetattr(fd, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// The terminal size of `fd` as (rows, cols).
+pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+fn resize_frame(sock: &mut UnixStream, size: (u16, u16)) -> std::io::Result<()> {
+    let mut p = Vec::with_capacity(4);
+    p.extend_from_slice(&size.0.to_be_bytes());
+    p.extend_from_slice(&size.1.to_be_bytes());
+    write_frame(sock, Kind::Resize, &p)
+}
+
+/// Connects to a monitor's socket and relays until the container exits,
+/// the user detaches, or the monitor goes away.
+pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
+    let mut sock = UnixStream::connect(socket).with_context(|| {
+        format!(
+            "attaching to the container's monitor at {}",
+            socket.display()
+        )
+    })?;
+    let stdin = std::io::stdin();
+    let stdin_fd = stdin.as_fd();
+    let is_tty = opts.tty && nix::unistd::isatty(stdin_fd).unwrap_or(false);
+
+    let mut signals = SigSet::empty();
+    for s in [
+        Signal::SIGWINCH,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        signals.add(s);
+    }
+    let old_mask = signals.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)?;
+    let restore_mask = scopeguard(move || {
+        let _ = old_mask.thread_set_mask();
+    });
+    let sfd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+
+    let _raw = if is_tty && opts.stdin {
+        RawMode::enable(stdin_fd)
+    } else {
+        None
+    };
+    if opts.tty {
+        if let Some(size) = window_size(stdin_fd) {
+            resize_frame(&mut sock, size)?;
+        }
+    }
+    if opts.send_ready {
+        write_frame(&mut sock, Kind::Ready, &[])?;
+    }
+
+    let mut decoder = Decoder::default();
+    let mut stdin_open = opts.stdin;
+    let mut matched = 0usize;
+    let mut buf = vec![0u8; 32 * 1024];
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let outcome = loop {
+        let mut fds = vec![
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin_fd, PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("waiting for the container's output"),
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (sock_ready, sig_ready, stdin_ready) = (ready(0), ready(1), ready(2));
+        drop(fds);
+
+        if sig_ready {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                let sig = Signal::try_from(info.ssi_signo as i32).ok();
+                match sig {
+                    Some(Signal::SIGWINCH) => {
+                        if let Some(size) = window_size(stdin_fd) {
+                            let _ = resize_frame(&mut sock, size);
+                        }
+                    }
+                    Some(s) if opts.sig_proxy => {
+                        if let Some(pid) = opts.signal_target {
+                            let _ = kill(pid, s);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if stdin_ready {
+            let n = stdin.lock().read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                stdin_open = false;
+                let _ = write_frame(&mut sock, Kind::StdinEof, &[]);
+            } else {
+                let data = &buf[..n];
+                if is_tty && !opts.detach_keys.is_empty() {
+                    // Watch for the detach sequence across reads.
+                    let keys = &opts.detach_keys;
+                    let mut detached = false;
+                    for &b in data {
+                        if b == keys[matched] {
+                            matched += 1;
+                            if matched == keys.len() {
+                                detached = true;
+                                break;
+                            }
+                        } else {
+                            matched = usize::from(b == keys[0]);
+                        }
+                    }
+                    if detached {
+                        break Outcome::Detached;
+                    }
+                }
+                if write_frame(&mut sock, Kind::Stdin, data).is_err() {
+                    stdin_open = false;
+                }
+            }
+        }
+        if sock_ready {
+            let n = match sock.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => 0,
+            };
+            if n == 0 {
+                break Outcome::Lost;
+            }
+            decoder.feed(&buf[..n]);
+            let mut finished = None;
+            while let Some((kind, payload)) = decoder.next_frame()? {
+                match kind {
+                    Kind::Stdout => {
+                        let mut o = stdout.lock();
+                        let _ = o.write_all(&payload);
+                        let _ = o.flush();
+                    }
+                    Kind::Stderr => {
+                        let mut e = stderr.lock();
+                        let _ = e.write_all(&payload);
+                        let _ = e.flush();
+                    }
+                    Kind::Exit if payload.len() == 4 => {
+                        finished = Some(Outcome::Exited(i32::from_be_bytes([
+                            payload[0], payload[1], payload[2], payload[3],
+                        ])));
+                    }
+                    Kind::Error => {
+                        drop(restore_mask);
+                        anyhow::bail!("{}", String::from_utf8_lossy(&payload));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(o) = finished {
+                break o;
+            }
+        }
+    };
+    drop(restore_mask);
+    Ok(outcome)
+}
+
+/// Runs `f` when dropped.
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
