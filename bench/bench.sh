@@ -113,7 +113,9 @@ if [ -z "$berth" ]; then
 fi
 [ -x "$berth" ] || { echo "bench.sh: $berth is not an executable" >&2; exit 1; }
 
-BENCH_DIR=$(mktemp -d /tmp/berth-bench.XXXXXX)
+# Some machines keep /tmp to root: then the user's cache will do.
+BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX" 2>/dev/null) ||
+    BENCH_DIR=$(mkdir -p "$HOME/.cache" && mktemp -d "$HOME/.cache/berth-bench.XXXXXX")
 export BENCH_DIR
 cleanup() {
     # Layers unpacked under a subordinate id map are not all ours to delete.

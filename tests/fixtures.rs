@@ -11,8 +11,11 @@ use std::path::Path;
 type Entry = (String, tar::EntryType, u64, Vec<u8>);
 
 fn entries(path: &Path) -> Vec<Entry> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut archive = tar::Archive::new(file);
+    entries_of(std::fs::File::open(path).unwrap())
+}
+
+fn entries_of(reader: impl Read) -> Vec<Entry> {
+    let mut archive = tar::Archive::new(reader);
     archive
         .entries()
         .unwrap()
@@ -43,14 +46,12 @@ fn layers(archive: &Path) -> Vec<Vec<Entry>> {
                 .find(|e| e.0 == l.as_str().unwrap())
                 .expect("a listed layer is in the archive")
                 .3;
-            let tmp = tempfile::NamedTempFile::new().unwrap();
             let plain = match &blob[..4] {
                 [0x1f, 0x8b, _, _] => decompress("gzip", blob),
                 [0x28, 0xb5, 0x2f, 0xfd] => decompress("zstd", blob),
                 _ => blob.clone(),
             };
-            std::fs::write(tmp.path(), plain).unwrap();
-            entries(tmp.path())
+            entries_of(std::io::Cursor::new(plain))
         })
         .collect()
 }

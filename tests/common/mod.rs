@@ -215,15 +215,18 @@ struct Sandbox {
 fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
-        let tmp = std::env::var_os("BERTH_TEST_TMPDIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let tmp = sandbox_parent();
         remove_stale_sandboxes(&tmp);
         let base = tmp.join(format!("berth-it-{}", std::process::id()));
         if base.exists() {
             remove_tree(&base);
         }
-        std::fs::create_dir_all(base.join("bin")).expect("creating the test sandbox");
+        std::fs::create_dir_all(base.join("bin")).unwrap_or_else(|e| {
+            panic!(
+                "creating the test sandbox {}: {e}; set BERTH_TEST_TMPDIR to a writable directory",
+                base.display()
+            )
+        });
         for dir in [&base, &base.join("bin")] {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
                 .expect("opening the sandbox to the test users");
@@ -240,6 +243,24 @@ fn sandbox() -> &'static Sandbox {
             docker,
         }
     })
+}
+
+/// Where sandboxes go: $BERTH_TEST_TMPDIR, else the temporary directory
+/// when we may write there (some machines keep /tmp to root), else
+/// ~/.cache.
+fn sandbox_parent() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_TEST_TMPDIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let tmp = std::env::temp_dir();
+    let probe = tmp.join(format!("berth-it-probe-{}", std::process::id()));
+    if std::fs::create_dir(&probe).is_ok() {
+        let _ = std::fs::remove_dir(&probe);
+        return tmp;
+    }
+    let cache = TestUser::current().home.join(".cache");
+    std::fs::create_dir_all(&cache).expect("creating ~/.cache for the test sandbox");
+    cache
 }
 
 /// Sandboxes of test processes that are gone (killed, or ended: statics
