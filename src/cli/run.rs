@@ -77,18 +77,27 @@ fn create_record(
     })
 }
 
+fn remove(store: &Store, record: &ContainerRecord) -> Result<()> {
+    let lock = store.lock()?;
+    store.remove_container(record, &lock)?;
+    super::container::remove_anonymous_volumes(store, record, &lock)?;
+    // Layers go only when their image went while the container ran.
+    if store.images()?.by_id(&record.image_id).is_none() {
+        store.remove_unused_layers(&lock)?;
+    }
+    Ok(())
+}
+
 /// Applies `--rm` and turns the outcome into berth's exit status.
 fn finish(store: &Store, record: &ContainerRecord, outcome: Result<Outcome>) -> Result<()> {
+    let outcome = outcome?;
     if record.host.auto_remove {
-        let lock = store.lock()?;
-        store.remove_container(record, &lock)?;
-        super::container::remove_anonymous_volumes(store, record, &lock)?;
-        // Layers go only when their image went while the container ran.
-        if store.images()?.by_id(&record.image_id).is_none() {
-            store.remove_unused_layers(&lock)?;
+        if let Err(e) = remove(store, record) {
+            let _ = crate::runtime::start::record_exit(store, &record.id, &outcome, None);
+            return Err(e.context(format!("removing container {} (--rm)", record.id)));
         }
     }
-    match outcome? {
+    match outcome {
         Outcome::Exited(0) => Ok(()),
         Outcome::Exited(code) => Err(ExitStatus(code).into()),
         Outcome::Failed(code, message) if code == super::EXIT_BERTH_ERROR => {

@@ -1,21 +1,18 @@
 //! The user's mounts (`-v`, `--mount`, `--tmpfs`, volumes). Each target is
-//! resolved and created inside the rootfs with `pathrs` (symlinks in the
+//! resolved and created inside the rootfs with `InRoot` (symlinks in the
 //! image resolve inside the rootfs, never out of it) and the mount goes on
 //! the resolved file descriptor.
 
+use super::inroot::InRoot;
 use super::{fd_path, make_read_only_recursive};
 use crate::store::containers::{MountKind, MountPoint};
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
-use pathrs::flags::OpenFlags;
-use std::fs::Permissions;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 /// Mounts every entry, in order (so a later mount may sit inside an
 /// earlier one, as Docker sorts them by depth when given in that order).
-pub fn mount_all(root: &pathrs::Root, mounts: &[MountPoint]) -> Result<()> {
+pub fn mount_all(root: &InRoot, mounts: &[MountPoint]) -> Result<()> {
     let mut sorted: Vec<&MountPoint> = mounts.iter().collect();
     // Parents before children, whatever the flag order (Docker does too).
     sorted.sort_by_key(|m| m.destination.matches('/').count());
@@ -35,10 +32,10 @@ pub fn mount_all(root: &pathrs::Root, mounts: &[MountPoint]) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(root: &pathrs::Root, m: &MountPoint) -> Result<()> {
+fn mount_one(root: &InRoot, m: &MountPoint) -> Result<()> {
     match m.kind {
         MountKind::Tmpfs => {
-            let dir = root.mkdir_all(&m.destination, &Permissions::from_mode(0o755))?;
+            let dir = root.mkdir_all(&m.destination, 0o755)?;
             let (mut flags, data) = tmpfs_options(&m.tmpfs_options);
             if m.read_only {
                 flags |= MsFlags::MS_RDONLY;
@@ -59,20 +56,11 @@ fn mount_one(root: &pathrs::Root, m: &MountPoint) -> Result<()> {
         .with_context(|| format!("the mount source {} is not usable", m.source.display()))?;
     // Keep the target's handle open until the mount is done.
     let target: OwnedFd = if meta.is_dir() {
-        root.mkdir_all(&m.destination, &Permissions::from_mode(0o755))?
-            .into()
+        root.mkdir_all(&m.destination, 0o755)?
     } else {
-        let parent = Path::new(&m.destination).parent().unwrap_or(Path::new("/"));
-        root.mkdir_all(parent, &Permissions::from_mode(0o755))?;
         match root.resolve(&m.destination) {
-            Ok(h) => h.into(),
-            Err(_) => root
-                .create_file(
-                    &m.destination,
-                    OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
-                    &Permissions::from_mode(0o644),
-                )?
-                .into(),
+            Ok(fd) => fd,
+            Err(_) => root.create_file(&m.destination, 0o644)?,
         }
     };
     let target_path = fd_path(&target);
@@ -101,7 +89,7 @@ fn mount_one(root: &pathrs::Root, m: &MountPoint) -> Result<()> {
 
 /// An empty volume first receives what the image has at its mount point,
 /// as Docker does (unless `volume-nocopy`).
-fn copy_up(root: &pathrs::Root, m: &MountPoint) -> Result<()> {
+fn copy_up(root: &InRoot, m: &MountPoint) -> Result<()> {
     if !crate::util::copy::dir_is_empty(&m.source) {
         return Ok(());
     }

@@ -4,10 +4,9 @@
 //! mqueue for the container's own IPC namespace.
 
 use super::fd_path;
+use super::inroot::InRoot;
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use std::fs::Permissions;
-use std::os::unix::fs::PermissionsExt;
 
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -21,9 +20,9 @@ const LINKS: [(&str, &str); 5] = [
 
 /// Builds /dev in the rootfs opened as `root`. `tty_gid` is the gid for
 /// new terminals (5, "tty") when the namespace maps it.
-pub fn setup(root: &pathrs::Root, tty_gid: Option<u32>) -> Result<()> {
+pub fn setup(root: &InRoot, tty_gid: Option<u32>) -> Result<()> {
     let dir = root
-        .mkdir_all("/dev", &Permissions::from_mode(0o755))
+        .mkdir_all("/dev", 0o755)
         .context("creating /dev in the container")?;
     mount(
         Some("tmpfs"),

@@ -2,11 +2,9 @@
 //! container's directory at each start and bind-mounted over the image's.
 
 use super::fd_path;
+use super::inroot::InRoot;
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use pathrs::flags::OpenFlags;
-use std::fs::Permissions;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Nameservers Docker puts in when the host's are loopback addresses that
@@ -69,21 +67,14 @@ pub fn write_all(dir: &Path, hostname: &str, private_net: bool) -> Result<()> {
 
 /// Binds the files from `dir` over /etc/hosts, /etc/hostname and
 /// /etc/resolv.conf of the rootfs, creating them if the image has none.
-pub fn bind_all(root: &pathrs::Root, dir: &Path) -> Result<()> {
-    root.mkdir_all("/etc", &Permissions::from_mode(0o755))
+pub fn bind_all(root: &InRoot, dir: &Path) -> Result<()> {
+    root.mkdir_all("/etc", 0o755)
         .context("creating /etc in the container")?;
     for name in ["hosts", "hostname", "resolv.conf"] {
         let dest = format!("/etc/{name}");
-        let target: std::os::fd::OwnedFd = match root.resolve(&dest) {
-            Ok(h) => h.into(),
-            Err(_) => root
-                .create_file(
-                    &dest,
-                    OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
-                    &Permissions::from_mode(0o644),
-                )
-                .with_context(|| format!("creating {dest} in the container"))?
-                .into(),
+        let target = match root.resolve(&dest) {
+            Ok(fd) => fd,
+            Err(_) => root.create_file(&dest, 0o644)?,
         };
         mount(
             Some(&dir.join(name)),

@@ -6,6 +6,7 @@
 pub mod binds;
 pub mod dev;
 pub mod files;
+pub mod inroot;
 pub mod pivot;
 pub mod proc_sys;
 pub mod rootfs;

@@ -1,10 +1,9 @@
 //! /proc and /sys, and Docker's masked and read-only paths in them.
 
+use super::inroot::InRoot;
 use super::{fd_path, make_read_only_recursive, remount_read_only};
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use std::fs::Permissions;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Hidden from the container (Docker's list): files get /dev/null over
@@ -38,9 +37,9 @@ const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NOEXEC);
 
 /// A fresh proc for the container's pid namespace.
-pub fn mount_proc(root: &pathrs::Root) -> Result<()> {
+pub fn mount_proc(root: &InRoot) -> Result<()> {
     let dir = root
-        .mkdir_all("/proc", &Permissions::from_mode(0o555))
+        .mkdir_all("/proc", 0o555)
         .context("creating /proc in the container")?;
     mount(
         Some("proc"),
@@ -55,10 +54,10 @@ pub fn mount_proc(root: &pathrs::Root) -> Result<()> {
 /// /sys read-only: a fresh sysfs where the kernel allows one (a network
 /// namespace of our own, or real root), else a read-only recursive bind
 /// of the host's.
-pub fn mount_sys(root: &pathrs::Root, private_net: bool) -> Result<()> {
+pub fn mount_sys(root: &InRoot, private_net: bool) -> Result<()> {
     let fresh = private_net || crate::userns::is_real_root();
     let dir = root
-        .mkdir_all("/sys", &Permissions::from_mode(0o555))
+        .mkdir_all("/sys", 0o555)
         .context("creating /sys in the container")?;
     let target = fd_path(&dir);
     if fresh

@@ -114,7 +114,8 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
-    let root = pathrs::Root::open(&rootfs).context("opening the container's root filesystem")?;
+    let root =
+        mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
     mounts::proc_sys::mount_proc(&root)?;
     mounts::dev::setup(&root, ctx.tty_gid)?;
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;

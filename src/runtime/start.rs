@@ -74,7 +74,7 @@ pub fn start_attached(
     };
     drop(err_w);
     super::signals::forward_to(child);
-    let mut state = ContainerState {
+    let state = ContainerState {
         status: "running".into(),
         pid: child.as_raw(),
         started_at: Some(now_rfc3339()),
@@ -88,19 +88,36 @@ pub fn start_attached(
         Some(e) => Outcome::Failed(e.code, e.message),
         None => Outcome::Exited(status),
     };
-    state.status = "exited".into();
-    state.pid = 0;
-    state.finished_at = Some(now_rfc3339());
-    match &outcome {
-        Outcome::Exited(code) => state.exit_code = *code,
-        Outcome::Failed(code, msg) => {
-            state.exit_code = *code;
-            state.error = msg.clone();
-        }
-    }
     saved?;
-    store.save_container_state(&record.id, &state)?;
+    // A `--rm` container's record is removed next: writing (and syncing)
+    // its final state would only slow every `run --rm` down. The caller
+    // records it with `record_exit` if the removal fails.
+    if !record.host.auto_remove {
+        record_exit(store, &record.id, &outcome, state.started_at)?;
+    }
     Ok(outcome)
+}
+
+/// Saves the final state of a container that ran.
+pub fn record_exit(
+    store: &Store,
+    id: &str,
+    outcome: &Outcome,
+    started_at: Option<String>,
+) -> Result<()> {
+    let (exit_code, error) = match outcome {
+        Outcome::Exited(code) => (*code, String::new()),
+        Outcome::Failed(code, msg) => (*code, msg.clone()),
+    };
+    let state = ContainerState {
+        status: "exited".into(),
+        pid: 0,
+        exit_code,
+        started_at,
+        finished_at: Some(now_rfc3339()),
+        error,
+    };
+    store.save_container_state(id, &state)
 }
 
 /// The overlay for the container, relative to the store root.
