@@ -59,6 +59,13 @@ pub fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<()> {
         flags,
         Some(options.as_str()),
     ) {
+        if let Some(missing) = spec.lowers.iter().find(|l| !Path::new(l).exists()) {
+            bail!(
+                "mounting the container's root filesystem: the layer {missing} of its image is \
+                 missing from the store (an interrupted removal?); remove the container and load \
+                 or pull its image again"
+            );
+        }
         let reason = kernel_reason(spec).unwrap_or_default();
         let hint = if spec.userxattr {
             "; unprivileged overlay mounts need Linux 5.11 or later and an upper directory on a \
@@ -168,5 +175,24 @@ mod tests {
         };
         let e = mount_overlay(&s, Path::new("/nonexistent")).unwrap_err();
         assert!(e.to_string().contains("too many layers"), "{e}");
+    }
+
+    #[test]
+    fn the_kernel_says_why_an_overlay_cannot_be_made() {
+        // fsopen/fsconfig only build a superblock; nothing is mounted.
+        let d = tempfile::tempdir().unwrap();
+        // A lower "directory" that is a file: overlay explains that one.
+        std::fs::write(d.path().join("lower"), b"").unwrap();
+        std::fs::create_dir(d.path().join("upper")).unwrap();
+        let s = OverlaySpec {
+            lowers: vec![d.path().join("lower").display().to_string()],
+            upper: d.path().join("upper").display().to_string(),
+            work: d.path().join("work").display().to_string(),
+            userxattr: false,
+        };
+        // Without the privilege to use fsopen there is no reason to read.
+        if let Some(reason) = kernel_reason(&s) {
+            assert!(reason.contains("not a directory"), "{reason}");
+        }
     }
 }
