@@ -67,11 +67,15 @@ pub fn write_all(dir: &Path, hostname: &str, private_net: bool) -> Result<()> {
 
 /// Binds the files from `dir` over /etc/hosts, /etc/hostname and
 /// /etc/resolv.conf of the rootfs, creating them if the image has none.
-pub fn bind_all(root: &InRoot, dir: &Path) -> Result<()> {
+/// A file the user mounted there (`user_targets`) wins, as in Docker.
+pub fn bind_all(root: &InRoot, dir: &Path, user_targets: &[&str]) -> Result<()> {
     root.mkdir_all("/etc", 0o755)
         .context("creating /etc in the container")?;
     for name in ["hosts", "hostname", "resolv.conf"] {
         let dest = format!("/etc/{name}");
+        if user_targets.contains(&dest.as_str()) {
+            continue;
+        }
         let target = match root.resolve(&dest) {
             Ok(fd) => fd,
             Err(_) => root.create_file(&dest, 0o644)?,

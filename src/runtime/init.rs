@@ -120,7 +120,14 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     mounts::dev::setup(&root, ctx.tty_gid)?;
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
     mounts::binds::mount_all(&root, &ctx.record.host.mounts)?;
-    mounts::files::bind_all(&root, &ctx.container_dir)?;
+    let user_targets: Vec<&str> = ctx
+        .record
+        .host
+        .mounts
+        .iter()
+        .map(|m| m.destination.as_str())
+        .collect();
+    mounts::files::bind_all(&root, &ctx.container_dir, &user_targets)?;
     if ctx.record.host.read_only {
         mounts::pivot::make_root_read_only(&rootfs)?;
     }
