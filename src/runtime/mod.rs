@@ -2,8 +2,16 @@
 
 pub mod attach;
 pub mod attach_client;
+pub mod caps;
+pub mod create;
+pub mod env;
 pub mod health;
+pub mod init;
 pub mod logfile;
 pub mod names;
 pub mod policy;
 pub mod reexec;
+pub mod signals;
+pub mod spec;
+pub mod start;
+pub mod user;

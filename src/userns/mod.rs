@@ -1,11 +1,379 @@
 //! User namespaces and id mappings.
+//!
+//! Every command that touches layer or container files first calls
+//! [`enter`]: an unprivileged user becomes root of a user namespace whose
+//! map gives the user's own id as 0 and the subordinate ranges of
+//! `/etc/subuid` and `/etc/subgid` from 1 on, so that files in images keep
+//! their owners. Without a range, a single mapping (only 0) is used and a
+//! warning says what that costs. Real root needs no namespace.
 
-/// Placeholder until the launch path lands.
-pub fn enter() -> anyhow::Result<()> {
+pub mod idmap;
+pub mod subid;
+
+use anyhow::{anyhow, bail, Context, Result};
+use idmap::MapLine;
+use nix::errno::Errno;
+use nix::unistd::{getgid, getuid, Gid, Uid};
+use std::io::{Read, Write};
+use subid::SubRange;
+
+/// Set in our environment once we are inside berth's user namespace, so
+/// that helpers we run (and `describe_mapping`) know which map applies.
+pub const ENV_MARKER: &str = "_BERTH_USERNS";
+
+/// What the mapping for this user will be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Root in the initial namespace: nothing to do.
+    RealRoot,
+    /// `newuidmap`/`newgidmap` with the subordinate ranges.
+    Full {
+        uid_map: Vec<MapLine>,
+        gid_map: Vec<MapLine>,
+    },
+    /// Only our own ids, as 0; `why` names the missing range.
+    Single {
+        uid: u32,
+        gid: u32,
+        user: String,
+        why: String,
+    },
+}
+
+/// Decides the mapping for the calling user from /etc/subuid and /etc/subgid.
+pub fn plan() -> Plan {
+    let uid = getuid();
+    if uid.is_root() && is_initial_userns() {
+        return Plan::RealRoot;
+    }
+    let gid = getgid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    plan_from(
+        uid.as_raw(),
+        gid.as_raw(),
+        name.as_deref(),
+        &subid::read_ranges("/etc/subuid", name.as_deref(), uid.as_raw()),
+        &subid::read_ranges("/etc/subgid", name.as_deref(), uid.as_raw()),
+    )
+}
+
+fn plan_from(
+    uid: u32,
+    gid: u32,
+    name: Option<&str>,
+    subuids: &[SubRange],
+    subgids: &[SubRange],
+) -> Plan {
+    let who = name.map_or_else(|| uid.to_string(), str::to_string);
+    let missing = match (subuids.is_empty(), subgids.is_empty()) {
+        (false, false) => {
+            return Plan::Full {
+                uid_map: idmap::full_map(uid, subuids),
+                gid_map: idmap::full_map(gid, subgids),
+            }
+        }
+        (true, _) => "/etc/subuid",
+        (false, true) => "/etc/subgid",
+    };
+    Plan::Single {
+        uid,
+        gid,
+        why: format!("no subuid range for user {who} in {missing}"),
+        user: who,
+    }
+}
+
+/// True when this process is in the host's user namespace.
+pub fn is_initial_userns() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+}
+
+/// Root of the initial user namespace (not root of one we made).
+pub fn is_real_root() -> bool {
+    Uid::effective().is_root() && is_initial_userns()
+}
+
+/// Whether `setgroups(2)` is allowed here: it is denied in a namespace
+/// with a single mapping made without newgidmap.
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}
+
+/// Puts this process into berth's user namespace as its root. Idempotent
+/// (a no-op once inside, where we are uid 0) and a no-op for real root.
+/// Must be called before any thread exists: with subordinate ranges this
+/// forks, and the original process stays behind only to wait for the
+/// child and exit with its status (forwarding signals to it).
+pub fn enter() -> Result<()> {
+    if Uid::effective().is_root() {
+        return Ok(());
+    }
+    match plan() {
+        Plan::RealRoot => Ok(()),
+        Plan::Full { uid_map, gid_map } => enter_full(&uid_map, &gid_map),
+        Plan::Single {
+            uid,
+            gid,
+            user,
+            why,
+        } => {
+            enter_single(uid, gid)?;
+            eprintln!("{}", single_mapping_warning(&why, &user));
+            Ok(())
+        }
+    }
+}
+
+fn single_mapping_warning(why: &str, user: &str) -> String {
+    format!(
+        "WARNING: {why}: running with a single uid mapping; files owned by other users in the \
+         image are owned by root. An administrator can add a range of 65536 ids that no other \
+         user has, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}` \
+         (or a line `{user}:100000:65536` in both /etc/subuid and /etc/subgid)."
+    )
+}
+
+/// A short description of the mapping in effect (or that would be), for `info`.
+pub fn describe_mapping() -> String {
+    if is_real_root() {
+        return "none (real root)".into();
+    }
+    if !is_initial_userns() {
+        let uids = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let gids = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+        return format!(
+            "uid {} gid {}",
+            idmap::describe(&idmap::parse_proc_map(&uids)),
+            idmap::describe(&idmap::parse_proc_map(&gids))
+        );
+    }
+    match plan() {
+        Plan::RealRoot => "none (real root)".into(),
+        Plan::Full { uid_map, gid_map } => format!(
+            "uid {} gid {}",
+            idmap::describe(&uid_map),
+            idmap::describe(&gid_map)
+        ),
+        Plan::Single { uid, gid, why, .. } => {
+            format!("uid 0:{uid}:1 gid 0:{gid}:1 (single: {why})")
+        }
+    }
+}
+
+/// Single mapping: unshare and write our own maps; no helper, no fork.
+fn enter_single(uid: u32, gid: u32) -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| anyhow!(userns_unavailable(e)))
+        .context("creating a user namespace")?;
+    let write = |path: &str, data: String| {
+        std::fs::write(path, data.as_bytes())
+            .map_err(|e| anyhow!("writing {path}: {e}: {}", userns_unavailable(Errno::EPERM)))
+    };
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    write("/proc/self/gid_map", format!("0 {gid} 1"))?;
+    // Before any thread exists (a requirement of enter), so no one reads
+    // the environment concurrently.
+    std::env::set_var(ENV_MARKER, "single");
     Ok(())
 }
 
-/// Placeholder until the launch path lands.
-pub fn describe_mapping() -> String {
-    String::new()
+/// Full mapping: the child unshares and waits; we (the parent) run
+/// newuidmap/newgidmap on it, release it, and wait for it to finish.
+fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
+    use nix::unistd::{fork, pipe2, ForkResult};
+    let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (go_r, go_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let old_mask = crate::runtime::signals::block();
+    // SAFETY: enter runs before any thread exists, so the child is a
+    // complete copy of a single-threaded process.
+    match unsafe { fork() }.context("forking to set up the user namespace")? {
+        ForkResult::Child => {
+            drop(ready_r);
+            drop(go_w);
+            crate::runtime::signals::unblock_in_child(&old_mask);
+            let mut ready = std::fs::File::from(ready_w);
+            let errno = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
+                Ok(()) => 0,
+                Err(e) => e as i32,
+            };
+            let _ = ready.write_all(&errno.to_ne_bytes());
+            drop(ready);
+            let mut go = [0u8; 1];
+            let released = std::fs::File::from(go_r).read(&mut go).unwrap_or(0) == 1;
+            if errno != 0 || !released {
+                // The parent reports what went wrong.
+                std::process::exit(crate::cli::EXIT_BERTH_ERROR);
+            }
+            // Now mapped: become the namespace's root in every id.
+            nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+                .context("becoming root in the user namespace (gid)")?;
+            nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+                .context("becoming root in the user namespace (uid)")?;
+            std::env::set_var(ENV_MARKER, "full");
+            Ok(())
+        }
+        ForkResult::Parent { child } => {
+            drop(ready_w);
+            drop(go_r);
+            let mut buf = [0u8; 4];
+            let got = std::fs::File::from(ready_r).read_exact(&mut buf);
+            let errno = i32::from_ne_bytes(buf);
+            let setup = if got.is_err() {
+                Err(anyhow!("the process setting up the user namespace died"))
+            } else if errno != 0 {
+                Err(anyhow!(userns_unavailable(Errno::from_raw(errno))))
+                    .context("creating a user namespace")
+            } else {
+                run_map_helper("newuidmap", child.as_raw(), uid_map)
+                    .and_then(|()| run_map_helper("newgidmap", child.as_raw(), gid_map))
+            };
+            if let Err(e) = setup {
+                drop(go_w);
+                let _ = nix::sys::wait::waitpid(child, None);
+                return Err(e);
+            }
+            let _ = std::fs::File::from(go_w).write_all(&[1]);
+            crate::runtime::signals::forward_to(child);
+            let code =
+                crate::runtime::signals::wait_exit(child).unwrap_or(crate::cli::EXIT_BERTH_ERROR);
+            std::process::exit(code);
+        }
+    }
+}
+
+fn run_map_helper(helper: &str, pid: i32, map: &[MapLine]) -> Result<()> {
+    let out = std::process::Command::new(helper)
+        .arg(pid.to_string())
+        .args(idmap::helper_args(map))
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "setting up the user namespace: {helper} is not installed, but /etc/subuid gives \
+             this user subordinate ids; install it (Debian/Ubuntu: `apt-get install uidmap`, \
+             Fedora/RHEL: `dnf install shadow-utils`)"
+        ),
+        Err(e) => bail!("setting up the user namespace: running {helper}: {e}"),
+    };
+    if !out.status.success() {
+        bail!(
+            "setting up the user namespace: {helper} {pid} {} failed: {}; check that {helper} \
+             is setuid root (or has the setuid/setgid file capability) and that the ranges in \
+             /etc/subuid and /etc/subgid are valid",
+            idmap::describe(map),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Why the kernel refused a user namespace, and the exact fix.
+fn userns_unavailable(err: Errno) -> String {
+    diagnose(err, |p| std::fs::read_to_string(p).ok())
+}
+
+fn diagnose(err: Errno, read: impl Fn(&str) -> Option<String>) -> String {
+    let value = |p: &str| read(p).map(|s| s.trim().to_string());
+    if value("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return format!(
+            "{err}: unprivileged user namespaces are disabled on this machine \
+             (kernel.unprivileged_userns_clone = 0); an administrator can enable them with \
+             `sysctl -w kernel.unprivileged_userns_clone=1` (and keep it in /etc/sysctl.d/)"
+        );
+    }
+    if value("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return format!(
+            "{err}: user namespaces are disabled on this machine (user.max_user_namespaces = 0); \
+             an administrator can enable them with `sysctl -w user.max_user_namespaces=15000` \
+             (and keep it in /etc/sysctl.d/)"
+        );
+    }
+    if value("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return format!(
+            "{err}: AppArmor restricts unprivileged user namespaces \
+             (kernel.apparmor_restrict_unprivileged_userns = 1); an administrator can allow \
+             berth with an AppArmor profile that grants `userns,` to its path, or lift the \
+             restriction with `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
+        );
+    }
+    if err == Errno::ENOSPC {
+        return format!(
+            "{err}: the limit of user namespaces is reached (user.max_user_namespaces); an \
+             administrator can raise it with `sysctl -w user.max_user_namespaces=15000`"
+        );
+    }
+    format!(
+        "{err}: the kernel refused a user namespace; if berth runs inside a container or a \
+         sandbox (chroot, seccomp), that sandbox must allow unshare(CLONE_NEWUSER)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_uses_ranges_only_when_both_files_have_one() {
+        let r = [SubRange {
+            start: 100000,
+            count: 65536,
+        }];
+        assert!(matches!(
+            plan_from(1000, 1000, Some("alice"), &r, &r),
+            Plan::Full { .. }
+        ));
+        match plan_from(1000, 1000, Some("alice"), &[], &r) {
+            Plan::Single { why, .. } => {
+                assert_eq!(why, "no subuid range for user alice in /etc/subuid")
+            }
+            p => panic!("{p:?}"),
+        }
+        match plan_from(1000, 1000, None, &r, &[]) {
+            Plan::Single { why, .. } => assert!(why.contains("user 1000 in /etc/subgid")),
+            p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn diagnosis_names_the_sysctl_that_applies() {
+        let files =
+            |k: &'static str, v: &'static str| move |p: &str| (p == k).then(|| v.to_string());
+        let d = diagnose(
+            Errno::EPERM,
+            files("/proc/sys/kernel/unprivileged_userns_clone", "0\n"),
+        );
+        assert!(
+            d.contains("sysctl -w kernel.unprivileged_userns_clone=1"),
+            "{d}"
+        );
+        let d = diagnose(
+            Errno::ENOSPC,
+            files("/proc/sys/user/max_user_namespaces", "0"),
+        );
+        assert!(d.contains("user.max_user_namespaces=15000"), "{d}");
+        let d = diagnose(
+            Errno::EPERM,
+            files(
+                "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+                "1",
+            ),
+        );
+        assert!(d.contains("apparmor_restrict_unprivileged_userns=0"), "{d}");
+        let d = diagnose(Errno::EPERM, |_| None);
+        assert!(d.contains("sandbox"), "{d}");
+    }
+
+    #[test]
+    fn warning_says_how_to_add_a_range() {
+        let w = single_mapping_warning("no subuid range for user bob in /etc/subuid", "bob");
+        assert!(w.contains("--add-subgids 100000-165535 bob"));
+        assert!(w.contains("single uid mapping"));
+        assert!(w.contains("usermod --add-subuids"));
+    }
 }

@@ -1,0 +1,394 @@
+//! The container's init: what the forked child does between fork and
+//! exec — namespaces, root filesystem, pivot_root, hostname, user,
+//! capabilities — and the exec itself. It never returns: it execs the
+//! container's program or reports why it could not (exit status and
+//! message through a close-on-exec pipe, whose EOF tells the parent the
+//! exec happened) and exits.
+
+use super::{caps, spec, user};
+use crate::mounts::{self, rootfs::OverlaySpec};
+use crate::store::containers::ContainerRecord;
+use anyhow::{Context, Result};
+use nix::sched::CloneFlags;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// Everything the child needs, prepared by the parent before the fork.
+pub struct InitContext<'a> {
+    pub record: &'a ContainerRecord,
+    pub store_root: &'a Path,
+    pub container_dir: PathBuf,
+    pub overlay: OverlaySpec,
+    pub private_net: bool,
+    pub attach_stdin: bool,
+    /// gid for devpts terminals, when mapped.
+    pub tty_gid: Option<u32>,
+    pub setgroups_allowed: bool,
+}
+
+/// A failure in the child, with the exit status berth must end with.
+#[derive(Debug)]
+pub struct InitError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl InitError {
+    fn setup(e: anyhow::Error) -> InitError {
+        InitError {
+            code: crate::cli::EXIT_BERTH_ERROR,
+            message: e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": "),
+        }
+    }
+}
+
+/// Encodes an error for the pipe: status (4 bytes, native order), message.
+pub fn encode(err: &InitError) -> Vec<u8> {
+    let mut out = err.code.to_ne_bytes().to_vec();
+    out.extend_from_slice(err.message.as_bytes());
+    out
+}
+
+/// Decodes what the child wrote; `None` when it wrote nothing (exec worked).
+pub fn decode(data: &[u8]) -> Option<InitError> {
+    if data.len() < 4 {
+        return None;
+    }
+    Some(InitError {
+        code: i32::from_ne_bytes(data[..4].try_into().ok()?),
+        message: String::from_utf8_lossy(&data[4..]).into_owned(),
+    })
+}
+
+/// Runs in the forked child; never returns.
+pub fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
+    let err = match setup_and_exec(ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = std::fs::File::from(err_pipe).write_all(&encode(&err));
+    // SAFETY: _exit skips atexit handlers and buffers that belong to the
+    // parent's copy of this process.
+    unsafe { libc::_exit(err.code) }
+}
+
+fn setup_and_exec(ctx: &InitContext) -> Result<std::convert::Infallible, InitError> {
+    prepare(ctx).map_err(InitError::setup)?;
+    let (argv, env) = identity_and_env(ctx).map_err(InitError::setup)?;
+    exec(&argv, &env)
+}
+
+/// Namespaces and the root filesystem, up to pivot_root and the masks.
+fn prepare(ctx: &InitContext) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    if !ctx.attach_stdin {
+        let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+        nix::unistd::dup2_stdin(&null).context("redirecting stdin from /dev/null")?;
+    }
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWCGROUP;
+    if ctx.private_net {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    nix::sched::unshare(flags).context("creating the container's namespaces")?;
+    // Nothing we mount may propagate back to the host.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making the container's mounts private")?;
+    if ctx.private_net {
+        loopback_up().context("bringing up the loopback interface")?;
+    }
+    nix::unistd::chdir(ctx.store_root).context("entering the store")?;
+    let rootfs = ctx.container_dir.join("merged");
+    mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
+    let root =
+        mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
+    mounts::proc_sys::mount_proc(&root)?;
+    mounts::dev::setup(&root, ctx.tty_gid)?;
+    mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
+    mounts::binds::mount_all(&root, &ctx.record.host.mounts)?;
+    let user_targets: Vec<&str> = ctx
+        .record
+        .host
+        .mounts
+        .iter()
+        .map(|m| m.destination.as_str())
+        .collect();
+    mounts::files::bind_all(&root, &ctx.container_dir, &user_targets)?;
+    if ctx.record.host.read_only {
+        mounts::pivot::make_root_read_only(&rootfs)?;
+    }
+    drop(root);
+    mounts::pivot::pivot(&rootfs)?;
+    mounts::proc_sys::restrict_paths()?;
+    nix::unistd::sethostname(&ctx.record.config.hostname).context("setting the hostname")?;
+    Ok(())
+}
+
+/// After pivot_root: who the process runs as, its environment, working
+/// directory, ids and capabilities. Returns argv and env for exec.
+fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
+    let config = &ctx.record.config;
+    let passwd = read_small_file("/etc/passwd");
+    let group = read_small_file("/etc/group");
+    let u = user::resolve(&config.user, passwd.as_deref(), group.as_deref())?;
+    let env = spec::final_env(config, &u.home);
+    let workdir = if config.working_dir.is_empty() {
+        "/"
+    } else {
+        config.working_dir.as_str()
+    };
+    // Docker creates a missing working directory.
+    if !Path::new(workdir).is_dir() {
+        std::fs::create_dir_all(workdir)
+            .with_context(|| format!("creating the working directory {workdir}"))?;
+    }
+    nix::unistd::chdir(workdir)
+        .with_context(|| format!("entering the working directory {workdir}"))?;
+    let keep = caps::default_set();
+    caps::limit_bounding(&keep)?;
+    let not_mapped = |what: &str, id: u32| {
+        format!(
+            "switching to {what} {id}: the id is not mapped in berth's user namespace (with a \
+             single mapping only root exists; an administrator can add a subordinate range in \
+             /etc/subuid and /etc/subgid)"
+        )
+    };
+    if ctx.setgroups_allowed {
+        let groups: Vec<nix::unistd::Gid> = u
+            .groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups).context("setting supplementary groups")?;
+    }
+    let gid = nix::unistd::Gid::from_raw(u.gid);
+    nix::unistd::setresgid(gid, gid, gid).with_context(|| not_mapped("group", u.gid))?;
+    let uid = nix::unistd::Uid::from_raw(u.uid);
+    nix::unistd::setresuid(uid, uid, uid).with_context(|| not_mapped("user", u.uid))?;
+    caps::apply_after_setuid(&keep, u.uid == 0)?;
+    // Attached: the container must not outlive berth. Set after the id
+    // change, which clears it.
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    }
+    Ok((config.args.clone(), env))
+}
+
+/// Reads a small regular file of the container; anything else (missing,
+/// a FIFO that would block, a device, huge) counts as absent.
+fn read_small_file(path: &str) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut s = String::new();
+    f.take(16 << 20).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+/// Finds the program and execs it; returns only on failure, with Docker's
+/// wording and status (127 not found, 126 cannot be run).
+fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible, InitError> {
+    let name = &argv[0];
+    let path_var = super::env::get(env, "PATH").unwrap_or(super::env::DEFAULT_PATH);
+    let program = find_program(name, path_var)?;
+    let c = |s: &str| {
+        CString::new(s).map_err(|_| InitError {
+            code: crate::cli::EXIT_BERTH_ERROR,
+            message: format!("argument or environment entry {s:?} contains a NUL byte"),
+        })
+    };
+    let cprog = c(&program)?;
+    let cargs = argv.iter().map(|a| c(a)).collect::<Result<Vec<_>, _>>()?;
+    let cenv = env.iter().map(|e| c(e)).collect::<Result<Vec<_>, _>>()?;
+    // Every descriptor beyond stdio closes at exec (the error pipe too,
+    // which tells the parent the exec happened).
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+    let err = nix::unistd::execve(&cprog, &cargs, &cenv).unwrap_err();
+    Err(exec_error(name, &program, err))
+}
+
+fn exec_error(name: &str, program: &str, err: nix::errno::Errno) -> InitError {
+    use nix::errno::Errno;
+    let code = match err {
+        Errno::ENOENT => 127,
+        _ => 126,
+    };
+    let what = if name == program {
+        format!("exec: {name:?}")
+    } else {
+        format!("exec: {name:?} ({program})")
+    };
+    InitError {
+        code,
+        message: format!("{what}: {}", errno_text(err)),
+    }
+}
+
+/// Go's wording of an errno (what Docker prints), e.g. "permission denied".
+fn errno_text(err: nix::errno::Errno) -> String {
+    let s = err.desc();
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// `exec.LookPath` as runc uses it: a name with a slash is used as is;
+/// otherwise the first executable regular file in the container's PATH.
+pub fn find_program(name: &str, path_var: &str) -> Result<String, InitError> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') {
+        if let Err(e) = std::fs::metadata(name) {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            let errno = e
+                .raw_os_error()
+                .map(|n| errno_text(nix::errno::Errno::from_raw(n)))
+                .unwrap_or_else(|| e.to_string());
+            return Err(InitError {
+                code,
+                message: format!("exec: {name:?}: stat {name}: {errno}"),
+            });
+        }
+        return Ok(name.to_string());
+    }
+    if !name.is_empty() {
+        for dir in path_var.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let candidate = format!("{dir}/{name}");
+            if let Ok(m) = std::fs::metadata(&candidate) {
+                if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+                    return Ok(candidate);
+                }
+            }
+        }
+    }
+    Err(InitError {
+        code: 127,
+        message: format!("exec: {name:?}: executable file not found in $PATH"),
+    })
+}
+
+/// `ip link set lo up` in the new network namespace.
+fn loopback_up() -> Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: socket() returns a new descriptor or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("opening a socket");
+    }
+    // SAFETY: fd is a fresh descriptor that we own from here on.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(std::io::Error::last_os_error()).context("reading the flags of lo");
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(std::io::Error::last_os_error()).context("setting lo up");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_cross_the_pipe() {
+        let e = InitError {
+            code: 127,
+            message: "exec: \"x\": executable file not found in $PATH".into(),
+        };
+        let d = decode(&encode(&e)).unwrap();
+        assert_eq!((d.code, d.message), (e.code, e.message));
+        assert!(decode(b"").is_none());
+    }
+
+    #[test]
+    fn lookup_follows_path_and_reports_like_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let exe = bin.join("tool");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        let noexec = bin.join("data");
+        std::fs::write(&noexec, "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("/nonexistent:{}", bin.display());
+        assert_eq!(find_program("tool", &path).unwrap(), exe.to_str().unwrap());
+        let e = find_program("data", &path).unwrap_err();
+        assert_eq!(e.code, 127);
+        assert_eq!(
+            e.message,
+            "exec: \"data\": executable file not found in $PATH"
+        );
+        let e = find_program("/no/such", &path).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                127,
+                "exec: \"/no/such\": stat /no/such: no such file or directory"
+            )
+        );
+        assert_eq!(
+            find_program(exe.to_str().unwrap(), "").unwrap(),
+            exe.to_str().unwrap()
+        );
+    }
+
+    #[test]
+    fn exec_failures_map_to_docker_statuses() {
+        use nix::errno::Errno;
+        let e = exec_error("/x", "/x", Errno::EACCES);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (126, "exec: \"/x\": permission denied")
+        );
+        assert_eq!(exec_error("x", "/bin/x", Errno::ENOEXEC).code, 126);
+        assert_eq!(exec_error("x", "/bin/x", Errno::ENOENT).code, 127);
+    }
+}
