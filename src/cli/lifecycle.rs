@@ -198,7 +198,7 @@ pub fn wait(args: WaitArgs) -> Result<()> {
 
 pub fn rename(args: RenameArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let new_name = crate::runtime::names::validate(&args.new_name)?;
+    let new_name = crate::runtime::spec::validate_name(&args.new_name)?;
     let lock = store.lock()?;
     let record = store.resolve_container(&args.container)?;
     if record.name == new_name {

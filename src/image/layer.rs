@@ -47,7 +47,7 @@ pub struct Notices {
 
 impl Notices {
     fn chown_failed(&mut self) {
-        if !std::mem::replace(&mut self.chown, true) {
+        if !std::mem::replace(&mut self.chown, true) && !crate::userns::single_mapping() {
             eprintln!("WARNING: the user namespace does not map every owner in the image (no or a too small /etc/subuid range?): files owned by other users in the image are owned by root");
         }
     }

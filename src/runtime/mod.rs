@@ -8,7 +8,6 @@ pub mod env;
 pub mod health;
 pub mod init;
 pub mod logfile;
-pub mod names;
 pub mod policy;
 pub mod reexec;
 pub mod signals;

@@ -21,6 +21,12 @@ use subid::SubRange;
 /// that helpers we run (and `describe_mapping`) know which map applies.
 pub const ENV_MARKER: &str = "_BERTH_USERNS";
 
+/// True inside a single-id mapping, where the warning printed on entering
+/// already said that other owners become root.
+pub fn single_mapping() -> bool {
+    std::env::var_os(ENV_MARKER).is_some_and(|v| v == "single")
+}
+
 /// What the mapping for this user will be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
