@@ -39,6 +39,10 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove one or more containers
     Rm(RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Stop one or more running containers
@@ -132,6 +136,10 @@ pub enum ContainerCommand {
     Create(RunArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
     /// Stop one or more running containers
@@ -176,6 +184,33 @@ pub struct CreateArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Restart policy to apply when a container exits (no, on-failure[:max-retries], always, unless-stopped)
+    #[arg(long, default_value = "no", value_name = "string")]
+    pub restart: String,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd", value_name = "string")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 30s)
+    #[arg(long = "health-interval", value_name = "duration")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 30s)
+    #[arg(long = "health-timeout", value_name = "duration")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long = "health-retries", value_name = "int")]
+    pub health_retries: Option<u32>,
+    /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)
+    #[arg(long = "health-start-period", value_name = "duration")]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Bind mount a volume: NAME:PATH[:ro], /HOST-PATH:PATH[:ro|rw], or PATH for an anonymous volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volume: Vec<String>,
@@ -218,6 +253,19 @@ pub struct CreateArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub create: CreateArgs,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(
+        long = "detach-keys",
+        default_value = "ctrl-p,ctrl-q",
+        value_name = "string"
+    )]
+    pub detach_keys: String,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub sig_proxy: bool,
     /// Print usage
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -231,6 +279,13 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(
+        long = "detach-keys",
+        default_value = "ctrl-p,ctrl-q",
+        value_name = "string"
+    )]
+    pub detach_keys: String,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
 }
@@ -590,4 +645,41 @@ pub struct TopArgs {
         allow_hyphen_values = true
     )]
     pub ps_options: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(
+        long = "detach-keys",
+        default_value = "ctrl-p,ctrl-q",
+        value_name = "string"
+    )]
+    pub detach_keys: String,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long = "signal", value_name = "string")]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        default_value_t = 10,
+        value_name = "int"
+    )]
+    pub time: i64,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
 }

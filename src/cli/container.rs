@@ -99,7 +99,20 @@ pub fn status_text(state: &ContainerState) -> String {
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                 .map(|t| jiff::Timestamp::now().as_second() - t.as_second())
                 .unwrap_or(0);
-            format!("Up {}", human_duration(since.max(0)))
+            let health = match state.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => " (health: starting)".to_string(),
+                Some(s) => format!(" ({s})"),
+                None => String::new(),
+            };
+            format!("Up {}{health}", human_duration(since.max(0)))
+        }
+        "restarting" => {
+            let ago = state
+                .finished_at
+                .as_deref()
+                .map(time_ago)
+                .unwrap_or_default();
+            format!("Restarting ({}) {ago}", state.exit_code)
         }
         "exited" => {
             let ago = state
@@ -202,28 +215,9 @@ fn remove_one(store: &Store, spec: &str, force: bool, volumes: bool) -> Result<(
     let lock = store.lock()?;
     store.remove_container(&record, &lock)?;
     if volumes {
-        remove_anonymous_volumes(store, &record, &lock)?;
+        store.remove_anonymous_volumes(&record, &lock)?;
     }
     store.remove_unused_layers(&lock)?;
-    Ok(())
-}
-
-/// `rm -v` and `run --rm`: the container's anonymous volumes go with it,
-/// unless another container (through `--volumes-from`) still uses them.
-/// Named volumes are never removed here.
-pub fn remove_anonymous_volumes(
-    store: &Store,
-    record: &ContainerRecord,
-    lock: &crate::store::StoreLock,
-) -> Result<()> {
-    for m in record.host.mounts.iter().filter(|m| m.anonymous) {
-        if let Some(name) = &m.volume {
-            if store.volume(name).is_ok_and(|v| v.anonymous) && store.volume_users(name)?.is_empty()
-            {
-                store.remove_volume(name, lock)?;
-            }
-        }
-    }
     Ok(())
 }
 
@@ -331,7 +325,7 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             "Status": state.status,
             "Running": state.status == "running",
             "Paused": false,
-            "Restarting": false,
+            "Restarting": state.status == "restarting",
             "OOMKilled": false,
             "Dead": false,
             "Pid": state.pid,
@@ -339,13 +333,14 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             "Error": state.error,
             "StartedAt": state.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": state.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "Health": state.health,
         },
         "Image": c.image_id,
         "ResolvConfPath": dir.join("resolv.conf"),
         "HostnamePath": dir.join("hostname"),
         "HostsPath": dir.join("hosts"),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": state.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
         "HostConfig": {

@@ -123,36 +123,46 @@ pub fn stop(args: StopArgs) -> Result<()> {
     let explicit = args.signal.as_deref().map(parse_signal).transpose()?;
     for_each(&args.containers, |store, spec| {
         let record = store.resolve_container(spec)?;
-        store.mark_stopped_by_user(&record.id)?;
-        let state = store.observed_state(&record.id)?;
-        if state.status != "running" {
-            return Ok(());
-        }
-        let signal = match explicit {
-            Some(s) => s,
-            None => record
-                .config
-                .stop_signal
-                .as_deref()
-                .map(parse_signal)
-                .transpose()?
-                .unwrap_or(Signal::SIGTERM),
-        };
-        let pid = Pid::from_raw(state.pid);
-        let _ = send_signal(pid, signal);
-        // A negative timeout waits for ever, as Docker's -t -1.
-        let deadline =
-            (args.time >= 0).then(|| Instant::now() + Duration::from_secs(args.time as u64));
-        while store.observed_state(&record.id)?.status == "running" {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                let _ = send_signal(pid, Signal::SIGKILL);
-                wait_until_stopped(store, &record.id, Duration::from_secs(10))?;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
+        stop_one(store, &record, explicit, args.time)
     })
+}
+
+/// Docker's stop: the stop signal, then SIGKILL after `time` seconds
+/// (never when negative). The container is marked stopped by the user
+/// first, so that no restart policy brings it back.
+pub fn stop_one(
+    store: &Store,
+    record: &crate::store::containers::ContainerRecord,
+    signal: Option<Signal>,
+    time: i64,
+) -> Result<()> {
+    store.mark_stopped_by_user(&record.id)?;
+    let state = store.observed_state(&record.id)?;
+    if state.status != "running" {
+        return Ok(());
+    }
+    let signal = match signal {
+        Some(s) => s,
+        None => record
+            .config
+            .stop_signal
+            .as_deref()
+            .map(parse_signal)
+            .transpose()?
+            .unwrap_or(Signal::SIGTERM),
+    };
+    let pid = Pid::from_raw(state.pid);
+    let _ = send_signal(pid, signal);
+    let deadline = (time >= 0).then(|| Instant::now() + Duration::from_secs(time as u64));
+    while store.observed_state(&record.id)?.status == "running" {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = send_signal(pid, Signal::SIGKILL);
+            wait_until_stopped(store, &record.id, Duration::from_secs(10))?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
 }
 
 fn wait_until_stopped(store: &Store, id: &str, limit: Duration) -> Result<()> {

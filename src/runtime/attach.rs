@@ -26,6 +26,9 @@ pub enum Kind {
     /// client → monitor: the client is ready; a monitor waiting for its
     /// first client starts the container now, so no output is missed.
     Ready = 7,
+    /// monitor → client: the container runs; payload is its init's i32 pid
+    /// (where forwarded signals go).
+    Started = 8,
 }
 
 impl Kind {
@@ -39,6 +42,7 @@ impl Kind {
             5 => Kind::StdinEof,
             6 => Kind::Resize,
             7 => Kind::Ready,
+            8 => Kind::Started,
             _ => return None,
         })
     }

@@ -33,6 +33,8 @@ pub struct AttachOptions {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Exited(i32),
+    /// The container could not start: Docker's status and the message.
+    Failed(i32, String),
     Detached,
     /// The monitor went away without an exit status.
     Lost,
@@ -126,6 +128,7 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
     }
 
     let mut decoder = Decoder::default();
+    let mut target = opts.signal_target;
     let mut stdin_open = opts.stdin;
     let mut matched = 0usize;
     let mut buf = vec![0u8; 32 * 1024];
@@ -161,7 +164,7 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
                         }
                     }
                     Some(s) if opts.sig_proxy => {
-                        if let Some(pid) = opts.signal_target {
+                        if let Some(pid) = target {
                             let _ = kill(pid, s);
                         }
                     }
@@ -228,9 +231,18 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
                             payload[0], payload[1], payload[2], payload[3],
                         ])));
                     }
-                    Kind::Error => {
-                        drop(restore_mask);
-                        anyhow::bail!("{}", String::from_utf8_lossy(&payload));
+                    Kind::Error if payload.len() >= 4 => {
+                        let code =
+                            i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+                        finished = Some(Outcome::Failed(
+                            code,
+                            String::from_utf8_lossy(&payload[4..]).into_owned(),
+                        ));
+                    }
+                    Kind::Started if payload.len() == 4 => {
+                        target = Some(Pid::from_raw(i32::from_be_bytes([
+                            payload[0], payload[1], payload[2], payload[3],
+                        ])));
                     }
                     _ => {}
                 }

@@ -17,6 +17,7 @@ pub struct CreateOptions {
     pub network: String,
     pub read_only: bool,
     pub auto_remove: bool,
+    pub restart: crate::runtime::policy::RestartPolicy,
 }
 
 /// Creates the container. `mounts` turns the user's mount flags into the
@@ -68,6 +69,7 @@ pub fn create(
             network_mode: network,
             read_only: opts.read_only,
             auto_remove: opts.auto_remove,
+            restart: opts.restart,
         },
     };
     if let Err(e) = store.create_container(&record, &lock) {

@@ -23,6 +23,8 @@ pub struct InitContext<'a> {
     pub overlay: OverlaySpec,
     pub private_net: bool,
     pub attach_stdin: bool,
+    /// `-t`: the socket to send the terminal's master end over.
+    pub console_socket: Option<std::os::fd::RawFd>,
     /// gid for devpts terminals, when mapped.
     pub tty_gid: Option<u32>,
     pub setgroups_allowed: bool,
@@ -145,6 +147,9 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     let passwd = read_small_file("/etc/passwd");
     let group = read_small_file("/etc/group");
     let u = user::resolve(&config.user, passwd.as_deref(), group.as_deref())?;
+    if let Some(socket) = ctx.console_socket {
+        super::console::setup_in_container(socket, u.uid, ctx.tty_gid.unwrap_or(u.gid))?;
+    }
     let env = spec::final_env(config, &u.home);
     let workdir = if config.working_dir.is_empty() {
         "/"
@@ -180,8 +185,9 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     let uid = nix::unistd::Uid::from_raw(u.uid);
     nix::unistd::setresuid(uid, uid, uid).with_context(|| not_mapped("user", u.uid))?;
     caps::apply_after_setuid(&keep, u.uid == 0)?;
-    // Attached: the container must not outlive berth. Set after the id
-    // change, which clears it.
+    // The container must not outlive its monitor (or, before the monitor
+    // existed, the berth that waits for it). Set after the id change,
+    // which clears it.
     // SAFETY: prctl with integer arguments only.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);

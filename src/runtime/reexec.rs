@@ -4,5 +4,13 @@
 /// Runs the helper named in argv, if this process is one, and returns its
 /// exit status; `None` for a normal user command.
 pub fn dispatch() -> Option<i32> {
-    None
+    let mut args = std::env::args();
+    let _ = args.next();
+    match args.next().as_deref() {
+        Some(super::monitor::REEXEC_ARG) => {
+            let rest: Vec<String> = args.collect();
+            Some(super::monitor::main(&rest))
+        }
+        _ => None,
+    }
 }

@@ -3,6 +3,7 @@
 //! working directory and hostname).
 
 use super::env;
+use super::health::{parse_duration_ns, HealthConfig};
 use crate::image::config::ContainerConfig;
 use crate::store::containers::ProcessConfig;
 use anyhow::{bail, Result};
@@ -21,6 +22,59 @@ pub struct ProcessOptions {
     pub user: Option<String>,
     pub hostname: Option<String>,
     pub interactive: bool,
+    pub tty: bool,
+    /// `--stop-signal`, replacing the image's STOPSIGNAL.
+    pub stop_signal: Option<String>,
+    pub health: HealthFlags,
+}
+
+/// `--health-*` and `--no-healthcheck`, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct HealthFlags {
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub retries: Option<u32>,
+    pub disabled: bool,
+}
+
+/// The image's HEALTHCHECK with the flags applied; None when there is no
+/// check to run.
+fn healthcheck(image: &ContainerConfig, flags: &HealthFlags) -> Result<Option<HealthConfig>> {
+    if flags.disabled {
+        if flags.cmd.is_some() {
+            bail!("--no-healthcheck conflicts with --health-* options");
+        }
+        return Ok(None);
+    }
+    let mut hc: HealthConfig = match &image.healthcheck {
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_default(),
+        None => HealthConfig::default(),
+    };
+    if let Some(cmd) = &flags.cmd {
+        hc.test = vec!["CMD-SHELL".into(), cmd.clone()];
+    }
+    let dur = |v: &Option<String>, name: &str| -> Result<Option<u64>> {
+        v.as_deref()
+            .map(|d| {
+                parse_duration_ns(d).map_err(|e| anyhow::anyhow!("invalid --health-{name}: {e}"))
+            })
+            .transpose()
+    };
+    if let Some(ns) = dur(&flags.interval, "interval")? {
+        hc.interval = ns;
+    }
+    if let Some(ns) = dur(&flags.timeout, "timeout")? {
+        hc.timeout = ns;
+    }
+    if let Some(ns) = dur(&flags.start_period, "start-period")? {
+        hc.start_period = ns;
+    }
+    if let Some(r) = flags.retries {
+        hc.retries = r;
+    }
+    Ok(hc.command().is_some().then_some(hc))
 }
 
 /// Builds the container's process from the image config and the flags.
@@ -79,10 +133,14 @@ pub fn build_process(
             .or_else(|| image.user.clone())
             .unwrap_or_default(),
         hostname,
-        tty: false,
+        tty: opts.tty,
         open_stdin: opts.interactive,
         labels: image.labels.clone().unwrap_or_default(),
-        stop_signal: image.stop_signal.clone(),
+        stop_signal: opts
+            .stop_signal
+            .clone()
+            .or_else(|| image.stop_signal.clone()),
+        healthcheck: healthcheck(image, &opts.health)?,
     })
 }
 

@@ -1,6 +1,7 @@
-//! Starting a container in the foreground: the container's init is forked
-//! into a new pid namespace (pid 1 there), berth records it as running,
-//! forwards signals to it, waits, and records how it ended.
+//! Starting a container: the container's init is cloned into a new pid
+//! namespace (pid 1 there) as a child of the caller (the container's
+//! monitor), which learns whether the exec worked through a close-on-exec
+//! pipe.
 
 use super::init::{self, InitContext};
 use crate::mounts::rootfs::OverlaySpec;
@@ -8,10 +9,10 @@ use crate::store::containers::{ContainerRecord, ContainerState};
 use crate::store::Store;
 use crate::util::fsutil::create_dir_mode;
 use crate::util::humanize::now_rfc3339;
-use anyhow::{bail, Context, Result};
-use nix::sched::CloneFlags;
-use nix::unistd::{fork, pipe2, ForkResult};
+use anyhow::{Context, Result};
+use nix::unistd::{pipe2, Pid};
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// How the container ended, or why it never ran.
 #[derive(Debug)]
@@ -22,80 +23,116 @@ pub enum Outcome {
     Failed(i32, String),
 }
 
-/// Runs the container attached to our stdio until it exits. The caller
-/// is inside berth's user namespace (or real root) and no thread exists.
-pub fn start_attached(
-    store: &Store,
-    record: &ContainerRecord,
-    attach_stdin: bool,
-) -> Result<Outcome> {
-    let state = store.observed_state(&record.id)?;
-    if state.status == "running" {
-        bail!(
-            "container {} is already running (pid {}); attaching to a running container is not \
-             available yet",
-            record.name,
-            state.pid
-        );
-    }
+/// Where the container's stdio goes.
+pub enum Io {
+    /// Pipes (or /dev/null) for stdin, stdout and stderr.
+    Pipes {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    /// `-t`: the init makes a terminal and sends its master over this socket.
+    Tty { console: OwnedFd },
+}
+
+/// A container whose program was exec'd.
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: Pid,
+}
+
+/// Starts the container's init as pid 1 of a new pid namespace, as our
+/// child, and waits until it exec'd the container's program. On failure
+/// the child has been reaped and the error carries Docker's status. The
+/// caller is inside berth's user namespace (or real root) and no thread
+/// exists.
+pub fn launch(store: &Store, record: &ContainerRecord, io: Io) -> Result<Launched, (i32, String)> {
+    let setup = |e: anyhow::Error| {
+        (
+            crate::cli::EXIT_BERTH_ERROR,
+            e.chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": "),
+        )
+    };
     let dir = store.container_dir(&record.id);
     for sub in ["upper", "work", "merged"] {
         // upper's mode becomes the mode of the container's `/`.
         create_dir_mode(&dir.join(sub), 0o755)
-            .with_context(|| format!("preparing container {}", record.id))?;
+            .with_context(|| format!("preparing container {}", record.id))
+            .map_err(setup)?;
     }
     let private_net = record.host.network_mode == "none";
-    crate::mounts::files::write_all(&dir, &record.config.hostname, private_net)?;
-    let overlay = overlay_spec(store, record)?;
+    crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
+    let overlay = overlay_spec(store, record).map_err(setup)?;
+    let console_socket = match &io {
+        Io::Tty { console } => Some(console.as_raw_fd()),
+        Io::Pipes { .. } => None,
+    };
     let ctx = InitContext {
         record,
         store_root: store.root(),
         container_dir: dir,
         overlay,
         private_net,
-        attach_stdin,
+        attach_stdin: true,
+        console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
     };
-    let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
-    let old_mask = super::signals::block();
-    // Our next child becomes pid 1 of a new pid namespace.
-    nix::sched::unshare(CloneFlags::CLONE_NEWPID)
-        .context("creating the container's pid namespace")?;
-    // SAFETY: no thread exists on the launch path, so the child is a
-    // complete single-threaded copy of this process.
-    let child = match unsafe { fork() }.context("starting the container's process")? {
-        ForkResult::Child => {
-            drop(err_r);
-            super::signals::unblock_in_child(&old_mask);
-            init::run(&ctx, err_w)
+    let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .context("creating a pipe")
+        .map_err(setup)?;
+    // A raw clone with CLONE_NEWPID makes the child pid 1 of a new pid
+    // namespace without changing ours, so a restart can do it again.
+    // SAFETY: no thread exists, so the child is a complete copy of this
+    // single-threaded process; with no new stack it continues like fork.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        return Err(setup(
+            anyhow::Error::from(std::io::Error::last_os_error())
+                .context("creating the container's pid namespace"),
+        ));
+    }
+    if r == 0 {
+        drop(err_r);
+        if let Io::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } = &io
+        {
+            for (fd, target) in [(stdin, 0), (stdout, 1), (stderr, 2)] {
+                // SAFETY: dup2 onto the standard descriptors of this child.
+                unsafe {
+                    libc::dup2(fd.as_raw_fd(), target);
+                }
+            }
         }
-        ForkResult::Parent { child } => child,
-    };
+        init::run(&ctx, err_w)
+    }
+    let child = Pid::from_raw(r as i32);
     drop(err_w);
-    super::signals::forward_to(child);
-    let state = ContainerState {
-        status: "running".into(),
-        pid: child.as_raw(),
-        started_at: Some(now_rfc3339()),
-        ..Default::default()
-    };
-    let saved = store.save_container_state(&record.id, &state);
+    drop(io);
     let mut report = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut report);
-    let status = super::signals::wait_exit(child).context("waiting for the container")?;
-    let outcome = match init::decode(&report) {
-        Some(e) => Outcome::Failed(e.code, e.message),
-        None => Outcome::Exited(status),
-    };
-    saved?;
-    // A `--rm` container's record is removed next: writing (and syncing)
-    // its final state would only slow every `run --rm` down. The caller
-    // records it with `record_exit` if the removal fails.
-    if !record.host.auto_remove {
-        record_exit(store, &record.id, &outcome, state.started_at)?;
+    match init::decode(&report) {
+        None => Ok(Launched { pid: child }),
+        Some(e) => {
+            let _ = super::signals::wait_exit(child);
+            Err((e.code, e.message))
+        }
     }
-    Ok(outcome)
 }
 
 /// Saves the final state of a container that ran.
@@ -116,6 +153,7 @@ pub fn record_exit(
         started_at,
         finished_at: Some(now_rfc3339()),
         error,
+        ..Default::default()
     };
     store.save_container_state(id, &state)
 }

@@ -43,6 +43,10 @@ pub struct ProcessConfig {
     pub open_stdin: bool,
     pub labels: IndexMap<String, String>,
     pub stop_signal: Option<String>,
+    /// Health check from the image or `--health-*`; None when there is none
+    /// or `--no-healthcheck`.
+    #[serde(default)]
+    pub healthcheck: Option<crate::runtime::health::HealthConfig>,
 }
 
 /// How the container is attached to the host (Docker's `HostConfig`).
@@ -54,6 +58,8 @@ pub struct HostConfig {
     pub network_mode: String,
     pub read_only: bool,
     pub auto_remove: bool,
+    #[serde(default)]
+    pub restart: crate::runtime::policy::RestartPolicy,
 }
 
 /// Which kind of mount a `MountPoint` is.
@@ -100,6 +106,14 @@ pub struct ContainerState {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub error: String,
+    /// Restarts done by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    #[serde(default)]
+    pub health: Option<crate::runtime::health::HealthState>,
+    /// The monitor process that owns the running container.
+    #[serde(default)]
+    pub monitor_pid: i32,
 }
 
 impl Default for ContainerState {
@@ -111,6 +125,9 @@ impl Default for ContainerState {
             started_at: None,
             finished_at: None,
             error: String::new(),
+            restart_count: 0,
+            health: None,
+            monitor_pid: 0,
         }
     }
 }

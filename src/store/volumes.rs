@@ -107,6 +107,27 @@ impl Store {
         remove_tree(&dir).with_context(|| format!("removing volume {name}"))
     }
 
+    /// `rm -v` and `run --rm`: the container's anonymous volumes go with it,
+    /// unless another container (through `--volumes-from`) still uses them.
+    /// Named volumes are never removed here. The container's record is
+    /// already gone.
+    pub fn remove_anonymous_volumes(
+        &self,
+        record: &super::containers::ContainerRecord,
+        lock: &StoreLock,
+    ) -> Result<()> {
+        for m in record.host.mounts.iter().filter(|m| m.anonymous) {
+            if let Some(name) = &m.volume {
+                if self.volume(name).is_ok_and(|v| v.anonymous)
+                    && self.volume_users(name)?.is_empty()
+                {
+                    self.remove_volume(name, lock)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Names of the containers whose mounts use the volume.
     pub fn volume_users(&self, name: &str) -> Result<Vec<String>> {
         Ok(self

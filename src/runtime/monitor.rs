@@ -1,0 +1,814 @@
+//! The container's monitor: the one small process that owns a running
+//! container (Podman's conmon is the model). It is our binary re-executed
+//! in a session of its own, so it outlives the command that started the
+//! container. It holds the container's stdio or terminal, writes the log,
+//! serves the attach socket, reaps the container and records how it ended,
+//! applies the restart policy and runs the health checks, then applies
+//! `--rm` and exits.
+
+use super::attach::{write_frame, Decoder, Kind};
+use super::health::HealthState;
+use super::logfile::{LogWriter, Stream};
+use super::policy::Backoff;
+use super::start::{launch, record_exit, Io, Outcome};
+use crate::store::containers::{ContainerRecord, ContainerState};
+use crate::store::Store;
+use crate::util::humanize::now_rfc3339;
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// argv[1] of a monitor process.
+pub const REEXEC_ARG: &str = "__berth-monitor";
+
+/// The unix socket clients attach through. Short, because socket paths
+/// are limited to 108 bytes and runtime directories can be long.
+pub fn socket_path(run_dir: &Path, id: &str) -> PathBuf {
+    run_dir.join(format!("{}.sock", &id[..16.min(id.len())]))
+}
+
+/// What the monitor tells the command that spawned it, one line on the
+/// ready pipe: `started PID`, `listening`, or `failed CODE MESSAGE`.
+pub enum Ready {
+    Started(i32),
+    Listening,
+    Failed(i32, String),
+}
+
+/// Starts the monitor of container `id` and waits until it reports: the
+/// container started (or failed), or, with `wait_for_client`, the monitor
+/// listens and will start the container when a client sends `Ready`.
+pub fn spawn(id: &str, wait_for_client: bool) -> Result<Ready> {
+    use std::os::unix::process::CommandExt;
+    let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
+    let fd = ready_w.as_raw_fd();
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg(REEXEC_ARG).arg(id).arg(fd.to_string());
+    if wait_for_client {
+        cmd.arg("--wait");
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The ready pipe is the one descriptor the monitor inherits.
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().context("starting the container's monitor")?;
+    drop(ready_w);
+    let mut line = String::new();
+    std::fs::File::from(ready_r)
+        .read_to_string(&mut line)
+        .context("waiting for the container's monitor")?;
+    drop(child);
+    parse_ready(&line)
+}
+
+fn parse_ready(line: &str) -> Result<Ready> {
+    let line = line.trim_end();
+    if let Some(pid) = line.strip_prefix("started ") {
+        return Ok(Ready::Started(pid.parse().unwrap_or(0)));
+    }
+    if line == "listening" {
+        return Ok(Ready::Listening);
+    }
+    if let Some(rest) = line.strip_prefix("failed ") {
+        let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+        return Ok(Ready::Failed(
+            code.parse().unwrap_or(crate::cli::EXIT_BERTH_ERROR),
+            msg.to_string(),
+        ));
+    }
+    anyhow::bail!("the container's monitor stopped before starting the container")
+}
+
+/// Entry point of the re-executed monitor: `__berth-monitor ID FD [--wait]`.
+pub fn main(args: &[String]) -> i32 {
+    let (Some(id), Some(fd)) = (
+        args.first(),
+        args.get(1).and_then(|f| f.parse::<i32>().ok()),
+    ) else {
+        return crate::cli::EXIT_BERTH_ERROR;
+    };
+    let wait = args.iter().any(|a| a == "--wait");
+    // SAFETY: the spawner passed this descriptor to us for our own use.
+    let mut ready = Some(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
+    match Monitor::new(id).and_then(|m| m.run(wait, &mut ready)) {
+        Ok(()) => 0,
+        Err(e) => {
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            if let Some(mut r) = ready.take() {
+                let _ = writeln!(r, "failed {} {msg}", crate::cli::EXIT_BERTH_ERROR);
+            }
+            crate::cli::EXIT_BERTH_ERROR
+        }
+    }
+}
+
+/// The container's end of its stdio, as the monitor holds it.
+enum Streams {
+    Pipes {
+        stdin: Option<std::fs::File>,
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+    },
+    Tty {
+        master: Option<std::fs::File>,
+    },
+    None,
+}
+
+struct Client {
+    stream: UnixStream,
+    decoder: Decoder,
+}
+
+struct Monitor {
+    store: Store,
+    record: ContainerRecord,
+    state: ContainerState,
+    listener: UnixListener,
+    socket: PathBuf,
+    clients: Vec<Client>,
+    log: LogWriter,
+    streams: Streams,
+    init: Option<Pid>,
+    started: Instant,
+    backoff: Backoff,
+    restart_at: Option<Instant>,
+    health: HealthTimer,
+    /// What clients are told last (exit status or start failure), sent
+    /// once the final state is saved and `--rm` is done, so that a client
+    /// returning to its user never races them.
+    final_frame: Option<(Kind, Vec<u8>)>,
+    /// The container starts when the first client says it is ready.
+    waiting_for_client: bool,
+    /// The start the first client asked for failed: the monitor is done.
+    start_failed: bool,
+}
+
+/// When the next health probe runs, and the probe in flight.
+struct HealthTimer {
+    next: Option<Instant>,
+    running: Option<super::health_probe::Probe>,
+}
+
+impl Monitor {
+    fn new(id: &str) -> Result<Monitor> {
+        let store = Store::open_default()?;
+        let record = store.container(id)?;
+        let socket = socket_path(store.run_dir()?, id);
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket)
+            .with_context(|| format!("creating the attach socket {}", socket.display()))?;
+        let log = LogWriter::open(&store.container_log(id))?;
+        let mut state = store.container_state(id)?;
+        state.restart_count = 0;
+        state.monitor_pid = std::process::id() as i32;
+        store.clear_stop_mark(id);
+        Ok(Monitor {
+            store,
+            record,
+            state,
+            listener,
+            socket,
+            clients: Vec::new(),
+            log,
+            streams: Streams::None,
+            init: None,
+            started: Instant::now(),
+            backoff: Backoff::default(),
+            restart_at: None,
+            health: HealthTimer {
+                next: None,
+                running: None,
+            },
+            final_frame: None,
+            waiting_for_client: false,
+            start_failed: false,
+        })
+    }
+
+    fn run(mut self, wait_for_client: bool, ready: &mut Option<std::fs::File>) -> Result<()> {
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGPIPE,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block()?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+        // SAFETY: PR_SET_CHILD_SUBREAPER with an integer argument: processes
+        // of a health probe that outlive it are reparented to us and reaped.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+        if wait_for_client {
+            if let Some(mut r) = ready.take() {
+                writeln!(r, "listening")?;
+            }
+        } else {
+            let started = self.start_container();
+            if let Some(mut r) = ready.take() {
+                match &started {
+                    Ok(pid) => writeln!(r, "started {pid}")?,
+                    Err((code, msg)) => writeln!(r, "failed {code} {msg}")?,
+                }
+            }
+            if started.is_err() {
+                return self.finish();
+            }
+        }
+        self.waiting_for_client = wait_for_client;
+        self.event_loop(&signals)
+    }
+
+    /// Launches the container; its pid, or Docker's status and message.
+    fn start_container(&mut self) -> std::result::Result<i32, (i32, String)> {
+        let (io, streams) = self
+            .make_io()
+            .map_err(|e| (crate::cli::EXIT_BERTH_ERROR, format!("{e:#}")))?;
+        let console = match &io {
+            Io::Tty { .. } => true,
+            Io::Pipes { .. } => false,
+        };
+        let console_peer = match streams {
+            StreamsOrConsole::Streams(s) => {
+                self.streams = s;
+                None
+            }
+            StreamsOrConsole::Console(ours) => Some(ours),
+        };
+        match launch(&self.store, &self.record, io) {
+            Ok(l) => {
+                if console {
+                    let ours = console_peer.expect("a console socket for -t");
+                    match super::console::receive_master(ours.as_raw_fd()) {
+                        Ok(master) => {
+                            self.streams = Streams::Tty {
+                                master: Some(std::fs::File::from(master)),
+                            }
+                        }
+                        Err(e) => return Err((crate::cli::EXIT_BERTH_ERROR, format!("{e:#}"))),
+                    }
+                }
+                self.init = Some(l.pid);
+                self.started = Instant::now();
+                self.state.status = "running".into();
+                self.state.pid = l.pid.as_raw();
+                self.state.started_at = Some(now_rfc3339());
+                self.state.finished_at = None;
+                self.state.exit_code = 0;
+                self.state.error.clear();
+                if let Some(hc) = &self.record.config.healthcheck {
+                    self.state.health = Some(HealthState::default());
+                    self.health.next = Some(Instant::now() + hc.interval());
+                }
+                let _ = self
+                    .store
+                    .save_container_state(&self.record.id, &self.state);
+                self.broadcast(Kind::Started, &l.pid.as_raw().to_be_bytes());
+                Ok(l.pid.as_raw())
+            }
+            Err((code, msg)) => {
+                self.streams = Streams::None;
+                let _ = record_exit(
+                    &self.store,
+                    &self.record.id,
+                    &Outcome::Failed(code, msg.clone()),
+                    None,
+                );
+                self.state = self
+                    .store
+                    .container_state(&self.record.id)
+                    .unwrap_or_default();
+                let mut payload = code.to_be_bytes().to_vec();
+                payload.extend_from_slice(msg.as_bytes());
+                self.final_frame = Some((Kind::Error, payload));
+                Err((code, msg))
+            }
+        }
+    }
+
+    /// Pipes or a console socket for the container's stdio.
+    fn make_io(&self) -> Result<(Io, StreamsOrConsole)> {
+        if self.record.config.tty {
+            let (ours, theirs) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )?;
+            return Ok((Io::Tty { console: theirs }, StreamsOrConsole::Console(ours)));
+        }
+        let (stdin_child, stdin_ours) = if self.record.config.open_stdin {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            (r, Some(std::fs::File::from(w)))
+        } else {
+            (OwnedFd::from(std::fs::File::open("/dev/null")?), None)
+        };
+        let (out_r, out_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+        let (err_r, err_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+        // The container's ends must block: programs do not expect EAGAIN.
+        for fd in [&out_w, &err_w] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+            )?;
+        }
+        Ok((
+            Io::Pipes {
+                stdin: stdin_child,
+                stdout: out_w,
+                stderr: err_w,
+            },
+            StreamsOrConsole::Streams(Streams::Pipes {
+                stdin: stdin_ours,
+                stdout: Some(out_r),
+                stderr: Some(err_r),
+            }),
+        ))
+    }
+
+    fn event_loop(&mut self, signals: &SignalFd) -> Result<()> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let timeout = self.next_timeout();
+            let (out_fd, err_fd) = self.output_fds();
+            let mut fds = vec![
+                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+            ];
+            let out_idx = out_fd.map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let err_idx = err_fd.map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let probe_idx = self
+                .health
+                .running
+                .as_ref()
+                .and_then(|p| p.output_fd())
+                .map(|fd| {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                    fds.len() - 1
+                });
+            let client_base = fds.len();
+            for c in &self.clients {
+                fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("waiting for events"),
+                Ok(_) => {}
+            }
+            let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+            let sig_ready = ready(0);
+            let accept_ready = ready(1);
+            let out_ready = out_idx.is_some_and(ready);
+            let err_ready = err_idx.is_some_and(ready);
+            let probe_ready = probe_idx.is_some_and(ready);
+            let clients_ready: Vec<usize> = (0..self.clients.len())
+                .filter(|&i| ready(client_base + i))
+                .collect();
+            drop(fds);
+
+            if out_ready {
+                self.pump(Stream::Stdout, &mut buf);
+            }
+            if err_ready {
+                self.pump(Stream::Stderr, &mut buf);
+            }
+            if probe_ready {
+                if let Some(p) = self.health.running.as_mut() {
+                    p.read_output();
+                }
+            }
+            if accept_ready {
+                if let Ok((stream, _)) = self.listener.accept() {
+                    self.clients.push(Client {
+                        stream,
+                        decoder: Decoder::default(),
+                    });
+                    // A client that attaches to a running container learns its pid.
+                    if let Some(pid) = self.init {
+                        let last = self.clients.len() - 1;
+                        let _ = write_frame(
+                            &mut self.clients[last].stream,
+                            Kind::Started,
+                            &pid.as_raw().to_be_bytes(),
+                        );
+                    }
+                }
+            }
+            for i in clients_ready.into_iter().rev() {
+                self.client_input(i, &mut buf);
+            }
+            if self.start_failed {
+                return self.finish();
+            }
+            if sig_ready {
+                while let Ok(Some(info)) = signals.read_signal() {
+                    match Signal::try_from(info.ssi_signo as i32) {
+                        Ok(Signal::SIGCHLD) => {}
+                        // Asked to go away: stop the container; its exit ends us.
+                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => {
+                            if let Some(pid) = self.init {
+                                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(done) = self.reap()? {
+                    if done {
+                        return self.finish();
+                    }
+                }
+            }
+            self.tick_timers()?;
+            if self.init.is_none() && self.restart_at.is_none() && !self.waiting_for_client {
+                return self.finish();
+            }
+        }
+    }
+
+    fn next_timeout(&self) -> PollTimeout {
+        let now = Instant::now();
+        let deadlines = [
+            self.restart_at,
+            self.health
+                .next
+                .filter(|_| self.init.is_some() && self.health.running.is_none()),
+            self.health.running.as_ref().map(|p| p.deadline()),
+        ];
+        match deadlines.iter().flatten().min() {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let ms = d.saturating_duration_since(now).as_millis().min(60_000) as u16;
+                PollTimeout::from(ms.max(1))
+            }
+        }
+    }
+
+    fn output_fds(
+        &self,
+    ) -> (
+        Option<std::os::fd::BorrowedFd<'_>>,
+        Option<std::os::fd::BorrowedFd<'_>>,
+    ) {
+        match &self.streams {
+            Streams::Pipes { stdout, stderr, .. } => (
+                stdout.as_ref().map(|f| f.as_fd()),
+                stderr.as_ref().map(|f| f.as_fd()),
+            ),
+            Streams::Tty { master } => (master.as_ref().map(|f| f.as_fd()), None),
+            Streams::None => (None, None),
+        }
+    }
+
+    /// Moves available output to the log and the clients; closes the
+    /// stream at its end.
+    fn pump(&mut self, stream: Stream, buf: &mut [u8]) {
+        loop {
+            let n = {
+                let fd = match (&self.streams, stream) {
+                    (
+                        Streams::Pipes {
+                            stdout: Some(f), ..
+                        },
+                        Stream::Stdout,
+                    ) => f.as_fd(),
+                    (
+                        Streams::Pipes {
+                            stderr: Some(f), ..
+                        },
+                        Stream::Stderr,
+                    ) => f.as_fd(),
+                    (Streams::Tty { master: Some(f) }, Stream::Stdout) => f.as_fd(),
+                    _ => return,
+                };
+                nix::unistd::read(fd, buf)
+            };
+            match n {
+                Ok(0) | Err(nix::errno::Errno::EIO) => {
+                    let _ = self.log.flush_stream(stream);
+                    self.close_stream(stream);
+                    return;
+                }
+                Ok(n) => {
+                    let data = &buf[..n];
+                    let _ = self.log.write(stream, data);
+                    let kind = if stream == Stream::Stdout {
+                        Kind::Stdout
+                    } else {
+                        Kind::Stderr
+                    };
+                    self.broadcast(kind, data);
+                    if n < buf.len() {
+                        return;
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN) => return,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => {
+                    self.close_stream(stream);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn close_stream(&mut self, stream: Stream) {
+        match (&mut self.streams, stream) {
+            (Streams::Pipes { stdout, .. }, Stream::Stdout) => *stdout = None,
+            (Streams::Pipes { stderr, .. }, Stream::Stderr) => *stderr = None,
+            (Streams::Tty { master }, _) => *master = None,
+            _ => {}
+        }
+    }
+
+    /// Sends a frame to every client; a client that cannot take it is dropped.
+    fn broadcast(&mut self, kind: Kind, payload: &[u8]) {
+        self.clients
+            .retain_mut(|c| write_frame(&mut c.stream, kind, payload).is_ok());
+    }
+
+    /// Handles a client's frames, in order: a `Ready` that starts the
+    /// container comes before the stdin that follows it.
+    fn client_input(&mut self, i: usize, buf: &mut [u8]) {
+        let n = self.clients[i].stream.read(buf).unwrap_or(0);
+        if n == 0 {
+            self.clients.remove(i);
+            return;
+        }
+        self.clients[i].decoder.feed(&buf[..n]);
+        loop {
+            if i >= self.clients.len() {
+                return;
+            }
+            let frame = match self.clients[i].decoder.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(_) => {
+                    self.clients.remove(i);
+                    return;
+                }
+            };
+            match frame {
+                (Kind::Ready, _)
+                    if std::mem::take(&mut self.waiting_for_client)
+                        && self.start_container().is_err() =>
+                {
+                    self.start_failed = true;
+                    return;
+                }
+                (Kind::Stdin, data) => self.write_stdin(&data),
+                (Kind::StdinEof, _) => {
+                    if let Streams::Pipes { stdin, .. } = &mut self.streams {
+                        *stdin = None;
+                    }
+                }
+                (Kind::Resize, p) if p.len() == 4 => {
+                    if let Streams::Tty { master: Some(m) } = &self.streams {
+                        super::console::resize(
+                            m.as_raw_fd(),
+                            u16::from_be_bytes([p[0], p[1]]),
+                            u16::from_be_bytes([p[2], p[3]]),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn write_stdin(&mut self, data: &[u8]) {
+        let target = match &mut self.streams {
+            Streams::Pipes { stdin: Some(f), .. } => f,
+            Streams::Tty { master: Some(m) } => m,
+            _ => return,
+        };
+        if target.write_all(data).is_err() {
+            if let Streams::Pipes { stdin, .. } = &mut self.streams {
+                *stdin = None;
+            }
+        }
+    }
+
+    /// Reaps children. `Some(true)` when the container is over for good.
+    fn reap(&mut self) -> Result<Option<bool>> {
+        let mut over = None;
+        loop {
+            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
+                Ok(status) => {
+                    let (pid, code) = match status {
+                        WaitStatus::Exited(p, c) => (p, c),
+                        WaitStatus::Signaled(p, s, _) => (p, 128 + s as i32),
+                        _ => continue,
+                    };
+                    if Some(pid) == self.init {
+                        over = Some(self.container_exited(code)?);
+                    } else if self.health.running.as_ref().is_some_and(|p| p.pid() == pid) {
+                        let probe = self.health.running.take().expect("a running probe");
+                        self.health_result(probe.finish(code));
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(over)
+    }
+
+    /// The container's init exited: drain its output, record the exit and
+    /// decide about a restart. True when the monitor's work is done.
+    fn container_exited(&mut self, code: i32) -> Result<bool> {
+        let mut buf = vec![0u8; 64 * 1024];
+        // Every process of the pid namespace is gone with its init, so the
+        // pipes reach their end now.
+        self.pump(Stream::Stdout, &mut buf);
+        self.pump(Stream::Stderr, &mut buf);
+        let _ = self.log.flush_stream(Stream::Stdout);
+        let _ = self.log.flush_stream(Stream::Stderr);
+        self.streams = Streams::None;
+        self.init = None;
+        if let Some(p) = self.health.running.take() {
+            p.kill();
+        }
+        self.health.next = None;
+        let ran_for = self.started.elapsed();
+        self.state.status = "exited".into();
+        self.state.pid = 0;
+        self.state.exit_code = code;
+        self.state.finished_at = Some(now_rfc3339());
+        self.final_frame = Some((Kind::Exit, code.to_be_bytes().to_vec()));
+        let stopped = self.store.stopped_by_user(&self.record.id);
+        if self
+            .record
+            .host
+            .restart
+            .should_restart(code, self.state.restart_count, stopped)
+        {
+            // Attached clients end with the first exit, as `docker run` does.
+            if let Some((kind, payload)) = self.final_frame.take() {
+                self.broadcast(kind, &payload);
+            }
+            self.clients.clear();
+            self.state.status = "restarting".into();
+            self.restart_at = Some(Instant::now() + self.backoff.delay(ran_for));
+            self.store
+                .save_container_state(&self.record.id, &self.state)?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn tick_timers(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if self.restart_at.is_some_and(|t| t <= now) {
+            self.restart_at = None;
+            if self.store.stopped_by_user(&self.record.id) {
+                self.state.status = "exited".into();
+                return Ok(());
+            }
+            self.state.restart_count += 1;
+            if self.start_container().is_err() {
+                self.restart_at = None;
+            }
+        }
+        if let Some(p) = &self.health.running {
+            if p.deadline() <= now {
+                let probe = self.health.running.take().expect("a running probe");
+                let timeout = self
+                    .record
+                    .config
+                    .healthcheck
+                    .as_ref()
+                    .map(|h| h.timeout())
+                    .unwrap_or_default();
+                probe.kill();
+                self.health_result(super::health_probe::timed_out(timeout));
+            }
+        }
+        if self.init.is_some()
+            && self.health.running.is_none()
+            && self.health.next.is_some_and(|t| t <= now)
+        {
+            if let (Some(hc), Some(pid)) = (&self.record.config.healthcheck, self.init) {
+                let interval = hc.interval();
+                match super::health_probe::Probe::start(&self.record, pid, hc) {
+                    Ok(p) => self.health.running = Some(p),
+                    Err(e) => self.health_result(super::health_probe::failed_to_start(&e)),
+                }
+                self.health.next = Some(now + interval);
+            }
+        }
+        Ok(())
+    }
+
+    fn health_result(&mut self, result: super::health::HealthResult) {
+        let Some(hc) = &self.record.config.healthcheck else {
+            return;
+        };
+        let in_start = self.started.elapsed() < hc.start_period();
+        let retries = hc.retries();
+        let health = self.state.health.get_or_insert_with(HealthState::default);
+        health.record(result, retries, in_start);
+        let _ = self
+            .store
+            .save_container_state(&self.record.id, &self.state);
+    }
+
+    /// The container is over: final state, `--rm`, and we go.
+    fn finish(&mut self) -> Result<()> {
+        let _ = std::fs::remove_file(&self.socket);
+        if self.state.status == "restarting" || self.state.status == "running" {
+            self.state.status = "exited".into();
+        }
+        self.state.monitor_pid = 0;
+        let result = if self.record.host.auto_remove {
+            self.remove()
+        } else {
+            self.store
+                .save_container_state(&self.record.id, &self.state)
+        };
+        if let Some((kind, payload)) = self.final_frame.take() {
+            self.broadcast(kind, &payload);
+        }
+        result
+    }
+
+    fn remove(&self) -> Result<()> {
+        let lock = self.store.lock()?;
+        self.store.remove_container(&self.record, &lock)?;
+        self.store.remove_anonymous_volumes(&self.record, &lock)?;
+        if self.store.images()?.by_id(&self.record.image_id).is_none() {
+            self.store.remove_unused_layers(&lock)?;
+        }
+        Ok(())
+    }
+}
+
+enum StreamsOrConsole {
+    Streams(Streams),
+    Console(OwnedFd),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_lines() {
+        assert!(matches!(
+            parse_ready("started 42\n").unwrap(),
+            Ready::Started(42)
+        ));
+        assert!(matches!(
+            parse_ready("listening\n").unwrap(),
+            Ready::Listening
+        ));
+        match parse_ready("failed 127 exec: \"x\": not found\n").unwrap() {
+            Ready::Failed(c, m) => assert_eq!((c, m.as_str()), (127, "exec: \"x\": not found")),
+            _ => panic!("expected a failure"),
+        }
+        assert!(parse_ready("").is_err());
+    }
+
+    #[test]
+    fn socket_paths_stay_short() {
+        let p = socket_path(Path::new("/tmp/berth-1000"), &"a".repeat(64));
+        assert_eq!(p, Path::new("/tmp/berth-1000/aaaaaaaaaaaaaaaa.sock"));
+    }
+}
