@@ -129,7 +129,49 @@ fn default_root() -> Result<PathBuf> {
 fn default_run_dir() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         Some(dir) if Path::new(&dir).is_dir() => PathBuf::from(dir).join("berth"),
-        _ => PathBuf::from(format!("/tmp/berth-{}", nix::unistd::geteuid())),
+        _ => PathBuf::from(format!("/tmp/berth-{}", host_uid())),
+    }
+}
+
+/// Our uid as the host sees it: inside berth's user namespace we are 0,
+/// but the runtime directory belongs to the user who ran berth.
+fn host_uid() -> u32 {
+    let own = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|map| host_id_of(&map, own))
+        .unwrap_or(own)
+}
+
+/// The outside id that `inside` maps to, from a uid_map's lines
+/// (`inside outside count`).
+fn host_id_of(map: &str, inside: u32) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let mut f = line.split_whitespace().map(|n| n.parse::<u64>().ok());
+        let (Some(Some(start)), Some(Some(outside)), Some(Some(count))) =
+            (f.next(), f.next(), f.next())
+        else {
+            return None;
+        };
+        let inside = u64::from(inside);
+        (inside >= start && inside < start + count).then(|| (outside + inside - start) as u32)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_ids_come_from_the_map() {
+        assert_eq!(
+            super::host_id_of("         0       1000          1\n", 0),
+            Some(1000)
+        );
+        assert_eq!(
+            super::host_id_of("0 1000 1\n1 100000 65536\n", 1000),
+            Some(100999)
+        );
+        assert_eq!(super::host_id_of("0 0 4294967295\n", 0), Some(0));
+        assert_eq!(super::host_id_of("0 1000 1\n", 5), None);
     }
 }
 
