@@ -159,6 +159,13 @@ fn host_id_of(map: &str, inside: u32) -> Option<u32> {
 }
 
 #[cfg(test)]
+pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("root"), dir.path().join("run")).unwrap();
+    (dir, store)
+}
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn host_ids_come_from_the_map() {
@@ -173,11 +180,4 @@ mod tests {
         assert_eq!(super::host_id_of("0 0 4294967295\n", 0), Some(0));
         assert_eq!(super::host_id_of("0 1000 1\n", 5), None);
     }
-}
-
-#[cfg(test)]
-pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("root"), dir.path().join("run")).unwrap();
-    (dir, store)
 }
