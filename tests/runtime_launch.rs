@@ -176,11 +176,15 @@ fn run_create_start_and_exit_statuses() {
     );
     let id = text(&out.stdout).trim().to_string();
     assert_eq!(id.len(), 64, "{}", text(&out.stderr));
-    assert_eq!(berth(&root, &["start", "keep"]).status.code(), Some(125));
-    assert_eq!(text(&berth(&root, &["start", "-a", "keep"]).stdout), "x\n");
+    // Without -a the container starts in the background under its monitor.
+    let out = berth(&root, &["start", "keep"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "keep\n");
+    assert_eq!(text(&berth(&root, &["wait", "keep"]).stdout), "0\n");
+    assert_eq!(text(&berth(&root, &["start", "-a", "keep"]).stdout), "x\nx\n");
     assert_eq!(
         text(&berth(&root, &["start", "-a", &id[..10]]).stdout),
-        "x\nx\n"
+        "x\nx\nx\n"
     );
     let state =
         std::fs::read_to_string(root.join("containers").join(&id).join("state.json")).unwrap();
