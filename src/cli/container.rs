@@ -214,6 +214,10 @@ fn remove_one(store: &Store, spec: &str, force: bool, volumes: bool) -> Result<(
     }
     let lock = store.lock()?;
     store.remove_container(&record, &lock)?;
+    // A monitor that was killed left its socket behind.
+    if let Ok(run_dir) = store.run_dir() {
+        let _ = std::fs::remove_file(crate::runtime::monitor::socket_path(run_dir, &record.id));
+    }
     if volumes {
         store.remove_anonymous_volumes(&record, &lock)?;
     }
