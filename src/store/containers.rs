@@ -193,8 +193,11 @@ impl Store {
         read_json(&path)
     }
 
+    /// Runtime state is written without waiting for the disk: after a
+    /// crash, `observed_state` tells the truth from the processes anyway.
     pub fn save_container_state(&self, id: &str, state: &ContainerState) -> Result<()> {
-        write_json_atomic(&self.container_dir(id).join("state.json"), state)
+        let data = serde_json::to_vec(state)?;
+        crate::util::fsutil::write_atomic_relaxed(&self.container_dir(id).join("state.json"), &data)
     }
 
     /// Reserves the name and writes the record; fails if the name is taken.
@@ -226,8 +229,14 @@ impl Store {
         }
         let dir = self.container_dir(&record.id);
         crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
-        self.save_container_state(&record.id, &ContainerState::default())?;
-        write_json_atomic(&dir.join("config.json"), record)
+        // No state file yet: a container without one is "created".
+        if record.host.auto_remove {
+            // Gone when it exits: not worth waiting for the disk.
+            let data = serde_json::to_vec(record)?;
+            crate::util::fsutil::write_atomic_relaxed(&dir.join("config.json"), &data)
+        } else {
+            write_json_atomic(&dir.join("config.json"), record)
+        }
     }
 
     /// Removes the record, its files and its name. The caller has checked

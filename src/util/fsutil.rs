@@ -43,6 +43,32 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     result
 }
 
+/// Replaces `path` atomically (temporary file, rename) without waiting
+/// for the disk: for state that is rewritten often and that a crash may
+/// lose (a container's runtime state is re-derived from its processes).
+pub fn write_atomic_relaxed(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .context("atomic write target has no parent directory")?;
+    let name = path
+        .file_name()
+        .context("atomic write target has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::write(&tmp, data)
+        .with_context(|| format!("writing {}", tmp.display()))
+        .and_then(|()| {
+            fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Serializes `value` as pretty JSON and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let data = serde_json::to_vec_pretty(value).context("serializing metadata")?;
