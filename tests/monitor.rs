@@ -387,3 +387,33 @@ fn a_killed_monitor_leaves_a_truthful_record() {
         assert!(b.container_ids().is_empty());
     });
 }
+
+#[test]
+fn killing_the_client_does_not_stop_the_container() {
+    each_user(|b| {
+        b.load_busybox();
+        let mut client = b
+            .command(&["run", "--name", "survivor", "busybox", "sleep", "60"])
+            .spawn()
+            .unwrap();
+        wait_for(
+            b,
+            "survivor",
+            "{{.State.Status}}",
+            "running",
+            Duration::from_secs(10),
+        );
+        let pid = client.id() as i32;
+        // SAFETY: kill with a pid and a signal number.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = client.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            b.ok(&["inspect", "-f", "{{.State.Status}}", "survivor"]),
+            "running\n"
+        );
+        // attach reconnects to it; rm -f ends it.
+        b.ok(&["rm", "-f", "survivor"]);
+        assert!(b.container_ids().is_empty());
+    });
+}
