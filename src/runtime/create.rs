@@ -34,6 +34,8 @@ pub fn create(
     };
     let network = spec::check_network(&opts.network)?;
     let lock = store.lock()?;
+    // Before `mounts` makes volumes and bind directories: a conflict must leave nothing behind.
+    store.ensure_name_free(&name)?;
     let images = store.images()?;
     let image = match images.resolve(&opts.image) {
         Ok(i) => i,

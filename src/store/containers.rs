@@ -201,6 +201,19 @@ impl Store {
     }
 
     /// Reserves the name and writes the record; fails if the name is taken.
+    /// Fails with Docker's conflict message when a container has the
+    /// name; `create` asks before it makes volumes or bind directories.
+    pub fn ensure_name_free(&self, name: &str) -> Result<()> {
+        let owner = std::fs::read_to_string(self.root.join("names").join(name)).unwrap_or_default();
+        let owner = owner.trim();
+        if !owner.is_empty() && self.container_dir(owner).join("config.json").exists() {
+            bail!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            );
+        }
+        Ok(())
+    }
+
     pub fn create_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
         let name_path = self.root.join("names").join(&record.name);
         match std::fs::OpenOptions::new()
@@ -210,18 +223,7 @@ impl Store {
         {
             Ok(mut f) => f.write_all(record.id.as_bytes())?,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = std::fs::read_to_string(&name_path).unwrap_or_default();
-                if self
-                    .container_dir(owner.trim())
-                    .join("config.json")
-                    .exists()
-                {
-                    bail!(
-                        "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        record.name,
-                        owner.trim()
-                    );
-                }
+                self.ensure_name_free(&record.name)?;
                 // A stale reservation from an interrupted create or rm.
                 std::fs::write(&name_path, record.id.as_bytes())?;
             }
