@@ -154,6 +154,16 @@ fn volume_create_ls_inspect() {
             "the existing one is printed"
         );
 
+        // ls: by name, in natural order, as Docker's CLI.
+        b.ok(&["volume", "create", "v10"]);
+        b.ok(&["volume", "create", "v9"]);
+        let names: Vec<String> = table(&b.ok(&["volume", "ls"]))[1..]
+            .iter()
+            .map(|r| r[1].clone())
+            .filter(|n| n.len() < 64)
+            .collect();
+        assert_eq!(names, ["mine", "v9", "v10"]);
+        b.ok(&["volume", "rm", "v9", "v10"]);
         // ls: the table, --format, filters.
         let t = table(&b.ok(&["volume", "ls"]));
         assert_eq!(t[0], ["DRIVER", "VOLUME NAME"]);
@@ -1142,5 +1152,104 @@ fn bad_mount_input_is_refused_before_anything_is_made() {
         assert!(stderr(&out).contains("already in use"), "{}", show(&out));
         assert!(volume_names(b).is_empty(), "a name conflict made a volume");
         assert!(!fresh.exists(), "a name conflict made the bind dir");
+    });
+}
+
+/// Polls until the container is gone (a detached `--rm` is removed by its monitor).
+fn wait_until_removed(b: &Berth, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while b.container_ids().iter().any(|c| c == id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "container {id} was not removed within 30s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn volume_data_outlives_containers_and_images() {
+    each_user(|b| {
+        b.load_busybox();
+        // rm -f of a running container, without -v: both volumes stay.
+        let id = b
+            .ok(&[
+                "run",
+                "-d",
+                "-v",
+                "keep:/k",
+                "-v",
+                "/anon",
+                "busybox",
+                "sh",
+                "-c",
+                "echo k > /k/f; echo a > /anon/f; touch /k/ready; sleep 60",
+            ])
+            .trim()
+            .to_string();
+        let anon = container_mounts(b, &id)
+            .iter()
+            .find(|m| m["Destination"] == "/anon")
+            .unwrap()["Name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !mountpoint(b, "keep").join("ready").exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the container never wrote"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        b.ok(&["rm", "-f", &id]);
+        // Removing the image and pruning images leaves volume data alone.
+        b.ok(&["rmi", "-f", "busybox"]);
+        b.ok(&["image", "prune", "-a", "-f"]);
+        assert_eq!(
+            std::fs::read_to_string(mountpoint(b, "keep").join("f")).unwrap(),
+            "k\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(mountpoint(b, &anon).join("f")).unwrap(),
+            "a\n"
+        );
+
+        // rm -f -v of a running container: its anonymous volume goes.
+        b.load_busybox();
+        let id = b
+            .ok(&[
+                "run", "-d", "-v", "keep:/k", "-v", "/anon2", "busybox", "sleep", "60",
+            ])
+            .trim()
+            .to_string();
+        b.ok(&["rm", "-f", "-v", &id]);
+        let mut want = vec![anon.clone(), "keep".into()];
+        want.sort();
+        assert_eq!(volume_names(b), want);
+
+        // A detached --rm: its monitor removes the anonymous volume only.
+        let id = b
+            .ok(&[
+                "run",
+                "-d",
+                "--rm",
+                "-v",
+                "keep:/k",
+                "-v",
+                "/anon3",
+                "busybox",
+                "sh",
+                "-c",
+                "echo d > /k/d",
+            ])
+            .trim()
+            .to_string();
+        wait_until_removed(b, &id);
+        assert_eq!(volume_names(b), want);
+        assert_eq!(
+            std::fs::read_to_string(mountpoint(b, "keep").join("d")).unwrap(),
+            "d\n"
+        );
     });
 }
