@@ -847,6 +847,21 @@ fn image_volumes_are_filled_from_the_image() {
             assert_eq!(meta.uid(), b.user.uid);
         }
         assert_eq!(meta.mode() & 0o7777, 0o640);
+        // The volume's root takes the owner of the image's directory, so
+        // the image's own user may write into it, as with Docker.
+        if b.user.subids {
+            let out = b.ok(&[
+                "run",
+                "--rm",
+                "-u",
+                "1000",
+                "img-vol",
+                "sh",
+                "-c",
+                "stat -c %u /data && touch /data/by-1000 && echo ok",
+            ]);
+            assert_eq!(out, "1000\nok\n");
+        }
         // Restarting the container does not copy again over its changes.
         b.ok(&["start", "-a", "c1"]);
         b.ok(&["rm", "-v", "c1"]);
@@ -1246,6 +1261,12 @@ fn volume_data_outlives_containers_and_images() {
             .trim()
             .to_string();
         wait_until_removed(b, &id);
+        // The monitor removes the volume just after the container: a reader
+        // that takes no lock may see the moment in between.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while volume_names(b) != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert_eq!(volume_names(b), want);
         assert_eq!(
             std::fs::read_to_string(mountpoint(b, "keep").join("d")).unwrap(),
