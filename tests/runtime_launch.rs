@@ -181,7 +181,10 @@ fn run_create_start_and_exit_statuses() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "keep\n");
     assert_eq!(text(&berth(&root, &["wait", "keep"]).stdout), "0\n");
-    assert_eq!(text(&berth(&root, &["start", "-a", "keep"]).stdout), "x\nx\n");
+    assert_eq!(
+        text(&berth(&root, &["start", "-a", "keep"]).stdout),
+        "x\nx\n"
+    );
     assert_eq!(
         text(&berth(&root, &["start", "-a", &id[..10]]).stdout),
         "x\nx\nx\n"
