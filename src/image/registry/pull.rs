@@ -500,19 +500,66 @@ fn fetch_layer(
     let (body, len) = client.get_blob(repo, digest)?;
     let total = len.or((layer.size > 0).then_some(layer.size));
     bar.transfer("Downloading", total);
-    // A large buffer: fewer, larger reads from the socket and into gunzip.
-    let counted = std::io::BufReader::with_capacity(256 << 10, bar.reader(body));
-    let mut hashing = HashingReader::new(counted);
+    // Two stages on two threads, so that both cores work: receiving,
+    // hashing and decompressing here; parsing the tar, hashing it and
+    // creating the files in the unpacker.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(8);
     let mut notices = Notices::default();
-    let unpacked = {
-        let decoded = crate::image::compression::decompress(&mut hashing)
-            .with_context(|| format!("reading layer {digest}"))?;
-        unpack_layer(store, decoded, &mut notices)
-            .with_context(|| format!("unpacking layer {digest}"))?
-    };
-    // Drain what the decompressor did not need (padding after the gzip stream).
-    std::io::copy(&mut hashing, &mut std::io::sink())?;
-    let (actual, size) = hashing.finish();
+    let (unpacked, (actual, size)) = std::thread::scope(|s| {
+        let producer = s.spawn(move || -> Result<(String, u64)> {
+            // A large buffer: fewer, larger reads from the socket and into gunzip.
+            let counted = std::io::BufReader::with_capacity(256 << 10, bar.reader(body));
+            let mut hashing = HashingReader::new(counted);
+            {
+                let mut decoded = crate::image::compression::decompress(&mut hashing)
+                    .with_context(|| format!("reading layer {digest}"))?;
+                loop {
+                    let mut block = vec![0u8; 256 << 10];
+                    match decoded.read(&mut block) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            block.truncate(n);
+                            if tx.send(Ok(block)).is_err() {
+                                // The unpacker stopped (its error is the one to report).
+                                return Ok((String::new(), 0));
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let text = e.to_string();
+                            let _ = tx.send(Err(std::io::Error::new(e.kind(), text)));
+                            return Err(
+                                anyhow::Error::new(e).context(format!("reading layer {digest}"))
+                            );
+                        }
+                    }
+                }
+            }
+            drop(tx);
+            // Drain what the decompressor did not need (padding after the gzip stream).
+            std::io::copy(&mut hashing, &mut std::io::sink())?;
+            Ok(hashing.finish())
+        });
+        let mut reader = ChannelReader {
+            rx,
+            block: Vec::new(),
+            at: 0,
+        };
+        let unpacked = unpack_layer(store, &mut reader, &mut notices)
+            .with_context(|| format!("unpacking layer {digest}"));
+        // Whatever follows the tar's end (zero padding) is still read, so
+        // that the producer finishes and the whole blob is hashed.
+        if unpacked.is_ok() {
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        }
+        drop(reader);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the download thread panicked")));
+        // A download error explains an unpack error, so it comes first.
+        let produced = produced?;
+        Ok::<_, anyhow::Error>((unpacked?, produced))
+    })?;
     bar.status("Verifying Checksum");
     if actual != *digest {
         bail!("layer {digest} from {repo} does not match its digest (got {actual}); nothing of it was kept");
@@ -530,4 +577,29 @@ fn fetch_layer(
         );
     }
     Ok(unpacked)
+}
+
+/// Reads the blocks the download thread sends.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    block: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.block.len() {
+            match self.rx.recv() {
+                Ok(block) => {
+                    self.block = block?;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.block.len() - self.at);
+        buf[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
