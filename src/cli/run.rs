@@ -111,20 +111,7 @@ pub fn start(args: StartArgs) -> Result<()> {
         };
         return run_attached(&record, &opts);
     }
-    let mut failures = false;
-    for spec in &args.containers {
-        match start_detached(&store, spec) {
-            Ok(()) => println!("{spec}"),
-            Err(e) => {
-                failures = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
-        }
-    }
-    if failures {
-        return Err(ExitStatus(1).into());
-    }
-    Ok(())
+    super::for_each_name(&args.containers, |spec| start_detached(&store, spec))
 }
 
 fn ensure_not_running(store: &Store, record: &ContainerRecord) -> Result<()> {
@@ -185,24 +172,11 @@ pub fn restart(args: RestartArgs) -> Result<()> {
         .transpose()?;
     let store = Store::open_default()?;
     crate::userns::enter()?;
-    let mut failures = false;
-    for spec in &args.containers {
-        let result = store.resolve_container(spec).and_then(|record| {
-            super::lifecycle::stop_one(&store, &record, signal, args.time)?;
-            start_detached(&store, &record.id)
-        });
-        match result {
-            Ok(()) => println!("{spec}"),
-            Err(e) => {
-                failures = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
-        }
-    }
-    if failures {
-        return Err(ExitStatus(1).into());
-    }
-    Ok(())
+    super::for_each_name(&args.containers, |spec| {
+        let record = store.resolve_container(spec)?;
+        super::lifecycle::stop_one(&store, &record, signal, args.time)?;
+        start_detached(&store, &record.id)
+    })
 }
 
 fn create_record(

@@ -39,7 +39,21 @@ impl Probe {
             ("pid", CloneFlags::CLONE_NEWPID),
             ("mnt", CloneFlags::CLONE_NEWNS),
         ] {
-            let f = std::fs::File::open(format!("/proc/{init}/ns/{name}"))
+            let theirs = format!("/proc/{init}/ns/{name}");
+            // A namespace the container shares with us (the host network,
+            // say) is not joined: setns into a namespace of the initial user
+            // namespace would need privileges we do not have.
+            let same = match (
+                std::fs::read_link(&theirs),
+                std::fs::read_link(format!("/proc/self/ns/{name}")),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if same {
+                continue;
+            }
+            let f = std::fs::File::open(&theirs)
                 .with_context(|| format!("opening the container's {name} namespace"))?;
             namespaces.push((OwnedFd::from(f), flag));
         }
@@ -149,7 +163,12 @@ fn run_in_container(
     argv: &[String],
 ) -> i32 {
     for (fd, flag) in namespaces {
-        if nix::sched::setns(fd, *flag).is_err() {
+        if let Err(e) = nix::sched::setns(fd, *flag) {
+            let msg = format!("health check: joining the container's namespace ({flag:?}): {e}\n");
+            // SAFETY: a write to the probe's own output pipe.
+            unsafe {
+                libc::write(output, msg.as_ptr().cast(), msg.len());
+            }
             return 125;
         }
     }

@@ -193,41 +193,55 @@ impl Store {
         read_json(&path)
     }
 
+    /// Runtime state is written without waiting for the disk: after a
+    /// crash, `observed_state` tells the truth from the processes anyway.
     pub fn save_container_state(&self, id: &str, state: &ContainerState) -> Result<()> {
-        write_json_atomic(&self.container_dir(id).join("state.json"), state)
+        let data = serde_json::to_vec(state)?;
+        crate::util::fsutil::write_atomic_relaxed(&self.container_dir(id).join("state.json"), &data)
     }
 
-    /// Reserves the name and writes the record; fails if the name is taken.
-    pub fn create_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
-        let name_path = self.root.join("names").join(&record.name);
+    /// Takes `name` for container `id` with an exclusive create, so two
+    /// commands can never both get it; a reservation whose container is
+    /// gone (an interrupted create or rm) is taken over.
+    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+        let path = self.root.join("names").join(name);
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&name_path)
+            .open(&path)
         {
-            Ok(mut f) => f.write_all(record.id.as_bytes())?,
+            Ok(mut f) => Ok(f.write_all(id.as_bytes())?),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = std::fs::read_to_string(&name_path).unwrap_or_default();
+                let owner = std::fs::read_to_string(&path).unwrap_or_default();
                 if self
                     .container_dir(owner.trim())
                     .join("config.json")
                     .exists()
                 {
                     bail!(
-                        "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        record.name,
+                        "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                         owner.trim()
                     );
                 }
-                // A stale reservation from an interrupted create or rm.
-                std::fs::write(&name_path, record.id.as_bytes())?;
+                Ok(std::fs::write(&path, id.as_bytes())?)
             }
-            Err(e) => return Err(e).context("reserving the container name"),
+            Err(e) => Err(e).context("reserving the container name"),
         }
+    }
+
+    /// Reserves the name and writes the record; fails if the name is taken.
+    pub fn create_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
+        self.reserve_name(&record.name, &record.id)?;
         let dir = self.container_dir(&record.id);
         crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
-        self.save_container_state(&record.id, &ContainerState::default())?;
-        write_json_atomic(&dir.join("config.json"), record)
+        // No state file yet: a container without one is "created".
+        if record.host.auto_remove {
+            // Gone when it exits: not worth waiting for the disk.
+            let data = serde_json::to_vec(record)?;
+            crate::util::fsutil::write_atomic_relaxed(&dir.join("config.json"), &data)
+        } else {
+            write_json_atomic(&dir.join("config.json"), record)
+        }
     }
 
     /// Removes the record, its files and its name. The caller has checked
@@ -310,29 +324,7 @@ impl Store {
         new_name: &str,
         _lock: &StoreLock,
     ) -> Result<()> {
-        let new_path = self.root.join("names").join(new_name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&new_path)
-        {
-            Ok(mut f) => f.write_all(record.id.as_bytes())?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = std::fs::read_to_string(&new_path).unwrap_or_default();
-                if self
-                    .container_dir(owner.trim())
-                    .join("config.json")
-                    .exists()
-                {
-                    bail!(
-                        "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        owner.trim()
-                    );
-                }
-                std::fs::write(&new_path, record.id.as_bytes())?;
-            }
-            Err(e) => return Err(e).context("reserving the container name"),
-        }
+        self.reserve_name(new_name, &record.id)?;
         let mut renamed = record.clone();
         renamed.name = new_name.to_string();
         write_json_atomic(

@@ -235,8 +235,11 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
                 Err(anyhow!(userns_unavailable(Errno::from_raw(errno))))
                     .context("creating a user namespace")
             } else {
-                run_map_helper("newuidmap", child.as_raw(), uid_map)
-                    .and_then(|()| run_map_helper("newgidmap", child.as_raw(), gid_map))
+                // Both helpers at once: each is an exec of a setuid program,
+                // a large part of a container's start.
+                let uid_helper = spawn_map_helper("newuidmap", child.as_raw(), uid_map);
+                let gid_helper = spawn_map_helper("newgidmap", child.as_raw(), gid_map);
+                finish_map_helper(uid_helper).and(finish_map_helper(gid_helper))
             };
             if let Err(e) = setup {
                 drop(go_w);
@@ -252,28 +255,58 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
     }
 }
 
-fn run_map_helper(helper: &str, pid: i32, map: &[MapLine]) -> Result<()> {
-    let out = std::process::Command::new(helper)
+/// A running newuidmap/newgidmap, with what it needs for its error message.
+struct MapHelper {
+    helper: &'static str,
+    pid: i32,
+    map: String,
+    child: Result<std::process::Child>,
+}
+
+fn spawn_map_helper(helper: &'static str, pid: i32, map: &[MapLine]) -> MapHelper {
+    let child = std::process::Command::new(helper)
         .arg(pid.to_string())
         .args(idmap::helper_args(map))
         .stdin(std::process::Stdio::null())
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "setting up the user namespace: {helper} is not installed, but /etc/subuid gives \
-             this user subordinate ids; install it (Debian/Ubuntu: `apt-get install uidmap`, \
-             Fedora/RHEL: `dnf install shadow-utils`)"
-        ),
-        Err(e) => bail!("setting up the user namespace: running {helper}: {e}"),
-    };
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow!(
+                    "setting up the user namespace: {helper} is not installed, but /etc/subuid \
+                     gives this user subordinate ids; install it (Debian/Ubuntu: `apt-get \
+                     install uidmap`, Fedora/RHEL: `dnf install shadow-utils`)"
+                )
+            } else {
+                anyhow!("setting up the user namespace: running {helper}: {e}")
+            }
+        });
+    MapHelper {
+        helper,
+        pid,
+        map: idmap::describe(map),
+        child,
+    }
+}
+
+fn finish_map_helper(h: MapHelper) -> Result<()> {
+    let out = h.child?.wait_with_output();
+    let out = out.map_err(|e| {
+        anyhow!(
+            "setting up the user namespace: waiting for {}: {e}",
+            h.helper
+        )
+    })?;
     if !out.status.success() {
         bail!(
-            "setting up the user namespace: {helper} {pid} {} failed: {}; check that {helper} \
-             is setuid root (or has the setuid/setgid file capability) and that the ranges in \
-             /etc/subuid and /etc/subgid are valid",
-            idmap::describe(map),
-            String::from_utf8_lossy(&out.stderr).trim()
+            "setting up the user namespace: {helper} {pid} {map} failed: {err}; check that \
+             {helper} is setuid root (or has the setuid/setgid file capability) and that the \
+             ranges in /etc/subuid and /etc/subgid are valid",
+            helper = h.helper,
+            pid = h.pid,
+            map = h.map,
+            err = String::from_utf8_lossy(&out.stderr).trim()
         );
     }
     Ok(())

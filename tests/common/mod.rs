@@ -367,6 +367,12 @@ impl Berth {
 
     /// A command ready to run `berth ARGS` as the user, with a clean
     /// environment; add env or stdin before running it with [`run`].
+    /// The berth binary the tests run.
+    #[allow(dead_code)]
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
     pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         self.user_command(&self.program, args)
     }
