@@ -244,6 +244,12 @@ pub struct CreateArgs {
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long = "rm")]
     pub rm: bool,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing", value_name = "string")]
+    pub pull: String,
+    /// Suppress the pull output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Image to run
     #[arg(value_name = "IMAGE")]
     pub image: String,

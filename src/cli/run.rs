@@ -4,6 +4,7 @@
 
 use super::args::{AttachArgs, CreateArgs, RestartArgs, RunArgs, StartArgs};
 use super::{mount_flags, ExitStatus};
+use crate::image::registry::pull::PullPolicy;
 use crate::runtime::attach::parse_detach_keys;
 use crate::runtime::attach_client::{attach as attach_to, AttachOptions, Outcome};
 use crate::runtime::create::{create as create_container, CreateOptions};
@@ -24,6 +25,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
     crate::userns::enter()?;
+    ensure_image(&store, a)?;
     let record = create_record(&store, a, &requests, restart)?;
     if args.detach {
         return match monitor::spawn(&record.id, false)? {
@@ -56,6 +58,7 @@ pub fn create(args: RunArgs) -> Result<()> {
     let requests = mount_flags::parse_all(&a.volume, &a.mount, &a.tmpfs)?;
     let restart = RestartPolicy::parse(&a.restart)?;
     crate::userns::enter()?;
+    ensure_image(&store, a)?;
     let record = create_record(&store, a, &requests, restart)?;
     println!("{}", record.id);
     Ok(())
@@ -177,6 +180,13 @@ pub fn restart(args: RestartArgs) -> Result<()> {
         super::lifecycle::stop_one(&store, &record, signal, args.time)?;
         start_detached(&store, &record.id)
     })
+}
+
+/// `--pull`: the image is pulled when missing (or always), as Docker.
+fn ensure_image(store: &Store, a: &CreateArgs) -> Result<()> {
+    let policy: PullPolicy = a.pull.parse()?;
+    crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?;
+    Ok(())
 }
 
 fn create_record(
