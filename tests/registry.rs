@@ -288,6 +288,18 @@ fn anonymous_pull_push_mount_and_run() {
     env.ok(&["pull", "-q", &other]);
     assert_eq!(env.ok(&["run", "--rm", &other, "echo", "hello"]), "hello\n");
 
+    // run pulls what is missing, and only that (--pull, as Docker).
+    let err = env.fails(&["run", "--rm", "--pull", "never", &name, "true"]);
+    assert!(err.contains("--pull=never"), "{err}");
+    assert_eq!(
+        env.ok(&["run", "--rm", "-q", &name, "echo", "pulled"]),
+        "pulled\n"
+    );
+    assert_eq!(
+        env.ok(&["run", "--rm", "--pull", "never", &name, "echo", "local"]),
+        "local\n"
+    );
+
     // Unknown tags and unreachable registries say what is wrong.
     let err = env.fails(&["pull", &format!("{host}/library/busybox:nope")]);
     assert!(err.contains("image not found"), "{err}");
