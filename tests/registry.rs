@@ -845,3 +845,43 @@ fn concurrent_pulls_share_the_work() {
         assert!(all.contains(&format!("{t}: Pulling from shared")), "{all}");
     }
 }
+
+#[test]
+fn unqualified_names_search_the_configured_registries() {
+    if !tools_present() {
+        return;
+    }
+    let reg = Registry::start(None);
+    reg.seed("busybox.tar", "tools/sbox:2", None);
+    let host = reg.host();
+    let env = Env::new();
+    // Without settings a short name is Docker Hub's, which is not reachable here.
+    let err = env.fails(&["pull", "tools/sbox:2"]);
+    assert!(err.contains("docker.io"), "{err}");
+    let dir = env.xdg_config.join("berth");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("registries.json"),
+        format!(r#"{{"unqualified-search": ["127.0.0.1:1", "{host}"]}}"#),
+    )
+    .unwrap();
+    chown_to(&env, &env.xdg_config);
+    // The first registry is unreachable; the second has it.
+    let out = env.ok(&["pull", "tools/sbox:2"]);
+    assert!(out.ends_with(&format!("{host}/tools/sbox:2\n")), "{out}");
+    // The short name finds the pulled image locally, and run uses it.
+    assert_eq!(
+        env.ok(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "tools/sbox:2",
+            "echo",
+            "short"
+        ]),
+        "short\n"
+    );
+    let err = env.fails(&["pull", "tools/nothere:1"]);
+    assert!(err.contains("no registry had it"), "{err}");
+}

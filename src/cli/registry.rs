@@ -8,6 +8,7 @@ use crate::image::registry::credentials;
 use crate::image::registry::manifest::Platform;
 use crate::image::registry::pull::{pull as pull_image, pull_all_tags, PullOptions};
 use crate::image::registry::push::{local_tags, push as push_image, PushOptions};
+use crate::image::registry::settings::Settings;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -31,18 +32,22 @@ pub fn pull(args: PullArgs) -> Result<()> {
         println!("{}", reference.name());
         return Ok(());
     }
-    let reference = if reference.tag().is_none() && reference.digest().is_none() {
-        if !args.quiet {
-            println!("Using default tag: latest");
+    if reference.tag().is_none() && reference.digest().is_none() && !args.quiet {
+        println!("Using default tag: latest");
+    }
+    // A name without a registry may mean several (unqualified-search).
+    let candidates = Settings::load()?.candidates(&args.name)?;
+    let mut errors = Vec::new();
+    for reference in &candidates {
+        match pull_image(&store, reference, &opts) {
+            Ok(_) => {
+                println!("{reference}");
+                return Ok(());
+            }
+            Err(e) => errors.push(e.context(format!("pulling {}", reference.familiar()))),
         }
-        Reference::parse_tagged(&args.name)?
-    } else {
-        reference
-    };
-    pull_image(&store, &reference, &opts)
-        .with_context(|| format!("pulling {}", reference.familiar()))?;
-    println!("{reference}");
-    Ok(())
+    }
+    Err(crate::image::registry::pull::join_errors(errors))
 }
 
 pub fn push(args: PushArgs) -> Result<()> {

@@ -25,8 +25,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
     crate::userns::enter()?;
-    ensure_image(&store, a)?;
-    let record = create_record(&store, a, &requests, restart)?;
+    let image_id = ensure_image(&store, a)?;
+    let record = create_record(&store, a, &requests, restart, image_id)?;
     if args.detach {
         return match monitor::spawn(&record.id, false)? {
             Ready::Started(_) | Ready::Listening => {
@@ -58,8 +58,8 @@ pub fn create(args: RunArgs) -> Result<()> {
     let requests = mount_flags::parse_all(&a.volume, &a.mount, &a.tmpfs)?;
     let restart = RestartPolicy::parse(&a.restart)?;
     crate::userns::enter()?;
-    ensure_image(&store, a)?;
-    let record = create_record(&store, a, &requests, restart)?;
+    let image_id = ensure_image(&store, a)?;
+    let record = create_record(&store, a, &requests, restart, image_id)?;
     println!("{}", record.id);
     Ok(())
 }
@@ -182,11 +182,11 @@ pub fn restart(args: RestartArgs) -> Result<()> {
     })
 }
 
-/// `--pull`: the image is pulled when missing (or always), as Docker.
-fn ensure_image(store: &Store, a: &CreateArgs) -> Result<()> {
+/// `--pull`: the image is pulled when missing (or always), as Docker;
+/// returns its id.
+fn ensure_image(store: &Store, a: &CreateArgs) -> Result<String> {
     let policy: PullPolicy = a.pull.parse()?;
-    crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?;
-    Ok(())
+    Ok(crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?.id)
 }
 
 fn create_record(
@@ -194,10 +194,12 @@ fn create_record(
     a: &CreateArgs,
     requests: &[mount_flags::MountRequest],
     restart: RestartPolicy,
+    image_id: String,
 ) -> Result<ContainerRecord> {
     let opts = CreateOptions {
         name: a.name.clone(),
         image: a.image.clone(),
+        image_id: Some(image_id),
         process: ProcessOptions {
             command: a.command.clone(),
             entrypoint: a.entrypoint.clone(),

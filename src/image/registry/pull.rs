@@ -78,23 +78,25 @@ pub fn ensure_image(
     policy: PullPolicy,
     quiet: bool,
 ) -> Result<ImageRecord> {
-    let local = store.images()?.resolve(name).ok().cloned();
-    let reference = match (policy, &local) {
+    let settings = super::settings::Settings::load()?;
+    let local = resolve_local(store, &settings, name)?;
+    let candidates = match (policy, &local) {
         (PullPolicy::Never, Some(img)) | (PullPolicy::Missing, Some(img)) => return Ok(img.clone()),
         (PullPolicy::Never, None) => bail!(
             "image {name} is not in the store and --pull=never forbids pulling it; pull it first with `berth pull {name}`"
         ),
-        (PullPolicy::Always, _) | (PullPolicy::Missing, None) => {
-            match Reference::parse_tagged(name) {
-                Ok(r) => r,
-                // Not a name (an id prefix): nothing to pull.
-                Err(_) if local.is_some() => return Ok(local.expect("checked")),
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("No such image: {name}"))),
-            }
-        }
+        (PullPolicy::Always, _) | (PullPolicy::Missing, None) => match settings.candidates(name) {
+            Ok(c) => c,
+            // Not a name (an id prefix): nothing to pull.
+            Err(_) if local.is_some() => return Ok(local.expect("checked")),
+            Err(e) => return Err(e.context(format!("No such image: {name}"))),
+        },
     };
     if local.is_none() {
-        eprintln!("Unable to find image '{}' locally", reference.familiar());
+        eprintln!(
+            "Unable to find image '{}' locally",
+            candidates[0].familiar()
+        );
     }
     crate::userns::enter()?;
     let opts = PullOptions {
@@ -102,32 +104,62 @@ pub fn ensure_image(
         transport: Transport::default(),
         quiet,
     };
-    // Docker prints the pull's progress on stderr here: stdout is the
-    // container's.
-    let pulled = pull_with(store, &reference, &opts, &Progress::plain(true)).or_else(|e| {
-        if quiet {
-            Err(e)
-        } else {
-            Err(e).with_context(|| format!("pulling {}", reference.familiar()))
+    let mut errors = Vec::new();
+    for reference in &candidates {
+        // Docker prints the pull's progress on stderr here: stdout is the
+        // container's.
+        match pull_with(store, reference, &opts, &Progress::plain(true)) {
+            Ok(pulled) => {
+                if !quiet {
+                    eprintln!(
+                        "Status: {} for {}",
+                        if pulled.up_to_date {
+                            "Image is up to date"
+                        } else {
+                            "Downloaded newer image"
+                        },
+                        reference.familiar()
+                    );
+                }
+                return store.images()?.by_id(&pulled.id).cloned().with_context(|| {
+                    format!(
+                        "image {} vanished right after it was pulled",
+                        reference.familiar()
+                    )
+                });
+            }
+            Err(e) => errors.push(e.context(format!("pulling {}", reference.familiar()))),
         }
-    })?;
-    if !quiet {
-        eprintln!(
-            "Status: {} for {}",
-            if pulled.up_to_date {
-                "Image is up to date"
-            } else {
-                "Downloaded newer image"
-            },
-            reference.familiar()
-        );
     }
-    store.images()?.by_id(&pulled.id).cloned().with_context(|| {
-        format!(
-            "image {} vanished right after it was pulled",
-            reference.familiar()
-        )
-    })
+    Err(join_errors(errors))
+}
+
+/// One error from the attempts at each candidate registry.
+pub fn join_errors(mut errors: Vec<anyhow::Error>) -> anyhow::Error {
+    if errors.len() == 1 {
+        return errors.remove(0);
+    }
+    let text: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+    anyhow::anyhow!("no registry had it: {}", text.join("; "))
+}
+
+/// The local image a name means: as typed (name, id, prefix), else under
+/// each unqualified-search registry.
+pub fn resolve_local(
+    store: &Store,
+    settings: &super::settings::Settings,
+    name: &str,
+) -> Result<Option<ImageRecord>> {
+    let index = store.images()?;
+    if let Ok(img) = index.resolve(name) {
+        return Ok(Some(img.clone()));
+    }
+    for candidate in settings.candidates(name).unwrap_or_default() {
+        if let Ok(img) = index.resolve(&candidate.to_string()) {
+            return Ok(Some(img.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// Pulls `reference` (normalized, with tag or digest) into the store,

@@ -9,7 +9,11 @@
 //!
 //! `insecure` allows plain HTTP and unverified TLS for that registry (as
 //! Docker's `insecure-registries`); `mirrors` are tried in order for pulls
-//! before the registry itself. A missing file means no settings.
+//! before the registry itself. `"unqualified-search": ["quay.io",
+//! "docker.io"]` (as Podman's `unqualified-search-registries`) makes a name
+//! without a registry (`busybox`) mean the first of those registries that
+//! has it, locally and for pulls; without it such a name is Docker Hub's,
+//! as in Docker. A missing file means no settings.
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -30,6 +34,8 @@ pub struct RegistrySettings {
 pub struct Settings {
     #[serde(default)]
     pub registries: BTreeMap<String, RegistrySettings>,
+    #[serde(default, rename = "unqualified-search")]
+    pub unqualified_search: Vec<String>,
 }
 
 impl Settings {
@@ -55,6 +61,20 @@ impl Settings {
         Ok(serde_json::from_slice(data)?)
     }
 
+    /// What a name the user typed may mean, in the order to try: the name
+    /// under each unqualified-search registry when it names none itself,
+    /// else just its normal Docker reading.
+    pub fn candidates(&self, name: &str) -> Result<Vec<crate::image::reference::Reference>> {
+        use crate::image::reference::{has_explicit_domain, Reference};
+        if has_explicit_domain(name) || self.unqualified_search.is_empty() {
+            return Ok(vec![Reference::parse_tagged(name)?]);
+        }
+        self.unqualified_search
+            .iter()
+            .map(|registry| Ok(Reference::parse_tagged(&format!("{registry}/{name}"))?))
+            .collect()
+    }
+
     /// The settings of one registry (`host[:port]`), default when absent.
     pub fn registry(&self, domain: &str) -> RegistrySettings {
         self.registries.get(domain).cloned().unwrap_or_default()
@@ -72,6 +92,27 @@ pub fn settings_path() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unqualified_names_search_the_listed_registries() {
+        let s = Settings::parse(br#"{"unqualified-search":["quay.io","docker.io"]}"#).unwrap();
+        let c: Vec<String> = s
+            .candidates("busybox")
+            .unwrap()
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(
+            c,
+            vec!["quay.io/busybox:latest", "docker.io/library/busybox:latest"]
+        );
+        let c = s.candidates("localhost:5000/x").unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            Settings::default().candidates("busybox").unwrap()[0].to_string(),
+            "docker.io/library/busybox:latest"
+        );
+    }
 
     #[test]
     fn parses_and_defaults() {
