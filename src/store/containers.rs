@@ -270,7 +270,9 @@ impl Store {
     /// is reported as exited with an unknown exit code (-1), as it is.
     pub fn observed_state(&self, id: &str) -> Result<ContainerState> {
         let mut state = self.container_state(id)?;
-        if state.status == "running" && !pid_alive(state.pid) {
+        // While its monitor lives, the monitor is about to record the real
+        // exit: the container is still "running" until it has.
+        if state.status == "running" && !pid_alive(state.pid) && !pid_alive(state.monitor_pid) {
             state.status = "exited".into();
             state.exit_code = -1;
             state.pid = 0;
