@@ -197,7 +197,7 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
 
 /// Reads a small regular file of the container; anything else (missing,
 /// a FIFO that would block, a device, huge) counts as absent.
-fn read_small_file(path: &str) -> Option<String> {
+pub fn read_small_file(path: &str) -> Option<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
@@ -216,7 +216,7 @@ fn read_small_file(path: &str) -> Option<String> {
 
 /// Finds the program and execs it; returns only on failure, with Docker's
 /// wording and status (127 not found, 126 cannot be run).
-fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible, InitError> {
+pub fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible, InitError> {
     let name = &argv[0];
     let path_var = super::env::get(env, "PATH").unwrap_or(super::env::DEFAULT_PATH);
     let program = find_program(name, path_var)?;
