@@ -264,6 +264,9 @@ pub struct CreateArgs {
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long = "rm")]
     pub rm: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long = "init")]
+    pub init: bool,
     /// Image to run
     #[arg(value_name = "IMAGE")]
     pub image: String,

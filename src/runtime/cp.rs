@@ -141,9 +141,7 @@ fn receive(base: &OwnedFd, dest: &str, input: impl Read, keep_owner: bool) -> Re
     let (parts, _) = split(dest);
     let dest_path = join(&parts);
     let existing = treetar::resolve(base, &dest_path, OFlag::O_PATH).ok();
-    let dest_is_dir = existing
-        .as_ref()
-        .is_some_and(|fd| crate::mounts::inroot::is_dir(fd));
+    let dest_is_dir = existing.as_ref().is_some_and(crate::mounts::inroot::is_dir);
     let open_dir = |p: &Path| {
         treetar::resolve(base, p, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .with_context(|| format!("no such directory: {}", display(p)))

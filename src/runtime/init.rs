@@ -70,7 +70,7 @@ pub fn decode(data: &[u8]) -> Option<InitError> {
 
 /// Runs in the forked child; never returns.
 pub fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
-    let err = match setup_and_exec(ctx) {
+    let err = match setup_and_exec(ctx, &err_pipe) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -80,9 +80,17 @@ pub fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
     unsafe { libc::_exit(err.code) }
 }
 
-fn setup_and_exec(ctx: &InitContext) -> Result<std::convert::Infallible, InitError> {
+fn setup_and_exec(
+    ctx: &InitContext,
+    err_pipe: &OwnedFd,
+) -> Result<std::convert::Infallible, InitError> {
     prepare(ctx).map_err(InitError::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(InitError::setup)?;
+    if ctx.record.config.init {
+        use std::os::fd::AsRawFd;
+        super::init_reaper::become_init(&[err_pipe.as_raw_fd()])
+            .map_err(|e| InitError::setup(anyhow::anyhow!("starting the init (--init): {e}")))?;
+    }
     exec(&argv, &env)
 }
 

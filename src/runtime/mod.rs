@@ -13,6 +13,7 @@ pub mod exec;
 pub mod health;
 pub mod health_probe;
 pub mod init;
+pub mod init_reaper;
 pub mod logfile;
 pub mod monitor;
 pub mod nsenter;

@@ -265,7 +265,7 @@ pub fn extract(base: &OwnedFd, reader: impl Read, opts: &ExtractOptions) -> Resu
     }
     // Directory times last: writing into them changed their mtime.
     for (path, h) in dirs.iter().rev() {
-        if let Ok(fd) = resolve(base, &path, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+        if let Ok(fd) = resolve(base, path, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
             set_times(fd.as_fd(), h);
         }
     }
@@ -289,12 +289,11 @@ fn clean(raw: &Path, rename: Option<&(OsString, OsString)>) -> Option<PathBuf> {
         Some((from, to)) if from == "." => {
             out.push(to);
         }
-        Some((from, to)) => {
-            if parts.first().copied() == Some(from.as_os_str()) {
-                parts.remove(0);
-                out.push(to);
-            }
+        Some((from, to)) if parts.first().copied() == Some(from.as_os_str()) => {
+            parts.remove(0);
+            out.push(to);
         }
+        Some(_) => {}
         None => {}
     }
     for p in parts {
