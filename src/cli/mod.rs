@@ -6,6 +6,8 @@
 mod archive;
 mod args;
 mod container;
+mod exec;
+mod files;
 mod image;
 mod lifecycle;
 pub mod mount_flags;
@@ -147,6 +149,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(a) => lifecycle::wait(a),
         Command::Rename(a) => lifecycle::rename(a),
         Command::Top(a) => lifecycle::top(a),
+        Command::Exec(a) => exec::exec(a),
+        Command::Cp(a) => files::cp(a),
+        Command::Commit(a) => files::commit(a),
+        Command::Export(a) => files::export(a),
+        Command::Diff(a) => files::diff(a),
+        Command::Pause(a) => exec::pause(a, true),
+        Command::Unpause(a) => exec::pause(a, false),
         Command::Images(a) => image::images(a),
         Command::Rmi(a) => image::rmi(a),
         Command::Tag(a) => image::tag(a),
@@ -189,6 +198,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Wait(a) => lifecycle::wait(a),
             C::Rename(a) => lifecycle::rename(a),
             C::Top(a) => lifecycle::top(a),
+            C::Exec(a) => exec::exec(a),
+            C::Cp(a) => files::cp(a),
+            C::Commit(a) => files::commit(a),
+            C::Export(a) => files::export(a),
+            C::Diff(a) => files::diff(a),
+            C::Pause(a) => exec::pause(a, true),
+            C::Unpause(a) => exec::pause(a, false),
         },
         Command::Volume(sub) => match sub {
             V::Create(a) => volume::create(a),

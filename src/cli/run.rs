@@ -224,6 +224,7 @@ fn create_record(
         read_only: a.read_only,
         auto_remove: a.rm,
         restart,
+        init: a.init,
     };
     create_container(store, &opts, |image_volumes, lock| {
         let inherited = mount_flags::volumes_from(store, &a.volumes_from)?;

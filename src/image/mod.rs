@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod changes;
+pub mod commit;
 pub mod compression;
 pub mod config;
 pub mod import;

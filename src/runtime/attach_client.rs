@@ -41,13 +41,13 @@ pub enum Outcome {
 }
 
 /// Puts the terminal in raw mode and restores it when dropped.
-struct RawMode {
+pub struct RawMode {
     fd: std::os::fd::RawFd,
     saved: Termios,
 }
 
 impl RawMode {
-    fn enable(fd: BorrowedFd<'_>) -> Option<RawMode> {
+    pub fn enable(fd: BorrowedFd<'_>) -> Option<RawMode> {
         let saved = termios::tcgetattr(fd).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);

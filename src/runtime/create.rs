@@ -22,6 +22,8 @@ pub struct CreateOptions {
     pub read_only: bool,
     pub auto_remove: bool,
     pub restart: crate::runtime::policy::RestartPolicy,
+    /// `--init`: berth's minimal init as pid 1.
+    pub init: bool,
 }
 
 /// Creates the container. `mounts` turns the user's mount flags into the
@@ -53,8 +55,9 @@ pub fn create(
     let config = ImageConfig::parse(&store.get_blob(&image.id)?)
         .with_context(|| format!("reading the configuration of image {}", opts.image))?;
     let id = crate::util::ids::random_id();
-    let process =
+    let mut process =
         spec::build_process(&config.config, &opts.process, &id, &super::env::host_lookup)?;
+    process.init = opts.init;
     let image_volumes: Vec<String> = config
         .config
         .volumes

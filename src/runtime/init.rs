@@ -70,7 +70,7 @@ pub fn decode(data: &[u8]) -> Option<InitError> {
 
 /// Runs in the forked child; never returns.
 pub fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
-    let err = match setup_and_exec(ctx) {
+    let err = match setup_and_exec(ctx, &err_pipe) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -80,9 +80,17 @@ pub fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
     unsafe { libc::_exit(err.code) }
 }
 
-fn setup_and_exec(ctx: &InitContext) -> Result<std::convert::Infallible, InitError> {
+fn setup_and_exec(
+    ctx: &InitContext,
+    err_pipe: &OwnedFd,
+) -> Result<std::convert::Infallible, InitError> {
     prepare(ctx).map_err(InitError::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(InitError::setup)?;
+    if ctx.record.config.init {
+        use std::os::fd::AsRawFd;
+        super::init_reaper::become_init(&[err_pipe.as_raw_fd()])
+            .map_err(|e| InitError::setup(anyhow::anyhow!("starting the init (--init): {e}")))?;
+    }
     exec(&argv, &env)
 }
 
@@ -197,7 +205,7 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
 
 /// Reads a small regular file of the container; anything else (missing,
 /// a FIFO that would block, a device, huge) counts as absent.
-fn read_small_file(path: &str) -> Option<String> {
+pub fn read_small_file(path: &str) -> Option<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
@@ -216,7 +224,7 @@ fn read_small_file(path: &str) -> Option<String> {
 
 /// Finds the program and execs it; returns only on failure, with Docker's
 /// wording and status (127 not found, 126 cannot be run).
-fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible, InitError> {
+pub fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible, InitError> {
     let name = &argv[0];
     let path_var = super::env::get(env, "PATH").unwrap_or(super::env::DEFAULT_PATH);
     let program = find_program(name, path_var)?;

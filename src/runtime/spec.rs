@@ -141,6 +141,7 @@ pub fn build_process(
             .clone()
             .or_else(|| image.stop_signal.clone()),
         healthcheck: healthcheck(image, &opts.health)?,
+        init: false,
     })
 }
 

@@ -159,7 +159,7 @@ pub fn record_exit(
 }
 
 /// The overlay for the container, relative to the store root.
-fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
+pub fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
     let mut lowers = Vec::with_capacity(record.layers.len());
     for diff_id in record.layers.iter().rev() {
         lowers.push(store.layer_link(diff_id)?);
@@ -179,7 +179,7 @@ fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> 
 }
 
 /// gid 5 ("tty") for terminals when the namespace maps it.
-fn tty_gid() -> Option<u32> {
+pub fn tty_gid() -> Option<u32> {
     let map = std::fs::read_to_string("/proc/self/gid_map").ok()?;
     crate::userns::idmap::is_mapped(&crate::userns::idmap::parse_proc_map(&map), 5).then_some(5)
 }

@@ -47,6 +47,9 @@ pub struct ProcessConfig {
     /// or `--no-healthcheck`.
     #[serde(default)]
     pub healthcheck: Option<crate::runtime::health::HealthConfig>,
+    /// `--init`: a minimal init runs as pid 1, reaping and forwarding signals.
+    #[serde(default)]
+    pub init: bool,
 }
 
 /// How the container is attached to the host (Docker's `HostConfig`).

@@ -1,0 +1,75 @@
+//! `exec`, `pause` and `unpause`.
+
+use super::args::{ExecArgs, PauseArgs};
+use super::ExitStatus;
+use crate::runtime::exec::{exec as exec_in, ExecOptions, ExecOutcome};
+use crate::store::Store;
+use anyhow::{bail, Result};
+
+pub fn exec(args: ExecArgs) -> Result<()> {
+    let store = Store::open_default()?;
+    let record = store.resolve_container(&args.container)?;
+    let state = store.observed_state(&record.id)?;
+    match state.status.as_str() {
+        "running" => {}
+        "paused" => bail!(
+            "container {} is paused, unpause the container before exec",
+            record.id
+        ),
+        _ => bail!("container {} is not running", record.id),
+    }
+    if args.interactive && args.tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        bail!("the input device is not a TTY");
+    }
+    let env = crate::runtime::env::merge(
+        &[],
+        &args.env_file,
+        &args.env,
+        &crate::runtime::env::host_lookup,
+    )?;
+    let opts = ExecOptions {
+        argv: args.command,
+        interactive: args.interactive,
+        tty: args.tty,
+        detach: args.detach,
+        env,
+        workdir: args.workdir,
+        user: args.user,
+    };
+    if let Some(w) = &opts.workdir {
+        if !w.starts_with('/') {
+            bail!("the working directory '{w}' is invalid, it needs to be an absolute path");
+        }
+    }
+    match exec_in(&record, state.pid, &opts)? {
+        ExecOutcome::Exited(0) => Ok(()),
+        ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
+        ExecOutcome::Failed(code, message) => {
+            eprintln!(
+                "Error: OCI runtime exec failed: exec failed: unable to start container process: \
+                 {message}"
+            );
+            Err(ExitStatus(code).into())
+        }
+    }
+}
+
+/// `pause` (freeze = true) and `unpause`.
+pub fn pause(args: PauseArgs, freeze: bool) -> Result<()> {
+    let store = Store::open_default()?;
+    let mut failed = false;
+    for name in &args.containers {
+        match crate::runtime::cgroup::set_paused(&store, name, freeze) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                failed = true;
+                let code = super::report(&e);
+                debug_assert_eq!(code, super::EXIT_BERTH_ERROR);
+            }
+        }
+    }
+    if failed {
+        return Err(ExitStatus(super::EXIT_BERTH_ERROR).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! `commit` and `diff`: a container's changes are its overlay upper
+//! directory. `diff` lists them against the image's layers; `commit`
+//! turns them into a layer (overlay whiteouts become OCI `.wh.` entries)
+//! and records a new image whose config is the container's.
+//!
+//! Both run inside berth's user namespace: the upper directory holds
+//! files owned by subordinate ids.
+
+use crate::image::changes::apply_changes;
+use crate::image::config::{History, ImageConfig};
+use crate::image::layer::{unpack_layer, Notices};
+use crate::image::reference::Reference;
+use crate::runtime::treetar::{list_dir, WalkOptions, Walker};
+use crate::store::containers::ContainerRecord;
+use crate::store::images::ImageRecord;
+use crate::store::Store;
+use anyhow::{anyhow, Context, Result};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Paths berth creates as mount points in every container; they are not
+/// the container's changes when they are empty.
+const BERTH_MOUNT_POINTS: [&str; 6] = [
+    "proc",
+    "sys",
+    "dev",
+    "etc/hostname",
+    "etc/hosts",
+    "etc/resolv.conf",
+];
+
+fn mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = BERTH_MOUNT_POINTS.iter().map(PathBuf::from).collect();
+    for m in &record.host.mounts {
+        out.push(PathBuf::from(m.destination.trim_start_matches('/')));
+    }
+    out
+}
+
+/// One line of `diff`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// 'A' added, 'C' changed, 'D' deleted.
+    pub kind: char,
+    pub path: String,
+}
+
+/// Whether `rel` exists in the image's layers (top first), honouring
+/// whiteouts and opaque directories of upper layers.
+fn in_lower(layers: &[PathBuf], rel: &Path) -> bool {
+    for layer in layers {
+        if std::fs::symlink_metadata(layer.join(rel)).is_ok() {
+            return true;
+        }
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return false;
+        };
+        let mut wh = std::ffi::OsString::from(".wh.");
+        wh.push(name);
+        if std::fs::symlink_metadata(layer.join(parent).join(wh)).is_ok()
+            || layer.join(parent).join(".wh..wh..opq").exists()
+        {
+            return false;
+        }
+    }
+    false
+}
+
+/// The container's changes, sorted by path.
+pub fn changes(store: &Store, record: &ContainerRecord) -> Result<Vec<Change>> {
+    let upper = store.container_dir(&record.id).join("upper");
+    let mut layers = Vec::new();
+    for diff_id in record.layers.iter().rev() {
+        layers.push(store.layer_diff(diff_id)?);
+    }
+    let skip = mount_points(record);
+    let mut out = Vec::new();
+    if upper.is_dir() {
+        walk_changes(&upper, Path::new(""), &layers, &skip, &mut out)?;
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Adds the changes under `rel`; returns whether it reported any.
+fn walk_changes(
+    upper: &Path,
+    rel: &Path,
+    layers: &[PathBuf],
+    skip: &[PathBuf],
+    out: &mut Vec<Change>,
+) -> Result<bool> {
+    let dir = upper.join(rel);
+    let mut any = false;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = rel.join(e.file_name());
+        let meta = e.metadata()?;
+        let shown = format!("/{}", path.display());
+        let ft = meta.file_type();
+        if ft.is_char_device() && meta.rdev() == 0 {
+            out.push(Change {
+                kind: 'D',
+                path: shown,
+            });
+            any = true;
+            continue;
+        }
+        let placeholder = skip.contains(&path)
+            && ((ft.is_file() && meta.len() == 0)
+                || (ft.is_dir() && std::fs::read_dir(upper.join(&path))?.next().is_none()));
+        if placeholder {
+            continue;
+        }
+        let existed = in_lower(layers, &path);
+        if ft.is_dir() {
+            let idx = out.len();
+            let inner = walk_changes(upper, &path, layers, skip, out)?;
+            if !existed || inner {
+                let kind = if existed { 'C' } else { 'A' };
+                out.insert(idx, Change { kind, path: shown });
+                any = true;
+            }
+        } else {
+            out.push(Change {
+                kind: if existed { 'C' } else { 'A' },
+                path: shown,
+            });
+            any = true;
+        }
+    }
+    Ok(any)
+}
+
+/// What `commit` was asked for.
+#[derive(Debug, Default, Clone)]
+pub struct CommitOptions {
+    pub author: Option<String>,
+    pub message: Option<String>,
+    /// Dockerfile instructions applied to the new config.
+    pub changes: Vec<String>,
+    pub reference: Option<String>,
+}
+
+/// Writes the upper directory as an OCI layer tar.
+fn write_layer(upper: &Path, skip: Vec<PathBuf>, out: std::fs::File) -> Result<()> {
+    let fd: OwnedFd = std::fs::File::open(upper)
+        .with_context(|| format!("opening {}", upper.display()))?
+        .into();
+    let mut w = Walker::new(
+        std::io::BufWriter::new(out),
+        WalkOptions {
+            overlay_upper: true,
+            ..Default::default()
+        },
+    );
+    w.skip_empty(skip);
+    for name in list_dir(&fd, upper)? {
+        w.add(fd.as_fd(), Some(&name), Path::new(&name), false)?;
+    }
+    use std::io::Write;
+    w.finish()?.flush().context("writing the layer")
+}
+
+/// Makes the image; returns its id (`sha256:...`).
+pub fn commit(store: &Store, record: &ContainerRecord, opts: &CommitOptions) -> Result<String> {
+    let name = opts
+        .reference
+        .as_deref()
+        .map(|r| {
+            Reference::parse_tagged(r)
+                .map(|r| r.to_string())
+                .map_err(|e| anyhow!("invalid reference format {r:?}: {e}"))
+        })
+        .transpose()?;
+    let base = store.get_blob(&record.image_id).with_context(|| {
+        format!(
+            "reading the configuration of image {} (removed while the container exists?)",
+            record.image
+        )
+    })?;
+    let mut config = ImageConfig::parse(&base)?;
+    let c = &record.config;
+    let run = &mut config.config;
+    run.cmd = c.cmd.clone();
+    run.entrypoint = c.entrypoint.clone();
+    run.env = Some(c.env.clone());
+    run.working_dir = (!c.working_dir.is_empty()).then(|| c.working_dir.clone());
+    run.user = (!c.user.is_empty()).then(|| c.user.clone());
+    run.labels = (!c.labels.is_empty()).then(|| c.labels.clone());
+    apply_changes(run, &opts.changes)?;
+
+    let upper = store.container_dir(&record.id).join("upper");
+    crate::util::fsutil::create_dir_mode(&upper, 0o755)?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+    let skip = mount_points(record);
+    let writer = std::thread::spawn(move || write_layer(&upper, skip, std::fs::File::from(w)));
+    let layer = unpack_layer(store, std::fs::File::from(r), &mut Notices::default());
+    let written = writer
+        .join()
+        .map_err(|_| anyhow!("the layer writer panicked"))?;
+    written.context("archiving the container's changes")?;
+    let layer = layer.context("storing the container's changes as a layer")?;
+
+    let created = crate::util::humanize::now_rfc3339();
+    config.created = Some(created.clone());
+    config.author = opts.author.clone();
+    config.rootfs.diff_ids.push(layer.diff_id.clone());
+    config.history.push(History {
+        created: Some(created.clone()),
+        created_by: Some(c.args.join(" ")),
+        author: opts.author.clone(),
+        comment: opts.message.clone(),
+        empty_layer: false,
+    });
+    config
+        .extra
+        .insert("container".into(), record.id.clone().into());
+    let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
+
+    let lock = store.lock()?;
+    let mut layers = record.layers.clone();
+    layers.push(layer.diff_id.clone());
+    let mut size = layer.size;
+    for l in &record.layers {
+        size += store.layer(l).map_or(0, |r| r.size);
+    }
+    layer.commit(store, &lock)?;
+    let id = store.put_blob(&config_bytes)?;
+    let mut index = store.images()?;
+    index.upsert(ImageRecord {
+        id: id.clone(),
+        repo_tags: name.into_iter().collect(),
+        repo_digests: Vec::new(),
+        layers,
+        size,
+        created: Some(created),
+        added: crate::util::humanize::now_rfc3339(),
+    });
+    store.save_images(&index, &lock)?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiteouts_and_opaque_dirs_of_lower_layers_hide_paths() {
+        let d = tempfile::tempdir().unwrap();
+        let top = d.path().join("top");
+        let base = d.path().join("base");
+        std::fs::create_dir_all(base.join("etc/sub")).unwrap();
+        std::fs::write(base.join("etc/a"), b"").unwrap();
+        std::fs::write(base.join("etc/b"), b"").unwrap();
+        std::fs::create_dir_all(top.join("etc/sub")).unwrap();
+        std::fs::write(top.join("etc/.wh.a"), b"").unwrap();
+        std::fs::write(top.join("etc/sub/.wh..wh..opq"), b"").unwrap();
+        let layers = [top, base];
+        assert!(in_lower(&layers, Path::new("etc/b")));
+        assert!(!in_lower(&layers, Path::new("etc/a")));
+        assert!(!in_lower(&layers, Path::new("etc/sub/x")));
+        assert!(!in_lower(&layers, Path::new("nothere")));
+    }
+
+    #[test]
+    fn changes_are_a_c_d_without_berth_mount_points() {
+        let (_d, store) = crate::store::test_store();
+        let record = ContainerRecord {
+            id: "c1".into(),
+            ..Default::default()
+        };
+        let upper = store.container_dir("c1").join("upper");
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::create_dir_all(upper.join("proc")).unwrap();
+        std::fs::write(upper.join("etc/hostname"), b"").unwrap();
+        std::fs::write(upper.join("etc/new"), b"x").unwrap();
+        let c = changes(&store, &record).unwrap();
+        let shown: Vec<String> = c.iter().map(|c| format!("{} {}", c.kind, c.path)).collect();
+        assert_eq!(shown, ["A /etc", "A /etc/new"]);
+    }
+}

@@ -1,0 +1,129 @@
+//! A container's filesystem, seen from a helper child process: for a
+//! running container the child joins its user and mount namespaces (its
+//! root is then the container's, with volumes and binds); for a stopped
+//! one it enters berth's user namespace, makes a private mount namespace
+//! and mounts the container's overlay there. `cp` and `export` read and
+//! write through that child, so that files get the container's owners
+//! and nothing outside the container's root is ever touched.
+
+use super::nsenter::{self, Target};
+use crate::store::containers::ContainerRecord;
+use crate::store::Store;
+use anyhow::{anyhow, Context, Result};
+use nix::sched::CloneFlags;
+use nix::unistd::{fork, pipe2, ForkResult};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+/// Where the child found the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The running container's mount namespace: other mounts (/proc,
+    /// /dev, volumes) are visible.
+    Running,
+    /// The overlay alone.
+    Stopped,
+}
+
+/// Runs `f` in a child process with the container's root directory open;
+/// returns f's error (sent back as text) if it failed. The caller has no
+/// thread. Descriptors `f` uses must be open before the call.
+pub fn with_root(
+    store: &Store,
+    record: &ContainerRecord,
+    f: impl FnOnce(&OwnedFd, View) -> Result<()>,
+) -> Result<ChildHandle> {
+    let state = store.observed_state(&record.id)?;
+    let running = matches!(state.status.as_str(), "running" | "paused");
+    let target = if running {
+        Some(Target::open(
+            state.pid,
+            &record.id,
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
+        )?)
+    } else {
+        None
+    };
+    let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+    // SAFETY: the caller has no thread, so the child is a complete copy.
+    match unsafe { fork() }.context("starting the copy helper")? {
+        ForkResult::Child => {
+            drop(err_r);
+            let r = match &target {
+                Some(t) => enter_running(t).and_then(|root| f(&root, View::Running)),
+                None => enter_stopped(store, record).and_then(|root| f(&root, View::Stopped)),
+            };
+            let code = match r {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = std::fs::File::from(err_w).write_all(format!("{e:#}").as_bytes());
+                    1
+                }
+            };
+            // SAFETY: leave without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => Ok(ChildHandle {
+            pid: child,
+            err: Some(err_r),
+        }),
+    }
+}
+
+/// The helper child, to be waited for once its data is exchanged.
+pub struct ChildHandle {
+    pid: nix::unistd::Pid,
+    err: Option<OwnedFd>,
+}
+
+impl ChildHandle {
+    /// Waits for the child; its error, if any.
+    pub fn wait(mut self) -> Result<()> {
+        let mut msg = String::new();
+        if let Some(fd) = self.err.take() {
+            let _ = std::fs::File::from(fd).read_to_string(&mut msg);
+        }
+        let code = super::signals::wait_exit(self.pid).context("waiting for the copy helper")?;
+        if !msg.is_empty() {
+            return Err(anyhow!(msg));
+        }
+        if code != 0 {
+            return Err(anyhow!("the copy helper failed (status {code})"));
+        }
+        Ok(())
+    }
+}
+
+fn open_dir(path: &str) -> Result<OwnedFd> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    Ok(f.into())
+}
+
+fn enter_running(target: &Target) -> Result<OwnedFd> {
+    nsenter::not_dumpable();
+    target.join()?;
+    // setns(CLONE_NEWNS) put our root and cwd at the namespace's root.
+    open_dir("/")
+}
+
+fn enter_stopped(store: &Store, record: &ContainerRecord) -> Result<OwnedFd> {
+    use nix::mount::{mount, MsFlags};
+    crate::userns::enter()?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("creating a mount namespace")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making the mounts private")?;
+    let dir = store.container_dir(&record.id);
+    for sub in ["upper", "work", "merged"] {
+        crate::util::fsutil::create_dir_mode(&dir.join(sub), 0o755)?;
+    }
+    let spec = super::start::overlay_spec(store, record)?;
+    nix::unistd::chdir(store.root()).context("entering the store")?;
+    crate::mounts::rootfs::mount_overlay(&spec, &dir.join("merged"))?;
+    open_dir(&dir.join("merged").to_string_lossy())
+}

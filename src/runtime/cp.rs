@@ -1,0 +1,381 @@
+//! `cp` and `export` with Docker's rules: a source `dir/.` copies the
+//! directory's contents, a source `dir` copies the directory itself (into
+//! an existing directory, or as the new name), a file lands in an
+//! existing directory or under the new name, and `-` is a tar on stdin
+//! or stdout. The source side sends one line (its kind and name) and a
+//! tar through a pipe; the destination side decides where it goes.
+//! Container paths resolve inside the container's root (cfs.rs);
+//! extraction never leaves the chosen destination (treetar.rs).
+
+use super::cfs::{self, View};
+use super::treetar::{self, ExtractOptions, WalkOptions, Walker};
+use crate::store::containers::ContainerRecord;
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// `cp` flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpOptions {
+    /// `-a`: keep the owners of the source.
+    pub archive: bool,
+    /// `-L`: follow a symlink given as the source.
+    pub follow_link: bool,
+}
+
+/// What the source is, sent before its tar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A directory, named (`d NAME`).
+    Dir(OsString),
+    /// A directory's contents (`c`: entries under `.`).
+    Contents,
+    /// Anything else, named (`f NAME`).
+    File(OsString),
+    /// A tar from stdin, extracted into the destination directory.
+    Raw,
+}
+
+impl Kind {
+    fn line(&self) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = match self {
+            Kind::Dir(n) => [b"d ", n.as_bytes()].concat(),
+            Kind::File(n) => [b"f ", n.as_bytes()].concat(),
+            Kind::Contents => b"c".to_vec(),
+            Kind::Raw => b"r".to_vec(),
+        };
+        out.push(b'\n');
+        out
+    }
+
+    fn parse(line: &[u8]) -> Result<Kind> {
+        use std::os::unix::ffi::OsStrExt;
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let name = || std::ffi::OsStr::from_bytes(line.get(2..).unwrap_or_default()).to_owned();
+        Ok(match line.first() {
+            Some(b'd') => Kind::Dir(name()),
+            Some(b'f') => Kind::File(name()),
+            Some(b'c') => Kind::Contents,
+            Some(b'r') => Kind::Raw,
+            _ => bail!("the copy helper sent nothing (it failed)"),
+        })
+    }
+}
+
+/// Lexical parts of a path: its normal components and whether it asks for
+/// a directory's contents (`/.` at the end, or the root itself).
+fn split(path: &str) -> (Vec<OsString>, bool) {
+    let trailing_dot = path.ends_with("/.") || path == ".";
+    let mut parts: Vec<OsString> = Vec::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_owned()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let contents = trailing_dot || parts.is_empty();
+    (parts, contents)
+}
+
+fn join(parts: &[OsString]) -> PathBuf {
+    parts.iter().collect()
+}
+
+/// Writes the kind line and the tar of `src` (resolved inside `base`).
+fn send_source(
+    base: &OwnedFd,
+    src: &str,
+    follow: bool,
+    where_: &str,
+    out: impl Write,
+) -> Result<()> {
+    let (parts, contents) = split(src);
+    let mut out = out;
+    let not_found = || anyhow::anyhow!("Could not find the file {src} in {where_}");
+    let opts = WalkOptions::default();
+    if contents {
+        let dir = treetar::resolve(base, &join(&parts), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|_| not_found())?;
+        out.write_all(&Kind::Contents.line())?;
+        let mut w = Walker::new(out, opts);
+        w.add(dir.as_fd(), None, Path::new("."), false)?;
+        w.finish()?;
+        return Ok(());
+    }
+    let (name, parent) = parts.split_last().expect("not empty outside contents mode");
+    let parent = treetar::resolve(base, &join(parent), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        .map_err(|_| not_found())?;
+    let flags = if follow {
+        nix::fcntl::AtFlags::empty()
+    } else {
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW
+    };
+    let st = nix::sys::stat::fstatat(parent.as_fd(), name.as_os_str(), flags)
+        .map_err(|_| not_found())?;
+    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir(name.clone())
+    } else {
+        Kind::File(name.clone())
+    };
+    out.write_all(&kind.line())?;
+    let mut w = Walker::new(out, opts);
+    w.add(parent.as_fd(), Some(name), Path::new(name), follow)?;
+    w.finish()?;
+    Ok(())
+}
+
+/// Reads the kind line and extracts the tar at `dest` inside `base`.
+fn receive(base: &OwnedFd, dest: &str, input: impl Read, keep_owner: bool) -> Result<()> {
+    let mut input = BufReader::new(input);
+    let mut line = Vec::new();
+    input.read_until(b'\n', &mut line)?;
+    let kind = Kind::parse(&line)?;
+    let (parts, _) = split(dest);
+    let dest_path = join(&parts);
+    let existing = treetar::resolve(base, &dest_path, OFlag::O_PATH).ok();
+    let dest_is_dir = existing.as_ref().is_some_and(crate::mounts::inroot::is_dir);
+    let open_dir = |p: &Path| {
+        treetar::resolve(base, p, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .with_context(|| format!("no such directory: {}", display(p)))
+    };
+    let mut opts = ExtractOptions {
+        keep_owner,
+        rename_top: None,
+    };
+    let (into, rename) = match (&kind, existing.is_some(), dest_is_dir) {
+        (_, _, true) => (dest_path.clone(), None),
+        (Kind::Raw, _, false) => bail!("destination {dest} must be a directory"),
+        (Kind::Contents | Kind::Dir(_), true, false) => {
+            bail!("cannot copy a directory to a file: {dest}")
+        }
+        (Kind::File(_), false, _) if dest.ends_with('/') => {
+            bail!("destination directory {dest} does not exist")
+        }
+        (_, _, false) => {
+            let Some((new_name, parent)) = parts.split_last() else {
+                bail!("invalid destination {dest}");
+            };
+            let from = match &kind {
+                Kind::Dir(n) | Kind::File(n) => n.clone(),
+                _ => OsString::from("."),
+            };
+            (join(parent), Some((from, new_name.clone())))
+        }
+    };
+    opts.rename_top = rename;
+    let dir = open_dir(&into)?;
+    treetar::extract(&dir, input, &opts)
+}
+
+fn display(p: &Path) -> String {
+    format!("/{}", p.display())
+}
+
+/// The host's side: paths relative to our working directory, resolved
+/// as the host resolves them.
+fn host_root_and_path(path: &str) -> Result<(OwnedFd, String)> {
+    let abs = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        let cwd = std::env::current_dir().context("reading the working directory")?;
+        let mut s = cwd.to_string_lossy().into_owned();
+        s.push('/');
+        s.push_str(path);
+        s
+    };
+    let root = std::fs::File::open("/").context("opening /")?;
+    Ok((root.into(), abs))
+}
+
+/// `cp CONTAINER:SRC DEST` (DEST `-`: a tar on stdout).
+pub fn copy_out(
+    store: &Store,
+    record: &ContainerRecord,
+    src: &str,
+    dest: &str,
+    opts: CpOptions,
+) -> Result<()> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating a pipe")?;
+    let where_ = format!("container {}", record.name);
+    let child = cfs::with_root(store, record, move |root, _| {
+        send_source(root, src, opts.follow_link, &where_, std::fs::File::from(w))
+    })?;
+    let input = BufReader::new(std::fs::File::from(r));
+    // Each branch consumes (and so closes) our end of the pipe, so that a
+    // helper still writing is not left blocked while we wait for it.
+    let received = if dest == "-" {
+        let mut input = input;
+        let mut line = Vec::new();
+        input.read_until(b'\n', &mut line)?;
+        let stdout = std::io::stdout();
+        if nix::unistd::isatty(&stdout).unwrap_or(false) {
+            bail!("refusing to write a tar archive to a terminal; redirect the output");
+        }
+        // SAFETY: setting a signal disposition; no other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        Kind::parse(&line).and_then(|_| {
+            std::io::copy(&mut input, &mut stdout.lock())
+                .map(|_| ())
+                .context("writing the archive to standard output")
+        })
+    } else {
+        let (root, abs) = host_root_and_path(dest)?;
+        receive(
+            &root,
+            &abs,
+            input,
+            opts.archive && crate::userns::is_real_root(),
+        )
+    };
+    if dest == "-" && is_broken_pipe(&received) {
+        // The reader of our output stopped early (`| tar t`): its choice.
+        let _ = child.wait();
+        return Ok(());
+    }
+    child.wait()?;
+    received
+}
+
+fn is_broken_pipe(r: &Result<()>) -> bool {
+    r.as_ref().err().is_some_and(|e| {
+        e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    })
+}
+
+/// `cp SRC CONTAINER:DEST` (SRC `-`: a tar on stdin).
+pub fn copy_in(
+    store: &Store,
+    record: &ContainerRecord,
+    src: &str,
+    dest: &str,
+    opts: CpOptions,
+) -> Result<()> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating a pipe")?;
+    let child = cfs::with_root(store, record, move |root, view| {
+        let r = receive(root, dest, std::fs::File::from(r), opts.archive);
+        if view == View::Running {
+            r.with_context(|| format!("copying into container {}", record.name))
+        } else {
+            r
+        }
+    })?;
+    // A helper that fails stops reading: that is an error, not a signal.
+    // SAFETY: setting a signal disposition; no other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let mut out = std::fs::File::from(w);
+    let sent = if src == "-" {
+        out.write_all(&Kind::Raw.line())
+            .and_then(|_| std::io::copy(&mut std::io::stdin().lock(), &mut out).map(|_| ()))
+            .context("reading the archive from standard input")
+    } else {
+        let (root, abs) = host_root_and_path(src)?;
+        send_source(
+            &root,
+            &abs,
+            opts.follow_link,
+            "the local filesystem",
+            &mut out,
+        )
+    };
+    drop(out);
+    child.wait()?;
+    sent
+}
+
+/// `export`: the container's whole filesystem as a tar on `out`.
+pub fn export(store: &Store, record: &ContainerRecord, out: OwnedFd) -> Result<()> {
+    let child = cfs::with_root(store, record, move |root, view| {
+        let opts = WalkOptions {
+            one_mount: view == View::Running,
+            ..Default::default()
+        };
+        let mut w = Walker::new(std::io::BufWriter::new(std::fs::File::from(out)), opts);
+        w.add(root.as_fd(), None, Path::new(""), false)?;
+        w.finish()?.flush().context("writing the archive")
+    })?;
+    child.wait()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_like_docker() {
+        assert_eq!(split("/a/b/."), (vec!["a".into(), "b".into()], true));
+        assert_eq!(split("/a/b/"), (vec!["a".into(), "b".into()], false));
+        assert_eq!(split("/"), (vec![], true));
+        assert_eq!(split("/a/../../b"), (vec!["b".into()], false));
+    }
+
+    #[test]
+    fn kind_lines_round_trip() {
+        for k in [
+            Kind::Dir("x y".into()),
+            Kind::File("f".into()),
+            Kind::Contents,
+            Kind::Raw,
+        ] {
+            assert_eq!(Kind::parse(&k.line()).unwrap(), k);
+        }
+        assert!(Kind::parse(b"").is_err());
+    }
+
+    fn tree() -> (tempfile::TempDir, OwnedFd) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("src/dir/sub")).unwrap();
+        std::fs::write(d.path().join("src/dir/sub/f"), b"1").unwrap();
+        std::fs::write(d.path().join("src/file"), b"2").unwrap();
+        std::fs::create_dir(d.path().join("dst")).unwrap();
+        std::fs::write(d.path().join("dst/existing"), b"old").unwrap();
+        let fd = std::fs::File::open(d.path()).unwrap().into();
+        (d, fd)
+    }
+
+    fn copy(base: &OwnedFd, src: &str, dest: &str) -> Result<()> {
+        let mut buf = Vec::new();
+        send_source(base, src, false, "test", &mut buf)?;
+        receive(base, dest, &buf[..], false)
+    }
+
+    #[test]
+    fn docker_cp_rules() {
+        let (d, base) = tree();
+        let p = d.path();
+        copy(&base, "/src/dir", "/dst").unwrap();
+        assert!(p.join("dst/dir/sub/f").exists());
+        copy(&base, "/src/dir/.", "/dst").unwrap();
+        assert!(p.join("dst/sub/f").exists());
+        copy(&base, "/src/dir", "/dst/new").unwrap();
+        assert!(p.join("dst/new/sub/f").exists());
+        copy(&base, "/src/file", "/dst/existing").unwrap();
+        assert_eq!(std::fs::read(p.join("dst/existing")).unwrap(), b"2");
+        copy(&base, "/src/file", "/dst/renamed").unwrap();
+        assert_eq!(std::fs::read(p.join("dst/renamed")).unwrap(), b"2");
+        let e = copy(&base, "/src/dir", "/dst/existing").unwrap_err();
+        assert!(
+            e.to_string().contains("cannot copy a directory to a file"),
+            "{e}"
+        );
+        let e = copy(&base, "/src/file", "/dst/nodir/").unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let e = copy(&base, "/src/none", "/dst").unwrap_err();
+        assert_eq!(e.to_string(), "Could not find the file /src/none in test");
+        assert!(copy(&base, "/src/file", "/no/such/x").is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! `--init`: a minimal init as the container's pid 1. The container's
+//! init process forks right before the exec; the child execs the
+//! program, and the parent stays as pid 1, forwarding signals to it and
+//! reaping every orphan the pid namespace hands it, until the program
+//! exits; then it exits with the program's status (128 + signal when
+//! killed, as tini).
+//!
+//! It is berth's own code already in memory, so nothing is executed from
+//! a path and no copy of our binary is reachable from the container. The
+//! process is made non-dumpable: nothing in the container can open its
+//! /proc/1/exe (the host's berth binary, CVE-2019-5736), mem or fds.
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::os::fd::RawFd;
+
+extern "C" fn noop(_: libc::c_int) {}
+
+/// Every signal a process may catch.
+fn catchable() -> Vec<Signal> {
+    Signal::iterator()
+        .filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP))
+        .collect()
+}
+
+/// Forks. Returns in the child, which goes on to exec the program; the
+/// parent becomes the reaper and never returns, holding no descriptor
+/// beyond stdio. `close_in_init` names the ones that matter most (the
+/// exec-report pipe, whose EOF tells the monitor that the exec happened).
+pub fn become_init(close_in_init: &[RawFd]) -> Result<(), nix::errno::Errno> {
+    let mut all = SigSet::all();
+    all.remove(Signal::SIGKILL);
+    all.remove(Signal::SIGSTOP);
+    let mut old = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))?;
+    // SAFETY: the container's init is single-threaded.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            // The program starts with no signal blocked, as under Docker.
+            let _ = old;
+            nix::sys::signal::pthread_sigmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            )?;
+            Ok(())
+        }
+        ForkResult::Parent { child } => {
+            let _ = close_in_init;
+            // pid 1 never execs, so close-on-exec does not apply to it:
+            // every descriptor beyond stdio (the exec-report pipe, the
+            // monitor's sockets and pipes) must go now, or their readers
+            // would wait for an EOF until the container ends.
+            // SAFETY: close_range only closes descriptors of this process.
+            unsafe {
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            }
+            reap(child, &all)
+        }
+    }
+}
+
+fn reap(child: Pid, set: &SigSet) -> ! {
+    super::nsenter::not_dumpable();
+    // The kernel drops signals sent to a pid namespace's init whose
+    // disposition is the default, even while blocked: install a handler
+    // for each, then take them synchronously with sigwaitinfo.
+    let act = SigAction::new(SigHandler::Handler(noop), SaFlags::empty(), SigSet::empty());
+    for s in catchable() {
+        // SAFETY: a handler that does nothing.
+        let _ = unsafe { sigaction(s, &act) };
+    }
+    loop {
+        // SAFETY: siginfo is plain data filled by the kernel.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: the set outlives the call; info is writable.
+        let sig = unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) };
+        if sig < 0 {
+            continue;
+        }
+        if sig == libc::SIGCHLD {
+            if let Some(code) = reap_all(child) {
+                // SAFETY: leave without running destructors of the copy.
+                unsafe { libc::_exit(code) }
+            }
+            continue;
+        }
+        // SAFETY: kill with a pid and a signal number.
+        unsafe {
+            libc::kill(child.as_raw(), sig);
+        }
+    }
+}
+
+/// Reaps every exited child; the program's status once it is among them.
+fn reap_all(child: Pid) -> Option<i32> {
+    let mut result = None;
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == child => result = Some(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
+                result = Some(128 + sig as i32)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return result,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_signal_but_kill_and_stop_is_forwarded() {
+        let s = catchable();
+        assert!(s.contains(&Signal::SIGTERM) && s.contains(&Signal::SIGCHLD));
+        assert!(!s.contains(&Signal::SIGKILL) && !s.contains(&Signal::SIGSTOP));
+    }
+}

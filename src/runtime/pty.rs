@@ -1,0 +1,121 @@
+//! The relay of `exec -t`: our terminal (raw while stdin is relayed,
+//! restored on every way out by the guard's drop) to and from the pty
+//! master the process in the container got its terminal from; SIGWINCH
+//! becomes TIOCSWINSZ on the master.
+
+use super::attach_client::{window_size, RawMode};
+use super::nsenter::pidfd_open;
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// Relays until `child` exits (then drains what it wrote last).
+pub fn relay(master: OwnedFd, child: Pid, relay_stdin: bool) -> Result<()> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let _raw = if relay_stdin {
+        RawMode::enable(stdin.as_fd())
+    } else {
+        None
+    };
+    if let Some((rows, cols)) = window_size(stdout.as_fd()).or_else(|| window_size(stdin.as_fd())) {
+        super::console::resize(master.as_raw_fd(), rows, cols);
+    }
+    let mut winch = SigSet::empty();
+    winch.add(Signal::SIGWINCH);
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&winch), None)
+        .context("blocking SIGWINCH")?;
+    let sigfd = SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("watching window size changes")?;
+    let pidfd = pidfd_open(child.as_raw()).context("watching the process")?;
+    set_nonblocking(master.as_fd())?;
+    let mut out = stdout.lock();
+    let mut stdin_open = relay_stdin;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let mut fds = vec![
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.context("waiting for terminal input or output")?,
+        };
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .unwrap_or(PollFlags::empty())
+        };
+        let (m, p, s, i) = (ready(0), ready(1), ready(2), ready(3));
+        if !m.is_empty() && !drain(master.as_fd(), &mut out, &mut buf)? {
+            return Ok(());
+        }
+        if !p.is_empty() {
+            // The process ended: what it wrote last is still in the master.
+            drain(master.as_fd(), &mut out, &mut buf)?;
+            return Ok(());
+        }
+        if !s.is_empty() {
+            while let Ok(Some(_)) = sigfd.read_signal() {}
+            if let Some((rows, cols)) =
+                window_size(stdout.as_fd()).or_else(|| window_size(stdin.as_fd()))
+            {
+                super::console::resize(master.as_raw_fd(), rows, cols);
+            }
+        }
+        if !i.is_empty() {
+            match nix::unistd::read(stdin.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => write_all(master.as_fd(), &buf[..n])?,
+            }
+        }
+    }
+}
+
+/// Copies what the master has to `out`; false once the terminal is gone
+/// (EIO: every process closed its end).
+fn drain(master: BorrowedFd<'_>, out: &mut impl Write, buf: &mut [u8]) -> Result<bool> {
+    loop {
+        match nix::unistd::read(master, buf) {
+            Ok(0) | Err(nix::errno::Errno::EIO) => return Ok(false),
+            Ok(n) => {
+                out.write_all(&buf[..n])
+                    .context("writing the terminal's output")?;
+                out.flush().context("writing the terminal's output")?;
+            }
+            Err(nix::errno::Errno::EAGAIN) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("reading the terminal"),
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<()> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+                let _ = poll(&mut fds, PollTimeout::from(100u16));
+            }
+            Err(e) => return Err(e).context("writing to the terminal"),
+        }
+    }
+    Ok(())
+}
+
+fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
