@@ -95,7 +95,13 @@ pub fn kill(args: KillArgs) -> Result<()> {
             store.mark_stopped_by_user(&record.id)?;
         }
         send_signal(Pid::from_raw(state.pid), signal)
-            .with_context(|| format!("sending {signal} to the container"))
+            .with_context(|| format!("sending {signal} to the container"))?;
+        if signal == Signal::SIGKILL {
+            // SIGKILL cannot be ignored: wait for its effect, so that a
+            // command right after (rm, exec) sees a stopped container.
+            wait_until_stopped(store, &record.id, Duration::from_secs(10))?;
+        }
+        Ok(())
     })
 }
 
