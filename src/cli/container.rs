@@ -178,26 +178,9 @@ impl PsFilters {
 pub fn rm(args: RmArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
-    let mut failed = false;
-    for spec in &args.containers {
-        match remove_one(&store, spec, args.force, args.volumes) {
-            Ok(()) => println!("{spec}"),
-            Err(e) => {
-                failed = true;
-                eprintln!(
-                    "Error response from daemon: {}",
-                    e.chain()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join(": ")
-                );
-            }
-        }
-    }
-    if failed {
-        return Err(super::ExitStatus(1).into());
-    }
-    Ok(())
+    super::for_each_name(&args.containers, |spec| {
+        remove_one(&store, spec, args.force, args.volumes)
+    })
 }
 
 fn remove_one(store: &Store, spec: &str, force: bool, volumes: bool) -> Result<()> {

@@ -211,7 +211,7 @@ pub fn rmi(args: RmiArgs) -> Result<()> {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 failed = true;
-                eprintln!("Error response from daemon: {}", error_chain(&e));
+                eprintln!("Error response from daemon: {}", super::chain_text(&e));
             }
         }
     }
@@ -219,13 +219,6 @@ pub fn rmi(args: RmiArgs) -> Result<()> {
         return Err(super::ExitStatus(1).into());
     }
     Ok(())
-}
-
-fn error_chain(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 /// Untags or deletes one image as Docker's `rmi` does, returning the

@@ -73,30 +73,10 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         .map_err(|_| anyhow::anyhow!("invalid signal: {s}"))
 }
 
-/// Runs `op` for each container, printing its name as Docker does, and
-/// reports failures per container; exit status 1 if any failed.
+/// Runs `op` for each container named, as Docker prints it.
 fn for_each(specs: &[String], mut op: impl FnMut(&Store, &str) -> Result<()>) -> Result<()> {
     let store = Store::open_default()?;
-    let mut failed = false;
-    for spec in specs {
-        match op(&store, spec) {
-            Ok(()) => println!("{spec}"),
-            Err(e) => {
-                failed = true;
-                eprintln!(
-                    "Error response from daemon: {}",
-                    e.chain()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join(": ")
-                );
-            }
-        }
-    }
-    if failed {
-        return Err(super::ExitStatus(1).into());
-    }
-    Ok(())
+    super::for_each_name(specs, |spec| op(&store, spec))
 }
 
 pub fn kill(args: KillArgs) -> Result<()> {

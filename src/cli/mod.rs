@@ -89,20 +89,44 @@ pub fn main() -> i32 {
     }
 }
 
+/// Runs `op` for each name a user gave, printing the name when it worked
+/// and Docker's "Error response from daemon" line when it did not; the
+/// command fails (status 1) if any did, after trying them all.
+pub(crate) fn for_each_name(
+    names: &[String],
+    mut op: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut failed = false;
+    for name in names {
+        match op(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                failed = true;
+                eprintln!("Error response from daemon: {}", chain_text(&e));
+            }
+        }
+    }
+    if failed {
+        return Err(ExitStatus(1).into());
+    }
+    Ok(())
+}
+
+/// An error and its causes on one line, `what: why: detail`.
+pub(crate) fn chain_text(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// Prints an error chain as `Error: what was being done: what went wrong`
 /// and picks the exit status.
 pub fn report(err: &anyhow::Error) -> i32 {
     if let Some(ExitStatus(code)) = err.downcast_ref::<ExitStatus>() {
         return *code;
     }
-    let mut msg = String::new();
-    for (i, cause) in err.chain().enumerate() {
-        if i > 0 {
-            msg.push_str(": ");
-        }
-        msg.push_str(&cause.to_string());
-    }
-    eprintln!("Error: {msg}");
+    eprintln!("Error: {}", chain_text(err));
     EXIT_BERTH_ERROR
 }
 
@@ -138,6 +162,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::History(a) => image::history(a),
         Command::Inspect(a) => system::inspect(a),
         Command::Pull(a) => registry::pull(a),
+        Command::Push(a) => registry::push(a),
+        Command::Login(a) => registry::login(a),
+        Command::Logout(a) => registry::logout(a),
         Command::Load(a) => archive::load(a),
         Command::Save(a) => archive::save(a),
         Command::Import(a) => archive::import(a),
@@ -151,6 +178,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             I::Inspect(a) => image::inspect(a),
             I::Prune(a) => image::prune(a),
             I::Pull(a) => registry::pull(a),
+            I::Push(a) => registry::push(a),
             I::Load(a) => archive::load(a),
             I::Save(a) => archive::save(a),
             I::Import(a) => archive::import(a),

@@ -313,7 +313,9 @@ pub fn volumes_from(store: &Store, specs: &[String]) -> Result<Vec<MountPoint>> 
 
 /// Turns requests into the container's mounts: creates missing bind
 /// directories for `-v`, named volumes on first use, anonymous volumes for
-/// `-v /path` and for the image's VOLUMEs not otherwise mounted.
+/// `-v /path` and for the image's VOLUMEs not otherwise mounted. Bind
+/// sources are checked and made first, so that a refused one leaves no
+/// volume behind; volumes made here go again if a later one fails.
 pub fn materialize(
     store: &Store,
     requests: &[MountRequest],
@@ -321,6 +323,56 @@ pub fn materialize(
     image_volumes: &[String],
     lock: &StoreLock,
 ) -> Result<Vec<MountPoint>> {
+    for r in requests.iter().filter(|r| r.kind == MountKind::Bind) {
+        let src = PathBuf::from(r.source.as_deref().unwrap_or_default());
+        if !src.exists() {
+            if !r.create_missing_source {
+                bail!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    src.display()
+                );
+            }
+            std::fs::create_dir_all(&src)
+                .with_context(|| format!("creating the bind mount source {}", src.display()))?;
+        }
+    }
+    let mut made = Vec::new();
+    let result = mount_points(store, requests, inherited, image_volumes, lock, &mut made);
+    if result.is_err() {
+        for name in made {
+            let _ = store.remove_volume(&name, lock);
+        }
+    }
+    result
+}
+
+/// The second half of [`materialize`]; `made` collects the volumes it created.
+fn mount_points(
+    store: &Store,
+    requests: &[MountRequest],
+    inherited: Vec<MountPoint>,
+    image_volumes: &[String],
+    lock: &StoreLock,
+    made: &mut Vec<String>,
+) -> Result<Vec<MountPoint>> {
+    let mut volume = |name: String, labels: IndexMap<String, String>, anonymous: bool| {
+        let existed = store.volume(&name).is_ok();
+        let rec = store.create_volume(
+            VolumeRecord {
+                name: name.clone(),
+                driver: "local".into(),
+                labels,
+                options: IndexMap::new(),
+                created_at: crate::util::humanize::now_rfc3339(),
+                anonymous,
+            },
+            lock,
+        )?;
+        if !existed {
+            made.push(name);
+        }
+        anyhow::Ok(rec)
+    };
     let mut out: Vec<MountPoint> = Vec::new();
     for r in requests {
         let mut m = MountPoint {
@@ -332,32 +384,13 @@ pub fn materialize(
             ..Default::default()
         };
         match r.kind {
-            MountKind::Bind => {
-                let src = PathBuf::from(r.source.as_deref().unwrap_or_default());
-                if !src.exists() {
-                    if !r.create_missing_source {
-                        bail!("invalid mount config for type \"bind\": bind source path does not exist: {}", src.display());
-                    }
-                    std::fs::create_dir_all(&src).with_context(|| {
-                        format!("creating the bind mount source {}", src.display())
-                    })?;
-                }
-                m.source = src;
-            }
+            MountKind::Bind => m.source = PathBuf::from(r.source.as_deref().unwrap_or_default()),
             MountKind::Volume => {
                 let (name, anonymous) = match &r.source {
                     Some(n) => (n.clone(), false),
                     None => (crate::util::ids::random_id(), true),
                 };
-                let rec = VolumeRecord {
-                    name: name.clone(),
-                    driver: "local".into(),
-                    labels: r.volume_labels.clone(),
-                    options: IndexMap::new(),
-                    created_at: crate::util::humanize::now_rfc3339(),
-                    anonymous,
-                };
-                let rec = store.create_volume(rec, lock)?;
+                let rec = volume(name.clone(), r.volume_labels.clone(), anonymous)?;
                 m.source = store.volume_mount_source(&rec);
                 m.volume = Some(name);
                 m.anonymous = anonymous;
@@ -379,18 +412,10 @@ pub fn materialize(
             continue;
         }
         let name = crate::util::ids::random_id();
-        let rec = VolumeRecord {
-            name: name.clone(),
-            driver: "local".into(),
-            labels: IndexMap::new(),
-            options: IndexMap::new(),
-            created_at: crate::util::humanize::now_rfc3339(),
-            anonymous: true,
-        };
-        store.create_volume(rec, lock)?;
+        let rec = volume(name.clone(), IndexMap::new(), true)?;
         out.push(MountPoint {
             kind: MountKind::Volume,
-            source: store.volume_data(&name),
+            source: store.volume_mount_source(&rec),
             destination: dest,
             volume: Some(name),
             anonymous: true,
@@ -504,5 +529,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("does not exist"));
+        // A refused bind source comes before any volume is made.
+        let mixed = parse_all(
+            &["fresh:/f".into(), "/anon".into()],
+            &["type=bind,source=/no/such/dir,target=/x".into()],
+            &[],
+        )
+        .unwrap();
+        assert!(materialize(&store, &mixed, vec![], &["/img".into()], &lock).is_err());
+        assert_eq!(store.volumes().unwrap().len(), 3);
+        assert!(store.volume("fresh").is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 use super::args::{AttachArgs, CreateArgs, RestartArgs, RunArgs, StartArgs};
 use super::{mount_flags, ExitStatus};
+use crate::image::registry::pull::PullPolicy;
 use crate::runtime::attach::parse_detach_keys;
 use crate::runtime::attach_client::{attach as attach_to, AttachOptions, Outcome};
 use crate::runtime::create::{create as create_container, CreateOptions};
@@ -24,7 +25,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
     crate::userns::enter()?;
-    let record = create_record(&store, a, &requests, restart)?;
+    let image_id = ensure_image(&store, a)?;
+    let record = create_record(&store, a, &requests, restart, image_id)?;
     if args.detach {
         return match monitor::spawn(&record.id, false)? {
             Ready::Started(_) | Ready::Listening => {
@@ -56,7 +58,8 @@ pub fn create(args: RunArgs) -> Result<()> {
     let requests = mount_flags::parse_all(&a.volume, &a.mount, &a.tmpfs)?;
     let restart = RestartPolicy::parse(&a.restart)?;
     crate::userns::enter()?;
-    let record = create_record(&store, a, &requests, restart)?;
+    let image_id = ensure_image(&store, a)?;
+    let record = create_record(&store, a, &requests, restart, image_id)?;
     println!("{}", record.id);
     Ok(())
 }
@@ -111,20 +114,7 @@ pub fn start(args: StartArgs) -> Result<()> {
         };
         return run_attached(&record, &opts);
     }
-    let mut failures = false;
-    for spec in &args.containers {
-        match start_detached(&store, spec) {
-            Ok(()) => println!("{spec}"),
-            Err(e) => {
-                failures = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
-        }
-    }
-    if failures {
-        return Err(ExitStatus(1).into());
-    }
-    Ok(())
+    super::for_each_name(&args.containers, |spec| start_detached(&store, spec))
 }
 
 fn ensure_not_running(store: &Store, record: &ContainerRecord) -> Result<()> {
@@ -185,24 +175,18 @@ pub fn restart(args: RestartArgs) -> Result<()> {
         .transpose()?;
     let store = Store::open_default()?;
     crate::userns::enter()?;
-    let mut failures = false;
-    for spec in &args.containers {
-        let result = store.resolve_container(spec).and_then(|record| {
-            super::lifecycle::stop_one(&store, &record, signal, args.time)?;
-            start_detached(&store, &record.id)
-        });
-        match result {
-            Ok(()) => println!("{spec}"),
-            Err(e) => {
-                failures = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
-        }
-    }
-    if failures {
-        return Err(ExitStatus(1).into());
-    }
-    Ok(())
+    super::for_each_name(&args.containers, |spec| {
+        let record = store.resolve_container(spec)?;
+        super::lifecycle::stop_one(&store, &record, signal, args.time)?;
+        start_detached(&store, &record.id)
+    })
+}
+
+/// `--pull`: the image is pulled when missing (or always), as Docker;
+/// returns its id.
+fn ensure_image(store: &Store, a: &CreateArgs) -> Result<String> {
+    let policy: PullPolicy = a.pull.parse()?;
+    Ok(crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?.id)
 }
 
 fn create_record(
@@ -210,10 +194,12 @@ fn create_record(
     a: &CreateArgs,
     requests: &[mount_flags::MountRequest],
     restart: RestartPolicy,
+    image_id: String,
 ) -> Result<ContainerRecord> {
     let opts = CreateOptions {
         name: a.name.clone(),
         image: a.image.clone(),
+        image_id: Some(image_id),
         process: ProcessOptions {
             command: a.command.clone(),
             entrypoint: a.entrypoint.clone(),

@@ -92,7 +92,10 @@ pub fn ls(args: VolumeLsArgs) -> Result<()> {
         .flat_map(|c| c.host.mounts.into_iter().filter_map(|m| m.volume))
         .collect();
     let mut rows = Vec::new();
-    for v in store.volumes()? {
+    let mut volumes = store.volumes()?;
+    // Docker's CLI lists by name, in natural order (vol2 before vol10).
+    volumes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    for v in volumes {
         let dangling = !used.contains(&v.name);
         let keep = args.filter.iter().try_fold(true, |keep, f| -> Result<bool> {
             Ok(keep
@@ -143,6 +146,38 @@ pub fn ls(args: VolumeLsArgs) -> Result<()> {
             rows,
         },
     )
+}
+
+/// Compares names with runs of digits taken as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (run(a), run(b));
+                let trim = |s: &'_ [u8]| -> usize { s.iter().take_while(|&&c| c == b'0').count() };
+                let (da, db) = (&a[trim(&a[..na])..na], &b[trim(&b[..nb])..nb]);
+                let ord = da.len().cmp(&db.len()).then(da.cmp(db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
 }
 
 pub fn inspect(args: VolumeInspectArgs) -> Result<()> {
@@ -288,4 +323,48 @@ pub fn unshare(args: UnshareArgs) -> Result<()> {
         argv[0]
     );
     Err(super::ExitStatus(code)).context("unshare")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_naturally() {
+        let mut names = vec!["vol10", "b", "vol2", "a1", "vol02x", "vol2a", "A"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["A", "a1", "b", "vol2", "vol2a", "vol02x", "vol10"]);
+    }
+
+    #[test]
+    fn labels_and_options_are_key_values() {
+        let l = key_values(&["a=b".into(), "bare".into()], "--label").unwrap();
+        assert_eq!(l.get("bare").map(String::as_str), Some(""));
+        assert!(key_values(&["bare".into()], "--opt").is_err());
+        assert!(key_values(&["=x".into()], "--label").is_err());
+    }
+
+    #[test]
+    fn only_bind_options_are_allowed() {
+        let opts = |kv: &[(&str, &str)]| -> IndexMap<String, String> {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(check_local_options(&opts(&[])).is_ok());
+        assert!(
+            check_local_options(&opts(&[("type", "none"), ("o", "bind"), ("device", "/")])).is_ok()
+        );
+        assert!(check_local_options(&opts(&[("type", "tmpfs"), ("device", "tmpfs")])).is_err());
+        assert!(
+            check_local_options(&opts(&[("type", "none"), ("o", "bind"), ("device", "rel")]))
+                .is_err()
+        );
+        assert!(check_local_options(&opts(&[
+            ("type", "none"),
+            ("o", "bind"),
+            ("device", "/no/such")
+        ]))
+        .is_err());
+    }
 }

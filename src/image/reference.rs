@@ -169,6 +169,19 @@ impl fmt::Display for Reference {
     }
 }
 
+/// True when the name starts with a registry (`quay.io/x`, `localhost:5000/x`),
+/// false when Docker's default registry is implied (`busybox`, `user/repo`).
+pub fn has_explicit_domain(input: &str) -> bool {
+    match input.split_once('/') {
+        Some((first, _)) => {
+            first.contains(['.', ':'])
+                || first == "localhost"
+                || first.to_ascii_lowercase() != first
+        }
+        None => false,
+    }
+}
+
 /// Normalizes a user-typed name for display: `docker.io/library/x:latest` → `x:latest`.
 pub fn familiar(full: &str) -> String {
     Reference::parse(full)
@@ -334,6 +347,15 @@ mod tests {
         assert_eq!(r.digest(), Some(d.as_str()));
         assert_eq!(r.familiar(), format!("busybox@{d}"));
         assert!(Reference::parse("busybox@sha256:abc").is_err());
+    }
+
+    #[test]
+    fn explicit_domains() {
+        assert!(has_explicit_domain("quay.io/a"));
+        assert!(has_explicit_domain("localhost/a"));
+        assert!(has_explicit_domain("host:5000/a"));
+        assert!(!has_explicit_domain("busybox"));
+        assert!(!has_explicit_domain("user/repo"));
     }
 
     #[test]

@@ -12,7 +12,11 @@ use anyhow::{Context, Result};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub name: Option<String>,
+    /// The image as the user named it (kept for `ps` and `inspect`).
     pub image: String,
+    /// The image's id when the caller already resolved the name (a short
+    /// name found under an unqualified-search registry).
+    pub image_id: Option<String>,
     pub process: ProcessOptions,
     pub network: String,
     pub read_only: bool,
@@ -36,8 +40,10 @@ pub fn create(
     };
     let network = spec::check_network(&opts.network)?;
     let lock = store.lock()?;
+    // Before `mounts` makes volumes and bind directories: a conflict must leave nothing behind.
+    store.ensure_name_free(&name)?;
     let images = store.images()?;
-    let image = match images.resolve(&opts.image) {
+    let image = match images.resolve(opts.image_id.as_deref().unwrap_or(&opts.image)) {
         Ok(i) => i,
         Err(e) => {
             if e.is::<NoSuchImage>() {

@@ -203,33 +203,42 @@ impl Store {
         crate::util::fsutil::write_atomic_relaxed(&self.container_dir(id).join("state.json"), &data)
     }
 
-    /// Reserves the name and writes the record; fails if the name is taken.
-    pub fn create_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
-        let name_path = self.root.join("names").join(&record.name);
+    /// Fails with Docker's conflict message when a container has the
+    /// name; `create` asks before it makes volumes or bind directories.
+    pub fn ensure_name_free(&self, name: &str) -> Result<()> {
+        let owner = std::fs::read_to_string(self.root.join("names").join(name)).unwrap_or_default();
+        let owner = owner.trim();
+        if !owner.is_empty() && self.container_dir(owner).join("config.json").exists() {
+            bail!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            );
+        }
+        Ok(())
+    }
+
+    /// Takes `name` for container `id` with an exclusive create, so two
+    /// commands can never both get it; a reservation whose container is
+    /// gone (an interrupted create or rm) is taken over.
+    fn reserve_name(&self, name: &str, id: &str) -> Result<()> {
+        let path = self.root.join("names").join(name);
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&name_path)
+            .open(&path)
         {
-            Ok(mut f) => f.write_all(record.id.as_bytes())?,
+            Ok(mut f) => Ok(f.write_all(id.as_bytes())?),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = std::fs::read_to_string(&name_path).unwrap_or_default();
-                if self
-                    .container_dir(owner.trim())
-                    .join("config.json")
-                    .exists()
-                {
-                    bail!(
-                        "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        record.name,
-                        owner.trim()
-                    );
-                }
+                self.ensure_name_free(name)?;
                 // A stale reservation from an interrupted create or rm.
-                std::fs::write(&name_path, record.id.as_bytes())?;
+                Ok(std::fs::write(&path, id.as_bytes())?)
             }
-            Err(e) => return Err(e).context("reserving the container name"),
+            Err(e) => Err(e).context("reserving the container name"),
         }
+    }
+
+    /// Reserves the name and writes the record; fails if the name is taken.
+    pub fn create_container(&self, record: &ContainerRecord, _lock: &StoreLock) -> Result<()> {
+        self.reserve_name(&record.name, &record.id)?;
         let dir = self.container_dir(&record.id);
         crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
         // No state file yet: a container without one is "created".
@@ -264,7 +273,9 @@ impl Store {
     /// is reported as exited with an unknown exit code (-1), as it is.
     pub fn observed_state(&self, id: &str) -> Result<ContainerState> {
         let mut state = self.container_state(id)?;
-        if state.status == "running" && !pid_alive(state.pid) {
+        // While its monitor lives, the monitor is about to record the real
+        // exit: the container is still "running" until it has.
+        if state.status == "running" && !pid_alive(state.pid) && !pid_alive(state.monitor_pid) {
             state.status = "exited".into();
             state.exit_code = -1;
             state.pid = 0;
@@ -322,29 +333,7 @@ impl Store {
         new_name: &str,
         _lock: &StoreLock,
     ) -> Result<()> {
-        let new_path = self.root.join("names").join(new_name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&new_path)
-        {
-            Ok(mut f) => f.write_all(record.id.as_bytes())?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = std::fs::read_to_string(&new_path).unwrap_or_default();
-                if self
-                    .container_dir(owner.trim())
-                    .join("config.json")
-                    .exists()
-                {
-                    bail!(
-                        "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        owner.trim()
-                    );
-                }
-                std::fs::write(&new_path, record.id.as_bytes())?;
-            }
-            Err(e) => return Err(e).context("reserving the container name"),
-        }
+        self.reserve_name(new_name, &record.id)?;
         let mut renamed = record.clone();
         renamed.name = new_name.to_string();
         write_json_atomic(

@@ -13,8 +13,11 @@ use std::path::Path;
 /// image cannot pull host files into the copy; device nodes and sockets are
 /// skipped. Ownership is copied where the id is mapped (inside the user
 /// namespace), otherwise left to the caller's.
+/// `src` itself is followed: callers name it by a `/proc/self/fd/N` link
+/// (a directory resolved inside the rootfs), whose own metadata is the
+/// link's, not the directory's.
 pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(src).with_context(|| format!("reading {}", src.display()))?;
+    let meta = fs::metadata(src).with_context(|| format!("reading {}", src.display()))?;
     copy_children(src, dst)?;
     apply_metadata(dst, &meta)
 }
@@ -95,6 +98,17 @@ mod tests {
             .file_type()
             .is_symlink());
         assert!(!dir_is_empty(&dst));
+        // The root's own mode and times, also through a link to it (as
+        // copy-up names it by /proc/self/fd/N).
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o751)).unwrap();
+        let via = t.path().join("via");
+        std::os::unix::fs::symlink(&src, &via).unwrap();
+        let dst2 = t.path().join("dst2");
+        fs::create_dir(&dst2).unwrap();
+        copy_tree(&via, &dst2).unwrap();
+        let (s, d) = (fs::metadata(&src).unwrap(), fs::metadata(&dst2).unwrap());
+        assert_eq!(d.mode() & 0o7777, 0o751);
+        assert_eq!((d.mtime(), d.mtime_nsec()), (s.mtime(), s.mtime_nsec()));
         let empty = t.path().join("e");
         fs::create_dir(&empty).unwrap();
         assert!(dir_is_empty(&empty));

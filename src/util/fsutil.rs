@@ -11,6 +11,17 @@ use std::path::Path;
 /// fsyncs it, renames it over `path` and fsyncs the directory, so that a
 /// crash leaves either the old or the new content.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    replace_file(path, data, true)
+}
+
+/// Replaces `path` atomically (temporary file, rename) without waiting
+/// for the disk: for state that is rewritten often and that a crash may
+/// lose (a container's runtime state is re-derived from its processes).
+pub fn write_atomic_relaxed(path: &Path, data: &[u8]) -> Result<()> {
+    replace_file(path, data, false)
+}
+
+fn replace_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path
         .parent()
         .context("atomic write target has no parent directory")?;
@@ -32,37 +43,16 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
             .with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(data)
             .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
+        if durable {
+            f.sync_all()
+                .with_context(|| format!("syncing {}", tmp.display()))?;
+        }
         fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
-        sync_dir(dir)
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Replaces `path` atomically (temporary file, rename) without waiting
-/// for the disk: for state that is rewritten often and that a crash may
-/// lose (a container's runtime state is re-derived from its processes).
-pub fn write_atomic_relaxed(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .context("atomic write target has no parent directory")?;
-    let name = path
-        .file_name()
-        .context("atomic write target has no file name")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, data)
-        .with_context(|| format!("writing {}", tmp.display()))
-        .and_then(|()| {
-            fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
-        });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -1,7 +1,6 @@
 //! Registry authentication: Basic, and the Bearer token flow of Docker
 //! Hub (`WWW-Authenticate: Bearer realm=...,service=...,scope=...`).
-//! Credentials come from Docker's `config.json` (and credential helpers)
-//! or Podman's `auth.json`; they are never printed.
+//! Credentials come from [`super::credentials`]; they are never printed.
 
 use anyhow::{bail, Result};
 use base64::Engine as _;
@@ -37,18 +36,16 @@ pub fn config_key(domain: &str) -> String {
 }
 
 /// Looks up stored credentials for a registry; `None` when there are none.
+/// A broken config file or helper is reported on stderr and treated as no
+/// credentials, so that anonymous pulls still work.
 pub fn lookup(domain: &str) -> Option<Credentials> {
-    let key = config_key(domain);
-    let found = docker_credential::get_credential(&key)
-        .or_else(|_| docker_credential::get_credential(domain))
-        .or_else(|_| docker_credential::get_podman_credential(domain))
-        .ok()?;
-    Some(match found {
-        docker_credential::DockerCredential::UsernamePassword(username, password) => {
-            Credentials::Basic { username, password }
+    match super::credentials::get(domain) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warning: reading the credentials for {domain}: {e:#}");
+            None
         }
-        docker_credential::DockerCredential::IdentityToken(t) => Credentials::IdentityToken(t),
-    })
+    }
 }
 
 /// `Authorization: Basic ...`

@@ -5,9 +5,11 @@
 
 use super::auth::{self, Challenge, Credentials};
 use super::manifest;
+use super::settings::{RegistrySettings, Settings};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::OnceLock;
 use std::time::Duration;
 use ureq::http::Response;
 use ureq::Body;
@@ -58,28 +60,43 @@ pub fn is_loopback(domain: &str) -> bool {
 
 impl Client {
     pub fn new(domain: &str, transport: &Transport) -> Result<Client> {
+        let settings = Settings::load()?.registry(domain);
+        Client::with_settings(domain, transport, &settings)
+    }
+
+    fn with_settings(
+        domain: &str,
+        transport: &Transport,
+        settings: &RegistrySettings,
+    ) -> Result<Client> {
         let host = if domain == "docker.io" {
             "registry-1.docker.io"
         } else {
             domain
         };
         let loopback = is_loopback(domain);
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(!transport.tls_verify || loopback)
-            .build();
+        let insecure = !transport.tls_verify || settings.insecure;
+        let verify = !insecure && !loopback;
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(!verify);
+        if verify {
+            tls = tls.root_certs(system_roots());
+        }
+        // The proxy comes from HTTPS_PROXY/ALL_PROXY/HTTP_PROXY and NO_PROXY
+        // (ureq's default configuration reads them).
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_recv_body(Some(Duration::from_secs(120)))
             .user_agent(format!("berth/{}", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls)
+            .tls_config(tls.build())
             .build()
             .into();
         Ok(Client {
             domain: domain.to_string(),
             base: format!("https://{host}"),
             agent,
-            insecure_fallback: loopback || !transport.tls_verify,
+            insecure_fallback: loopback || insecure,
             credentials: auth::lookup(domain),
             tokens: HashMap::new(),
             basic: false,
@@ -96,20 +113,68 @@ impl Client {
         &self.domain
     }
 
-    /// Sends a request built by `build` (called again for the retry), with
-    /// authentication for `scope`, falling back to plain HTTP for loopback.
-    fn send(&mut self, scope: &str, build: &RequestFn, path: &str) -> Result<Response<Body>> {
-        let url = format!("{}{path}", self.base);
+    /// The URL of `target`: a path on this registry, or an absolute URL
+    /// (upload locations may be either).
+    fn url(&self, target: &str) -> String {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{}{target}", self.base)
+        }
+    }
+
+    /// Sends a request built by `build`, with authentication for `scope`;
+    /// idempotent requests are sent again, with backoff, after transient
+    /// failures (connection reset or refused, 5xx, 429 with a short
+    /// Retry-After).
+    fn send(
+        &mut self,
+        scope: &str,
+        build: &RequestFn,
+        target: &str,
+        idempotent: bool,
+    ) -> Result<Response<Body>> {
+        let mut attempt = 0u32;
+        loop {
+            let last = !idempotent || attempt >= RETRIES;
+            let delay = backoff(attempt);
+            attempt += 1;
+            match self.send_once(scope, build, target) {
+                Ok(r) if !last && is_transient_status(r.status().as_u16()) => {
+                    match retry_after(&r) {
+                        Some(wait) if wait > MAX_RETRY_AFTER => return Ok(r),
+                        Some(wait) => std::thread::sleep(wait.max(delay)),
+                        None => std::thread::sleep(delay),
+                    }
+                }
+                Err(e) if !last && e.downcast_ref::<Unreachable>().is_some_and(|u| u.transient) => {
+                    std::thread::sleep(delay)
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt: falls back to plain HTTP for loopback and insecure
+    /// registries, and answers a 401 challenge once.
+    fn send_once(
+        &mut self,
+        scope: &str,
+        build: &RequestFn,
+        target: &str,
+    ) -> Result<Response<Body>> {
+        let url = self.url(target);
         let first = build(&self.agent, &url, self.auth_header(scope).as_deref());
         let response = match first {
             Ok(r) => r,
             Err(e)
                 if self.insecure_fallback
+                    && url.starts_with("https://")
                     && self.base.starts_with("https://")
                     && is_transport_error(&e) =>
             {
                 self.base = self.base.replacen("https://", "http://", 1);
-                let url = format!("{}{path}", self.base);
+                let url = self.url(target);
                 build(&self.agent, &url, self.auth_header(scope).as_deref())
                     .map_err(|e| self.transport_error(e))?
             }
@@ -131,7 +196,7 @@ impl Client {
             })?;
         match auth::parse_challenge(&challenge)? {
             Challenge::Basic => {
-                if self.credentials.is_none() {
+                if self.credentials.is_none() || self.basic {
                     bail!(self.unauthorized());
                 }
                 self.basic = true;
@@ -141,7 +206,7 @@ impl Client {
                 self.tokens.insert(scope.to_string(), token);
             }
         }
-        let url = format!("{}{path}", self.base);
+        let url = self.url(target);
         let retry = build(&self.agent, &url, self.auth_header(scope).as_deref())
             .map_err(|e| self.transport_error(e))?;
         if retry.status() == 401 {
@@ -180,11 +245,28 @@ impl Client {
 
     fn transport_error(&self, e: ureq::Error) -> anyhow::Error {
         let text = e.to_string();
-        if text.to_ascii_lowercase().contains("certificate") || matches!(e, ureq::Error::Tls(_)) {
-            anyhow::anyhow!("TLS connection to the registry {} failed: {text}; if you trust this registry, use --tls-verify=false", self.domain)
-        } else {
-            anyhow::anyhow!("cannot reach the registry {}: {text}", self.domain)
+        if matches!(e, ureq::Error::Tls(_)) || text.to_ascii_lowercase().contains("certificate") {
+            return anyhow::anyhow!("TLS connection to the registry {} failed: {text}; if you trust this registry, use --tls-verify=false or mark it insecure in {}", self.domain, settings_hint());
         }
+        let transient = match &e {
+            ureq::Error::Io(io) => matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::Interrupted
+            ),
+            ureq::Error::ConnectionFailed | ureq::Error::Timeout(_) => true,
+            _ => false,
+        };
+        anyhow::Error::new(Unreachable {
+            domain: self.domain.clone(),
+            detail: text,
+            transient,
+        })
     }
 
     /// The Bearer token flow: GET the realm with service and scope (Basic
@@ -194,8 +276,8 @@ impl Client {
         if let Some(s) = service {
             request = request.query("service", s);
         }
-        if !scope.is_empty() {
-            request = request.query("scope", scope);
+        for one in scope.split(' ').filter(|s| !s.is_empty()) {
+            request = request.query("scope", one);
         }
         let response = match &self.credentials {
             Some(Credentials::IdentityToken(refresh)) => {
@@ -208,6 +290,7 @@ impl Client {
                     form.push(("service", s));
                 }
                 if !scope.is_empty() {
+                    // Several scopes are one space-separated value here.
                     form.push(("scope", scope));
                 }
                 self.agent.post(realm).send_form(form)
@@ -245,33 +328,24 @@ impl Client {
 
     /// Fetches a manifest or index: its raw bytes and content type.
     pub fn get_manifest(&mut self, repo: &str, reference: &str) -> Result<(Vec<u8>, String)> {
-        let scope = format!("repository:{repo}:pull");
+        let scope = pull_scope(repo);
         let path = format!("/v2/{repo}/manifests/{reference}");
         let response = self.send(
             &scope,
             &|agent, url, auth| {
-                let mut r = agent.get(url).header("Accept", manifest::ACCEPT);
-                if let Some(a) = auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
+                with_auth(agent.get(url).header("Accept", manifest::ACCEPT), auth).call()
             },
             &path,
+            true,
         )?;
-        let status = response.status();
-        if status == 404 {
+        if response.status() == 404 {
             bail!(NotFound(format!("{repo}:{reference}")));
         }
         check_status(
             &response,
             &format!("fetching the manifest of {repo}:{reference}"),
         )?;
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let content_type = header(&response, "content-type").unwrap_or_default();
         let body = response
             .into_body()
             .with_config()
@@ -281,39 +355,324 @@ impl Client {
     }
 
     /// Streams a blob; the caller verifies its digest while reading.
-    pub fn get_blob(&mut self, repo: &str, digest: &str) -> Result<Box<dyn Read + Send>> {
-        let scope = format!("repository:{repo}:pull");
+    pub fn get_blob(
+        &mut self,
+        repo: &str,
+        digest: &str,
+    ) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
+        let scope = pull_scope(repo);
         let path = format!("/v2/{repo}/blobs/{digest}");
         let response = self.send(
             &scope,
+            &|agent, url, auth| with_auth(agent.get(url), auth).call(),
+            &path,
+            true,
+        )?;
+        if response.status() == 404 {
+            bail!("blob {digest} is missing from {}/{repo} (the registry lists it in the image's manifest but does not have it)", self.domain);
+        }
+        check_status(&response, &format!("downloading {digest} from {repo}"))?;
+        let len = header(&response, "content-length").and_then(|v| v.parse().ok());
+        Ok((Box::new(response.into_body().into_reader()), len))
+    }
+
+    /// Every tag of a repository (`GET /v2/<name>/tags/list`, following
+    /// the `Link` header's pages).
+    pub fn list_tags(&mut self, repo: &str) -> Result<Vec<String>> {
+        let scope = pull_scope(repo);
+        let mut target = format!("/v2/{repo}/tags/list");
+        let mut tags = Vec::new();
+        loop {
+            let response = self.send(
+                &scope,
+                &|agent, url, auth| with_auth(agent.get(url), auth).call(),
+                &target,
+                true,
+            )?;
+            if response.status() == 404 {
+                bail!(NotFound(repo.to_string()));
+            }
+            check_status(&response, &format!("listing the tags of {repo}"))?;
+            let next = header(&response, "link").and_then(|l| next_link(&l));
+            #[derive(serde::Deserialize)]
+            struct TagList {
+                tags: Option<Vec<String>>,
+            }
+            let body = response
+                .into_body()
+                .with_config()
+                .limit(16 << 20)
+                .read_to_vec()?;
+            let list: TagList = serde_json::from_slice(&body)
+                .with_context(|| format!("reading the tag list of {repo}"))?;
+            tags.extend(list.tags.unwrap_or_default());
+            match next {
+                Some(n) => target = n,
+                None => return Ok(tags),
+            }
+        }
+    }
+
+    /// Whether the registry has a blob in `repo` (HEAD).
+    pub fn blob_exists(&mut self, repo: &str, digest: &str) -> Result<bool> {
+        let scope = push_scope(repo);
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let response = self.send(
+            &scope,
+            &|agent, url, auth| with_auth(agent.head(url), auth).call(),
+            &path,
+            true,
+        )?;
+        match response.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => {
+                check_status(&response, &format!("checking for {digest} in {repo}"))?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Starts an upload, or mounts the blob from `from` (another repository
+    /// of this registry) when given: `Ok(None)` means mounted, `Some(location)`
+    /// an upload to continue.
+    pub fn start_upload(
+        &mut self,
+        repo: &str,
+        mount: Option<(&str, &str)>,
+    ) -> Result<Option<String>> {
+        let (scope, path) = match mount {
+            Some((digest, from)) => (
+                format!("{} {}", push_scope(repo), pull_scope(from)),
+                format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"),
+            ),
+            None => (push_scope(repo), format!("/v2/{repo}/blobs/uploads/")),
+        };
+        let response = self.send(
+            &scope,
             &|agent, url, auth| {
-                let mut r = agent.get(url);
-                if let Some(a) = auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
+                with_auth(agent.post(url), auth)
+                    .header("Content-Length", "0")
+                    .send_empty()
             },
             &path,
+            false,
         )?;
-        check_status(&response, &format!("downloading {digest} from {repo}"))?;
-        Ok(Box::new(response.into_body().into_reader()))
+        let status = response.status().as_u16();
+        if status == 201 && mount.is_some() {
+            return Ok(None);
+        }
+        if status != 202 {
+            check_status(&response, &format!("starting an upload to {repo}"))?;
+            bail!("starting an upload to {repo}: unexpected answer {status}");
+        }
+        let location = header(&response, "location")
+            .with_context(|| format!("starting an upload to {repo}: no Location in the answer"))?;
+        Ok(Some(location))
+    }
+
+    /// Sends `len` bytes of `file` (from its start) as one PATCH chunk at
+    /// `offset`; returns the next upload location.
+    pub fn upload_chunk(
+        &mut self,
+        repo: &str,
+        location: &str,
+        file: &std::fs::File,
+        offset: u64,
+        len: u64,
+    ) -> Result<String> {
+        use std::io::{Seek, SeekFrom};
+        let scope = push_scope(repo);
+        let range = format!("{offset}-{}", offset + len - 1);
+        let response = self.send(
+            &scope,
+            &|agent, url, auth| {
+                let mut f = file.try_clone().map_err(ureq::Error::Io)?;
+                f.seek(SeekFrom::Start(offset)).map_err(ureq::Error::Io)?;
+                with_auth(agent.patch(url), auth)
+                    .header("Content-Type", "application/octet-stream")
+                    .header("Content-Range", &range)
+                    .header("Content-Length", len.to_string())
+                    .send(ureq::SendBody::from_owned_reader(f.take(len)))
+            },
+            location,
+            false,
+        )?;
+        if response.status() != 202 {
+            check_status(&response, &format!("uploading to {repo}"))?;
+        }
+        header(&response, "location")
+            .with_context(|| format!("uploading to {repo}: no Location in the answer"))
+    }
+
+    /// Ends an upload: PUT `?digest=` with the rest of the data (`body`:
+    /// file, offset, length; none for the end of a chunked upload).
+    pub fn finish_upload(
+        &mut self,
+        repo: &str,
+        location: &str,
+        digest: &str,
+        body: Option<(&std::fs::File, u64, u64)>,
+    ) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let scope = push_scope(repo);
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let target = format!("{location}{sep}digest={digest}");
+        let response = self.send(
+            &scope,
+            &|agent, url, auth| {
+                let r = with_auth(agent.put(url), auth)
+                    .header("Content-Type", "application/octet-stream");
+                match body {
+                    Some((file, offset, len)) => {
+                        let mut f = file.try_clone().map_err(ureq::Error::Io)?;
+                        f.seek(SeekFrom::Start(offset)).map_err(ureq::Error::Io)?;
+                        r.header("Content-Length", len.to_string())
+                            .send(ureq::SendBody::from_owned_reader(f.take(len)))
+                    }
+                    None => r.header("Content-Length", "0").send_empty(),
+                }
+            },
+            &target,
+            false,
+        )?;
+        if response.status() != 201 {
+            check_status(&response, &format!("uploading {digest} to {repo}"))?;
+        }
+        Ok(())
+    }
+
+    /// Uploads a manifest under `reference` (a tag or its digest).
+    pub fn put_manifest(
+        &mut self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        data: &[u8],
+    ) -> Result<()> {
+        let scope = push_scope(repo);
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let response = self.send(
+            &scope,
+            &|agent, url, auth| {
+                with_auth(agent.put(url), auth)
+                    .header("Content-Type", media_type)
+                    .send(data)
+            },
+            &path,
+            true,
+        )?;
+        if response.status() != 201 {
+            check_status(
+                &response,
+                &format!("uploading the manifest {repo}:{reference}"),
+            )?;
+        }
+        Ok(())
     }
 
     /// Checks credentials against the registry (`login`).
     pub fn ping(&mut self) -> Result<()> {
         let response = self.send(
             "",
-            &|agent, url, auth| {
-                let mut r = agent.get(url);
-                if let Some(a) = auth {
-                    r = r.header("Authorization", a);
-                }
-                r.call()
-            },
+            &|agent, url, auth| with_auth(agent.get(url), auth).call(),
             "/v2/",
+            true,
         )?;
         check_status(&response, &format!("logging in to {}", self.domain))
     }
+}
+
+fn pull_scope(repo: &str) -> String {
+    format!("repository:{repo}:pull")
+}
+
+fn push_scope(repo: &str) -> String {
+    format!("repository:{repo}:pull,push")
+}
+
+fn with_auth<B>(r: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
+    match auth {
+        Some(a) => r.header("Authorization", a),
+        None => r,
+    }
+}
+
+fn header(r: &Response<Body>, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The target of `Link: </v2/x/tags/list?n=100&last=y>; rel="next"`.
+fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
+/// The registry could not be reached (or the connection broke).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the registry {domain}: {detail}")]
+pub struct Unreachable {
+    pub domain: String,
+    pub detail: String,
+    /// Worth trying again (reset, refused, timeout), unlike a DNS failure.
+    pub transient: bool,
+}
+
+/// Attempts after the first for idempotent requests.
+const RETRIES: u32 = 3;
+/// A longer Retry-After is reported to the user instead of waited for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500 << attempt.min(4))
+}
+
+fn is_transient_status(status: u16) -> bool {
+    status == 429 || status == 408 || (500..600).contains(&status) && status != 501 && status != 505
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for registries).
+fn retry_after(r: &Response<Body>) -> Option<Duration> {
+    let v = r.headers().get("retry-after")?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn settings_hint() -> String {
+    super::settings::settings_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "~/.config/berth/registries.json".into())
+}
+
+/// The system's CA certificates, read once and only when an HTTPS registry
+/// is verified; webpki's bundled roots when the system has none.
+fn system_roots() -> ureq::tls::RootCerts {
+    static ROOTS: OnceLock<ureq::tls::RootCerts> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() {
+                return ureq::tls::RootCerts::WebPki;
+            }
+            ureq::tls::RootCerts::new_with_certs(
+                &found
+                    .certs
+                    .iter()
+                    .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .clone()
 }
 
 /// A manifest or tag the registry does not have.

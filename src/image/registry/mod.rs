@@ -4,5 +4,9 @@
 
 pub mod auth;
 pub mod client;
+pub mod credentials;
 pub mod manifest;
+pub mod progress;
 pub mod pull;
+pub mod push;
+pub mod settings;
