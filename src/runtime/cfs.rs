@@ -27,10 +27,12 @@ pub enum View {
 
 /// Runs `f` in a child process with the container's root directory open;
 /// returns f's error (sent back as text) if it failed. The caller has no
-/// thread. Descriptors `f` uses must be open before the call.
+/// thread. Descriptors `f` uses must be open before the call; the child
+/// closes `close_in_child` first (the parent's ends of its pipes).
 pub fn with_root(
     store: &Store,
     record: &ContainerRecord,
+    close_in_child: &[std::os::fd::RawFd],
     f: impl FnOnce(&OwnedFd, View) -> Result<()>,
 ) -> Result<ChildHandle> {
     let state = store.observed_state(&record.id)?;
@@ -49,6 +51,12 @@ pub fn with_root(
     match unsafe { fork() }.context("starting the copy helper")? {
         ForkResult::Child => {
             drop(err_r);
+            for fd in close_in_child {
+                // SAFETY: closing the child's copies of the parent's descriptors.
+                unsafe {
+                    libc::close(*fd);
+                }
+            }
             let r = match &target {
                 Some(t) => enter_running(t).and_then(|root| f(&root, View::Running)),
                 None => enter_stopped(store, record).and_then(|root| f(&root, View::Stopped)),

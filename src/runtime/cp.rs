@@ -172,7 +172,11 @@ fn receive(base: &OwnedFd, dest: &str, input: impl Read, keep_owner: bool) -> Re
     };
     opts.rename_top = rename;
     let dir = open_dir(&into)?;
-    treetar::extract(&dir, input, &opts)
+    treetar::extract(&dir, &mut input, &opts)?;
+    // The tar reader stops at the end marker: the padding after it must
+    // still be read, or the sender fails on a closed pipe.
+    std::io::copy(&mut input, &mut std::io::sink()).context("reading the archive's end")?;
+    Ok(())
 }
 
 fn display(p: &Path) -> String {
@@ -205,7 +209,7 @@ pub fn copy_out(
 ) -> Result<()> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating a pipe")?;
     let where_ = format!("container {}", record.name);
-    let child = cfs::with_root(store, record, move |root, _| {
+    let child = cfs::with_root(store, record, &[], move |root, _| {
         send_source(root, src, opts.follow_link, &where_, std::fs::File::from(w))
     })?;
     let input = BufReader::new(std::fs::File::from(r));
@@ -264,7 +268,10 @@ pub fn copy_in(
     opts: CpOptions,
 ) -> Result<()> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating a pipe")?;
-    let child = cfs::with_root(store, record, move |root, view| {
+    let w_raw = std::os::fd::AsRawFd::as_raw_fd(&w);
+    // The fork copies our write end: the helper closes it, or it would
+    // never see the end of the archive.
+    let child = cfs::with_root(store, record, &[w_raw], move |root, view| {
         let r = receive(root, dest, std::fs::File::from(r), opts.archive);
         if view == View::Running {
             r.with_context(|| format!("copying into container {}", record.name))
@@ -299,7 +306,7 @@ pub fn copy_in(
 
 /// `export`: the container's whole filesystem as a tar on `out`.
 pub fn export(store: &Store, record: &ContainerRecord, out: OwnedFd) -> Result<()> {
-    let child = cfs::with_root(store, record, move |root, view| {
+    let child = cfs::with_root(store, record, &[], move |root, view| {
         let opts = WalkOptions {
             one_mount: view == View::Running,
             ..Default::default()

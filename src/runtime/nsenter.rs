@@ -72,8 +72,10 @@ impl Target {
             if !which.contains(flag) {
                 continue;
             }
-            let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))
-                .with_context(|| format!("reading the {ns} namespace of container {name}"))?;
+            // A process that has exited (a zombie not reaped yet, before
+            // its monitor records the exit) has no namespaces left.
+            let theirs =
+                std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).map_err(|_| not_running())?;
             let ours = std::fs::read_link(format!("/proc/self/ns/{ns}"))
                 .with_context(|| format!("reading our own {ns} namespace"))?;
             if theirs != ours {
