@@ -417,3 +417,34 @@ fn killing_the_client_does_not_stop_the_container() {
         assert!(b.container_ids().is_empty());
     });
 }
+
+#[test]
+fn container_programs_start_with_no_signal_blocked() {
+    each_user(|b| {
+        b.load_busybox();
+        let out = b.run_rm("busybox", &["grep", "SigBlk", "/proc/self/status"]);
+        assert_eq!(out, "SigBlk:\t0000000000000000\n");
+        // So a TERM sent with `kill` reaches a program that handles it.
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "trapper",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; while true; do sleep 0.1; done",
+        ]);
+        wait_for(
+            b,
+            "trapper",
+            "{{.State.Status}}",
+            "running",
+            Duration::from_secs(10),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        b.ok(&["kill", "-s", "TERM", "trapper"]);
+        assert_eq!(b.ok(&["wait", "trapper"]), "42\n");
+        b.ok(&["rm", "trapper"]);
+    });
+}

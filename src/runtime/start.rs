@@ -106,6 +106,10 @@ pub fn launch(store: &Store, record: &ContainerRecord, io: Io) -> Result<Launche
     }
     if r == 0 {
         drop(err_r);
+        // The monitor blocks the signals it reads through a signalfd; the
+        // container's program must start with none blocked, or `kill -TERM`
+        // would never reach it.
+        let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
         if let Io::Pipes {
             stdin,
             stdout,
