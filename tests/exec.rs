@@ -219,3 +219,45 @@ fn pause_explains_what_it_needs_or_freezes() {
         b.ok(&["kill", "pz"]);
     });
 }
+
+#[test]
+fn pause_freezes_when_the_cgroup_is_writable() {
+    // Root may write its cgroup, so the monitor gives each container one of
+    // its own and pause must work; users without a delegated cgroup get
+    // the explanation (checked above).
+    let Some(root) = root_user() else { return };
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if !mounts.lines().any(|l| l.contains(" - cgroup2 ")) {
+        return skip_or_fail("no cgroup v2 hierarchy is mounted");
+    }
+    let b = Berth::new(&root);
+    b.load_busybox();
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "frozen",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo t; sleep 0.05; done",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    b.ok(&["pause", "frozen"]);
+    let ps = b.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.contains("frozen Up") && ps.contains("(Paused)"), "{ps}");
+    let before = b.ok(&["logs", "frozen"]).lines().count();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        b.ok(&["logs", "frozen"]).lines().count(),
+        before,
+        "a paused container printed"
+    );
+    b.ok(&["unpause", "frozen"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        b.ok(&["logs", "frozen"]).lines().count() > before,
+        "unpause did not resume it"
+    );
+    b.ok(&["rm", "-f", "frozen"]);
+}

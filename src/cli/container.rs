@@ -22,7 +22,10 @@ pub fn ps(args: PsArgs) -> Result<()> {
     containers.reverse();
     for c in containers {
         let state = store.observed_state(&c.id)?;
-        if !args.all && state.status != "running" && filters.status.is_empty() {
+        if !args.all
+            && !matches!(state.status.as_str(), "running" | "paused" | "restarting")
+            && filters.status.is_empty()
+        {
             continue;
         }
         if !filters.matches(&c, &state) {
@@ -105,6 +108,15 @@ pub fn status_text(state: &ContainerState) -> String {
                 None => String::new(),
             };
             format!("Up {}{health}", human_duration(since.max(0)))
+        }
+        "paused" => {
+            let since = state
+                .started_at
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .map(|t| jiff::Timestamp::now().as_second() - t.as_second())
+                .unwrap_or(0);
+            format!("Up {} (Paused)", human_duration(since.max(0)))
         }
         "restarting" => {
             let ago = state
@@ -311,7 +323,7 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "State": {
             "Status": state.status,
             "Running": state.status == "running",
-            "Paused": false,
+            "Paused": state.status == "paused",
             "Restarting": state.status == "restarting",
             "OOMKilled": false,
             "Dead": false,

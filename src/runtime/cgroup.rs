@@ -1,16 +1,69 @@
-//! `pause` and `unpause` through the cgroup v2 freezer. berth makes no
-//! cgroups (there is no daemon or systemd to delegate one to it), so it
-//! can freeze a container only when the container's processes sit alone
-//! in a cgroup v2 directory whose `cgroup.freeze` we may write: the
-//! freezer acts on a whole cgroup, and freezing a cgroup shared with the
-//! container's monitor, or with the user's shell, would freeze those too.
+//! `pause` and `unpause` through the cgroup v2 freezer. The freezer acts
+//! on a whole cgroup, so a container can be frozen only when its
+//! processes sit alone in a cgroup v2 directory whose `cgroup.freeze` we
+//! may write. When the monitor's own cgroup is writable (delegated to the
+//! user, or as root), the monitor moves each container into a child cgroup
+//! of its own at start (`place_container`); otherwise pausing is refused
+//! with what an administrator can delegate.
 
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on unified
+/// systems, `/sys/fs/cgroup/unified` on hybrid ones.
+fn v2_root() -> PathBuf {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                (right.split_whitespace().next() == Some("cgroup2"))
+                    .then(|| left.split_whitespace().nth(4).map(PathBuf::from))
+                    .flatten()
+            })
+        })
+        .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"))
+}
+
+/// The cgroup a container of ours gets under `parent`.
+fn container_cgroup(parent: &Path, id: &str) -> PathBuf {
+    parent.join(format!("berth-{}", &id[..12.min(id.len())]))
+}
+
+/// Moves the container's init into a cgroup of its own below ours, when
+/// ours is writable, so that `pause` can freeze it alone. Best effort:
+/// without a writable cgroup the container runs in ours.
+pub fn place_container(pid: i32, id: &str) {
+    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
+    else {
+        return;
+    };
+    let parent = v2_root().join(own.trim_start_matches('/'));
+    if nix::unistd::access(&parent, nix::unistd::AccessFlags::W_OK).is_err() {
+        return;
+    }
+    let dir = container_cgroup(&parent, id);
+    if std::fs::create_dir(&dir).is_err() && !dir.is_dir() {
+        return;
+    }
+    let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+}
+
+/// Removes the container's cgroup once its processes are gone.
+pub fn remove_container_cgroup(id: &str) {
+    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
+    else {
+        return;
+    };
+    let parent = v2_root().join(own.trim_start_matches('/'));
+    let _ = std::fs::remove_dir(container_cgroup(&parent, id));
+}
 
 /// The cgroup v2 path of a process (`0::/user.slice/...`), if it has one.
 pub fn parse_proc_cgroup(content: &str) -> Option<&str> {
@@ -39,13 +92,10 @@ fn freezable_cgroup(pid: i32) -> Result<PathBuf> {
             "the container is not in a cgroup v2 hierarchy"
         ));
     };
-    let dir = Path::new(CGROUP_ROOT).join(rel.trim_start_matches('/'));
+    let dir = v2_root().join(rel.trim_start_matches('/'));
     let freeze = dir.join("cgroup.freeze");
     if !freeze.exists() {
-        bail!(help(
-            &dir,
-            "cgroup v2 is not mounted at /sys/fs/cgroup or has no freezer there"
-        ));
+        bail!(help(&dir, "cgroup v2 is not mounted or has no freezer"));
     }
     if nix::unistd::access(&freeze, nix::unistd::AccessFlags::W_OK).is_err() {
         bail!(help(&dir, "its cgroup.freeze is not writable by this user"));

@@ -277,6 +277,7 @@ impl Monitor {
                         Err(e) => return Err((crate::cli::EXIT_BERTH_ERROR, format!("{e:#}"))),
                     }
                 }
+                super::cgroup::place_container(l.pid.as_raw(), &self.record.id);
                 self.init = Some(l.pid);
                 self.started = Instant::now();
                 self.state.status = "running".into();
@@ -664,6 +665,7 @@ impl Monitor {
         let _ = self.log.flush_stream(Stream::Stderr);
         self.streams = Streams::None;
         self.init = None;
+        super::cgroup::remove_container_cgroup(&self.record.id);
         if let Some(p) = self.health.running.take() {
             p.kill();
         }
