@@ -163,3 +163,39 @@ fn diff_export_and_commit() {
         assert_eq!(b.run_rm("mine:v1", &["cat", "/new/f"]), "x\n");
     });
 }
+
+#[test]
+fn cp_of_a_stopped_container_sees_its_volumes() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&[
+            "run",
+            "--name",
+            "vc",
+            "-v",
+            "cpdata:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "echo inside > /data/f",
+        ]);
+        let out_dir = b.scratch_dir();
+        let dest = out_dir.join("f");
+        b.ok(&["cp", "vc:/data/f", dest.to_str().unwrap()]);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "inside\n");
+        let src = b.write_file("host.txt", "from host\n");
+        b.ok(&["cp", src.to_str().unwrap(), "vc:/data/"]);
+        // The file went into the volume, not into the container's own layer.
+        let seen = b.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "cpdata:/data",
+            "busybox",
+            "cat",
+            "/data/host.txt",
+        ]);
+        assert_eq!(seen, "from host\n");
+        b.ok(&["rm", "vc"]);
+    });
+}

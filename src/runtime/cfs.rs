@@ -132,6 +132,21 @@ fn enter_stopped(store: &Store, record: &ContainerRecord) -> Result<OwnedFd> {
     }
     let spec = super::start::overlay_spec(store, record)?;
     nix::unistd::chdir(store.root()).context("entering the store")?;
-    crate::mounts::rootfs::mount_overlay(&spec, &dir.join("merged"))?;
-    open_dir(&dir.join("merged").to_string_lossy())
+    let merged = dir.join("merged");
+    crate::mounts::rootfs::mount_overlay(&spec, &merged)?;
+    // The container's volumes and binds, as it sees them when it runs, so
+    // that cp and export of a path in a volume use the volume. A tmpfs
+    // holds nothing while the container is stopped.
+    let persistent: Vec<crate::store::containers::MountPoint> = record
+        .host
+        .mounts
+        .iter()
+        .filter(|m| m.kind != crate::store::containers::MountKind::Tmpfs)
+        .cloned()
+        .collect();
+    let root = crate::mounts::inroot::InRoot::open(&merged)
+        .context("opening the container's root filesystem")?;
+    crate::mounts::binds::mount_all(&root, &persistent)?;
+    drop(root);
+    open_dir(&merged.to_string_lossy())
 }
