@@ -307,7 +307,22 @@ fn terminal_detach_and_attach() {
             "running",
             Duration::from_secs(5),
         );
-        b.ok(&["kill", "tty1"]);
+        // attach reconnects to the terminal; the shell's exit ends it.
+        let out = run_script(
+            b,
+            &format!("{berth} attach tty1"),
+            b"echo again-$((40+2))\rexit 3\r",
+        );
+        assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+        assert!(stdout(&out).contains("again-42"), "{}", show(&out));
+        // start -a -i attaches a terminal again to the stopped container.
+        let out = run_script(
+            b,
+            &format!("{berth} start -a -i tty1"),
+            b"echo back-$((1+1))\rexit 5\r",
+        );
+        assert_eq!(out.status.code(), Some(5), "{}", show(&out));
+        assert!(stdout(&out).contains("back-2"), "{}", show(&out));
         wait_for(
             b,
             "tty1",
