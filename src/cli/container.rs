@@ -92,32 +92,29 @@ fn quoted_command(args: &[String], truncate: bool) -> String {
     format!("\"{shown}\"")
 }
 
+/// How long since the container started, as `ps` says it.
+fn up_for(state: &ContainerState) -> String {
+    let since = state
+        .started_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| jiff::Timestamp::now().as_second() - t.as_second())
+        .unwrap_or(0);
+    human_duration(since.max(0))
+}
+
 /// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
 pub fn status_text(state: &ContainerState) -> String {
     match state.status.as_str() {
         "running" => {
-            let since = state
-                .started_at
-                .as_deref()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(|t| jiff::Timestamp::now().as_second() - t.as_second())
-                .unwrap_or(0);
             let health = match state.health.as_ref().map(|h| h.status.as_str()) {
                 Some("starting") => " (health: starting)".to_string(),
                 Some(s) => format!(" ({s})"),
                 None => String::new(),
             };
-            format!("Up {}{health}", human_duration(since.max(0)))
+            format!("Up {}{health}", up_for(state))
         }
-        "paused" => {
-            let since = state
-                .started_at
-                .as_deref()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .map(|t| jiff::Timestamp::now().as_second() - t.as_second())
-                .unwrap_or(0);
-            format!("Up {} (Paused)", human_duration(since.max(0)))
-        }
+        "paused" => format!("Up {} (Paused)", up_for(state)),
         "restarting" => {
             let ago = state
                 .finished_at

@@ -31,7 +31,9 @@ fn cpath(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-fn openat2(dir: &OwnedFd, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+/// openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS relative to `dir`:
+/// symlinks resolve inside the tree, never out of it.
+pub(crate) fn openat2(dir: &OwnedFd, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
     let c = cpath(path)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,

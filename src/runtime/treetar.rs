@@ -9,9 +9,9 @@
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -306,16 +306,6 @@ fn clean(raw: &Path, rename: Option<&(OsString, OsString)>) -> Option<PathBuf> {
     })
 }
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 /// openat2(RESOLVE_IN_ROOT) relative to `base`.
 pub fn resolve(base: &OwnedFd, path: &Path, flags: OFlag) -> std::io::Result<OwnedFd> {
     let p = if path.as_os_str().is_empty() {
@@ -323,33 +313,7 @@ pub fn resolve(base: &OwnedFd, path: &Path, flags: OFlag) -> std::io::Result<Own
     } else {
         path
     };
-    let c = CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let how = OpenHow {
-        flags: (flags | OFlag::O_CLOEXEC).bits() as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    loop {
-        // SAFETY: valid C string and open_how for the call's duration.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                base.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: a fresh descriptor we own.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EAGAIN) {
-            return Err(e);
-        }
-    }
+    crate::mounts::inroot::openat2(base, p, flags.bits(), 0)
 }
 
 fn write_entry(
