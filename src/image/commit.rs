@@ -12,7 +12,6 @@ use crate::image::layer::{unpack_layer, Notices};
 use crate::image::reference::Reference;
 use crate::runtime::treetar::{list_dir, WalkOptions, Walker};
 use crate::store::containers::ContainerRecord;
-use crate::store::images::ImageRecord;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use std::os::fd::{AsFd, OwnedFd};
@@ -222,27 +221,7 @@ pub fn commit(store: &Store, record: &ContainerRecord, opts: &CommitOptions) -> 
         .insert("container".into(), record.id.clone().into());
     let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
 
-    let lock = store.lock()?;
-    let mut layers = record.layers.clone();
-    layers.push(layer.diff_id.clone());
-    let mut size = layer.size;
-    for l in &record.layers {
-        size += store.layer(l).map_or(0, |r| r.size);
-    }
-    layer.commit(store, &lock)?;
-    let id = store.put_blob(&config_bytes)?;
-    let mut index = store.images()?;
-    index.upsert(ImageRecord {
-        id: id.clone(),
-        repo_tags: name.into_iter().collect(),
-        repo_digests: Vec::new(),
-        layers,
-        size,
-        created: Some(created),
-        added: crate::util::humanize::now_rfc3339(),
-    });
-    store.save_images(&index, &lock)?;
-    Ok(id)
+    crate::image::layer::record_image(store, layer, &record.layers, &config_bytes, name, created)
 }
 
 #[cfg(test)]

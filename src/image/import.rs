@@ -5,7 +5,6 @@ use crate::image::compression::decompress;
 use crate::image::config::{host_architecture, History, ImageConfig, RootFs};
 use crate::image::layer::{unpack_layer, Notices};
 use crate::image::reference::Reference;
-use crate::store::images::ImageRecord;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::io::Read;
@@ -78,23 +77,7 @@ pub fn import(
     let config_bytes =
         serde_json::to_vec(&config).context("serializing the image configuration")?;
 
-    let lock = store.lock()?;
-    let diff_id = layer.diff_id.clone();
-    let size = layer.size;
-    layer.commit(store, &lock)?;
-    let id = store.put_blob(&config_bytes)?;
-    let mut index = store.images()?;
-    index.upsert(ImageRecord {
-        id: id.clone(),
-        repo_tags: name.into_iter().collect(),
-        repo_digests: Vec::new(),
-        layers: vec![diff_id],
-        size,
-        created: Some(created),
-        added: crate::util::humanize::now_rfc3339(),
-    });
-    store.save_images(&index, &lock)?;
-    Ok(id)
+    crate::image::layer::record_image(store, layer, &[], &config_bytes, name, created)
 }
 
 fn parse_platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {

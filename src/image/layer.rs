@@ -100,6 +100,42 @@ impl Drop for UnpackedLayer {
     }
 }
 
+/// Records an image made here (import, commit): its new top layer, its
+/// config blob and its record, in one locked section so that garbage
+/// collection never sees the layer without its image. `below` are the
+/// layers under the new one. Returns the image id.
+pub fn record_image(
+    store: &Store,
+    layer: UnpackedLayer,
+    below: &[String],
+    config_bytes: &[u8],
+    name: Option<String>,
+    created: String,
+) -> Result<String> {
+    let lock = store.lock()?;
+    let mut layers = below.to_vec();
+    layers.push(layer.diff_id.clone());
+    let size = layer.size
+        + below
+            .iter()
+            .map(|l| store.layer(l).map_or(0, |r| r.size))
+            .sum::<u64>();
+    layer.commit(store, &lock)?;
+    let id = store.put_blob(config_bytes)?;
+    let mut index = store.images()?;
+    index.upsert(crate::store::images::ImageRecord {
+        id: id.clone(),
+        repo_tags: name.into_iter().collect(),
+        repo_digests: Vec::new(),
+        layers,
+        size,
+        created: Some(created),
+        added: crate::util::humanize::now_rfc3339(),
+    });
+    store.save_images(&index, &lock)?;
+    Ok(id)
+}
+
 /// Unpacks an uncompressed layer tar from `reader` into a fresh staging
 /// directory of the store.
 pub fn unpack_layer(

@@ -49,6 +49,19 @@ pub fn locked_flags(path: &Path) -> MsFlags {
 }
 
 /// Remounts the bind mount at `target` read-only, keeping its locked flags.
+/// Makes every mount of our (new) mount namespace private, so that
+/// nothing mounted after this propagates back to the host.
+pub fn make_private() -> Result<()> {
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making the mounts private")
+}
+
 pub fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
     let flags =
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target) | extra;

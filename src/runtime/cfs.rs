@@ -115,17 +115,9 @@ fn enter_running(target: &Target) -> Result<OwnedFd> {
 }
 
 fn enter_stopped(store: &Store, record: &ContainerRecord) -> Result<OwnedFd> {
-    use nix::mount::{mount, MsFlags};
     crate::userns::enter()?;
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("creating a mount namespace")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("making the mounts private")?;
+    crate::mounts::make_private()?;
     let dir = store.container_dir(&record.id);
     for sub in ["upper", "work", "merged"] {
         crate::util::fsutil::create_dir_mode(&dir.join(sub), 0o755)?;

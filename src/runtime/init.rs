@@ -96,7 +96,6 @@ fn setup_and_exec(
 
 /// Namespaces and the root filesystem, up to pivot_root and the masks.
 fn prepare(ctx: &InitContext) -> Result<()> {
-    use nix::mount::{mount, MsFlags};
     if !ctx.attach_stdin {
         let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         nix::unistd::dup2_stdin(&null).context("redirecting stdin from /dev/null")?;
@@ -110,14 +109,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     }
     nix::sched::unshare(flags).context("creating the container's namespaces")?;
     // Nothing we mount may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("making the container's mounts private")?;
+    crate::mounts::make_private()?;
     if ctx.private_net {
         loopback_up().context("bringing up the loopback interface")?;
     }
