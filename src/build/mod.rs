@@ -5,3 +5,4 @@
 //! the runtime sits on top of these.
 
 pub mod shell;
+pub mod dockerfile;

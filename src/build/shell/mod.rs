@@ -7,6 +7,7 @@
 //! evaluates in `ENV`, `COPY`, `WORKDIR` and the like.
 
 mod lex;
+pub(crate) use lex::is_space;
 mod pattern;
 
 pub use lex::{Env, LexError, Lexer, WordResult};
