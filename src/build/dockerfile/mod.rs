@@ -115,3 +115,5 @@ pub fn parse_onbuild_trigger(expression: &str) -> Result<Instruction, String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod corpus_tests;
