@@ -6,3 +6,4 @@
 
 pub mod shell;
 pub mod dockerfile;
+pub mod eval;
