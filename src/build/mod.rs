@@ -7,3 +7,4 @@
 pub mod shell;
 pub mod dockerfile;
 pub mod eval;
+pub mod graph;
