@@ -8,3 +8,4 @@ pub mod shell;
 pub mod dockerfile;
 pub mod eval;
 pub mod graph;
+pub mod ignore;
