@@ -55,7 +55,11 @@ pub struct StageGraph {
 impl StageGraph {
     /// Resolves every stage's base and --from references, then the target
     /// (`--target` name, else the last stage).
-    pub fn resolve(df: &Dockerfile, ev: &Evaluator, target: Option<&str>) -> Result<StageGraph, ParseError> {
+    pub fn resolve(
+        df: &Dockerfile,
+        ev: &Evaluator,
+        target: Option<&str>,
+    ) -> Result<StageGraph, ParseError> {
         let mut stages: Vec<StageNode> = Vec::new();
         // A reference to a later stage fails the build only when the stage
         // holding it is built, as in BuildKit.
@@ -158,7 +162,12 @@ impl StageGraph {
         let mut wave = vec![0usize; stages.len()];
         let mut waves: Vec<Vec<usize>> = Vec::new();
         for &i in &needed {
-            wave[i] = stages[i].deps.iter().map(|d| wave[*d] + 1).max().unwrap_or(0);
+            wave[i] = stages[i]
+                .deps
+                .iter()
+                .map(|d| wave[*d] + 1)
+                .max()
+                .unwrap_or(0);
             if waves.len() <= wave[i] {
                 waves.resize(wave[i] + 1, Vec::new());
             }
@@ -225,7 +234,10 @@ COPY --from=nginx:latest /etc/nginx /etc/nginx
         assert_eq!(g.stages[2].base, Base::Stage(0));
         assert_eq!(g.stages[2].deps, BTreeSet::from([0, 1]));
         assert_eq!(g.stages[4].base, Base::Image("alpine".into()));
-        assert_eq!(g.stages[4].images, BTreeSet::from(["nginx:latest".to_string()]));
+        assert_eq!(
+            g.stages[4].images,
+            BTreeSet::from(["nginx:latest".to_string()])
+        );
         assert_eq!(g.stages[3].base, Base::Scratch);
         let g = graph(MULTI, Some("TOOLS")).unwrap();
         assert_eq!((g.target, g.needed.clone()), (1, vec![1]));
@@ -255,7 +267,11 @@ COPY --from=nginx:latest /etc/nginx /etc/nginx
 
     #[test]
     fn from_matches_stage_names_exactly_and_args_substitute() {
-        let g = graph("ARG B=base\nFROM busybox AS base\nFROM ${B}\nFROM BASE\n", None).unwrap();
+        let g = graph(
+            "ARG B=base\nFROM busybox AS base\nFROM ${B}\nFROM BASE\n",
+            None,
+        )
+        .unwrap();
         assert_eq!(g.stages[1].base, Base::Stage(0));
         assert_eq!(g.stages[2].base, Base::Image("BASE".into()));
         assert_eq!(g.needed, [2]);

@@ -4,8 +4,9 @@
 //! content hashes that key the cache. The builder that runs steps through
 //! the runtime sits on top of these.
 
-pub mod shell;
+pub mod context;
 pub mod dockerfile;
 pub mod eval;
 pub mod graph;
 pub mod ignore;
+pub mod shell;

@@ -19,8 +19,24 @@ pub(super) enum Converted {
 
 /// Every instruction name, for "did you mean" hints.
 pub(super) const INSTRUCTIONS: &[&str] = &[
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
 ];
 
 type R<T> = Result<T, String>;
@@ -349,20 +365,28 @@ fn parse_onbuild(node: &RawNode) -> R<Onbuild> {
     let trigger = sub.keyword.trim().to_uppercase();
     match trigger.as_str() {
         "ONBUILD" => return Err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".to_string()),
-        "MAINTAINER" | "FROM" => return Err(format!("{trigger} isn't allowed as an ONBUILD trigger")),
+        "MAINTAINER" | "FROM" => {
+            return Err(format!("{trigger} isn't allowed as an ONBUILD trigger"))
+        }
         _ => {}
     }
     // The trigger text without the ONBUILD keyword, heredoc bodies appended
     // so that the later build can parse it back.
-    let orig = node.original.trim_start_matches([' ', '\t', '\n', '\x0c', '\r']);
+    let orig = node
+        .original
+        .trim_start_matches([' ', '\t', '\n', '\x0c', '\r']);
     let mut expression = orig[node.keyword.len().min(orig.len())..]
-        .trim_start_matches([' ', '\t', '\n', '\x0c', '\r']).to_string();
+        .trim_start_matches([' ', '\t', '\n', '\x0c', '\r'])
+        .to_string();
     for h in &node.heredocs {
         expression.push('\n');
         expression.push_str(&h.content);
         expression.push_str(&h.name);
     }
-    Ok(Onbuild { expression, trigger })
+    Ok(Onbuild {
+        expression,
+        trigger,
+    })
 }
 
 fn parse_healthcheck(node: &RawNode) -> R<Healthcheck> {
@@ -389,7 +413,10 @@ fn parse_healthcheck(node: &RawNode) -> R<Healthcheck> {
         ],
     )?;
     if typ != "CMD" {
-        return Err(format!("Unknown type {} in HEALTHCHECK (try CMD)", go_quote(&typ)));
+        return Err(format!(
+            "Unknown type {} in HEALTHCHECK (try CMD)",
+            go_quote(&typ)
+        ));
     }
     let cmd: Vec<String> = if node.json || args.is_empty() {
         args.to_vec()
@@ -410,7 +437,10 @@ fn parse_healthcheck(node: &RawNode) -> R<Healthcheck> {
             return Ok(0);
         }
         if d < 1_000_000 {
-            return Err(format!("Interval {} cannot be less than 1ms", go_quote(name)));
+            return Err(format!(
+                "Interval {} cannot be less than 1ms",
+                go_quote(name)
+            ));
         }
         Ok(d as u64)
     };
@@ -421,7 +451,9 @@ fn parse_healthcheck(node: &RawNode) -> R<Healthcheck> {
                 .parse()
                 .ok()
                 .filter(|n: &i64| i32::try_from(*n).is_ok())
-                .ok_or_else(|| format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(&v)))?;
+                .ok_or_else(|| {
+                    format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(&v))
+                })?;
             if n < 0 {
                 return Err(format!("--retries cannot be negative ({n})"));
             }

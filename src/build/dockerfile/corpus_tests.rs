@@ -16,7 +16,12 @@ fn ast_dump(text: &str) -> String {
     let scanned = scan(text).expect("scan");
     let mut out = String::new();
     for n in &scanned.nodes {
-        out.push_str(&format!("{}-{}: ({})\n", n.start_line, n.end_line, n.dump()));
+        out.push_str(&format!(
+            "{}-{}: ({})\n",
+            n.start_line,
+            n.end_line,
+            n.dump()
+        ));
         for h in &n.heredocs {
             out.push_str(&format!(
                 "    heredoc {} expand={} chomp={} fd={}: {}\n",
@@ -74,10 +79,18 @@ fn corpus() {
             }
             Ok(df) => {
                 if error_path.exists() {
-                    failures.push(format!("{}: parsed but an error was expected", case.display()));
+                    failures.push(format!(
+                        "{}: parsed but an error was expected",
+                        case.display()
+                    ));
                     continue;
                 }
-                check(&case.with_extension("ast"), &ast_dump(&text), bless, &mut failures);
+                check(
+                    &case.with_extension("ast"),
+                    &ast_dump(&text),
+                    bless,
+                    &mut failures,
+                );
                 let json = serde_json::to_string_pretty(&df).unwrap() + "\n";
                 check(&case.with_extension("json"), &json, bless, &mut failures);
             }

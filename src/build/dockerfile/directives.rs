@@ -122,7 +122,12 @@ mod tests {
 
     #[test]
     fn reads_directives_until_the_first_other_line() {
-        let (d, n) = parse(&["# syntax=docker/dockerfile:1", "#escape=`", "# check = skip=all"]).unwrap();
+        let (d, n) = parse(&[
+            "# syntax=docker/dockerfile:1",
+            "#escape=`",
+            "# check = skip=all",
+        ])
+        .unwrap();
         assert_eq!(n, 3);
         assert_eq!(d.syntax.as_deref(), Some("docker/dockerfile:1"));
         assert_eq!(d.escape, '`');

@@ -56,7 +56,11 @@ pub fn parse_go_duration(s: &str) -> Result<i128, String> {
                 ))
             }
         };
-        let int: i128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| invalid())? };
+        let int: i128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| invalid())?
+        };
         let mut frac_ns: i128 = 0;
         if !frac_part.is_empty() {
             let digits: String = frac_part.chars().take(18).collect();
@@ -86,9 +90,21 @@ mod tests {
         assert_eq!(parse_go_duration("300ms"), Ok(300_000_000));
         assert_eq!(parse_go_duration(".5us"), Ok(500));
         assert_eq!(parse_go_duration("-1s"), Ok(-1_000_000_000));
-        assert_eq!(parse_go_duration("1").unwrap_err(), r#"time: missing unit in duration "1""#);
-        assert_eq!(parse_go_duration("1x").unwrap_err(), r#"time: unknown unit "x" in duration "1x""#);
-        assert_eq!(parse_go_duration("abc").unwrap_err(), r#"time: invalid duration "abc""#);
-        assert_eq!(parse_go_duration("").unwrap_err(), r#"time: invalid duration """#);
+        assert_eq!(
+            parse_go_duration("1").unwrap_err(),
+            r#"time: missing unit in duration "1""#
+        );
+        assert_eq!(
+            parse_go_duration("1x").unwrap_err(),
+            r#"time: unknown unit "x" in duration "1x""#
+        );
+        assert_eq!(
+            parse_go_duration("abc").unwrap_err(),
+            r#"time: invalid duration "abc""#
+        );
+        assert_eq!(
+            parse_go_duration("").unwrap_err(),
+            r#"time: invalid duration """#
+        );
     }
 }

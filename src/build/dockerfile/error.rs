@@ -21,8 +21,9 @@ impl fmt::Display for ParseError {
         write!(f, "{}:{}: ", self.file, self.start_line)?;
         match &self.instruction {
             // Messages like "COPY requires ..." already name it.
-            Some(i) if !self.message.to_uppercase().starts_with(i.as_str())
-                && !self.message.starts_with("unknown instruction") =>
+            Some(i)
+                if !self.message.to_uppercase().starts_with(i.as_str())
+                    && !self.message.starts_with("unknown instruction") =>
             {
                 write!(f, "{i}: {}", self.message)
             }
@@ -60,7 +61,11 @@ pub fn snippet(file: &str, source: &str, start: usize, end: usize) -> String {
     out.push_str("\n--------------------\n");
     for n in first..=last {
         let Some(text) = lines.get(n - 1) else { break };
-        let mark = if (start..=end).contains(&n) { ">>>" } else { "   " };
+        let mark = if (start..=end).contains(&n) {
+            ">>>"
+        } else {
+            "   "
+        };
         out.push_str(&format!("{n:>4} | {mark} {text}\n"));
     }
     out.push_str("--------------------\n");
@@ -85,7 +90,10 @@ mod tests {
             message: "COPY requires at least two arguments".into(),
             ..e
         };
-        assert_eq!(e.to_string(), "Dockerfile:3: COPY requires at least two arguments");
+        assert_eq!(
+            e.to_string(),
+            "Dockerfile:3: COPY requires at least two arguments"
+        );
         let s = snippet("Dockerfile", "FROM a\nRUN b\nCOPY x\n", 3, 3);
         assert_eq!(
             s,

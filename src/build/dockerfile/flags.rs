@@ -22,7 +22,10 @@ pub(super) struct Flags {
 
 impl Flags {
     /// Checks `args` against `accepted` (name, kind).
-    pub(super) fn parse(args: &[String], accepted: &[(&'static str, Kind)]) -> Result<Flags, String> {
+    pub(super) fn parse(
+        args: &[String],
+        accepted: &[(&'static str, Kind)],
+    ) -> Result<Flags, String> {
         let mut flags = Flags::default();
         for a in args {
             if a == "--" {
@@ -94,21 +97,43 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    const COPY: &[(&str, Kind)] = &[("from", Kind::String), ("link", Kind::Bool), ("exclude", Kind::Strings)];
+    const COPY: &[(&str, Kind)] = &[
+        ("from", Kind::String),
+        ("link", Kind::Bool),
+        ("exclude", Kind::Strings),
+    ];
 
     #[test]
     fn values_and_errors() {
-        let f = Flags::parse(&s(&["--from=a", "--link", "--exclude=x", "--exclude=y"]), COPY).unwrap();
+        let f = Flags::parse(
+            &s(&["--from=a", "--link", "--exclude=x", "--exclude=y"]),
+            COPY,
+        )
+        .unwrap();
         assert_eq!(f.string("from").as_deref(), Some("a"));
         assert_eq!(f.bool("link"), Some(true));
         assert_eq!(f.strings("exclude"), ["x", "y"]);
-        assert_eq!(Flags::parse(&s(&["--link=FALSE"]), COPY).unwrap().bool("link"), Some(false));
+        assert_eq!(
+            Flags::parse(&s(&["--link=FALSE"]), COPY)
+                .unwrap()
+                .bool("link"),
+            Some(false)
+        );
         let err = |a: &[&str]| Flags::parse(&s(a), COPY).unwrap_err();
-        assert_eq!(err(&["--form=a"]), "unknown flag: --form (did you mean from?)");
+        assert_eq!(
+            err(&["--form=a"]),
+            "unknown flag: --form (did you mean from?)"
+        );
         assert_eq!(err(&["--bogus"]), "unknown flag: --bogus");
-        assert_eq!(err(&["--from=a", "--from=b"]), "duplicate flag specified: --from");
+        assert_eq!(
+            err(&["--from=a", "--from=b"]),
+            "duplicate flag specified: --from"
+        );
         assert_eq!(err(&["--from"]), "missing a value on flag: --from");
         assert_eq!(err(&["--link="]), "missing a value on flag: --link");
-        assert_eq!(err(&["--link=yes"]), "expecting boolean value for flag --link, not: yes");
+        assert_eq!(
+            err(&["--link=yes"]),
+            "expecting boolean value for flag --link, not: yes"
+        );
     }
 }

@@ -219,6 +219,8 @@ pub struct Stage {
 impl Stage {
     /// The name BuildKit shows for the stage: its name or `stage-N`.
     pub fn display_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| format!("stage-{}", self.index))
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", self.index))
     }
 }

@@ -35,9 +35,11 @@ pub(super) fn node_from_line(line: &str, escape: char) -> Result<RawNode, String
         "label" => name_val(&rest, "LABEL", escape)?,
         "expose" | "from" => Parsed::words(whitespace_delimited(&rest)),
         "healthcheck" => health_config(&rest)?,
-        "maintainer" | "stopsignal" | "user" | "workdir" => {
-            Parsed::words(if rest.is_empty() { vec![] } else { vec![rest.clone()] })
-        }
+        "maintainer" | "stopsignal" | "user" | "workdir" => Parsed::words(if rest.is_empty() {
+            vec![]
+        } else {
+            vec![rest.clone()]
+        }),
         "onbuild" => {
             if rest.is_empty() {
                 Parsed::words(vec![])
@@ -200,7 +202,10 @@ mod tests {
     #[test]
     fn env_label_pairs() {
         assert_eq!(dump("ENV A b c"), r#"env "A" "b c" """#);
-        assert_eq!(dump(r#"ENV A="b c" D=e"#), r#"env "A" "\"b c\"" "=" "D" "e" "=""#);
+        assert_eq!(
+            dump(r#"ENV A="b c" D=e"#),
+            r#"env "A" "\"b c\"" "=" "D" "e" "=""#
+        );
         assert_eq!(
             node_from_line("ENV A=b c", '\\').unwrap_err(),
             r#"Syntax error - can't find = in "c". Must be of the form: name=value"#

@@ -46,7 +46,9 @@ impl Dockerfile {
     /// The stage named `name` (case-insensitive, as stage names are).
     pub fn stage_by_name(&self, name: &str) -> Option<&Stage> {
         let lower = name.to_lowercase();
-        self.stages.iter().find(|s| s.name.as_deref() == Some(lower.as_str()))
+        self.stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(lower.as_str()))
     }
 }
 
@@ -60,13 +62,23 @@ pub fn parse(file: &str, text: &str) -> Result<Dockerfile, ParseError> {
         message,
     };
     let scanned = scan(text).map_err(|e| {
-        err(e.start_line, e.end_line, e.keyword.map(|k| k.to_uppercase()), e.message)
+        err(
+            e.start_line,
+            e.end_line,
+            e.keyword.map(|k| k.to_uppercase()),
+            e.message,
+        )
     })?;
     let mut meta_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
     for node in &scanned.nodes {
         let converted = convert(node).map_err(|m| {
-            err(node.start_line, node.end_line, Some(node.keyword.to_uppercase()), m)
+            err(
+                node.start_line,
+                node.end_line,
+                Some(node.keyword.to_uppercase()),
+                m,
+            )
         })?;
         match converted {
             Converted::From(mut stage) => {
@@ -89,7 +101,12 @@ pub fn parse(file: &str, text: &str) -> Result<Dockerfile, ParseError> {
     }
     if stages.is_empty() {
         let last = scanned.nodes.last().map_or(1, |n| n.end_line);
-        return Err(err(1, last, None, "dockerfile contains no stages to build".to_string()));
+        return Err(err(
+            1,
+            last,
+            None,
+            "dockerfile contains no stages to build".to_string(),
+        ));
     }
     Ok(Dockerfile {
         file: file.to_string(),
@@ -114,6 +131,6 @@ pub fn parse_onbuild_trigger(expression: &str) -> Result<Instruction, String> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod tests;

@@ -236,7 +236,8 @@ pub fn parse_mount(
         };
         let value = expand(value)?;
         let num = |radix: u32, what: &str| {
-            u32::from_str_radix(&value, radix).map_err(|_| format!("invalid value {value} for {what}"))
+            u32::from_str_radix(&value, radix)
+                .map_err(|_| format!("invalid value {value} for {what}"))
         };
         match key.as_str() {
             "type" => {
@@ -272,7 +273,8 @@ pub fn parse_mount(
             }
             "size" if m.kind == MountType::Tmpfs => {
                 m.size_limit = Some(
-                    ram_in_bytes(&value).ok_or_else(|| format!("invalid value for {key}: {value}"))?,
+                    ram_in_bytes(&value)
+                        .ok_or_else(|| format!("invalid value for {key}: {value}"))?,
                 )
             }
             "required" | "size" => {
@@ -306,16 +308,35 @@ pub fn parse_mount(
                     format!("unexpected key '{key}' in '{field}'"),
                     &key,
                     &[
-                        "type", "from", "source", "target", "readonly", "id", "sharing",
-                        "required", "size", "mode", "uid", "gid", "src", "dst", "destination",
-                        "ro", "rw", "readwrite", "env",
+                        "type",
+                        "from",
+                        "source",
+                        "target",
+                        "readonly",
+                        "id",
+                        "sharing",
+                        "required",
+                        "size",
+                        "mode",
+                        "uid",
+                        "gid",
+                        "src",
+                        "dst",
+                        "destination",
+                        "ro",
+                        "rw",
+                        "readwrite",
+                        "env",
                     ],
                     true,
                 ))
             }
         }
     }
-    let file_info_allowed = matches!(m.kind, MountType::Secret | MountType::Ssh | MountType::Cache);
+    let file_info_allowed = matches!(
+        m.kind,
+        MountType::Secret | MountType::Ssh | MountType::Cache
+    );
     if !file_info_allowed {
         let t = super::ast::go_quote(m.kind.as_str());
         if m.mode.is_some() {
@@ -346,7 +367,10 @@ pub fn parse_mount(
         }
     }
     if m.sharing.is_some() && m.kind != MountType::Cache {
-        return Err(format!("invalid cache sharing set for {} mount", m.kind.as_str()));
+        return Err(format!(
+            "invalid cache sharing set for {} mount",
+            m.kind.as_str()
+        ));
     }
     Ok(m)
 }
@@ -361,11 +385,15 @@ mod tests {
 
     #[test]
     fn typed_mounts() {
-        let m = parse("type=cache,target=$DIR/cache,id=x,sharing=locked,mode=0755,uid=1000").unwrap();
+        let m =
+            parse("type=cache,target=$DIR/cache,id=x,sharing=locked,mode=0755,uid=1000").unwrap();
         assert_eq!(m.kind, MountType::Cache);
         assert_eq!(m.target.as_deref(), Some("/d/cache"));
         assert_eq!(m.sharing, Some(CacheSharing::Locked));
-        assert_eq!((m.mode, m.uid, m.read_only), (Some(0o755), Some(1000), false));
+        assert_eq!(
+            (m.mode, m.uid, m.read_only),
+            (Some(0o755), Some(1000), false)
+        );
         let m = parse("type=bind,from=build,source=/out,target=/in").unwrap();
         assert_eq!((m.from.as_deref(), m.read_only), (Some("build"), true));
         let m = parse("type=bind,target=/x,rw").unwrap();
@@ -384,17 +412,47 @@ mod tests {
     #[test]
     fn errors_in_buildkits_words() {
         let e = |s: &str| parse(s).unwrap_err();
-        assert_eq!(e("type=cach,target=/x"), "unsupported mount type \"cach\" (did you mean cache?)");
-        assert_eq!(e("type=bind,target=/x,mode=0644"), "mode not allowed for \"bind\" type mounts");
-        assert_eq!(e("type=secret,from=a,id=x"), "secret mount should not have a from");
-        assert_eq!(e("type=secret"), "invalid secret mount. one of source, target required");
-        assert_eq!(e("type=bind,sharing=shared"), "invalid cache sharing set for bind mount");
-        assert_eq!(e("type=bind,required"), "unexpected key 'required' for mount type 'bind'");
-        assert_eq!(e("type=cache,targt=/x"), "unexpected key 'targt' in 'targt=/x' (did you mean target?)");
-        assert_eq!(e("type=cache,bogus"), "invalid field 'bogus' must be a key=value pair");
+        assert_eq!(
+            e("type=cach,target=/x"),
+            "unsupported mount type \"cach\" (did you mean cache?)"
+        );
+        assert_eq!(
+            e("type=bind,target=/x,mode=0644"),
+            "mode not allowed for \"bind\" type mounts"
+        );
+        assert_eq!(
+            e("type=secret,from=a,id=x"),
+            "secret mount should not have a from"
+        );
+        assert_eq!(
+            e("type=secret"),
+            "invalid secret mount. one of source, target required"
+        );
+        assert_eq!(
+            e("type=bind,sharing=shared"),
+            "invalid cache sharing set for bind mount"
+        );
+        assert_eq!(
+            e("type=bind,required"),
+            "unexpected key 'required' for mount type 'bind'"
+        );
+        assert_eq!(
+            e("type=cache,targt=/x"),
+            "unexpected key 'targt' in 'targt=/x' (did you mean target?)"
+        );
+        assert_eq!(
+            e("type=cache,bogus"),
+            "invalid field 'bogus' must be a key=value pair"
+        );
         assert_eq!(e("type=cache,uid=x"), "invalid value x for uid");
-        assert_eq!(e("a\"b"), "failed to parse csv mounts: bare \" in non-quoted-field");
-        assert_eq!(mount_from("type=bind,from=$X,target=/"), Err("'from' doesn't support variable expansion, define alias stage instead".into()));
+        assert_eq!(
+            e("a\"b"),
+            "failed to parse csv mounts: bare \" in non-quoted-field"
+        );
+        assert_eq!(
+            mount_from("type=bind,from=$X,target=/"),
+            Err("'from' doesn't support variable expansion, define alias stage instead".into())
+        );
         assert_eq!(mount_from("type=bind,from=build"), Ok(Some("build".into())));
     }
 }

@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(s.nodes[1].dump(), r#"run "echo   two  three""#);
         assert_eq!((s.nodes[1].start_line, s.nodes[1].end_line), (2, 6));
         assert_eq!(s.warnings.len(), 1);
-        assert_eq!(dumps("RUN a \\\\\nRUN b"), [r#"run "a \\\\""#, r#"run "b""#]);
+        assert_eq!(
+            dumps("RUN a \\\\\nRUN b"),
+            [r#"run "a \\\\""#, r#"run "b""#]
+        );
         assert_eq!(dumps("RUN a \\\\\\\nb"), [r#"run "a \\\\\\""#, "b"]);
         assert_eq!(dumps("RUN a \\"), [r#"run "a""#]);
         assert_eq!(dumps("RUN a \\  \t\nb"), [r#"run "a b""#]);
@@ -252,7 +255,10 @@ mod tests {
         let s = scan("\u{feff}# escape=`\nRUN a `\n b\n").unwrap();
         assert_eq!(s.directives.escape, '`');
         assert_eq!(s.nodes[0].dump(), r#"run "a  b""#);
-        assert_eq!(scan("# only\n\n").unwrap_err().message, "file with no instructions");
+        assert_eq!(
+            scan("# only\n\n").unwrap_err().message,
+            "file with no instructions"
+        );
         assert_eq!(scan("").unwrap_err().message, "file with no instructions");
     }
 }

@@ -47,7 +47,11 @@ pub(super) fn split_command(line: &str, escape: char) -> (String, Vec<String>, S
         Some(rest) => extract_builder_flags(rest, escape),
         None => (String::new(), Vec::new()),
     };
-    (cmd.to_string(), flags, args.trim_matches(is_space).to_string())
+    (
+        cmd.to_string(),
+        flags,
+        args.trim_matches(is_space).to_string(),
+    )
 }
 
 /// Takes the words that start with `--` off the front of `line`, with
@@ -228,7 +232,10 @@ mod tests {
         let (_, flags, _) = split_command("COPY --a=\\\"q --b='' x", '\\');
         assert_eq!(flags, ["--a=\"q", "--b="]);
         let (cmd, flags, args) = split_command("HEALTHCHECK", '\\');
-        assert_eq!((cmd.as_str(), flags.len(), args.as_str()), ("HEALTHCHECK", 0, ""));
+        assert_eq!(
+            (cmd.as_str(), flags.len(), args.as_str()),
+            ("HEALTHCHECK", 0, "")
+        );
     }
 
     #[test]

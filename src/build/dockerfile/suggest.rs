@@ -62,8 +62,14 @@ mod tests {
 
     #[test]
     fn suggests_near_names_only() {
-        assert_eq!(closest("RUNN", &["run", "from"], false).as_deref(), Some("RUN"));
-        assert_eq!(closest("frm", &["run", "from"], false).as_deref(), Some("from"));
+        assert_eq!(
+            closest("RUNN", &["run", "from"], false).as_deref(),
+            Some("RUN")
+        );
+        assert_eq!(
+            closest("frm", &["run", "from"], false).as_deref(),
+            Some("from")
+        );
         assert_eq!(closest("xyzzy", &["run", "from"], false), None);
         assert_eq!(closest("form", &["from"], true).as_deref(), Some("from"));
         assert_eq!(distance("kitten", "sitting"), 3);

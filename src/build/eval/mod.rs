@@ -21,7 +21,7 @@ pub use platform::{predefined_args, Platform};
 pub use scope::{Scope, DEFAULT_PATH};
 
 use crate::build::dockerfile::{
-    parse_mount, CopySpec, Dockerfile, InstructionKind, Instruction, ParseError, Stage,
+    parse_mount, CopySpec, Dockerfile, Instruction, InstructionKind, ParseError, Stage,
 };
 use crate::build::shell::{Env, Lexer, WordResult};
 use std::cell::RefCell;
@@ -30,8 +30,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Build arguments Docker accepts without a declaring ARG: proxies. They
 /// reach RUN steps but stay out of history and cache keys.
 pub const PROXY_ARGS: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-    "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 /// What the user asked for.
@@ -84,9 +92,14 @@ impl<'a> Evaluator<'a> {
     pub fn new(df: &'a Dockerfile, opts: &'a BuildOptions) -> Result<Evaluator<'a>, ParseError> {
         let target_stage = match &opts.target {
             Some(t) => t.clone(),
-            None => df.stages.last().and_then(|s| s.name.clone()).unwrap_or_default(),
+            None => df
+                .stages
+                .last()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_default(),
         };
-        let mut globals = predefined_args(&opts.build_platform, &opts.target_platform, &target_stage);
+        let mut globals =
+            predefined_args(&opts.build_platform, &opts.target_platform, &target_stage);
         for (k, v) in globals.iter_mut() {
             if let Some(o) = opts.build_args.get(k) {
                 *v = o.clone();
@@ -100,7 +113,9 @@ impl<'a> Evaluator<'a> {
             declared: RefCell::new(BTreeSet::new()),
         };
         for instr in &df.meta_args {
-            let InstructionKind::Arg(decls) = &instr.kind else { continue };
+            let InstructionKind::Arg(decls) = &instr.kind else {
+                continue;
+            };
             for d in decls {
                 ev.declared.borrow_mut().insert(d.name.clone());
                 let value = match (opts.build_args.get(&d.name), &d.default) {
@@ -136,7 +151,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn expand(&self, instr: &Instruction, word: &str, env: &dyn Env) -> Result<WordResult, ParseError> {
+    fn expand(
+        &self,
+        instr: &Instruction,
+        word: &str,
+        env: &dyn Env,
+    ) -> Result<WordResult, ParseError> {
         self.lexer
             .process_word(word, env)
             .map_err(|e| self.error(instr, e.to_string()))
@@ -157,7 +177,10 @@ impl<'a> Evaluator<'a> {
             .process_word(&stage.base, &globals)
             .map_err(|e| fail(e.to_string()))?;
         if base.result.is_empty() {
-            return Err(fail(format!("base name ({}) should not be blank", stage.base)));
+            return Err(fail(format!(
+                "base name ({}) should not be blank",
+                stage.base
+            )));
         }
         let mut used: BTreeSet<String> = base.matched;
         let platform = match &stage.platform {
@@ -187,18 +210,31 @@ impl<'a> Evaluator<'a> {
     /// Evaluates every instruction of a stage in order, starting from
     /// `scope` (see [`Scope::from_image_env`]); `scope` ends as the stage's
     /// final state, which a stage built FROM this one starts with.
-    pub fn eval_stage(&self, stage: &'a Stage, scope: &mut Scope) -> Result<Vec<Evaluated<'a>>, ParseError> {
-        stage.instructions.iter().map(|i| self.eval(i, scope)).collect()
+    pub fn eval_stage(
+        &self,
+        stage: &'a Stage,
+        scope: &mut Scope,
+    ) -> Result<Vec<Evaluated<'a>>, ParseError> {
+        stage
+            .instructions
+            .iter()
+            .map(|i| self.eval(i, scope))
+            .collect()
     }
 
     /// Evaluates one instruction and applies it to `scope`.
-    pub fn eval<'i>(&self, instr: &'i Instruction, scope: &mut Scope) -> Result<Evaluated<'i>, ParseError> {
+    pub fn eval<'i>(
+        &self,
+        instr: &'i Instruction,
+        scope: &mut Scope,
+    ) -> Result<Evaluated<'i>, ParseError> {
         let mut used = BTreeSet::new();
-        let mut word = |w: &str, scope: &Scope, used: &mut BTreeSet<String>| -> Result<String, ParseError> {
-            let r = self.expand(instr, w, scope)?;
-            used.extend(r.matched.into_iter().filter(|n| scope.is_arg(n)));
-            Ok(r.result)
-        };
+        let word =
+            |w: &str, scope: &Scope, used: &mut BTreeSet<String>| -> Result<String, ParseError> {
+                let r = self.expand(instr, w, scope)?;
+                used.extend(r.matched.into_iter().filter(|n| scope.is_arg(n)));
+                Ok(r.result)
+            };
         let value = match &instr.kind {
             InstructionKind::Run(run) => {
                 let mut mounts = Vec::new();
@@ -222,7 +258,10 @@ impl<'a> Evaluator<'a> {
                 // this instruction: `ENV a=1 b=$a` gives b the old a.
                 let mut pairs = Vec::new();
                 for kv in kvs {
-                    pairs.push((word(&kv.key, scope, &mut used)?, word(&kv.value, scope, &mut used)?));
+                    pairs.push((
+                        word(&kv.key, scope, &mut used)?,
+                        word(&kv.value, scope, &mut used)?,
+                    ));
                 }
                 for (k, v) in &pairs {
                     scope.set_env(k, v);
@@ -232,7 +271,10 @@ impl<'a> Evaluator<'a> {
             InstructionKind::Label(kvs) => {
                 let mut pairs = Vec::new();
                 for kv in kvs {
-                    pairs.push((word(&kv.key, scope, &mut used)?, word(&kv.value, scope, &mut used)?));
+                    pairs.push((
+                        word(&kv.key, scope, &mut used)?,
+                        word(&kv.value, scope, &mut used)?,
+                    ));
                 }
                 Value::Label(pairs)
             }
@@ -335,7 +377,11 @@ impl<'a> Evaluator<'a> {
         };
         let chown = spec.chown.as_deref().map(&mut word).transpose()?;
         let chmod = spec.chmod.as_deref().map(&mut word).transpose()?;
-        let sources = spec.sources.iter().map(|s| word(s)).collect::<Result<Vec<_>, _>>()?;
+        let sources = spec
+            .sources
+            .iter()
+            .map(|s| word(s))
+            .collect::<Result<Vec<_>, _>>()?;
         let dest = word(&spec.dest)?;
         // Heredoc bodies: variables and escapes only, quotes stay.
         let mut body_lexer = Lexer::new('\\');
@@ -366,7 +412,13 @@ impl<'a> Evaluator<'a> {
     /// Proxy build arguments as environment variables, in both cases.
     fn proxy_env(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for base in ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"] {
+        for base in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "FTP_PROXY",
+            "NO_PROXY",
+            "ALL_PROXY",
+        ] {
             let value = self
                 .opts
                 .build_args
@@ -397,14 +449,20 @@ impl<'a> Evaluator<'a> {
     pub fn unconsumed_warning(&self) -> Option<String> {
         let left = self.unconsumed_build_args();
         (!left.is_empty()).then(|| {
-            format!("[Warning] One or more build-args [{}] were not consumed", left.join(" "))
+            format!(
+                "[Warning] One or more build-args [{}] were not consumed",
+                left.join(" ")
+            )
         })
     }
 }
 
 /// The last value of `name` in an ordered list of variables.
 fn lookup(list: &[(String, String)], name: &str) -> Option<String> {
-    list.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    list.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 #[cfg(test)]

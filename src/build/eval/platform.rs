@@ -43,7 +43,10 @@ impl Platform {
             [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
                 os: os.to_lowercase(),
                 arch: normalize_arch(arch),
-                variant: parts.get(2).filter(|v| !v.is_empty()).map(|v| v.to_lowercase()),
+                variant: parts
+                    .get(2)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.to_lowercase()),
             }),
             _ => Err(format!(
                 "\"{s}\": unknown platform: expected os/arch[/variant], for example linux/amd64"
@@ -72,7 +75,11 @@ impl fmt::Display for Platform {
 }
 
 /// The predefined arguments, in BuildKit's order.
-pub fn predefined_args(build: &Platform, target: &Platform, target_stage: &str) -> Vec<(String, String)> {
+pub fn predefined_args(
+    build: &Platform,
+    target: &Platform,
+    target_stage: &str,
+) -> Vec<(String, String)> {
     let v = |p: &Platform| p.variant.clone().unwrap_or_default();
     [
         ("BUILDPLATFORM", build.to_string()),
@@ -85,7 +92,15 @@ pub fn predefined_args(build: &Platform, target: &Platform, target_stage: &str) 
         ("TARGETOSVERSION", String::new()),
         ("TARGETARCH", target.arch.clone()),
         ("TARGETVARIANT", v(target)),
-        ("TARGETSTAGE", if target_stage.is_empty() { "default" } else { target_stage }.to_string()),
+        (
+            "TARGETSTAGE",
+            if target_stage.is_empty() {
+                "default"
+            } else {
+                target_stage
+            }
+            .to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -98,12 +113,25 @@ mod tests {
 
     #[test]
     fn parse_and_format() {
-        assert_eq!(Platform::parse("linux/amd64").unwrap().to_string(), "linux/amd64");
-        assert_eq!(Platform::parse("linux/arm/v7").unwrap().variant.as_deref(), Some("v7"));
-        assert_eq!(Platform::parse("Linux/x86_64").unwrap().to_string(), "linux/amd64");
+        assert_eq!(
+            Platform::parse("linux/amd64").unwrap().to_string(),
+            "linux/amd64"
+        );
+        assert_eq!(
+            Platform::parse("linux/arm/v7").unwrap().variant.as_deref(),
+            Some("v7")
+        );
+        assert_eq!(
+            Platform::parse("Linux/x86_64").unwrap().to_string(),
+            "linux/amd64"
+        );
         assert!(Platform::parse("linux").is_err());
         assert_eq!(Platform::native().os, "linux");
-        let args = predefined_args(&Platform::parse("linux/arm64").unwrap(), &Platform::parse("linux/arm/v7").unwrap(), "");
+        let args = predefined_args(
+            &Platform::parse("linux/arm64").unwrap(),
+            &Platform::parse("linux/arm/v7").unwrap(),
+            "",
+        );
         let get = |k: &str| args.iter().find(|(n, _)| n == k).unwrap().1.clone();
         assert_eq!(get("TARGETPLATFORM"), "linux/arm/v7");
         assert_eq!(get("TARGETVARIANT"), "v7");

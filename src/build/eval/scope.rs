@@ -55,12 +55,16 @@ impl Scope {
         if let Some(v) = value {
             set(&mut self.vars, name, v, true);
         }
-        self.args.push((name.to_string(), value.map(str::to_string)));
+        self.args
+            .push((name.to_string(), value.map(str::to_string)));
     }
 
     /// A variable's current value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.iter().find(|v| v.name == name).map(|v| v.value.as_str())
+        self.vars
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| v.value.as_str())
     }
 
     /// Whether `name` currently holds a build argument's value.
@@ -70,12 +74,18 @@ impl Scope {
 
     /// The environment a RUN step gets: image env, ENV and ARG values.
     pub fn run_env(&self) -> Vec<(String, String)> {
-        self.vars.iter().map(|v| (v.name.clone(), v.value.clone())).collect()
+        self.vars
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect()
     }
 
     /// The image config's `Env` as `KEY=value`.
     pub fn config_env(&self) -> Vec<String> {
-        self.config_env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+        self.config_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
     }
 
     /// The ARGs in scope with their values, first declaration order, each
@@ -135,7 +145,13 @@ mod tests {
         s.set_env("V", "2");
         assert!(!s.is_arg("V"));
         assert_eq!(s.config_env(), ["PATH=/bin", "HOME=/root", "V=2"]);
-        assert_eq!(s.run_args(), [("V".to_string(), "2".to_string()), ("U".to_string(), String::new())]);
+        assert_eq!(
+            s.run_args(),
+            [
+                ("V".to_string(), "2".to_string()),
+                ("U".to_string(), String::new())
+            ]
+        );
         assert_eq!(s.run_env().len(), 3);
         let s = Scope::from_image_env(&[]);
         assert_eq!(s.get("PATH"), Some(DEFAULT_PATH));

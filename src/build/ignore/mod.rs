@@ -11,7 +11,7 @@
 
 mod pattern;
 
-pub use pattern::{go_clean, Pattern};
+pub use pattern::{contains_wildcards, go_clean, Glob, Pattern};
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,9 @@ impl Matcher {
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Matcher, String> {
         let mut out = Vec::new();
         for p in patterns {
-            if let Some(p) = Pattern::new(p.as_ref()).map_err(|e| format!("{e}: {:?}", p.as_ref()))? {
+            if let Some(p) =
+                Pattern::new(p.as_ref()).map_err(|e| format!("{e}: {:?}", p.as_ref()))?
+            {
                 out.push(p);
             }
         }
@@ -76,7 +78,11 @@ impl Matcher {
                 if p.exclusion != matched {
                     continue;
                 }
-                m = if known { p.matches(path) } else { p.matches_or_parent(path) };
+                m = if known {
+                    p.matches(path)
+                } else {
+                    p.matches_or_parent(path)
+                };
             }
             info[i] = m;
             if m {
@@ -142,7 +148,11 @@ pub fn read_patterns(text: &str) -> Vec<String> {
                 cleaned.remove(0);
             }
         }
-        out.push(if invert { format!("!{cleaned}") } else { cleaned });
+        out.push(if invert {
+            format!("!{cleaned}")
+        } else {
+            cleaned
+        });
     }
     out
 }

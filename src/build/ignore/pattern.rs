@@ -175,6 +175,55 @@ impl Pattern {
     }
 }
 
+/// A Go `filepath.Match` pattern for one path component (COPY wildcards):
+/// `*`, `?`, `[...]` and `\` escapes, none of them matching `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob(Vec<Tok>);
+
+impl Glob {
+    pub fn new(pattern: &str) -> Result<Glob, String> {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut toks = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let ch = chars[i];
+            i += 1;
+            toks.push(match ch {
+                '*' => Tok::Star,
+                '?' => Tok::One,
+                '\\' => Tok::Lit(*chars.get(i).ok_or(BAD)?),
+                '[' => Tok::Class(parse_class(&chars, &mut i)?),
+                c => Tok::Lit(c),
+            });
+            if ch == '\\' {
+                i += 1;
+            }
+        }
+        Ok(Glob(toks))
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        let chars: Vec<char> = name.chars().collect();
+        match_tokens(&self.0, &chars, 0)
+    }
+}
+
+/// Whether a path has wildcard characters (`*`, `?`, `[`) that are not
+/// escaped: BuildKit's `containsWildcards`.
+pub fn contains_wildcards(s: &str) -> bool {
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' | '?' | '[' => return true,
+            '\\' => {
+                chars.next();
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn compile(pattern: &str) -> Result<Kind, String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut toks = Vec::new();
@@ -252,7 +301,9 @@ fn match_tokens(toks: &[Tok], s: &[char], pos: usize) -> bool {
     match first {
         Tok::Lit(c) => s.get(pos) == Some(c) && match_tokens(rest, s, pos + 1),
         Tok::One => s.get(pos).is_some_and(|c| *c != '/') && match_tokens(rest, s, pos + 1),
-        Tok::Class(cl) => s.get(pos).is_some_and(|c| cl.matches(*c)) && match_tokens(rest, s, pos + 1),
+        Tok::Class(cl) => {
+            s.get(pos).is_some_and(|c| cl.matches(*c)) && match_tokens(rest, s, pos + 1)
+        }
         Tok::Star => {
             let mut end = pos;
             loop {
@@ -278,7 +329,10 @@ mod tests {
     use super::*;
 
     fn m(pattern: &str, path: &str) -> bool {
-        Pattern::new(pattern).unwrap().unwrap().matches_or_parent(path)
+        Pattern::new(pattern)
+            .unwrap()
+            .unwrap()
+            .matches_or_parent(path)
     }
 
     /// Cases written after moby/patternmatcher's and Go's filepath.Match
@@ -328,7 +382,11 @@ mod tests {
             ("**/.foo", "bar.foo", false),
             ("a(b)c/def", "a(b)c/def", true),
             ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
-            ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", true),
+            (
+                "dist/*.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
             ("*", "abc", true),
             ("a*", "ab/c", true), // the parent "ab" matches
             ("a*/b", "abc/b", true),
@@ -362,11 +420,32 @@ mod tests {
 
     #[test]
     fn bad_patterns() {
-        for p in ["[]a]", "[-]", "[x-]", "[-x]", "\\", "[a-b-c]", "[", "[^", "[^bc", "a[", "[z-a]"] {
+        for p in [
+            "[]a]", "[-]", "[x-]", "[-x]", "\\", "[a-b-c]", "[", "[^", "[^bc", "a[", "[z-a]",
+        ] {
             assert!(Pattern::new(p).is_err(), "{p:?} should be refused");
         }
-        assert_eq!(Pattern::new("!").unwrap_err(), "illegal exclusion pattern: \"!\"");
+        assert_eq!(
+            Pattern::new("!").unwrap_err(),
+            "illegal exclusion pattern: \"!\""
+        );
         assert!(Pattern::new("  ").unwrap().is_none());
+    }
+
+    #[test]
+    fn component_globs() {
+        let g = |p: &str, n: &str| Glob::new(p).unwrap().matches(n);
+        assert!(g("*.txt", "a.txt") && g("*.txt", ".hidden.txt"));
+        assert!(!g("*.txt", "a/b.txt"));
+        assert!(g("f?le[0-9]", "file7") && !g("f?le[0-9]", "filex"));
+        assert!(g("a\\*", "a*") && !g("a\\*", "ab"));
+        assert!(g("**", "x"));
+        assert!(Glob::new("[").is_err());
+        assert!(
+            contains_wildcards("a/*.go")
+                && !contains_wildcards("a\\*b")
+                && contains_wildcards("x[ab]")
+        );
     }
 
     #[test]

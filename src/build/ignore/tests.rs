@@ -17,7 +17,11 @@ fn excluded(file: &str, path: &str) -> bool {
         walked = m_;
         info = next;
     }
-    assert_eq!(walked, m.is_excluded(path), "walk and direct match disagree on {path}");
+    assert_eq!(
+        walked,
+        m.is_excluded(path),
+        "walk and direct match disagree on {path}"
+    );
     walked
 }
 
@@ -88,7 +92,10 @@ fn directories_with_exceptions_inside() {
 #[test]
 fn errors_and_deciding_pattern() {
     assert!(Matcher::new(&read_patterns("[\n")).is_err());
-    assert_eq!(Matcher::new(&read_patterns("!\n")).unwrap_err(), "illegal exclusion pattern: \"!\": \"!\"");
+    assert_eq!(
+        Matcher::new(&read_patterns("!\n")).unwrap_err(),
+        "illegal exclusion pattern: \"!\": \"!\""
+    );
     let m = Matcher::new(&read_patterns("*.log\n!keep.log\nbuild/\n")).unwrap();
     assert_eq!(m.deciding_pattern("x.log").unwrap().text, "*.log");
     assert!(m.deciding_pattern("keep.log").is_none());

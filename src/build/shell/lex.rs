@@ -186,7 +186,11 @@ impl ShellWord<'_> {
         c
     }
 
-    fn process_stop_on(&mut self, stop: Option<char>, raw_escapes: bool) -> Res<(String, Vec<String>)> {
+    fn process_stop_on(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Res<(String, Vec<String>)> {
         let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
         let out = self.stop_on_inner(stop);
         self.raw_escapes = saved;
@@ -388,15 +392,27 @@ impl ShellWord<'_> {
             Some(v) => null_is_unset && v.is_empty(),
         };
         match op {
-            '-' => Ok(if unset_or_null { word } else { value.unwrap_or_default() }),
+            '-' => Ok(if unset_or_null {
+                word
+            } else {
+                value.unwrap_or_default()
+            }),
             '+' => Ok(if unset_or_null { String::new() } else { word }),
             '?' => {
                 if value.is_none() {
-                    let msg = if word.is_empty() { "is not allowed to be unset" } else { &word };
+                    let msg = if word.is_empty() {
+                        "is not allowed to be unset"
+                    } else {
+                        &word
+                    };
                     return Err(format!("{name}: {msg}"));
                 }
                 if unset_or_null {
-                    let msg = if word.is_empty() { "is not allowed to be empty" } else { &word };
+                    let msg = if word.is_empty() {
+                        "is not allowed to be empty"
+                    } else {
+                        &word
+                    };
                     return Err(format!("{name}: {msg}"));
                 }
                 Ok(value.unwrap_or_default())

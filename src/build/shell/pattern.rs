@@ -113,7 +113,12 @@ pub(super) fn trim_suffix(pattern: &str, value: &str, greedy: bool) -> Result<St
 }
 
 /// `${V/p/r}` and `${V//p/r}`: the replacement is inserted literally.
-pub(super) fn replace(pattern: &str, value: &str, replacement: &str, all: bool) -> Result<String, String> {
+pub(super) fn replace(
+    pattern: &str,
+    value: &str,
+    replacement: &str,
+    all: bool,
+) -> Result<String, String> {
     let p = Pattern::compile(pattern)?;
     let s: Vec<char> = value.chars().collect();
     let mut out = String::new();

@@ -97,7 +97,9 @@ fn matched_and_unmatched_names_are_reported() {
 fn skip_unset_keeps_references_and_raw_modes_keep_quotes() {
     let mut lex = Lexer::new('\\');
     lex.skip_unset_env = true;
-    let r = lex.process_word("$A ${B} ${C:-x} ${D/a/b} $PWD", &env()).unwrap();
+    let r = lex
+        .process_word("$A ${B} ${C:-x} ${D/a/b} $PWD", &env())
+        .unwrap();
     assert_eq!(r.result, "$A ${B} ${C:-x} ${D/a/b} /home");
     lex.raw_quotes = true;
     lex.raw_escapes = true;
