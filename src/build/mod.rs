@@ -10,3 +10,6 @@ pub mod eval;
 pub mod graph;
 pub mod ignore;
 pub mod shell;
+
+#[cfg(test)]
+mod proptests;

@@ -17,14 +17,10 @@ fn opts(args: &[(&str, &str)]) -> BuildOptions {
 
 /// Evaluates every stage in order, each from an empty image (or from the
 /// scope of the stage it names), and returns the values per stage.
-fn run(
-    text: &str,
-    o: &BuildOptions,
-) -> (
-    Vec<Vec<(Value, Vec<(String, String)>)>>,
-    Vec<ResolvedFrom>,
-    Option<String>,
-) {
+/// Per stage: each instruction's value and the arguments it used.
+type StageValues = Vec<Vec<(Value, Vec<(String, String)>)>>;
+
+fn run(text: &str, o: &BuildOptions) -> (StageValues, Vec<ResolvedFrom>, Option<String>) {
     let df = parse("Dockerfile", text).unwrap();
     let ev = Evaluator::new(&df, o).unwrap();
     let mut scopes: Vec<Scope> = Vec::new();
