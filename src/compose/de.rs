@@ -108,7 +108,12 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             Value::Float(f) => v.visit_f64(*f),
             Value::Str(s) => v.visit_str(s),
             Value::Seq(items) => v.visit_seq(Seq::new(items, &self.path)),
-            Value::Map(m) => v.visit_map(Entries::new(m, &self.path, None)),
+            Value::Map(m) => {
+                // An untyped mapping prints as Go prints a map: sorted.
+                let mut sorted = m.clone();
+                sorted.sort_keys();
+                v.visit_map(Entries::new(&sorted, &self.path, None))
+            }
         };
         self.place(r)
     }
@@ -417,7 +422,7 @@ mod tests {
     use serde::Deserialize;
     use std::collections::BTreeMap;
     use std::path::Path;
-    use std::rc::Rc;
+    use std::sync::Arc;
 
     #[derive(Debug, Deserialize, PartialEq)]
     struct Port {
@@ -434,7 +439,7 @@ mod tests {
     }
 
     fn doc(text: &str) -> Node {
-        let f: Rc<Path> = Rc::from(Path::new("/c.yaml"));
+        let f: Arc<Path> = Arc::from(Path::new("/c.yaml"));
         yaml::parse(text, &f).unwrap().remove(0)
     }
 

@@ -15,7 +15,7 @@ use super::template::{Substitution, TemplateError};
 use super::yaml;
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// The compose file names looked for, in Compose's order of preference.
 pub const DEFAULT_FILES: &[&str] = &[
@@ -129,7 +129,7 @@ fn read_env_files(
         let lookup = |k: &str| current.get(k).cloned();
         dotenv::parse(&text, &mut from_files, &lookup, warnings).map_err(|e| {
             ComposeError::new(
-                &Loc::new(&Rc::from(f.as_path()), e.line as u32),
+                &Loc::new(&Arc::from(f.as_path()), e.line as u32),
                 "",
                 format!("failed to read {}: {}", f.display(), e.message),
             )
@@ -307,7 +307,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
             })?;
             (f.clone(), text)
         };
-        let rc: Rc<Path> = Rc::from(label.as_path());
+        let rc: Arc<Path> = Arc::from(label.as_path());
         docs.push((label, yaml::parse(&text, &rc)?));
     }
 
@@ -560,7 +560,7 @@ impl Ctx<'_> {
                 let text = std::fs::read_to_string(p).map_err(|e| {
                     ComposeError::at(&entry, &path, format!("reading {}: {e}", p.display()))
                 })?;
-                let rc: Rc<Path> = Rc::from(p.as_path());
+                let rc: Arc<Path> = Arc::from(p.as_path());
                 for d in yaml::parse(&text, &rc)? {
                     imported = sub.apply_document(imported, d, p, &project_dir)?;
                 }
@@ -651,7 +651,7 @@ impl Ctx<'_> {
                 let text = std::fs::read_to_string(&other).map_err(|e| {
                     ComposeError::at(&ext, spath.key("extends").key("file"), format!("reading {}: {e}", other.display()))
                 })?;
-                let rc: Rc<Path> = Rc::from(other.as_path());
+                let rc: Arc<Path> = Arc::from(other.as_path());
                 let other_dir = other.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
                 let mut other_doc = Node::map(Map::new(), &Loc::default());
                 for mut d in yaml::parse(&text, &rc)? {
@@ -899,6 +899,21 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
             }
             if !deps.is_empty() {
                 svc.insert("depends_on".into(), Node::map(deps, &loc));
+            }
+            // compose-go's default values.
+            if let Some(Value::Seq(ports)) = svc.get_mut("ports").map(|n| &mut n.value) {
+                for p in ports.iter_mut().filter_map(Node::as_map_mut) {
+                    p.entry("protocol".into()).or_insert_with(|| Node::str("tcp", &loc));
+                    p.entry("mode".into()).or_insert_with(|| Node::str("ingress", &loc));
+                }
+            }
+            if let Some(Value::Seq(secrets)) = svc.get_mut("secrets").map(|n| &mut n.value) {
+                for sec in secrets.iter_mut().filter_map(Node::as_map_mut) {
+                    if !sec.contains_key("target") {
+                        let source = sec.get("source").and_then(Node::scalar_text).unwrap_or_default();
+                        sec.insert("target".into(), Node::str(format!("/run/secrets/{source}"), &loc));
+                    }
+                }
             }
             if let Some(Value::Seq(vols)) = svc.get_mut("volumes").map(|n| &mut n.value) {
                 for v in vols {

@@ -448,10 +448,10 @@ mod tests {
     use super::*;
     use crate::compose::yaml;
     use std::path::Path;
-    use std::rc::Rc;
+    use std::sync::Arc;
 
     fn doc(text: &str) -> Node {
-        let f: Rc<Path> = Rc::from(Path::new("/t.yaml"));
+        let f: Arc<Path> = Arc::from(Path::new("/t.yaml"));
         yaml::parse(text, &f).unwrap().remove(0)
     }
 

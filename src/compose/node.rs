@@ -11,18 +11,18 @@
 use indexmap::IndexMap;
 use std::fmt;
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Where a node was written. `line` is 1-based; 0 means "made by berth"
 /// (a default), which errors then leave out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Loc {
-    pub file: Option<Rc<Path>>,
+    pub file: Option<Arc<Path>>,
     pub line: u32,
 }
 
 impl Loc {
-    pub fn new(file: &Rc<Path>, line: u32) -> Loc {
+    pub fn new(file: &Arc<Path>, line: u32) -> Loc {
         Loc {
             file: Some(file.clone()),
             line,
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_path() {
-        let file: Rc<Path> = Rc::from(Path::new("/p/compose.yaml"));
+        let file: Arc<Path> = Arc::from(Path::new("/p/compose.yaml"));
         let e = ComposeError::new(&Loc::new(&file, 7), "services.web", "unknown key \"foo\"");
         assert_eq!(
             e.to_string(),

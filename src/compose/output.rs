@@ -327,7 +327,7 @@ fn plain_allowed(s: &str) -> bool {
     for (i, &c) in chars.iter().enumerate() {
         let next_blank = chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\t');
         let prev_blank = i > 0 && (chars[i - 1] == ' ' || chars[i - 1] == '\t');
-        if !printable(c) || c == '\t' && false {
+        if !printable(c) {
             return false;
         }
         if i == 0 {
@@ -349,12 +349,12 @@ fn plain_allowed(s: &str) -> bool {
 }
 
 fn printable(c: char) -> bool {
-    matches!(c, '\t' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+    matches!(c, '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
         && c != '\u{feff}'
 }
 
 fn single_allowed(s: &str) -> bool {
-    s.chars().all(|c| printable(c) && c != '\t' || c == ' ')
+    s.chars().all(printable)
 }
 
 /// A double-quoted scalar with YAML's escapes.
@@ -472,7 +472,8 @@ mod tests {
         assert_eq!(quote_str("busybox"), "busybox");
         assert_eq!(quote_str(""), "\"\"");
         assert_eq!(quote_str("8080"), "\"8080\"");
-        assert_eq!(quote_str("8080:80"), "\"8080:80\"");
+        assert_eq!(quote_str("8080:80"), "8080:80");
+        assert_eq!(quote_str("1:20"), "\"1:20\"");
         assert_eq!(quote_str("1.5"), "\"1.5\"");
         assert_eq!(quote_str("true"), "\"true\"");
         assert_eq!(quote_str("yes"), "\"yes\"");

@@ -43,6 +43,9 @@ pub struct Selection {
     pub services: Vec<String>,
     /// Read `env_file`s into `environment` (what containers get).
     pub resolve_env_files: bool,
+    /// Keep networks, volumes, secrets and configs no service uses
+    /// (`--all-resources`); Compose drops them by default.
+    pub all_resources: bool,
 }
 
 impl Project {
@@ -68,6 +71,9 @@ impl Project {
         project.dependency_order()?;
         if !selection.services.is_empty() {
             project.select(&selection.services)?;
+        }
+        if !selection.all_resources {
+            project.prune_unused();
         }
         if selection.resolve_env_files {
             project.resolve_env_files()?;
@@ -107,6 +113,28 @@ impl Project {
         }
         self.model.services.retain(|n, _| keep.contains(n));
         Ok(())
+    }
+
+    /// Drops the networks, volumes, secrets and configs that no enabled
+    /// service uses.
+    fn prune_unused(&mut self) {
+        let services = &self.model.services;
+        let uses = |pred: &dyn Fn(&Service) -> bool| services.values().any(pred);
+        self.model
+            .networks
+            .retain(|n, _| uses(&|s: &Service| s.networks.contains_key(n)));
+        self.model.volumes.retain(|n, _| {
+            uses(&|s: &Service| s.volumes.iter().any(|v| v.kind == "volume" && v.source == *n))
+        });
+        self.model.secrets.retain(|n, _| {
+            uses(&|s: &Service| {
+                s.secrets.iter().any(|r| r.source == *n)
+                    || s.build.as_ref().is_some_and(|b| b.secrets.iter().any(|r| r.source == *n))
+            })
+        });
+        self.model
+            .configs
+            .retain(|n, _| uses(&|s: &Service| s.configs.iter().any(|r| r.source == *n)));
     }
 
     /// compose-go's `checkConsistency`: every reference resolves.

@@ -9,7 +9,7 @@ use super::node::{ComposeError, Loc, Map, Node, Result, Tag, Value};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Spanned, Tagged};
 use std::path::Path;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// What serde-saphyr hands us: a value, its resolved tag and its place.
 type RawNode = Spanned<Tagged<Raw>>;
@@ -139,7 +139,7 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses a compose file's text: one tree per YAML document (compose-go
 /// applies each document in turn). An empty file has no documents.
-pub fn parse(text: &str, file: &Rc<Path>) -> Result<Vec<Node>> {
+pub fn parse(text: &str, file: &Arc<Path>) -> Result<Vec<Node>> {
     // A byte order mark is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let docs: Vec<RawNode> =
@@ -163,7 +163,7 @@ fn yaml_error_text(e: &serde_saphyr::Error) -> String {
     format!("invalid YAML: {trimmed}")
 }
 
-fn convert(raw: RawNode, file: &Rc<Path>) -> Node {
+fn convert(raw: RawNode, file: &Arc<Path>) -> Node {
     let line = raw.referenced.line() as u32;
     let Tagged(value, tag) = raw.value;
     let value = match value {
@@ -200,8 +200,8 @@ fn convert(raw: RawNode, file: &Rc<Path>) -> Node {
 mod tests {
     use super::*;
 
-    fn file() -> Rc<Path> {
-        Rc::from(Path::new("/p/compose.yaml"))
+    fn file() -> Arc<Path> {
+        Arc::from(Path::new("/p/compose.yaml"))
     }
 
     #[test]
