@@ -26,7 +26,12 @@ fn cases() -> Vec<PathBuf> {
 
 fn lines(p: &Path) -> Vec<String> {
     std::fs::read_to_string(p)
-        .map(|t| t.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
+        .map(|t| {
+            t.lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -66,7 +71,11 @@ fn run_case(dir: &Path) -> Result<(), String> {
         return Err(format!("failed: {stderr}"));
     }
     let json = lines(&dir.join("config-args")).iter().any(|a| a == "json");
-    let expected_file = dir.join(if json { "expected.json" } else { "expected.yaml" });
+    let expected_file = dir.join(if json {
+        "expected.json"
+    } else {
+        "expected.yaml"
+    });
     if bless {
         std::fs::write(&expected_file, stdout.replace(&*dir_text, "@DIR@")).unwrap();
         let warn_file = dir.join("expected.warnings");
@@ -90,7 +99,9 @@ fn run_case(dir: &Path) -> Result<(), String> {
         .unwrap_or_default()
         .replace("@DIR@", &dir_text);
     if stderr != expected_warnings {
-        return Err(format!("warnings differ\n--- got\n{stderr}\n--- want\n{expected_warnings}"));
+        return Err(format!(
+            "warnings differ\n--- got\n{stderr}\n--- want\n{expected_warnings}"
+        ));
     }
     Ok(())
 }
@@ -102,7 +113,10 @@ fn config_corpus() {
     assert!(all.len() >= 10, "the corpus is missing: {all:?}");
     for dir in &all {
         if let Err(e) = run_case(dir) {
-            failures.push(format!("{}: {e}", dir.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {e}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

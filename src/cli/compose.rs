@@ -207,7 +207,11 @@ fn config(args: &ComposeArgs, c: &ConfigArgs) -> anyhow::Result<()> {
     let opts = load_options(args, !c.no_interpolate)?;
     let listing = c.services || c.volumes || c.networks || c.hash.is_some();
     let selection = Selection {
-        services: if listing { Vec::new() } else { c.service.clone() },
+        services: if listing {
+            Vec::new()
+        } else {
+            c.service.clone()
+        },
         resolve_env_files: !(c.services || c.volumes || c.networks),
         all_resources: args.all_resources,
     };
@@ -255,10 +259,9 @@ fn config(args: &ComposeArgs, c: &ConfigArgs) -> anyhow::Result<()> {
             out.push('\n');
         }
     } else {
-        let value = project.to_value();
         out = match c.format {
-            ConfigFormat::Yaml => crate::compose::output::to_yaml(&value),
-            ConfigFormat::Json => crate::compose::output::to_json(&value),
+            ConfigFormat::Yaml => crate::compose::output::to_yaml(&project.to_value()),
+            ConfigFormat::Json => crate::compose::output::to_json(&project.to_json_value()),
         };
         // Interpolated values must not be interpolated again when the
         // output is used as a compose file.

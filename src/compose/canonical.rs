@@ -188,7 +188,10 @@ fn canonical_service(s: &mut Map, p: &KeyPath) -> Result<()> {
                     return Err(ComposeError::at(
                         item,
                         pp.index(i),
-                        format!("a port must be a string, a number or a mapping, not {}", item.kind()),
+                        format!(
+                            "a port must be a string, a number or a mapping, not {}",
+                            item.kind()
+                        ),
                     ))
                 }
             }
@@ -247,7 +250,11 @@ fn key_value_list_to_map_ssh(v: &mut Node, p: &KeyPath) -> Result<()> {
                     m.insert(text, Node::null(&item.loc));
                 }
                 None => {
-                    return Err(ComposeError::at(item, p, format!("invalid ssh key {text:?}")))
+                    return Err(ComposeError::at(
+                        item,
+                        p,
+                        format!("invalid ssh key {text:?}"),
+                    ))
                 }
             }
         }
@@ -303,7 +310,10 @@ impl PortSpec {
         if !self.host_ip.is_empty() {
             m.insert("host_ip".into(), Node::str(self.host_ip.clone(), loc));
         }
-        m.insert("target".into(), Node::at(Value::Int(self.target.into()), loc));
+        m.insert(
+            "target".into(),
+            Node::at(Value::Int(self.target.into()), loc),
+        );
         if !self.published.is_empty() {
             m.insert("published".into(), Node::str(self.published.clone(), loc));
         }
@@ -411,7 +421,9 @@ pub fn parse_volume(spec: &str, loc: &Loc) -> std::result::Result<Node, String> 
         }
         if c == ':' && depth == 0 {
             if buf.is_empty() {
-                return Err(format!("invalid spec: {spec}: empty section between colons"));
+                return Err(format!(
+                    "invalid spec: {spec}: empty section between colons"
+                ));
             }
             fields.push(std::mem::take(&mut buf));
         } else {
@@ -419,7 +431,9 @@ pub fn parse_volume(spec: &str, loc: &Loc) -> std::result::Result<Node, String> 
         }
     }
     if buf.is_empty() {
-        return Err(format!("invalid spec: {spec}: empty section between colons"));
+        return Err(format!(
+            "invalid spec: {spec}: empty section between colons"
+        ));
     }
     fields.push(buf);
     let (source, target, options) = match fields.len() {
@@ -561,7 +575,11 @@ mod tests {
             [port("", 80, "9000-9010", "tcp")]
         );
         // Docker sorts by "PORT/PROTO" as text.
-        let r: Vec<u32> = parse_port_spec("8-10").unwrap().iter().map(|p| p.target).collect();
+        let r: Vec<u32> = parse_port_spec("8-10")
+            .unwrap()
+            .iter()
+            .map(|p| p.target)
+            .collect();
         assert_eq!(r, [10, 8, 9]);
         for bad in ["", "x", "80/icmp", "1-2:5-9", "70000", "nothost:1:2"] {
             assert!(parse_port_spec(bad).is_err(), "{bad}");

@@ -32,11 +32,12 @@ impl de::Error for DeError {
 }
 
 /// Reads `T` from `node`, whose place in the model is `path`.
-pub fn from_node<T: de::DeserializeOwned>(
-    node: &Node,
-    path: &KeyPath,
-) -> Result<T, ComposeError> {
-    T::deserialize(NodeDe { node, path: path.clone() }).map_err(|e| e.0)
+pub fn from_node<T: de::DeserializeOwned>(node: &Node, path: &KeyPath) -> Result<T, ComposeError> {
+    T::deserialize(NodeDe {
+        node,
+        path: path.clone(),
+    })
+    .map_err(|e| e.0)
 }
 
 pub struct NodeDe<'a> {
@@ -286,10 +287,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         match self.text() {
             Some(s) if matches!(self.node.value, Value::Str(_)) => {
                 if !variants.contains(&s.as_str()) {
-                    return Err(self.err(format!(
-                        "must be one of {}, not {s:?}",
-                        variants.join(", ")
-                    )));
+                    return Err(
+                        self.err(format!("must be one of {}, not {s:?}", variants.join(", ")))
+                    );
                 }
                 self.place(v.visit_enum(s.into_deserializer()))
             }
@@ -407,7 +407,10 @@ impl<'de, 'a> MapAccess<'de> for Entries<'a> {
                 path: self.path.key(k),
             });
         }
-        let ext = self.extensions.take().unwrap_or_else(|| Node::null(&Default::default()));
+        let ext = self
+            .extensions
+            .take()
+            .unwrap_or_else(|| Node::null(&Default::default()));
         seed.deserialize(NodeDe {
             node: &ext,
             path: self.path.clone(),

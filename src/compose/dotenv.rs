@@ -69,7 +69,10 @@ pub fn parse(
 
 /// compose-go's notion of a blank that is not a line break.
 fn is_space(c: char) -> bool {
-    matches!(c, '\t' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}')
+    matches!(
+        c,
+        '\t' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
+    )
 }
 
 struct Parser {
@@ -298,7 +301,11 @@ mod tests {
     }
 
     fn get(src: &str, key: &str) -> String {
-        parse_str(src).unwrap().get(key).cloned().unwrap_or_else(|| panic!("{key} not in {src:?}"))
+        parse_str(src)
+            .unwrap()
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} not in {src:?}"))
     }
 
     #[test]
@@ -307,7 +314,13 @@ mod tests {
         let pairs: Vec<(&str, &str)> = m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             pairs,
-            [("A", "1"), ("B", "two"), ("C", "3"), ("D", "4"), ("E", "five six")]
+            [
+                ("A", "1"),
+                ("B", "two"),
+                ("C", "3"),
+                ("D", "4"),
+                ("E", "five six")
+            ]
         );
     }
 
@@ -323,7 +336,10 @@ mod tests {
     fn quotes_and_escapes() {
         assert_eq!(get(r#"A='lit\n $X'"#, "A"), r"lit\n $X");
         assert_eq!(get(r#"A='it\'s'"#, "A"), "it's");
-        assert_eq!(get(r#"A="a\nb\t\"q\" \\ \$HOME""#, "A"), "a\nb\t\"q\" \\ $HOME");
+        assert_eq!(
+            get(r#"A="a\nb\t\"q\" \\ \$HOME""#, "A"),
+            "a\nb\t\"q\" \\ $HOME"
+        );
         assert_eq!(get(r#"A="\0101\0""#, "A"), "A\\0");
         assert_eq!(get("A=\"line1\nline2\"\nB=x", "A"), "line1\nline2");
         assert_eq!(get("A=\"line1\nline2\"\nB=x", "B"), "x");
@@ -333,7 +349,8 @@ mod tests {
 
     #[test]
     fn interpolation_of_earlier_values_and_the_environment() {
-        let m = parse_str("A=one\nB=${A}-two\nC=\"$B and ${OUTSIDE}\"\nD='$A'\nE=${NOPE:-dflt}\n").unwrap();
+        let m = parse_str("A=one\nB=${A}-two\nC=\"$B and ${OUTSIDE}\"\nD='$A'\nE=${NOPE:-dflt}\n")
+            .unwrap();
         assert_eq!(m["B"], "one-two");
         assert_eq!(m["C"], "one-two and from-env");
         assert_eq!(m["D"], "$A");
@@ -367,7 +384,10 @@ mod tests {
         assert_eq!(e.line, 2);
         assert!(e.message.contains("unexpected character \"$\""), "{e}");
         let e = parse_str("A=${B:?needed}\n").unwrap_err();
-        assert_eq!(e.to_string(), "line 1: required variable B is missing a value: needed");
+        assert_eq!(
+            e.to_string(),
+            "line 1: required variable B is missing a value: needed"
+        );
     }
 
     #[test]

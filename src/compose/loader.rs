@@ -117,11 +117,13 @@ fn read_env_files(
 ) -> Result<()> {
     let mut from_files: IndexMap<String, String> = IndexMap::new();
     for f in files {
-        let meta = std::fs::metadata(f).map_err(|_| {
-            ComposeError::plain(format!("couldn't find env file: {}", f.display()))
-        })?;
+        let meta = std::fs::metadata(f)
+            .map_err(|_| ComposeError::plain(format!("couldn't find env file: {}", f.display())))?;
         if meta.is_dir() {
-            return Err(ComposeError::plain(format!("{} is a directory", f.display())));
+            return Err(ComposeError::plain(format!(
+                "{} is a directory",
+                f.display()
+            )));
         }
         let text = std::fs::read_to_string(f)
             .map_err(|e| ComposeError::plain(format!("reading {}: {e}", f.display())))?;
@@ -172,7 +174,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
     let explicit_env_files: Vec<PathBuf> = if !opts.env_files.is_empty() {
         opts.env_files.iter().map(|f| absolute(cwd, f)).collect()
     } else if let Some(v) = env.get("COMPOSE_ENV_FILES").filter(|v| !v.is_empty()) {
-        v.split(',').map(|f| absolute(cwd, Path::new(f.trim()))).collect()
+        v.split(',')
+            .map(|f| absolute(cwd, Path::new(f.trim())))
+            .collect()
     } else {
         Vec::new()
     };
@@ -302,9 +306,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded> {
                 })?,
             )
         } else {
-            let text = std::fs::read_to_string(f).map_err(|e| {
-                ComposeError::plain(format!("reading {}: {e}", f.display()))
-            })?;
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| ComposeError::plain(format!("reading {}: {e}", f.display())))?;
             (f.clone(), text)
         };
         let rc: Arc<Path> = Arc::from(label.as_path());
@@ -365,7 +368,10 @@ fn project_name(
     let mut from_files: Option<Node> = None;
     for (_, file_docs) in docs {
         for d in file_docs {
-            if let Some(n) = d.get("name").filter(|n| n.scalar_text().is_some_and(|t| !t.is_empty())) {
+            if let Some(n) = d
+                .get("name")
+                .filter(|n| n.scalar_text().is_some_and(|t| !t.is_empty()))
+            {
                 from_files = Some(n.clone());
             }
         }
@@ -420,20 +426,18 @@ pub fn interpolate(
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     match &mut node.value {
-        Value::Str(s) => {
-            if s.contains('$') {
-                let lookup = |k: &str| env.get(k).cloned();
-                let mut sub = Substitution::new(&lookup);
-                let out = sub.substitute(s);
-                for w in sub.warnings {
-                    if !warnings.contains(&w) {
-                        warnings.push(w);
-                    }
+        Value::Str(s) if s.contains('$') => {
+            let lookup = |k: &str| env.get(k).cloned();
+            let mut sub = Substitution::new(&lookup);
+            let out = sub.substitute(s);
+            for w in sub.warnings {
+                if !warnings.contains(&w) {
+                    warnings.push(w);
                 }
-                match out {
-                    Ok(v) => *s = v,
-                    Err(e) => return Err(template_error(node, path, e)),
-                }
+            }
+            match out {
+                Ok(v) => *s = v,
+                Err(e) => return Err(template_error(node, path, e)),
             }
         }
         Value::Seq(items) => {
@@ -461,7 +465,13 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// One YAML document of a file, merged into `model`.
-    fn apply_document(&mut self, model: Node, mut doc: Node, file: &Path, dir: &Path) -> Result<Node> {
+    fn apply_document(
+        &mut self,
+        model: Node,
+        mut doc: Node,
+        file: &Path,
+        dir: &Path,
+    ) -> Result<Node> {
         if doc.is_null() {
             return Ok(model);
         }
@@ -497,7 +507,10 @@ impl Ctx<'_> {
     }
 
     fn apply_include(&mut self, doc: &mut Node, file: &Path, dir: &Path) -> Result<()> {
-        let include = doc.as_map_mut().and_then(|m| m.shift_remove("include")).unwrap();
+        let include = doc
+            .as_map_mut()
+            .and_then(|m| m.shift_remove("include"))
+            .unwrap();
         let Value::Seq(entries) = include.value else {
             return Err(ComposeError::at(&include, "include", "must be a list"));
         };
@@ -512,17 +525,31 @@ impl Ctx<'_> {
                     _ => Vec::new(),
                 }
             };
-            for k in entry.as_map().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                if !matches!(k.as_str(), "path" | "project_directory" | "env_file") && !k.starts_with("x-") {
-                    return Err(ComposeError::at(&entry, &path, format!("unknown key {k:?}")));
+            for k in entry
+                .as_map()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                if !matches!(k.as_str(), "path" | "project_directory" | "env_file")
+                    && !k.starts_with("x-")
+                {
+                    return Err(ComposeError::at(
+                        &entry,
+                        &path,
+                        format!("unknown key {k:?}"),
+                    ));
                 }
             }
-            let paths: Vec<PathBuf> = get_list("path").iter().map(|p| absolute(dir, Path::new(p))).collect();
+            let paths: Vec<PathBuf> = get_list("path")
+                .iter()
+                .map(|p| absolute(dir, Path::new(p)))
+                .collect();
             let Some(main) = paths.first() else {
                 return Err(ComposeError::at(&entry, &path, "`path` is required"));
             };
             if chain.contains(main) {
-                let mut names: Vec<String> = chain.iter().map(|p| p.display().to_string()).collect();
+                let mut names: Vec<String> =
+                    chain.iter().map(|p| p.display().to_string()).collect();
                 names.push(main.display().to_string());
                 return Err(ComposeError::at(
                     &entry,
@@ -532,13 +559,20 @@ impl Ctx<'_> {
             }
             let project_dir = match entry.get("project_directory").and_then(Node::scalar_text) {
                 Some(d) => absolute(dir, Path::new(&d)),
-                None => main.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf()),
+                None => main
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| dir.to_path_buf()),
             };
             let env_files: Vec<PathBuf> = {
                 let listed = get_list("env_file");
                 if listed.is_empty() {
                     let f = project_dir.join(".env");
-                    if f.is_file() { vec![f] } else { Vec::new() }
+                    if f.is_file() {
+                        vec![f]
+                    } else {
+                        Vec::new()
+                    }
                 } else {
                     listed
                         .iter()
@@ -568,8 +602,14 @@ impl Ctx<'_> {
             resolve_paths(&mut imported, &project_dir, &env);
             // The including file's definitions win over the included ones.
             let target = doc.as_map_mut().expect("checked to be a mapping");
-            for kind in ["services", "volumes", "networks", "secrets", "configs", "models"] {
-                let Some(Value::Map(from)) = imported.as_map_mut().and_then(|m| m.shift_remove(kind)).map(|n| n.value) else {
+            for kind in [
+                "services", "volumes", "networks", "secrets", "configs", "models",
+            ] {
+                let Some(Value::Map(from)) = imported
+                    .as_map_mut()
+                    .and_then(|m| m.shift_remove(kind))
+                    .map(|n| n.value)
+                else {
                     continue;
                 };
                 let to = target
@@ -578,7 +618,9 @@ impl Ctx<'_> {
                 if to.is_null() {
                     to.value = Value::Map(Map::new());
                 }
-                let to_map = to.as_map_mut().ok_or_else(|| ComposeError::plain(format!("{kind} must be a mapping")))?;
+                let to_map = to
+                    .as_map_mut()
+                    .ok_or_else(|| ComposeError::plain(format!("{kind} must be a mapping")))?;
                 for (name, res) in from {
                     match to_map.shift_remove(&name) {
                         None => {
@@ -622,7 +664,11 @@ impl Ctx<'_> {
         dir: &Path,
         chain: &mut Vec<(PathBuf, String)>,
     ) -> Result<()> {
-        let services = doc.get("services").and_then(Node::as_map).cloned().unwrap_or_default();
+        let services = doc
+            .get("services")
+            .and_then(Node::as_map)
+            .cloned()
+            .unwrap_or_default();
         let Some(service) = services.get(name) else {
             return Ok(());
         };
@@ -631,7 +677,11 @@ impl Ctx<'_> {
         };
         let spath = KeyPath::root().key("services").key(name);
         let Some(reference) = ext.get("service").and_then(Node::scalar_text) else {
-            return Err(ComposeError::at(&ext, spath.key("extends"), "`service` is required"));
+            return Err(ComposeError::at(
+                &ext,
+                spath.key("extends"),
+                "`service` is required",
+            ));
         };
         let me = (file.to_path_buf(), name.to_string());
         if chain.contains(&me) {
@@ -642,17 +692,28 @@ impl Ctx<'_> {
             for (f, s) in &all[1..] {
                 lines.push(format!("  extends {s} in {}", f.display()));
             }
-            return Err(ComposeError::at(&ext, spath.key("extends"), lines.join("\n")));
+            return Err(ComposeError::at(
+                &ext,
+                spath.key("extends"),
+                lines.join("\n"),
+            ));
         }
         chain.push(me);
         let base = match ext.get("file").and_then(Node::scalar_text) {
             Some(other) => {
                 let other = absolute(dir, Path::new(&other));
                 let text = std::fs::read_to_string(&other).map_err(|e| {
-                    ComposeError::at(&ext, spath.key("extends").key("file"), format!("reading {}: {e}", other.display()))
+                    ComposeError::at(
+                        &ext,
+                        spath.key("extends").key("file"),
+                        format!("reading {}: {e}", other.display()),
+                    )
                 })?;
                 let rc: Arc<Path> = Arc::from(other.as_path());
-                let other_dir = other.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
+                let other_dir = other
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| dir.to_path_buf());
                 let mut other_doc = Node::map(Map::new(), &Loc::default());
                 for mut d in yaml::parse(&text, &rc)? {
                     if d.is_null() {
@@ -664,22 +725,40 @@ impl Ctx<'_> {
                     canonical(&mut d)?;
                     other_doc = merge(other_doc, d, &KeyPath::root())?;
                 }
-                if other_doc.get("services").and_then(|s| s.get(&reference)).is_none() {
+                if other_doc
+                    .get("services")
+                    .and_then(|s| s.get(&reference))
+                    .is_none()
+                {
                     return Err(ComposeError::at(
                         &ext,
                         spath.key("extends"),
-                        format!("cannot extend service {name:?}: service {reference:?} not found in {}", other.display()),
+                        format!(
+                            "cannot extend service {name:?}: service {reference:?} not found in {}",
+                            other.display()
+                        ),
                     ));
                 }
                 self.extend_service(&mut other_doc, &reference, &other, &other_dir, chain)?;
-                let mut b = other_doc.get("services").and_then(|s| s.get(&reference)).cloned().unwrap();
+                let mut b = other_doc
+                    .get("services")
+                    .and_then(|s| s.get(&reference))
+                    .cloned()
+                    .unwrap();
                 // Its relative paths are relative to its own file.
                 let mut wrapper = Node::map(Map::new(), &Loc::default());
                 let mut services = Map::new();
                 services.insert(reference.clone(), b);
-                wrapper.as_map_mut().unwrap().insert("services".into(), Node::map(services, &Loc::default()));
+                wrapper
+                    .as_map_mut()
+                    .unwrap()
+                    .insert("services".into(), Node::map(services, &Loc::default()));
                 resolve_paths(&mut wrapper, &other_dir, self.env);
-                b = wrapper.get("services").and_then(|s| s.get(&reference)).cloned().unwrap();
+                b = wrapper
+                    .get("services")
+                    .and_then(|s| s.get(&reference))
+                    .cloned()
+                    .unwrap();
                 b
             }
             None => {
@@ -687,11 +766,17 @@ impl Ctx<'_> {
                     return Err(ComposeError::at(
                         &ext,
                         spath.key("extends"),
-                        format!("cannot extend service {name:?} in {}: service {reference:?} not found", file.display()),
+                        format!(
+                            "cannot extend service {name:?} in {}: service {reference:?} not found",
+                            file.display()
+                        ),
                     ));
                 }
                 self.extend_service(doc, &reference, file, dir, chain)?;
-                doc.get("services").and_then(|s| s.get(&reference)).cloned().unwrap()
+                doc.get("services")
+                    .and_then(|s| s.get(&reference))
+                    .cloned()
+                    .unwrap()
             }
         };
         chain.pop();
@@ -728,9 +813,16 @@ fn abs_path(p: &str, dir: &Path, env: &IndexMap<String, String>) -> String {
 fn is_remote_context(v: &str) -> bool {
     v.contains("://")
         || v.starts_with("service:")
-        || ["https://", "http://", "git://", "ssh://", "github.com/", "git@"]
-            .iter()
-            .any(|p| v.starts_with(p))
+        || [
+            "https://",
+            "http://",
+            "git://",
+            "ssh://",
+            "github.com/",
+            "git@",
+        ]
+        .iter()
+        .any(|p| v.starts_with(p))
 }
 
 /// Makes the paths Compose resolves absolute against `dir`.
@@ -826,7 +918,11 @@ fn resolve_environment(model: &mut Node, env: &IndexMap<String, String>) {
     }
     if let Some(configs) = model.get_mut("configs").and_then(Node::as_map_mut) {
         for c in configs.values_mut() {
-            let found = c.get("environment").and_then(Node::as_str).and_then(|e| env.get(e)).cloned();
+            let found = c
+                .get("environment")
+                .and_then(Node::as_str)
+                .and_then(|e| env.get(e))
+                .cloned();
             if let (Some(found), Some(m)) = (found, c.as_map_mut()) {
                 let loc = Loc::default();
                 m.insert("content".into(), Node::str(found, &loc));
@@ -854,7 +950,9 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
                 if b.get("context").is_none_or(Node::is_null) {
                     b.insert("context".into(), Node::str(".", &loc));
                 }
-                if b.get("dockerfile").is_none_or(Node::is_null) && b.get("dockerfile_inline").is_none_or(Node::is_null) {
+                if b.get("dockerfile").is_none_or(Node::is_null)
+                    && b.get("dockerfile_inline").is_none_or(Node::is_null)
+                {
                     b.insert("dockerfile".into(), Node::str("Dockerfile", &loc));
                 }
                 if let Some(args) = b.get_mut("args") {
@@ -885,7 +983,11 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
                 }
             }
             for ns in ["network_mode", "ipc", "pid", "uts", "cgroup"] {
-                if let Some(shared) = svc.get(ns).and_then(Node::as_str).and_then(|v| v.strip_prefix("service:")) {
+                if let Some(shared) = svc
+                    .get(ns)
+                    .and_then(Node::as_str)
+                    .and_then(|v| v.strip_prefix("service:"))
+                {
                     deps.entry(shared.to_string()).or_insert_with(|| dep(true));
                 }
             }
@@ -903,15 +1005,23 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
             // compose-go's default values.
             if let Some(Value::Seq(ports)) = svc.get_mut("ports").map(|n| &mut n.value) {
                 for p in ports.iter_mut().filter_map(Node::as_map_mut) {
-                    p.entry("protocol".into()).or_insert_with(|| Node::str("tcp", &loc));
-                    p.entry("mode".into()).or_insert_with(|| Node::str("ingress", &loc));
+                    p.entry("protocol".into())
+                        .or_insert_with(|| Node::str("tcp", &loc));
+                    p.entry("mode".into())
+                        .or_insert_with(|| Node::str("ingress", &loc));
                 }
             }
             if let Some(Value::Seq(secrets)) = svc.get_mut("secrets").map(|n| &mut n.value) {
                 for sec in secrets.iter_mut().filter_map(Node::as_map_mut) {
                     if !sec.contains_key("target") {
-                        let source = sec.get("source").and_then(Node::scalar_text).unwrap_or_default();
-                        sec.insert("target".into(), Node::str(format!("/run/secrets/{source}"), &loc));
+                        let source = sec
+                            .get("source")
+                            .and_then(Node::scalar_text)
+                            .unwrap_or_default();
+                        sec.insert(
+                            "target".into(),
+                            Node::str(format!("/run/secrets/{source}"), &loc),
+                        );
                     }
                 }
             }
@@ -952,7 +1062,8 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
             nets.value = Value::Map(Map::new());
         }
         if let Some(m) = nets.as_map_mut() {
-            m.entry("default".into()).or_insert_with(|| Node::null(&loc));
+            m.entry("default".into())
+                .or_insert_with(|| Node::null(&loc));
         }
     }
     for kind in ["networks", "volumes", "configs", "secrets"] {
@@ -968,7 +1079,11 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
                 let external = m.get("external").is_some_and(|x| {
                     matches!(x.value, Value::Bool(true)) || x.as_str() == Some("true")
                 });
-                let n = if external { key.clone() } else { format!("{name}_{key}") };
+                let n = if external {
+                    key.clone()
+                } else {
+                    format!("{name}_{key}")
+                };
                 m.insert("name".into(), Node::str(n, &loc));
             }
         }

@@ -429,7 +429,10 @@ pub fn enforce_unicity(node: &mut Node, path: &KeyPath) {
             let mut keys: Vec<Option<String>> = Vec::with_capacity(items.len());
             for item in std::mem::take(items) {
                 let key = unicity_key(path, &item).flatten();
-                match key.as_ref().and_then(|k| keys.iter().position(|e| e.as_ref() == Some(k))) {
+                match key
+                    .as_ref()
+                    .and_then(|k| keys.iter().position(|e| e.as_ref() == Some(k)))
+                {
                     Some(j) => out[j] = item,
                     None => {
                         keys.push(key);
@@ -514,7 +517,10 @@ mod tests {
         );
         let web = m.get("services").unwrap().get("web").unwrap();
         assert!(web.get("ports").is_none());
-        assert_eq!(web.get("environment").unwrap().get("B").unwrap().as_str(), Some("2"));
+        assert_eq!(
+            web.get("environment").unwrap().get("B").unwrap().as_str(),
+            Some("2")
+        );
         assert!(web.get("environment").unwrap().get("A").is_none());
         assert!(web.get("labels").is_some());
     }

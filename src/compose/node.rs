@@ -187,7 +187,11 @@ pub fn go_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let exp = if f == 0.0 {
         0
@@ -305,7 +309,11 @@ mod tests {
 
     #[test]
     fn paths_read_as_users_write_them() {
-        let p = KeyPath::root().key("services").key("web").key("ports").index(1);
+        let p = KeyPath::root()
+            .key("services")
+            .key("web")
+            .key("ports")
+            .index(1);
         assert_eq!(p.to_string(), "services.web.ports[1]");
         assert!(p.matches("services.*.ports"));
         assert!(!p.matches("services.*"));

@@ -114,9 +114,11 @@ fn write_seq(out: &mut String, a: &[Value], ind: usize) {
 fn write_block(out: &mut String, s: &str, ind: usize) {
     // Text that cannot be a block (trailing spaces on a line are fine;
     // carriage returns and other controls are not) is double-quoted.
-    if s.chars().any(|c| c != '\n' && c != '\t' && (c.is_control() || c == '\u{feff}'))
+    if s.chars()
+        .any(|c| c != '\n' && c != '\t' && (c.is_control() || c == '\u{feff}'))
         || s.starts_with(['\n'])
-        || s.lines().any(|l| l.ends_with(' ') && l.trim().is_empty() && !l.is_empty())
+        || s.lines()
+            .any(|l| l.ends_with(' ') && l.trim().is_empty() && !l.is_empty())
     {
         out.push_str(&double_quoted(s));
         out.push('\n');
@@ -134,7 +136,11 @@ fn write_block(out: &mut String, s: &str, ind: usize) {
     }
     out.push('\n');
     let body = if trailing == 1 { &s[..s.len() - 1] } else { s };
-    let body = if trailing > 1 { body.strip_suffix('\n').unwrap_or(body) } else { body };
+    let body = if trailing > 1 {
+        body.strip_suffix('\n').unwrap_or(body)
+    } else {
+        body
+    };
     for line in body.split('\n') {
         if !line.is_empty() {
             indent(out, ind + 2);
@@ -184,16 +190,29 @@ fn resolves_to_non_string(s: &str) -> bool {
         return true;
     }
     match s {
-        "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False"
-        | "FALSE" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf"
-        | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN" | "<<" => return true,
+        "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" | "<<" => return true,
         _ => {}
     }
     // YAML 1.1 booleans are quoted too, for older readers.
     if matches!(
         s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO"
-            | "off" | "Off" | "OFF"
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
     ) {
         return true;
     }
@@ -295,9 +314,10 @@ fn is_timestamp(s: &str) -> bool {
     b.len() >= 8
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'-'
-        && s[5..].split(['-', 'T', 't', ' ', ':', '.']).next().is_some_and(|m| {
-            !m.is_empty() && m.len() <= 2 && m.chars().all(|c| c.is_ascii_digit())
-        })
+        && s[5..]
+            .split(['-', 'T', 't', ' ', ':', '.'])
+            .next()
+            .is_some_and(|m| !m.is_empty() && m.len() <= 2 && m.chars().all(|c| c.is_ascii_digit()))
         && s[5..].contains('-')
 }
 

@@ -86,7 +86,10 @@ impl Project {
     fn apply_profiles(&mut self, named: &[String]) -> Result<()> {
         let active = |s: &Service| {
             s.profiles.is_empty()
-                || self.profiles.iter().any(|p| p == "*" || s.profiles.contains(p))
+                || self
+                    .profiles
+                    .iter()
+                    .any(|p| p == "*" || s.profiles.contains(p))
         };
         let (enabled, disabled): (BTreeMap<_, _>, BTreeMap<_, _>) =
             std::mem::take(&mut self.model.services)
@@ -105,10 +108,17 @@ impl Project {
             if keep.contains(&n) {
                 continue;
             }
-            let s = self.model.services.get(&n).ok_or_else(|| {
-                ComposeError::plain(format!("no such service: {n}"))
-            })?;
-            todo.extend(s.depends_on.iter().filter(|(d, _)| self.model.services.contains_key(*d)).map(|(d, _)| d.clone()));
+            let s = self
+                .model
+                .services
+                .get(&n)
+                .ok_or_else(|| ComposeError::plain(format!("no such service: {n}")))?;
+            todo.extend(
+                s.depends_on
+                    .iter()
+                    .filter(|(d, _)| self.model.services.contains_key(*d))
+                    .map(|(d, _)| d.clone()),
+            );
             keep.push(n);
         }
         self.model.services.retain(|n, _| keep.contains(n));
@@ -124,12 +134,18 @@ impl Project {
             .networks
             .retain(|n, _| uses(&|s: &Service| s.networks.contains_key(n)));
         self.model.volumes.retain(|n, _| {
-            uses(&|s: &Service| s.volumes.iter().any(|v| v.kind == "volume" && v.source == *n))
+            uses(&|s: &Service| {
+                s.volumes
+                    .iter()
+                    .any(|v| v.kind == "volume" && v.source == *n)
+            })
         });
         self.model.secrets.retain(|n, _| {
             uses(&|s: &Service| {
                 s.secrets.iter().any(|r| r.source == *n)
-                    || s.build.as_ref().is_some_and(|b| b.secrets.iter().any(|r| r.source == *n))
+                    || s.build
+                        .as_ref()
+                        .is_some_and(|b| b.secrets.iter().any(|r| r.source == *n))
             })
         });
         self.model
@@ -146,7 +162,10 @@ impl Project {
                 )));
             }
             if let Some(b) = &s.build {
-                if !b.dockerfile_inline.is_empty() && !b.dockerfile.is_empty() && b.dockerfile != "Dockerfile" {
+                if !b.dockerfile_inline.is_empty()
+                    && !b.dockerfile.is_empty()
+                    && b.dockerfile != "Dockerfile"
+                {
                     return Err(ComposeError::plain(format!(
                         "service {name:?} declares mutually exclusive dockerfile and dockerfile_inline: invalid compose project"
                     )));
@@ -197,7 +216,10 @@ impl Project {
                 }
             }
             for v in &s.volumes {
-                if v.kind == "volume" && !v.source.is_empty() && !self.model.volumes.contains_key(&v.source) {
+                if v.kind == "volume"
+                    && !v.source.is_empty()
+                    && !self.model.volumes.contains_key(&v.source)
+                {
                     return Err(ComposeError::plain(format!(
                         "service {name:?} refers to undefined volume {}: invalid compose project",
                         v.source
@@ -304,7 +326,10 @@ impl Project {
                         .or_else(|| env.get(k).cloned().flatten())
                 };
                 dotenv::parse(&text, &mut from_files, &lookup, &mut warnings).map_err(|e| {
-                    ComposeError::plain(format!("failed to read {}: line {}: {}", f.path, e.line, e.message))
+                    ComposeError::plain(format!(
+                        "failed to read {}: line {}: {}",
+                        f.path, e.line, e.message
+                    ))
                 })?;
             }
             self.warnings.extend(warnings);
@@ -321,10 +346,24 @@ impl Project {
         self.model.services.get(name)
     }
 
-    /// The model as `docker compose config` prints it (before YAML/JSON).
+    /// The model as `docker compose config` prints it in YAML.
     pub fn to_value(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(&self.model).expect("the model serializes");
         output::inline_extensions(&mut v);
+        v
+    }
+
+    /// The model as `docker compose config --format json` prints it:
+    /// compose-go writes the top level from a Go map (keys sorted) and
+    /// services with `command` and `entrypoint` even when null.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        let mut v = super::types::with_json_rules(|| {
+            serde_json::to_value(&self.model).expect("the model serializes")
+        });
+        output::inline_extensions(&mut v);
+        if let serde_json::Value::Object(m) = &mut v {
+            m.sort_keys();
+        }
         v
     }
 
@@ -370,7 +409,9 @@ impl Project {
         }
         s.depends_on.clear();
         s.profiles.clear();
-        let mut v = serde_json::to_value(&s).expect("a service serializes");
+        let mut v = super::types::with_json_rules(|| {
+            serde_json::to_value(&s).expect("a service serializes")
+        });
         output::inline_extensions(&mut v);
         let json = serde_json::to_string(&v).expect("JSON serializes");
         hex::encode(Sha256::digest(json.as_bytes()))

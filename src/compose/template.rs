@@ -38,7 +38,10 @@ impl fmt::Display for TemplateError {
                 write!(f, "required variable {variable} is missing a value")
             }
             TemplateError::Missing { variable, reason } => {
-                write!(f, "required variable {variable} is missing a value: {reason}")
+                write!(
+                    f,
+                    "required variable {variable} is missing a value: {reason}"
+                )
             }
         }
     }
@@ -358,7 +361,14 @@ mod tests {
 
     #[test]
     fn invalid_templates() {
-        for t in ["${}", "${ FOO}", "${FOO BAR}", "x ${1}", "${FOO", "${FOO:-x"] {
+        for t in [
+            "${}",
+            "${ FOO}",
+            "${FOO BAR}",
+            "x ${1}",
+            "${FOO",
+            "${FOO:-x",
+        ] {
             assert!(
                 matches!(sub(t), Err(TemplateError::Invalid { .. })),
                 "{t} should be invalid: {:?}",

@@ -18,6 +18,24 @@ use std::fmt;
 /// inline by `output.rs`).
 pub type Extensions = BTreeMap<String, serde_json::Value>;
 
+thread_local! {
+    /// Set while serializing for JSON: compose-go's `command` and
+    /// `entrypoint` have no `omitempty` in JSON (null means "the image's").
+    static JSON_MODE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with JSON's field rules.
+pub fn with_json_rules<T>(f: impl FnOnce() -> T) -> T {
+    JSON_MODE.with(|m| m.set(true));
+    let r = f();
+    JSON_MODE.with(|m| m.set(false));
+    r
+}
+
+fn skip_command(c: &Option<ShellCommand>) -> bool {
+    c.is_none() && !JSON_MODE.with(|m| m.get())
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -329,12 +347,14 @@ impl<'de> Deserialize<'de> for HostsList {
             fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<HostsList, A::Error> {
                 let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
                 while let Some(Text(s)) = a.next_element::<Text>()? {
-                    let (h, ip) = s
-                        .split_once('=')
-                        .or_else(|| s.split_once(':'))
-                        .ok_or_else(|| {
-                            de::Error::custom(format!("invalid extra host {s:?}: expected host=ip"))
-                        })?;
+                    let (h, ip) =
+                        s.split_once('=')
+                            .or_else(|| s.split_once(':'))
+                            .ok_or_else(|| {
+                                de::Error::custom(format!(
+                                    "invalid extra host {s:?}: expected host=ip"
+                                ))
+                            })?;
                     let ip = ip.trim_start_matches('[').trim_end_matches(']');
                     out.entry(h.to_string()).or_default().push(ip.to_string());
                 }
@@ -674,7 +694,7 @@ pub struct Service {
     pub cpuset: String,
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub cpu_shares: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "skip_command")]
     pub command: Option<ShellCommand>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<FileReference>,
@@ -700,7 +720,7 @@ pub struct Service {
     pub dockerfile: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domainname: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "skip_command")]
     pub entrypoint: Option<ShellCommand>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<serde_json::Value>,
@@ -810,7 +830,11 @@ pub struct Service {
     pub ulimits: BTreeMap<String, Ulimit>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub use_api_socket: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_scalar"
+    )]
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userns_mode: String,
@@ -872,9 +896,17 @@ pub struct BuildConfig {
     pub entitlements: Vec<String>,
     #[serde(default, skip_serializing_if = "EnvMap::is_empty")]
     pub args: EnvMap,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_scalar"
+    )]
     pub provenance: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_scalar"
+    )]
     pub sbom: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ssh: BTreeMap<String, Option<String>>,
@@ -1092,7 +1124,11 @@ pub struct VolumeBind {
     /// Defaults to true and is printed only when false.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub create_host_path: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_scalar"
+    )]
     pub recursive: Option<String>,
     #[serde(rename = "x-", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extensions: Extensions,
@@ -1127,9 +1163,17 @@ pub struct FileReference {
     pub source: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub target: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_scalar"
+    )]
     pub uid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "some_scalar"
+    )]
     pub gid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<FileMode>,

@@ -48,13 +48,19 @@ impl<'de> Deserialize<'de> for Raw {
                 Ok(Raw::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Raw, E> {
-                Ok(i64::try_from(v).map(Raw::Int).unwrap_or(Raw::Float(v as f64)))
+                Ok(i64::try_from(v)
+                    .map(Raw::Int)
+                    .unwrap_or(Raw::Float(v as f64)))
             }
             fn visit_i128<E>(self, v: i128) -> std::result::Result<Raw, E> {
-                Ok(i64::try_from(v).map(Raw::Int).unwrap_or(Raw::Float(v as f64)))
+                Ok(i64::try_from(v)
+                    .map(Raw::Int)
+                    .unwrap_or(Raw::Float(v as f64)))
             }
             fn visit_u128<E>(self, v: u128) -> std::result::Result<Raw, E> {
-                Ok(i64::try_from(v).map(Raw::Int).unwrap_or(Raw::Float(v as f64)))
+                Ok(i64::try_from(v)
+                    .map(Raw::Int)
+                    .unwrap_or(Raw::Float(v as f64)))
             }
             fn visit_f64<E>(self, v: f64) -> std::result::Result<Raw, E> {
                 Ok(Raw::Float(v))
