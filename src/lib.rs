@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod compose;
 pub mod image;
 pub mod mounts;
 pub mod runtime;
