@@ -15,6 +15,20 @@ pub struct Directives {
     pub escape: char,
 }
 
+impl Directives {
+    /// The frontend `# syntax=` names when it is not Docker's own
+    /// Dockerfile frontend (`docker/dockerfile[:tag]`, with or without
+    /// `docker.io/`): berth parses the file itself, so the builder says it
+    /// ignored that frontend.
+    pub fn foreign_frontend(&self) -> Option<&str> {
+        let s = self.syntax.as_deref()?;
+        let image = s.split_whitespace().next().unwrap_or(s);
+        let name = image.split(['@', ':']).next().unwrap_or(image);
+        let name = name.strip_prefix("docker.io/").unwrap_or(name);
+        (name != "docker/dockerfile" && name != "docker/dockerfile-upstream").then_some(image)
+    }
+}
+
 impl Default for Directives {
     fn default() -> Self {
         Directives {
@@ -141,6 +155,28 @@ mod tests {
         assert_eq!(d.escape, '\\');
         let (d, _) = parse(&["# ESCAPE = `  "]).unwrap();
         assert_eq!(d.escape, '`');
+    }
+
+    #[test]
+    fn foreign_frontends_are_noticed() {
+        let with = |s: &str| Directives {
+            syntax: Some(s.to_string()),
+            ..Directives::default()
+        };
+        assert_eq!(with("docker/dockerfile:1").foreign_frontend(), None);
+        assert_eq!(
+            with("docker.io/docker/dockerfile:1.7-labs").foreign_frontend(),
+            None
+        );
+        assert_eq!(
+            with("docker/dockerfile@sha256:abc").foreign_frontend(),
+            None
+        );
+        assert_eq!(
+            with("example.com/my/frontend:2").foreign_frontend(),
+            Some("example.com/my/frontend:2")
+        );
+        assert_eq!(Directives::default().foreign_frontend(), None);
     }
 
     #[test]
