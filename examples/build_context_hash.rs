@@ -3,11 +3,15 @@
 //! every file it takes on all cores, and prints the times in milliseconds
 //! as `walk=<ms> hash=<ms> total=<ms> files=<n> key=<digest>`.
 
-use berth::build::context::{BuildContext, ContextSource, CopyRequest, DestKind, DockerfileSource, Ownership};
+use berth::build::context::{
+    BuildContext, ContextSource, CopyRequest, DestKind, DockerfileSource, Ownership,
+};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).expect("usage: build_context_hash DIR");
+    let dir = std::env::args()
+        .nth(1)
+        .expect("usage: build_context_hash DIR");
     let staging = tempfile::tempdir()?;
     let t0 = Instant::now();
     let ctx = BuildContext::open(
