@@ -1,10 +1,11 @@
 //! berth: Docker's command line for people without root.
 //!
 //! The map of the modules is in `ARCHITECTURE.md`. One way down: cli >
-//! runtime > image, mounts, userns > store > model, util; a module never
-//! imports from one above it.
+//! compose, build > runtime > image, mounts, userns > store > model, util;
+//! a module never imports from one above it.
 
 pub mod cli;
+pub mod compose;
 pub(crate) mod image;
 pub(crate) mod model;
 pub(crate) mod mounts;
