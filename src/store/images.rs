@@ -2,7 +2,7 @@
 //! and the image it points to always change together.
 
 use super::Store;
-use crate::image::reference::Reference;
+use crate::model::reference::Reference;
 use crate::util::fsutil::{read_json, write_json_atomic};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -33,23 +33,23 @@ pub struct ImageRecord {
 /// Everything `images.json` holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ImageIndex {
-    pub images: Vec<ImageRecord>,
+    pub(crate) images: Vec<ImageRecord>,
 }
 
 /// No image matched; the message is Docker's.
 #[derive(Debug, thiserror::Error)]
 #[error("No such image: {0}")]
-pub struct NoSuchImage(pub String);
+pub(crate) struct NoSuchImage(pub(crate) String);
 
 impl ImageIndex {
     /// The image a user means by `spec`: a name (normalized), `name@digest`,
     /// a full id (with or without `sha256:`), or a unique id prefix.
-    pub fn resolve(&self, spec: &str) -> Result<&ImageRecord> {
+    pub(crate) fn resolve(&self, spec: &str) -> Result<&ImageRecord> {
         let idx = self.resolve_index(spec)?;
         Ok(&self.images[idx])
     }
 
-    pub fn resolve_index(&self, spec: &str) -> Result<usize> {
+    pub(crate) fn resolve_index(&self, spec: &str) -> Result<usize> {
         if let Ok(r) = Reference::parse_tagged(spec) {
             let full = r.to_string();
             let found = if r.digest().is_some() {
@@ -81,12 +81,12 @@ impl ImageIndex {
         }
     }
 
-    pub fn by_id(&self, id: &str) -> Option<&ImageRecord> {
+    pub(crate) fn by_id(&self, id: &str) -> Option<&ImageRecord> {
         self.images.iter().find(|i| i.id == id)
     }
 
     /// Points `name` (fully normalized) at `id`, taking it off any other image.
-    pub fn set_tag(&mut self, name: &str, id: &str) {
+    pub(crate) fn set_tag(&mut self, name: &str, id: &str) {
         for img in &mut self.images {
             img.repo_tags.retain(|t| t != name);
         }
@@ -124,7 +124,7 @@ impl Store {
 
     /// Reads the image index. Readers need no lock: the file is replaced
     /// atomically, so they see one whole version.
-    pub fn images(&self) -> Result<ImageIndex> {
+    pub(crate) fn images(&self) -> Result<ImageIndex> {
         let path = self.images_path();
         if !path.exists() {
             return Ok(ImageIndex::default());

@@ -25,27 +25,23 @@ pub struct LayerRecord {
 const LINK_LEN: usize = 16;
 
 impl Store {
-    pub fn layer_dir(&self, diff_id: &str) -> Result<PathBuf> {
+    pub(crate) fn layer_dir(&self, diff_id: &str) -> Result<PathBuf> {
         Ok(self.root.join("layers").join(digest_hex(diff_id)?))
     }
 
     /// The directory holding the layer's files.
-    pub fn layer_diff(&self, diff_id: &str) -> Result<PathBuf> {
+    pub(crate) fn layer_diff(&self, diff_id: &str) -> Result<PathBuf> {
         Ok(self.layer_dir(diff_id)?.join("diff"))
-    }
-
-    pub fn layer_tar_split(&self, diff_id: &str) -> Result<PathBuf> {
-        Ok(self.layer_dir(diff_id)?.join("tar-split.gz"))
     }
 
     /// `l/<short>`, relative to the root: the name used in overlay's lowerdir
     /// when mounting with the store root as working directory.
-    pub fn layer_link(&self, diff_id: &str) -> Result<String> {
+    pub(crate) fn layer_link(&self, diff_id: &str) -> Result<String> {
         Ok(format!("l/{}", &digest_hex(diff_id)?[..LINK_LEN]))
     }
 
     /// The record of a complete layer, or None if it is absent or half made.
-    pub fn layer(&self, diff_id: &str) -> Option<LayerRecord> {
+    pub(crate) fn layer(&self, diff_id: &str) -> Option<LayerRecord> {
         let path = self.layer_dir(diff_id).ok()?.join("layer.json");
         read_json(&path).ok()
     }
@@ -82,7 +78,7 @@ impl Store {
 
     /// Removes every layer that no image and no container uses; returns
     /// their diff ids and sizes.
-    pub fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
+    pub(crate) fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
         let mut used: HashSet<String> = HashSet::new();
         for img in self.images()?.images {
             used.extend(img.layers);

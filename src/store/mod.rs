@@ -17,12 +17,12 @@
 //! tmp/                      work in progress, removed when its owner is gone
 //! ```
 
-pub mod blobs;
-pub mod containers;
+pub(crate) mod blobs;
+pub(crate) mod containers;
 pub mod images;
 pub mod layers;
-pub mod lock;
-pub mod volumes;
+pub(crate) mod lock;
+pub(crate) mod volumes;
 
 use crate::util::fsutil::create_dir_mode;
 use anyhow::{Context, Result};
@@ -40,7 +40,7 @@ pub struct Store {
 impl Store {
     /// Opens (and creates if needed) the store named by the environment:
     /// `$BERTH_ROOT`, else `$XDG_DATA_HOME/berth`, else `~/.local/share/berth`.
-    pub fn open_default() -> Result<Store> {
+    pub(crate) fn open_default() -> Result<Store> {
         Store::open(default_root()?, default_run_dir())
     }
 
@@ -62,12 +62,12 @@ impl Store {
         Ok(store)
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// `$XDG_RUNTIME_DIR/berth`, else `/tmp/berth-$UID`; created 0700 on first use.
-    pub fn run_dir(&self) -> Result<&Path> {
+    pub(crate) fn run_dir(&self) -> Result<&Path> {
         create_dir_mode(&self.run_dir, 0o700)?;
         Ok(&self.run_dir)
     }
@@ -90,8 +90,11 @@ impl Store {
         Ok(dir)
     }
 
-    /// Removes leftovers of commands that were killed part-way.
-    pub fn clean_stale_tmp(&self) {
+    /// Removes leftovers of commands that were killed part-way. Called by
+    /// the commands that change the store (rm, rmi, prune, load, import,
+    /// pull, commit, volume rm), in the user namespace; not by `run`,
+    /// where the scan (about 10 µs with `tmp/` empty) is not worth it.
+    pub(crate) fn clean_stale_tmp(&self) {
         let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
             return;
         };
@@ -99,18 +102,12 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
             if let Some(pid) = pid {
-                if !process_alive(pid) {
+                if !crate::util::proc::pid_exists(pid) {
                     let _ = crate::util::fsutil::remove_tree(&e.path());
                 }
             }
         }
     }
-}
-
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence and permission.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 fn default_root() -> Result<PathBuf> {

@@ -7,15 +7,15 @@
 
 use std::fmt;
 
-pub const DEFAULT_DOMAIN: &str = "docker.io";
+pub(crate) const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
 const OFFICIAL_REPO_PREFIX: &str = "library/";
-pub const DEFAULT_TAG: &str = "latest";
+pub(crate) const DEFAULT_TAG: &str = "latest";
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 /// A fully normalized reference: the domain is always present.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Reference {
+pub(crate) struct Reference {
     domain: String,
     path: String,
     tag: Option<String>,
@@ -24,7 +24,7 @@ pub struct Reference {
 
 /// Why a string is not a reference, in Docker's words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReferenceError {
+pub(crate) enum ReferenceError {
     #[error("invalid reference format: repository name ({0}) must be lowercase")]
     NameNotCanonical(String),
     #[error("invalid repository name ({0}), cannot specify 64-byte hexadecimal strings")]
@@ -41,7 +41,7 @@ pub enum ReferenceError {
 
 impl Reference {
     /// Parses what a user typed (`ParseNormalizedNamed` + default handling).
-    pub fn parse(input: &str) -> Result<Reference, ReferenceError> {
+    pub(crate) fn parse(input: &str) -> Result<Reference, ReferenceError> {
         if crate::util::digest::is_sha256_hex(input) {
             return Err(ReferenceError::HexName(input.to_string()));
         }
@@ -86,7 +86,7 @@ impl Reference {
     }
 
     /// Like `parse`, then adds `:latest` when there is neither tag nor digest.
-    pub fn parse_tagged(input: &str) -> Result<Reference, ReferenceError> {
+    pub(crate) fn parse_tagged(input: &str) -> Result<Reference, ReferenceError> {
         let mut r = Reference::parse(input)?;
         if r.tag.is_none() && r.digest.is_none() {
             r.tag = Some(DEFAULT_TAG.to_string());
@@ -94,25 +94,25 @@ impl Reference {
         Ok(r)
     }
 
-    pub fn domain(&self) -> &str {
+    pub(crate) fn domain(&self) -> &str {
         &self.domain
     }
     /// The repository path on its registry (`library/busybox`).
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
-    pub fn tag(&self) -> Option<&str> {
+    pub(crate) fn tag(&self) -> Option<&str> {
         self.tag.as_deref()
     }
-    pub fn digest(&self) -> Option<&str> {
+    pub(crate) fn digest(&self) -> Option<&str> {
         self.digest.as_deref()
     }
     /// `docker.io/library/busybox`
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}/{}", self.domain, self.path)
     }
     /// `busybox` for official images, the full name otherwise (`FamiliarName`).
-    pub fn familiar_name(&self) -> String {
+    pub(crate) fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
             match self.path.strip_prefix(OFFICIAL_REPO_PREFIX) {
                 Some(rest) if !rest.contains('/') => rest.to_string(),
@@ -123,7 +123,7 @@ impl Reference {
         }
     }
     /// `busybox:latest` (`FamiliarString`).
-    pub fn familiar(&self) -> String {
+    pub(crate) fn familiar(&self) -> String {
         let mut s = self.familiar_name();
         if let Some(t) = &self.tag {
             s.push(':');
@@ -136,21 +136,12 @@ impl Reference {
         s
     }
     /// The same name with another tag and no digest.
-    pub fn with_tag(&self, tag: &str) -> Reference {
+    pub(crate) fn with_tag(&self, tag: &str) -> Reference {
         Reference {
             domain: self.domain.clone(),
             path: self.path.clone(),
             tag: Some(tag.into()),
             digest: None,
-        }
-    }
-    /// The same name pinned to a digest, without tag (`name@sha256:...`).
-    pub fn with_digest(&self, digest: &str) -> Reference {
-        Reference {
-            domain: self.domain.clone(),
-            path: self.path.clone(),
-            tag: None,
-            digest: Some(digest.into()),
         }
     }
 }
@@ -171,7 +162,7 @@ impl fmt::Display for Reference {
 
 /// True when the name starts with a registry (`quay.io/x`, `localhost:5000/x`),
 /// false when Docker's default registry is implied (`busybox`, `user/repo`).
-pub fn has_explicit_domain(input: &str) -> bool {
+pub(crate) fn has_explicit_domain(input: &str) -> bool {
     match input.split_once('/') {
         Some((first, _)) => {
             first.contains(['.', ':'])
@@ -183,7 +174,7 @@ pub fn has_explicit_domain(input: &str) -> bool {
 }
 
 /// Normalizes a user-typed name for display: `docker.io/library/x:latest` → `x:latest`.
-pub fn familiar(full: &str) -> String {
+pub(crate) fn familiar(full: &str) -> String {
     Reference::parse(full)
         .map(|r| r.familiar())
         .unwrap_or_else(|_| full.to_string())

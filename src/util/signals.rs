@@ -1,5 +1,6 @@
-//! Forwarding the signals berth receives to the process it waits for, and
-//! turning a wait status into an exit status.
+//! Signals: their names as users type them, forwarding the signals berth
+//! receives to the process it waits for, and turning a wait status into
+//! an exit status.
 //!
 //! Only signals sent by a process (`kill`, `si_code <= 0`) are forwarded:
 //! the ones a terminal generates (Ctrl-C, hangup) already reach every
@@ -34,7 +35,7 @@ fn forwarded_set() -> SigSet {
 /// `unblock_in_child` (child) runs, so that none is lost or acted on by
 /// default between the fork and the handler's installation. Returns the
 /// mask to restore in the child.
-pub fn block() -> SigSet {
+pub(crate) fn block() -> SigSet {
     let mut old = SigSet::empty();
     let _ = nix::sys::signal::pthread_sigmask(
         SigmaskHow::SIG_BLOCK,
@@ -46,7 +47,7 @@ pub fn block() -> SigSet {
 
 /// In a forked child: default dispositions and the original mask, so that
 /// the program we exec starts as if forked from a shell.
-pub fn unblock_in_child(old: &SigSet) {
+pub(crate) fn unblock_in_child(old: &SigSet) {
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for s in FORWARDED {
         // SAFETY: restoring the default disposition has no memory effects.
@@ -68,7 +69,7 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
 }
 
 /// In the parent: installs the forwarding handlers for `pid` and unblocks.
-pub fn forward_to(pid: Pid) {
+pub(crate) fn forward_to(pid: Pid) {
     TARGET.store(pid.as_raw(), Ordering::Relaxed);
     let act = SigAction::new(
         SigHandler::SigAction(forward),
@@ -85,7 +86,7 @@ pub fn forward_to(pid: Pid) {
 
 /// Waits for `pid` to end; its exit code, or 128 + the signal that killed
 /// it, as a shell reports it.
-pub fn wait_exit(pid: Pid) -> std::io::Result<i32> {
+pub(crate) fn wait_exit(pid: Pid) -> std::io::Result<i32> {
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
@@ -94,5 +95,35 @@ pub fn wait_exit(pid: Pid) -> std::io::Result<i32> {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// `KILL`, `SIGKILL`, `kill`, `9`.
+pub(crate) fn parse_signal(s: &str) -> anyhow::Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal: {s}"));
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| anyhow::anyhow!("invalid signal: {s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_in_every_spelling() {
+        for s in ["KILL", "SIGKILL", "kill", "9"] {
+            assert_eq!(parse_signal(s).unwrap(), Signal::SIGKILL, "{s}");
+        }
+        assert_eq!(parse_signal("hup").unwrap(), Signal::SIGHUP);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("999").is_err());
     }
 }

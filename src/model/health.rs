@@ -1,26 +1,20 @@
 //! Health checks: the configuration (image HEALTHCHECK and `--health-*`
-//! flags) and the state machine the monitor advances with each probe's
-//! result. The monitor runs the probes itself: there is no systemd timer
-//! to forget, which is why they also work on HPC login nodes.
+//! flags) and the state the monitor advances with each probe's result.
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::time::Duration;
 
 /// Docker's `Healthcheck` object (durations in nanoseconds).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
-pub struct HealthConfig {
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct HealthConfig {
     /// `["NONE"]`, `["CMD", args...]` or `["CMD-SHELL", "command"]`.
-    #[serde(default)]
-    pub test: Vec<String>,
-    #[serde(default)]
-    pub interval: u64,
-    #[serde(default)]
-    pub timeout: u64,
-    #[serde(default)]
-    pub start_period: u64,
-    #[serde(default)]
-    pub retries: u32,
+    pub(crate) test: Vec<String>,
+    pub(crate) interval: u64,
+    pub(crate) timeout: u64,
+    pub(crate) start_period: u64,
+    pub(crate) retries: u32,
 }
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -29,11 +23,11 @@ const DEFAULT_RETRIES: u32 = 3;
 /// Results kept in `State.Health.Log`, as Docker.
 const MAX_LOG: usize = 5;
 /// Output kept per result, as Docker.
-const MAX_OUTPUT: usize = 4096;
+pub(crate) const MAX_OUTPUT: usize = 4096;
 
 impl HealthConfig {
     /// The argv to run in the container, or None when checks are disabled.
-    pub fn command(&self) -> Option<Vec<String>> {
+    pub(crate) fn command(&self) -> Option<Vec<String>> {
         match self.test.split_first() {
             Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
             Some((kind, rest)) if kind == "CMD-SHELL" && !rest.is_empty() => {
@@ -42,16 +36,16 @@ impl HealthConfig {
             _ => None,
         }
     }
-    pub fn interval(&self) -> Duration {
+    pub(crate) fn interval(&self) -> Duration {
         nonzero(self.interval).unwrap_or(DEFAULT_INTERVAL)
     }
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         nonzero(self.timeout).unwrap_or(DEFAULT_TIMEOUT)
     }
-    pub fn start_period(&self) -> Duration {
+    pub(crate) fn start_period(&self) -> Duration {
         Duration::from_nanos(self.start_period)
     }
-    pub fn retries(&self) -> u32 {
+    pub(crate) fn retries(&self) -> u32 {
         if self.retries == 0 {
             DEFAULT_RETRIES
         } else {
@@ -67,37 +61,54 @@ fn nonzero(ns: u64) -> Option<Duration> {
 /// One probe's outcome, as `State.Health.Log` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
-pub struct HealthResult {
-    pub start: String,
-    pub end: String,
-    pub exit_code: i32,
-    pub output: String,
+pub(crate) struct HealthResult {
+    pub(crate) start: String,
+    pub(crate) end: String,
+    pub(crate) exit_code: i32,
+    pub(crate) output: String,
+}
+
+/// `State.Health.Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HealthStatus {
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `State.Health`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
-pub struct HealthState {
-    /// starting, healthy, unhealthy
-    pub status: String,
-    pub failing_streak: u32,
-    pub log: Vec<HealthResult>,
-}
-
-impl Default for HealthState {
-    fn default() -> Self {
-        HealthState {
-            status: "starting".into(),
-            failing_streak: 0,
-            log: Vec::new(),
-        }
-    }
+pub(crate) struct HealthState {
+    pub(crate) status: HealthStatus,
+    #[serde(default)]
+    pub(crate) failing_streak: u32,
+    #[serde(default)]
+    pub(crate) log: Vec<HealthResult>,
 }
 
 impl HealthState {
     /// Records a result. `in_start_period` failures do not count against
     /// the container, as Docker's start period.
-    pub fn record(&mut self, mut result: HealthResult, retries: u32, in_start_period: bool) {
+    pub(crate) fn record(&mut self, mut result: HealthResult, retries: u32, in_start_period: bool) {
         if result.output.len() > MAX_OUTPUT {
             let mut cut = MAX_OUTPUT;
             while !result.output.is_char_boundary(cut) {
@@ -111,20 +122,15 @@ impl HealthState {
             self.log.remove(0);
         }
         if ok {
-            self.status = "healthy".into();
+            self.status = HealthStatus::Healthy;
             self.failing_streak = 0;
         } else if !in_start_period {
             self.failing_streak += 1;
             if self.failing_streak >= retries {
-                self.status = "unhealthy".into();
+                self.status = HealthStatus::Unhealthy;
             }
         }
     }
-}
-
-/// Parses a duration as `--health-interval` takes it (`30s`, `1m30s`, `500ms`), in nanoseconds.
-pub fn parse_duration_ns(s: &str) -> anyhow::Result<u64> {
-    Ok(crate::util::humanize::parse_go_duration(s)?.as_nanos() as u64)
 }
 
 #[cfg(test)]
@@ -166,12 +172,12 @@ mod tests {
     fn state_machine_follows_docker() {
         let mut s = HealthState::default();
         s.record(result(1), 2, true);
-        assert_eq!((s.status.as_str(), s.failing_streak), ("starting", 0));
+        assert_eq!((s.status, s.failing_streak), (HealthStatus::Starting, 0));
         s.record(result(1), 2, false);
         s.record(result(1), 2, false);
-        assert_eq!(s.status, "unhealthy");
+        assert_eq!(s.status, HealthStatus::Unhealthy);
         s.record(result(0), 2, false);
-        assert_eq!((s.status.as_str(), s.failing_streak), ("healthy", 0));
+        assert_eq!((s.status, s.failing_streak), (HealthStatus::Healthy, 0));
         for _ in 0..10 {
             s.record(result(0), 2, false);
         }
@@ -180,10 +186,12 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ns("30s").unwrap(), 30_000_000_000);
-        assert_eq!(parse_duration_ns("1m30s").unwrap(), 90_000_000_000);
-        assert_eq!(parse_duration_ns("500ms").unwrap(), 500_000_000);
-        assert!(parse_duration_ns("5 parsecs").is_err());
+    fn stored_form_is_dockers() {
+        let s: HealthState =
+            serde_json::from_str(r#"{"Status":"healthy","FailingStreak":0,"Log":[]}"#).unwrap();
+        assert_eq!(s.status, HealthStatus::Healthy);
+        assert!(serde_json::to_string(&s)
+            .unwrap()
+            .contains(r#""Status":"healthy""#));
     }
 }

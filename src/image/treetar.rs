@@ -6,6 +6,7 @@
 //! neither a hostile symlink in the container nor a `../` in a tar can
 //! lead outside the tree being read or written.
 
+use super::whiteout;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode};
@@ -13,17 +14,17 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// How the walker writes entries.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct WalkOptions {
+pub(crate) struct WalkOptions {
     /// Stay on the mount of the starting directory (export of a running
     /// container: /proc, /sys, /dev and volumes are not its filesystem).
-    pub one_mount: bool,
+    pub(crate) one_mount: bool,
     /// Overlay upper directory: whiteouts (0/0 character devices) become
     /// `.wh.NAME` entries and opaque directories get `.wh..wh..opq`.
-    pub overlay_upper: bool,
+    pub(crate) overlay_upper: bool,
 }
 
 fn mount_id(fd: BorrowedFd<'_>) -> Option<u64> {
@@ -53,8 +54,8 @@ fn header_for(st: &FileStat, kind: tar::EntryType) -> tar::Header {
 }
 
 /// Writes tar entries for a tree.
-pub struct Walker<W: Write> {
-    pub builder: tar::Builder<W>,
+pub(crate) struct Walker<W: Write> {
+    pub(crate) builder: tar::Builder<W>,
     opts: WalkOptions,
     root_mount: Option<u64>,
     /// Hard links: (dev, ino) → the first name written.
@@ -64,7 +65,7 @@ pub struct Walker<W: Write> {
 }
 
 impl<W: Write> Walker<W> {
-    pub fn new(out: W, opts: WalkOptions) -> Walker<W> {
+    pub(crate) fn new(out: W, opts: WalkOptions) -> Walker<W> {
         let mut builder = tar::Builder::new(out);
         builder.follow_symlinks(false);
         Walker {
@@ -79,14 +80,14 @@ impl<W: Write> Walker<W> {
     /// Leaves out these tar names when they are an empty file or an empty
     /// directory: the mount points berth creates in a container's upper
     /// directory (Docker keeps them in a separate "init" layer).
-    pub fn skip_empty(&mut self, names: Vec<PathBuf>) {
+    pub(crate) fn skip_empty(&mut self, names: Vec<PathBuf>) {
         self.skip_empty = names;
     }
 
     /// Writes `name` (an entry of directory `dir`, or `dir` itself when
     /// `name` is None) under the tar name `tar_name`, recursively.
     /// `follow` follows `name` when it is a symlink (`cp -L`).
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         dir: BorrowedFd<'_>,
         name: Option<&OsStr>,
@@ -131,10 +132,11 @@ impl<W: Write> Walker<W> {
                         _ => {}
                     }
                 }
-                if self.opts.overlay_upper && is_opaque(fd.as_fd()) {
+                if self.opts.overlay_upper && whiteout::is_opaque_dir(fd.as_fd()) {
                     let mut h = header_for(&st, tar::EntryType::Regular);
                     h.set_mode(0o644);
-                    self.append(&mut h, &tar_name.join(".wh..wh..opq"), std::io::empty())?;
+                    let marker = tar_name.join(whiteout::OPAQUE_MARKER);
+                    self.append(&mut h, &marker, std::io::empty())?;
                 }
                 for n in names {
                     self.add(fd.as_fd(), Some(&n), &tar_name.join(&n), false)?;
@@ -166,11 +168,12 @@ impl<W: Write> Walker<W> {
                     .append_link(&mut h, tar_name, Path::new(&target))
                     .context("writing the archive")?;
             }
-            libc::S_IFCHR if self.opts.overlay_upper && st.st_rdev == 0 => {
+            libc::S_IFCHR
+                if self.opts.overlay_upper
+                    && whiteout::is_overlay_whiteout(st.st_mode, st.st_rdev) =>
+            {
                 // An overlay whiteout: the OCI way to say "deleted".
-                let file = tar_name.file_name().unwrap_or_default();
-                let mut wh = OsString::from(".wh.");
-                wh.push(file);
+                let wh = whiteout::whiteout_name(tar_name.file_name().unwrap_or_default());
                 let mut h = header_for(&st, tar::EntryType::Regular);
                 h.set_mode(0o644);
                 self.append(&mut h, &tar_name.with_file_name(wh), std::io::empty())?;
@@ -199,13 +202,13 @@ impl<W: Write> Walker<W> {
             .with_context(|| format!("archiving {}", name.display()))
     }
 
-    pub fn finish(self) -> Result<W> {
+    pub(crate) fn finish(self) -> Result<W> {
         self.builder.into_inner().context("finishing the archive")
     }
 }
 
 /// The names in a directory, sorted, without `.` and `..`.
-pub fn list_dir(fd: &OwnedFd, what: &Path) -> Result<Vec<OsString>> {
+pub(crate) fn list_dir(fd: &OwnedFd, what: &Path) -> Result<Vec<OsString>> {
     let mut names: Vec<OsString> = Vec::new();
     let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(fd).context("duplicating a descriptor")?)
         .with_context(|| format!("listing {}", what.display()))?;
@@ -228,26 +231,19 @@ fn dir_name(p: &Path) -> PathBuf {
     }
 }
 
-fn is_opaque(fd: BorrowedFd<'_>) -> bool {
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    ["user.overlay.opaque", "trusted.overlay.opaque"]
-        .iter()
-        .any(|x| matches!(xattr::get(&path, x), Ok(Some(v)) if v == b"y"))
-}
-
 /// How `extract` writes.
 #[derive(Debug, Clone, Default)]
-pub struct ExtractOptions {
+pub(crate) struct ExtractOptions {
     /// Keep the owners of the archive (`cp -a`); otherwise files belong to
     /// whoever extracts (the container's root, or the user on the host).
-    pub keep_owner: bool,
+    pub(crate) keep_owner: bool,
     /// Replace the first path component `from` of every entry by `to`.
-    pub rename_top: Option<(OsString, OsString)>,
+    pub(crate) rename_top: Option<(OsString, OsString)>,
 }
 
 /// Extracts a tar into `base` (an open directory). Entry paths and the
 /// symlinks met on the way resolve inside `base`.
-pub fn extract(base: &OwnedFd, reader: impl Read, opts: &ExtractOptions) -> Result<()> {
+pub(crate) fn extract(base: &OwnedFd, reader: impl Read, opts: &ExtractOptions) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     let mut dirs: Vec<(PathBuf, tar::Header)> = Vec::new();
     for entry in archive.entries().context("reading the archive")? {
@@ -272,18 +268,9 @@ pub fn extract(base: &OwnedFd, reader: impl Read, opts: &ExtractOptions) -> Resu
     Ok(())
 }
 
-/// A relative path without `.`/`..`/root parts, with the top renamed.
+/// A relative path cleaned by `util::path`'s rule, with the top renamed.
 fn clean(raw: &Path, rename: Option<&(OsString, OsString)>) -> Option<PathBuf> {
-    let mut parts: Vec<&OsStr> = Vec::new();
-    for c in raw.components() {
-        match c {
-            Component::Normal(n) => parts.push(n),
-            Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
-    }
+    let mut parts = crate::util::path::clean(raw).parts;
     let mut out = PathBuf::new();
     match rename {
         Some((from, to)) if from == "." => {
@@ -307,13 +294,13 @@ fn clean(raw: &Path, rename: Option<&(OsString, OsString)>) -> Option<PathBuf> {
 }
 
 /// openat2(RESOLVE_IN_ROOT) relative to `base`.
-pub fn resolve(base: &OwnedFd, path: &Path, flags: OFlag) -> std::io::Result<OwnedFd> {
+pub(crate) fn resolve(base: &OwnedFd, path: &Path, flags: OFlag) -> std::io::Result<OwnedFd> {
     let p = if path.as_os_str().is_empty() {
         Path::new(".")
     } else {
         path
     };
-    crate::mounts::inroot::openat2(base, p, flags.bits(), 0)
+    crate::util::openat2::in_root(base, p, flags.bits(), 0)
 }
 
 fn write_entry(

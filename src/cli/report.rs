@@ -1,33 +1,48 @@
-//! What `pull` and `push` show while they work: on a terminal, one
-//! progress bar per layer with sizes and speed (indicatif); otherwise one
-//! plain line per layer event, as Docker prints when not on a terminal, so
-//! that logs stay readable.
+//! The CLI's reporter: where warnings, notices and transfer progress of
+//! library code go (`util::report`). Warnings and notices go to stderr.
+//! Transfers (`pull`, `push`) show, on a terminal, one progress bar per
+//! layer with sizes and speed (indicatif); otherwise one plain line per
+//! layer event on stdout, as Docker prints when not on a terminal, so that
+//! logs stay readable.
 
+use crate::util::report::{LayerProgress, Progress, Reporter};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
+use std::sync::Arc;
 
-/// Output for one command.
-#[derive(Clone)]
-pub struct Progress {
+pub(crate) struct Terminal;
+
+impl Reporter for Terminal {
+    fn warning(&self, text: &str) {
+        eprintln!("WARNING: {text}");
+    }
+
+    fn notice(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    fn progress(&self, quiet: bool) -> Arc<dyn Progress> {
+        Arc::new(Transfer::new(quiet))
+    }
+}
+
+/// Output for one command's transfer.
+struct Transfer {
     quiet: bool,
     bars: Option<MultiProgress>,
 }
 
-impl Progress {
+impl Transfer {
     /// Bars when stdout is a terminal (where Docker prints progress).
-    pub fn new(quiet: bool) -> Progress {
+    fn new(quiet: bool) -> Transfer {
         let bars = (!quiet && std::io::stdout().is_terminal())
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
-        Progress { quiet, bars }
+        Transfer { quiet, bars }
     }
+}
 
-    /// Plain lines only (tests, and output that is not a terminal).
-    pub fn plain(quiet: bool) -> Progress {
-        Progress { quiet, bars: None }
-    }
-
-    /// A line of its own (above the bars on a terminal).
-    pub fn line(&self, text: &str) {
+impl Progress for Transfer {
+    fn line(&self, text: &str) {
         if self.quiet {
             return;
         }
@@ -39,19 +54,18 @@ impl Progress {
         }
     }
 
-    /// A layer's progress, shown as `<short id>: <status>`.
-    pub fn layer(&self, short: &str) -> LayerProgress {
+    fn layer(&self, short: &str) -> Arc<dyn LayerProgress> {
         let bar = self.bars.as_ref().map(|m| {
             let bar = m.add(ProgressBar::no_length());
             bar.set_style(waiting_style());
             bar.set_prefix(short.to_string());
             bar
         });
-        LayerProgress {
+        Arc::new(Layer {
             short: short.to_string(),
             quiet: self.quiet,
             bar,
-        }
+        })
     }
 }
 
@@ -67,17 +81,15 @@ fn transfer_style() -> ProgressStyle {
     .progress_chars("=> ")
 }
 
-/// One layer's line or bar; cheap to clone into a download thread.
-#[derive(Clone)]
-pub struct LayerProgress {
+/// One layer's line or bar.
+struct Layer {
     short: String,
     quiet: bool,
     bar: Option<ProgressBar>,
 }
 
-impl LayerProgress {
-    /// A status without a transfer (`Waiting`, `Already exists`, ...).
-    pub fn status(&self, status: &str) {
+impl LayerProgress for Layer {
+    fn status(&self, status: &str) {
         match &self.bar {
             Some(b) => {
                 b.set_style(waiting_style());
@@ -89,8 +101,7 @@ impl LayerProgress {
         }
     }
 
-    /// Starts a transfer of `total` bytes (when known).
-    pub fn transfer(&self, status: &str, total: Option<u64>) {
+    fn transfer(&self, status: &str, total: Option<u64>) {
         match &self.bar {
             Some(b) => {
                 b.set_style(transfer_style());
@@ -107,14 +118,14 @@ impl LayerProgress {
         }
     }
 
-    pub fn advance(&self, bytes: u64) {
+    fn advance(&self, bytes: u64) {
         if let Some(b) = &self.bar {
             b.inc(bytes);
         }
     }
 
-    /// The final status; the bar stays as a line.
-    pub fn done(&self, status: &str) {
+    /// The bar stays as a line.
+    fn done(&self, status: &str) {
         match &self.bar {
             Some(b) => {
                 b.set_style(waiting_style());
@@ -123,26 +134,5 @@ impl LayerProgress {
             None if !self.quiet => println!("{}: {status}", self.short),
             None => {}
         }
-    }
-
-    /// Wraps a reader so that what is read advances the bar.
-    pub fn reader<R: Read>(&self, inner: R) -> CountingReader<R> {
-        CountingReader {
-            inner,
-            progress: self.clone(),
-        }
-    }
-}
-
-pub struct CountingReader<R> {
-    inner: R,
-    progress: LayerProgress,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
-        Ok(n)
     }
 }
