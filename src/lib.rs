@@ -5,8 +5,10 @@
 
 pub mod cli;
 pub mod image;
+pub mod landlock;
 pub mod mounts;
 pub mod runtime;
+pub mod seccomp;
 pub mod store;
 pub mod userns;
 pub mod util;
