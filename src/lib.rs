@@ -8,6 +8,7 @@ pub mod image;
 pub mod landlock;
 pub mod mounts;
 pub mod runtime;
+pub mod sandbox;
 pub mod seccomp;
 pub mod store;
 pub mod userns;

@@ -109,6 +109,7 @@ pub enum Command {
     /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
     /// to remove files that a container created under a subordinate id
     Unshare(UnshareArgs),
+    Sandbox(super::sandbox::SandboxArgs),
     /// Write the man pages generated from these definitions into a directory
     #[command(hide = true, name = "generate-man-pages")]
     GenerateManPages(ManArgs),

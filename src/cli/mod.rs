@@ -14,6 +14,7 @@ pub mod mount_flags;
 pub mod output;
 mod registry;
 mod run;
+mod sandbox;
 mod system;
 mod volume;
 
@@ -214,6 +215,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             V::Prune(a) => volume::prune(a),
         },
         Command::Unshare(a) => volume::unshare(a),
+        Command::Sandbox(a) => sandbox::sandbox(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
 }

@@ -75,7 +75,12 @@ pub fn describe_abi(abi: u32) -> String {
 }
 
 /// Plain rules; every path is absolute. A path may appear in several lists:
-/// its rights add up.
+/// its rights add up. The deepest rule decides, as with mounts: a hidden
+/// path, or a path granted fewer rights, beneath a granted one keeps only
+/// its own rights. Landlock itself only adds rights along a path, so
+/// berth carves such paths out: the outer grant is replaced by grants on
+/// every entry beside them, level by level down to them (entries created
+/// later in those directories are covered by no grant, so denied).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
     /// Read files and list directories beneath.
@@ -85,10 +90,7 @@ pub struct Rules {
     pub read_write: Vec<PathBuf>,
     /// Execute files beneath (read comes with it).
     pub execute: Vec<PathBuf>,
-    /// Paths beneath a granted one that get no access at all: the grant
-    /// is replaced by grants on everything beside the hidden paths, down
-    /// to them (entries created later in those directories are not
-    /// covered, so they are denied too).
+    /// Paths that get no access at all, even beneath a granted path.
     pub hidden: Vec<PathBuf>,
     /// When set, TCP bind and connect are allowed only to these ports
     /// (ABI 4).
@@ -188,19 +190,27 @@ fn expand(rules: &Rules) -> Result<Vec<(PathBuf, BitFlags<AccessFs>, bool)>> {
     add(&rules.read_write, fs_read() | fs_write());
     add(&rules.execute, fs_read() | AccessFs::Execute);
     let mut out = Vec::new();
-    for (path, access) in grants {
-        if rules.hidden.iter().any(|h| h == &path) {
+    for (path, access) in &grants {
+        if rules.hidden.iter().any(|h| h == path) {
             continue;
         }
+        // The deepest rule decides, as with mounts: a hidden path, or a
+        // grant with fewer rights, beneath this one is carved out of it.
         let beneath: Vec<&PathBuf> = rules
             .hidden
             .iter()
-            .filter(|h| h.starts_with(&path) && *h != &path)
+            .chain(
+                grants
+                    .iter()
+                    .filter(|(_, a)| !a.contains(*access))
+                    .map(|(p, _)| p),
+            )
+            .filter(|h| h.starts_with(path) && *h != path)
             .collect();
         if beneath.is_empty() {
-            out.push((path, access, false));
+            out.push((path.clone(), *access, false));
         } else {
-            carve(&path, access, &beneath, &mut out)?;
+            carve(path, *access, &beneath, &mut out)?;
         }
     }
     Ok(out)

@@ -317,3 +317,31 @@ fn the_report_names_what_an_old_kernel_lacks() {
         a < 6 && a > 0
     );
 }
+
+#[test]
+fn a_deeper_read_only_path_stays_read_only_inside_a_writable_one() {
+    if !need_abi(1, "filesystem rules") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let t = top.path();
+    std::fs::create_dir_all(t.join("work/vendor")).unwrap();
+    std::fs::write(t.join("work/vendor/lib"), "x").unwrap();
+    std::fs::write(t.join("work/main"), "x").unwrap();
+    let rules = Rules {
+        read_write: vec![t.join("work")],
+        read: vec![t.join("work/vendor")],
+        ..Rules::default()
+    };
+    let (lib, main) = (
+        cpath(&t.join("work/vendor/lib")),
+        cpath(&t.join("work/main")),
+    );
+    let p = || prepare(&rules).unwrap();
+    assert_eq!(
+        in_child(p(), || open(&lib, libc::O_WRONLY)),
+        -(libc::EACCES as i64)
+    );
+    assert!(in_child(p(), || open(&lib, libc::O_RDONLY)) >= 0);
+    assert!(in_child(p(), || open(&main, libc::O_WRONLY)) >= 0);
+}
