@@ -10,6 +10,7 @@
 //!   allowed and only Landlock's TCP port rules apply;
 //! - signals to, and abstract sockets of, processes outside are refused
 //!   with Landlock ABI 6 (there is no pid namespace to hide them).
+//!
 //! Without Landlock at all there is no way left to keep the filesystem
 //! rules: the sandbox refuses to run.
 

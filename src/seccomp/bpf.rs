@@ -10,7 +10,7 @@
 use libc::sock_filter;
 
 /// Instruction classes and fields (linux/bpf_common.h).
-pub const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20; // BPF_LD | BPF_W | BPF_ABS
+pub const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS
 pub const ALU_AND_K: u16 = 0x04 | 0x50; // BPF_ALU | BPF_AND | BPF_K
 pub const JMP_JA: u16 = 0x05; // BPF_JMP | BPF_JA
 pub const JMP_JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K

@@ -185,6 +185,9 @@ fn clauses_of(rule: &Rule, name: &str, out: &mut Vec<Clause>) {
     }
 }
 
+/// A rule, the clause range of each of its names, and its rank.
+type RankedRule<'r> = (&'r Rule, Vec<(usize, usize)>, u64);
+
 /// The clauses of every rule that applies, and for each rule and name the
 /// range of its clauses: built once, shared by all architectures.
 struct Clauses<'r> {
@@ -192,7 +195,7 @@ struct Clauses<'r> {
     /// (rule, first clause of each of its names, or one for all names,
     /// rank of the rule: overrides first, then conditional rules, then
     /// unconditional ones, each in profile order).
-    rules: Vec<(&'r Rule, Vec<(usize, usize)>, u64)>,
+    rules: Vec<RankedRule<'r>>,
 }
 
 impl<'r> Clauses<'r> {

@@ -73,9 +73,11 @@ pub fn fakeroot() -> Vec<Rule> {
 /// Denies the terminal ioctls that inject input (see the module docs).
 pub fn no_tty_injection() -> Vec<Rule> {
     let eperm = Action::Errno(libc::EPERM as u16);
-    [libc::TIOCSTI, libc::TIOCLINUX]
+    // The request constants are c_ulong with glibc, c_int with musl.
+    #[allow(clippy::unnecessary_cast)]
+    [libc::TIOCSTI as u64, libc::TIOCLINUX as u64]
         .into_iter()
-        .map(|req| Rule::new(&["ioctl"], eperm).arg(ArgCmp::new(1, CmpOp::Eq, req as u64)))
+        .map(|req| Rule::new(&["ioctl"], eperm).arg(ArgCmp::new(1, CmpOp::Eq, req)))
         .collect()
 }
 

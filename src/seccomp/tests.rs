@@ -226,6 +226,7 @@ fn fakeroot_makes_ownership_calls_succeed_without_effect() {
 }
 
 #[test]
+#[allow(clippy::unnecessary_cast)] // c_ulong with glibc, c_int with musl
 fn tty_injection_and_inet_options() {
     let f = default_filter(
         docker_caps(),
