@@ -287,3 +287,113 @@ pub fn run(plan: &Plan) -> Result<i32> {
         Err(why) => fallback::run(plan, &why, landlock_abi),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(command: &[&str]) -> Request {
+        Request {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            network: "none".into(),
+            ..Request::default()
+        }
+    }
+
+    fn access_of(plan: &Plan, path: &Path) -> Option<Access> {
+        plan.paths.iter().find(|r| r.path == path).map(|r| r.access)
+    }
+
+    #[test]
+    fn defaults_make_cwd_writable_and_tmp_private() {
+        let plan = Plan::new(&request(&["true"])).unwrap();
+        let cwd = std::fs::canonicalize(std::env::current_dir().unwrap()).unwrap();
+        assert_eq!(plan.cwd, cwd);
+        assert_eq!(access_of(&plan, &cwd), Some(Access::ReadWrite));
+        if cwd != Path::new("/tmp") {
+            assert_eq!(access_of(&plan, Path::new("/tmp")), Some(Access::Scratch));
+        }
+        assert_eq!(plan.network, Network::None);
+        assert_eq!(plan.allow_ports, None);
+    }
+
+    #[test]
+    fn user_rules_override_defaults_and_conflicts_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::fs::canonicalize(dir.path()).unwrap();
+        let mut req = request(&["true"]);
+        req.read_only = vec![d.clone(), PathBuf::from("/tmp")];
+        req.allow_ports = vec![443];
+        let plan = Plan::new(&req).unwrap();
+        assert_eq!(access_of(&plan, &d), Some(Access::ReadOnly));
+        assert_eq!(access_of(&plan, Path::new("/tmp")), Some(Access::ReadOnly));
+        assert_eq!(plan.allow_ports, Some(vec![443]));
+        req.hide = vec![d.clone()];
+        let err = format!("{:#}", Plan::new(&req).unwrap_err());
+        assert!(err.contains("given twice"), "{err}");
+        let mut req = request(&["true"]);
+        req.read_write = vec![PathBuf::from("/")];
+        assert!(Plan::new(&req).is_err());
+        req.read_write = vec![d.join("missing")];
+        let err = format!("{:#}", Plan::new(&req).unwrap_err());
+        assert!(err.contains("--rw") && err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn networks() {
+        let mut req = request(&["true"]);
+        for (name, want) in [("host", Network::Host), ("none", Network::None)] {
+            req.network = name.into();
+            assert_eq!(Plan::new(&req).unwrap().network, want);
+        }
+        req.network = "default".into();
+        let err = format!("{:#}", Plan::new(&req).unwrap_err());
+        assert!(err.contains("does not exist yet"), "{err}");
+        req.network = "bogus".into();
+        assert!(format!("{:#}", Plan::new(&req).unwrap_err()).contains("unknown network"));
+        assert!(Plan::new(&request(&[])).is_err());
+    }
+
+    #[test]
+    fn landlock_rules_follow_the_plan() {
+        let plan = Plan {
+            command: vec!["true".into()],
+            cwd: PathBuf::from("/work"),
+            paths: vec![
+                PathRule {
+                    path: "/work".into(),
+                    access: Access::ReadWrite,
+                },
+                PathRule {
+                    path: "/work/vendor".into(),
+                    access: Access::ReadOnly,
+                },
+                PathRule {
+                    path: "/home/u".into(),
+                    access: Access::Scratch,
+                },
+                PathRule {
+                    path: "/secret".into(),
+                    access: Access::Hidden,
+                },
+            ],
+            network: Network::None,
+            allow_ports: Some(vec![80]),
+        };
+        let mounted = plan.landlock_rules(true, None);
+        assert!(mounted.read_write.contains(&"/home/u".into()));
+        assert!(mounted.read_write.contains(&"/work".into()));
+        assert!(!mounted.read_write.contains(&"/work/vendor".into()));
+        assert!(mounted.execute.contains(&"/work/vendor".into()));
+        assert_eq!(mounted.hidden, vec![PathBuf::from("/secret")]);
+        assert_eq!(mounted.tcp_ports, Some(vec![80]));
+        assert!(mounted.scope_signals && mounted.scope_abstract_unix);
+        // Without mounts, private directories cannot exist: hidden instead,
+        // with the shared temporary directories, and the private /tmp
+        // writable.
+        let bare = plan.landlock_rules(false, Some(Path::new("/tmp/berth-sandbox-x")));
+        assert!(bare.hidden.contains(&"/home/u".into()));
+        assert!(bare.hidden.contains(&"/tmp".into()));
+        assert!(bare.read_write.contains(&"/tmp/berth-sandbox-x".into()));
+    }
+}
