@@ -21,6 +21,11 @@
 //!    process still holds CAP_SYS_ADMIN in its user namespace, i.e. before
 //!    dropping capabilities, as runc does), then [`install`]. Both only
 //!    make system calls, so they are safe between fork and exec.
+//!    With `fakeroot`, install only after berth's own `setgroups`/`setuid`
+//!    to the container's user: from then on those calls succeed without
+//!    effect, berth's included. Whatever runs between the installation and
+//!    `execve` must be allowed by the profile (Docker's allows capset,
+//!    prctl, setresuid, close_range, execve).
 //!
 //! What the filter does is documented in `compile.rs` (layout and
 //! semantics), `default_profile.rs` (Docker's profile) and `extra.rs`
@@ -101,11 +106,12 @@ pub enum Setting {
 
 impl Setting {
     /// Parses the part after `seccomp=`: `unconfined`, `builtin` (the
-    /// default) or the path of a Docker-format JSON profile (read now).
+    /// default profile, as dockerd names it) or the path of a Docker-format
+    /// JSON profile (read now).
     pub fn parse(value: &str) -> Result<Setting> {
         match value {
             "unconfined" => Ok(Setting::Unconfined),
-            "builtin" | "default" => Ok(Setting::Default),
+            "builtin" => Ok(Setting::Default),
             "" => Err(anyhow!(
                 "--security-opt seccomp= needs a value: unconfined, or the path of a profile"
             )),
