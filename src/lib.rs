@@ -3,6 +3,7 @@
 //! The map of the modules is in `ARCHITECTURE.md`; each module owns its
 //! directory and others call its public functions only.
 
+pub mod build;
 pub mod cli;
 pub mod compose;
 pub mod image;
