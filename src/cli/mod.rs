@@ -15,6 +15,7 @@ mod output;
 mod registry;
 mod report;
 mod run;
+mod sandbox;
 mod system;
 mod volume;
 
@@ -211,6 +212,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
+        Command::Sandbox(a) => sandbox::sandbox(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
 }

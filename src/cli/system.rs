@@ -69,6 +69,7 @@ pub(crate) fn info(args: InfoArgs) -> Result<()> {
         "Architecture": std::env::consts::ARCH,
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "LandlockABI": crate::landlock::abi(),
     });
     if args.format.is_some() {
         return print_objects(args.format.as_deref(), &[info]);
@@ -91,6 +92,10 @@ pub(crate) fn info(args: InfoArgs) -> Result<()> {
     println!(" Operating System: {}", s("OperatingSystem"));
     println!(" Architecture: {}", s("Architecture"));
     println!(" CPUs: {}", s("NCPU"));
+    println!(
+        " Landlock ABI: {}",
+        crate::landlock::describe_abi(crate::landlock::abi())
+    );
     Ok(())
 }
 

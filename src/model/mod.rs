@@ -7,6 +7,7 @@
 //! Records load from files written by older versions of berth: every
 //! field added later is `#[serde(default)]`, and renames keep the old names.
 
+pub(crate) mod caps;
 pub(crate) mod container;
 pub(crate) mod exit;
 pub(crate) mod health;

@@ -8,22 +8,7 @@ use anyhow::{Context, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 
 /// Docker's default capabilities.
-pub(crate) const DEFAULT: [Capability; 14] = [
-    Capability::CAP_CHOWN,
-    Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_FSETID,
-    Capability::CAP_FOWNER,
-    Capability::CAP_MKNOD,
-    Capability::CAP_NET_RAW,
-    Capability::CAP_SETGID,
-    Capability::CAP_SETUID,
-    Capability::CAP_SETFCAP,
-    Capability::CAP_SETPCAP,
-    Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_SYS_CHROOT,
-    Capability::CAP_KILL,
-    Capability::CAP_AUDIT_WRITE,
-];
+pub(crate) const DEFAULT: [Capability; 14] = crate::model::caps::DOCKER_DEFAULT;
 
 pub(crate) fn default_set() -> CapsHashSet {
     DEFAULT.into_iter().collect()

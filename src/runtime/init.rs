@@ -279,7 +279,7 @@ pub(crate) fn find_program(name: &str, path_var: &str) -> Result<String, StartFa
 }
 
 /// `ip link set lo up` in the new network namespace.
-fn loopback_up() -> Result<()> {
+pub fn loopback_up() -> Result<()> {
     use std::os::fd::{AsRawFd, FromRawFd};
     // SAFETY: socket() returns a new descriptor or -1.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };

@@ -313,7 +313,7 @@ fn finish_map_helper(h: MapHelper) -> Result<()> {
 }
 
 /// Why the kernel refused a user namespace, and the exact fix.
-fn userns_unavailable(err: Errno) -> String {
+pub fn userns_unavailable(err: Errno) -> String {
     diagnose(err, |p| std::fs::read_to_string(p).ok())
 }
 

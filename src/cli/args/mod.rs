@@ -131,6 +131,7 @@ pub(crate) enum Command {
     /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
     /// to remove files that a container created under a subordinate id
     Unshare(UnshareArgs),
+    Sandbox(crate::cli::sandbox::SandboxArgs),
     /// Write the man pages generated from these definitions into a directory
     #[command(hide = true, name = "generate-man-pages")]
     GenerateManPages(ManArgs),
