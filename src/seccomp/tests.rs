@@ -13,7 +13,7 @@ fn errno(e: i32) -> u32 {
 }
 
 fn docker_caps() -> CapMask {
-    CapMask::of(&crate::runtime::caps::DEFAULT)
+    CapMask::of(&crate::model::caps::DOCKER_DEFAULT)
 }
 
 fn target(caps: CapMask) -> Target {
