@@ -68,6 +68,8 @@ pub fn main() -> i32 {
     if let Some(status) = crate::runtime::reexec::dispatch() {
         return status;
     }
+    // Library warnings reach the user's terminal only through the CLI.
+    crate::util::notice::set_sink(|message| eprintln!("WARNING: {message}"));
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {

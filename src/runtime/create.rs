@@ -34,14 +34,22 @@ pub fn create(
     opts: &CreateOptions,
     mounts: impl FnOnce(&[String], &StoreLock) -> Result<Vec<MountPoint>>,
 ) -> Result<ContainerRecord> {
-    let name = match &opts.name {
-        Some(n) => spec::validate_name(n)?,
-        None => crate::util::ids::random_name(),
+    let chosen = match &opts.name {
+        Some(n) => Some(spec::validate_name(n)?),
+        None => None,
     };
     let network = spec::check_network(&opts.network)?;
     let lock = store.lock()?;
-    // Before `mounts` makes volumes and bind directories: a conflict must leave nothing behind.
-    store.ensure_name_free(&name)?;
+    let name = match chosen {
+        // Before `mounts` makes volumes and bind directories: a conflict must leave nothing behind.
+        Some(name) => {
+            store.ensure_name_free(&name)?;
+            name
+        }
+        // Under the lock, so the free name we draw stays ours until the
+        // record is written.
+        None => store.free_generated_name(),
+    };
     let images = store.images()?;
     let image = match images.resolve(opts.image_id.as_deref().unwrap_or(&opts.image)) {
         Ok(i) => i,

@@ -5,3 +5,4 @@ pub mod digest;
 pub mod fsutil;
 pub mod humanize;
 pub mod ids;
+pub mod notice;
