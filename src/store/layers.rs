@@ -50,6 +50,12 @@ impl Store {
             .and_then(|s| s.layer_dir(diff_id).ok())
     }
 
+    /// Whether this store has the layer itself (not through an
+    /// additional image store).
+    pub fn layer_is_local(&self, diff_id: &str) -> bool {
+        self.local_layer(diff_id).is_some()
+    }
+
     /// The layer's directory: this store's, else that of the additional
     /// store that has it complete. Read-only use only.
     pub fn layer_dir(&self, diff_id: &str) -> Result<PathBuf> {

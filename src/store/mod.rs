@@ -31,6 +31,7 @@ pub mod layers;
 pub mod lock;
 pub mod placement;
 pub mod rundir;
+pub mod skeleton;
 pub mod volumes;
 
 use crate::util::fsutil::create_dir_mode;
