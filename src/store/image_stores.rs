@@ -88,14 +88,25 @@ fn filter_usable(listed: Vec<PathBuf>, from: &str, main_root: &Path) -> Vec<Path
         if same_dir(&p, main_root) || out.contains(&p) {
             continue;
         }
-        if !p.join("images.json").is_file() {
-            crate::util::notice::warn(&format!(
-                "ignoring the image store {} from {from}: it has no images.json (prepare it with \
-                 `berth --root {} pull IMAGE`)",
-                p.display(),
-                p.display()
-            ));
-            continue;
+        match std::fs::metadata(p.join("images.json")) {
+            Ok(m) if m.is_file() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                crate::util::notice::warn(&format!(
+                    "ignoring the image store {} from {from}: you may not read it ({e}); its \
+                     owner can open it to others with `chmod a+rX` on the store's directories",
+                    p.display()
+                ));
+                continue;
+            }
+            _ => {
+                crate::util::notice::warn(&format!(
+                    "ignoring the image store {} from {from}: it has no images.json (prepare it \
+                     with `berth --root {} pull IMAGE`)",
+                    p.display(),
+                    p.display()
+                ));
+                continue;
+            }
         }
         out.push(p);
     }
