@@ -278,7 +278,10 @@ fn uses_image_store(b: &Berth, store: &Path) {
         show(&out)
     );
     ok(&["tag", "busybox:layers", "mine:1"]);
-    assert_eq!(ok(&["run", "--rm", "mine:1", "cat", "/etc/layer2.txt"]), "layer 2\n");
+    assert_eq!(
+        ok(&["run", "--rm", "mine:1", "cat", "/etc/layer2.txt"]),
+        "layer 2\n"
+    );
     ok(&["rmi", "mine:1"]);
     assert_eq!(
         ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
@@ -300,7 +303,11 @@ fn a_root_prepared_read_only_image_store_serves_every_user() {
 }
 
 fn remove_image_store(store: &Path) {
-    let _ = Command::new("chmod").arg("-R").arg("u+w").arg(store).status();
+    let _ = Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(store)
+        .status();
     let _ = std::fs::remove_dir_all(store);
 }
 

@@ -97,6 +97,18 @@ pub enum Command {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Check what this machine lets berth do, and what an administrator must change
+    #[command(
+        long_about = "Check what this machine lets berth do, and what an administrator must change.\n\n\
+            Each check prints a one-line verdict (ok, note, warn, fail) and, when something is \
+            missing, the exact fix: kernel and unprivileged user namespaces (sysctls, Ubuntu's \
+            AppArmor restriction), /etc/subuid and /etc/subgid ranges and newuidmap/newgidmap, \
+            overlay in a user namespace (tried in the store), /dev/fuse and /dev/net/tun, cgroup \
+            v2 delegation, the runtime directory, the store's filesystem and free space, \
+            net.ipv4.ping_group_range, net.ipv4.ip_unprivileged_port_start, Landlock and \
+            seccomp. Exit status 0 when berth can run containers here, 1 otherwise."
+    )]
+    Doctor(DoctorArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -499,6 +511,13 @@ pub struct VersionArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format: 'json' for scripts (default: one line per check)
     #[arg(short = 'f', long, value_name = "string")]
     pub format: Option<String>,
 }

@@ -6,6 +6,7 @@
 mod archive;
 mod args;
 mod container;
+mod doctor;
 mod exec;
 mod files;
 mod image;
@@ -172,6 +173,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => archive::import(a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(a),
+        Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Ls(a) => image::images(a),
             I::Rm(a) => image::rmi(a),

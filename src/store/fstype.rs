@@ -108,12 +108,16 @@ pub struct FsStat {
 /// The description of a filesystem magic number; unknown ones are taken
 /// as local (no warning) under a name that shows the number.
 pub fn classify(magic: u32) -> FsInfo {
-    KNOWN.iter().copied().find(|f| f.magic == magic).unwrap_or(FsInfo {
-        magic,
-        name: "unknown",
-        kind: FsKind::Local,
-        no_overlay_upper: None,
-    })
+    KNOWN
+        .iter()
+        .copied()
+        .find(|f| f.magic == magic)
+        .unwrap_or(FsInfo {
+            magic,
+            name: "unknown",
+            kind: FsKind::Local,
+            no_overlay_upper: None,
+        })
 }
 
 /// A name for messages: `nfs`, or `unknown (0x1234abcd)`.
@@ -136,8 +140,8 @@ pub fn probe(path: &Path) -> Option<FsStat> {
             let magic = (st.filesystem_type().0 as u64 & 0xFFFF_FFFF) as u32;
             return Some(FsStat {
                 magic,
-                available: st.blocks_available() as u64 * bsize,
-                total: st.blocks() as u64 * bsize,
+                available: st.blocks_available() * bsize,
+                total: st.blocks() * bsize,
             });
         }
         p = dir.parent();
@@ -187,7 +191,10 @@ mod tests {
         assert!(ext4.no_overlay_upper.is_none());
         let unknown = classify(0x1234_5678);
         assert_eq!(unknown.kind, FsKind::Local);
-        assert_eq!(display_name(&unknown), "unknown filesystem (magic 0x12345678)");
+        assert_eq!(
+            display_name(&unknown),
+            "unknown filesystem (magic 0x12345678)"
+        );
         let ovl = classify(0x794C_7630);
         assert!(ovl.no_overlay_upper.unwrap().contains("another overlay"));
     }

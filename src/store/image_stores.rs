@@ -135,9 +135,8 @@ impl ImageStore {
     /// Its image index, read without a lock (the file is replaced whole).
     pub fn images(&self) -> Result<ImageIndex> {
         let path = self.root.join("images.json");
-        read_json(&path).with_context(|| {
-            format!("reading the additional image store {}", self.root.display())
-        })
+        read_json(&path)
+            .with_context(|| format!("reading the additional image store {}", self.root.display()))
     }
 
     pub fn layer_dir(&self, diff_id: &str) -> Result<PathBuf> {

@@ -103,12 +103,10 @@ impl ImageIndex {
 
     /// The image with this id, here or in an additional store.
     pub fn by_id(&self, id: &str) -> Option<&ImageRecord> {
-        self.images.iter().find(|i| i.id == id).or_else(|| {
-            self.shared
-                .iter()
-                .map(|s| &s.record)
-                .find(|i| i.id == id)
-        })
+        self.images
+            .iter()
+            .find(|i| i.id == id)
+            .or_else(|| self.shared.iter().map(|s| &s.record).find(|i| i.id == id))
     }
 
     /// Points `name` (fully normalized) at `id`, taking it off any other
@@ -223,12 +221,14 @@ impl Store {
         };
         for extra in self.image_stores() {
             match extra.images() {
-                Ok(other) => index
-                    .shared
-                    .extend(other.images.into_iter().map(|record| SharedImage {
-                        store: extra.root.clone(),
-                        record,
-                    })),
+                Ok(other) => {
+                    index
+                        .shared
+                        .extend(other.images.into_iter().map(|record| SharedImage {
+                            store: extra.root.clone(),
+                            record,
+                        }))
+                }
                 Err(e) => crate::util::notice::warn(&format!("{e:#}")),
             }
         }
@@ -251,13 +251,22 @@ mod tests {
         idx.upsert(rec('a', &["docker.io/library/mine:1"]));
         idx.shared.push(SharedImage {
             store: "/shared/x".into(),
-            record: rec('b', &["docker.io/library/busybox:latest", "docker.io/library/mine:1"]),
+            record: rec(
+                'b',
+                &[
+                    "docker.io/library/busybox:latest",
+                    "docker.io/library/mine:1",
+                ],
+            ),
         });
         assert_eq!(idx.resolve("busybox").unwrap().id, rec('b', &[]).id);
         // Our own name wins over the shared one.
         assert_eq!(idx.resolve("mine:1").unwrap().id, rec('a', &[]).id);
         let e = idx.resolve_index("busybox").unwrap_err();
-        assert!(e.to_string().contains("read-only image store /shared/x"), "{e}");
+        assert!(
+            e.to_string().contains("read-only image store /shared/x"),
+            "{e}"
+        );
         assert!(idx.by_id(&rec('b', &[]).id).is_some());
         let shown = idx.visible_shared();
         assert_eq!(shown[0].repo_tags, vec!["docker.io/library/busybox:latest"]);

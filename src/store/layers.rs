@@ -95,7 +95,10 @@ impl Store {
                 std::os::unix::fs::symlink(&target, &tmp)
                     .and_then(|()| std::fs::rename(&tmp, &link))
                     .with_context(|| {
-                        format!("linking layer {diff_id} of the image store {}", dir.display())
+                        format!(
+                            "linking layer {diff_id} of the image store {}",
+                            dir.display()
+                        )
                     })?;
             }
         }
@@ -105,11 +108,8 @@ impl Store {
     /// The record of a complete layer, or None if it is absent or half
     /// made; an additional store's when this store lacks it.
     pub fn layer(&self, diff_id: &str) -> Option<LayerRecord> {
-        self.local_layer(diff_id).or_else(|| {
-            self.image_stores()
-                .iter()
-                .find_map(|s| s.layer(diff_id))
-        })
+        self.local_layer(diff_id)
+            .or_else(|| self.image_stores().iter().find_map(|s| s.layer(diff_id)))
     }
 
     /// Moves a layer unpacked in `staging` (holding `diff/` and

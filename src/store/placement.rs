@@ -334,7 +334,12 @@ mod tests {
             root: "/x".into(),
             moved_from: None,
         };
-        let w = placement_warnings(&c, Some(fstype::classify(0x794C_7630)), Path::new("/r"), None);
+        let w = placement_warnings(
+            &c,
+            Some(fstype::classify(0x794C_7630)),
+            Path::new("/r"),
+            None,
+        );
         assert_eq!(w.len(), 1);
         assert!(w[0].1.contains("writable layer"), "{}", w[0].1);
     }

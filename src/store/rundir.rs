@@ -34,17 +34,32 @@ pub const MAX_LEN: usize = 107 - 1 - SOCKET_NAME_MAX;
 pub enum Problem {
     /// It is a symbolic link (to `target`): whoever made it chose where
     /// our sockets would go.
-    Symlink { target: PathBuf, owner: u32 },
-    NotDirectory { owner: u32 },
+    Symlink {
+        target: PathBuf,
+        owner: u32,
+    },
+    NotDirectory {
+        owner: u32,
+    },
     /// Someone else owns it.
-    Owner { owner: u32, mode: u32 },
+    Owner {
+        owner: u32,
+        mode: u32,
+    },
     /// Its parent lets others rename or replace it (world-writable without
     /// the sticky bit).
-    UnsafeParent { parent: PathBuf, mode: u32 },
+    UnsafeParent {
+        parent: PathBuf,
+        mode: u32,
+    },
     /// It could not be created or read.
-    Inaccessible { error: String },
+    Inaccessible {
+        error: String,
+    },
     /// The path leaves no room for socket names.
-    TooLong { len: usize },
+    TooLong {
+        len: usize,
+    },
 }
 
 /// The directory chosen, and what was refused on the way.
@@ -147,10 +162,11 @@ fn recorded_random_dir(inputs: &Inputs) -> Result<PathBuf, Problem> {
             Err(e) => return Err(inaccessible(e)),
         }
         check_private_dir(&path)?;
-        crate::util::fsutil::write_atomic(&record, path.as_os_str().as_encoded_bytes())
-            .map_err(|e| Problem::Inaccessible {
+        crate::util::fsutil::write_atomic(&record, path.as_os_str().as_encoded_bytes()).map_err(
+            |e| Problem::Inaccessible {
                 error: format!("{e:#}"),
-            })?;
+            },
+        )?;
         return Ok(path);
     }
     Err(Problem::Inaccessible {
@@ -239,7 +255,10 @@ pub fn describe(path: &Path, problem: &Problem) -> String {
             owner_name(*owner)
         ),
         Problem::NotDirectory { owner } => {
-            format!("{p} is not a directory (it belongs to {})", owner_name(*owner))
+            format!(
+                "{p} is not a directory (it belongs to {})",
+                owner_name(*owner)
+            )
         }
         Problem::Owner { owner, mode } => format!(
             "{p} belongs to {} (mode {mode:04o}), not to you: that user could replace berth's \
@@ -264,9 +283,7 @@ pub fn describe(path: &Path, problem: &Problem) -> String {
 pub fn owner_name(uid_here: u32) -> String {
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
     let Some(host) = super::host_id_of(&map, uid_here) else {
-        return format!(
-            "a user outside berth's user namespace (shown as uid {uid_here})"
-        );
+        return format!("a user outside berth's user namespace (shown as uid {uid_here})");
     };
     match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host)) {
         Ok(Some(u)) => format!("uid {host} ({})", u.name),
@@ -334,7 +351,11 @@ mod tests {
         let tmp = sticky_tmp();
         let root = tempfile::tempdir().unwrap();
         let xdg = tempfile::tempdir().unwrap();
-        let c = choose(&inputs(tmp.path(), root.path(), Some(xdg.path().as_os_str())));
+        let c = choose(&inputs(
+            tmp.path(),
+            root.path(),
+            Some(xdg.path().as_os_str()),
+        ));
         assert_eq!(c.path, xdg.path().join("berth"));
     }
 
@@ -349,7 +370,10 @@ mod tests {
         assert!(matches!(c.refused[0].1, Problem::Symlink { .. }));
         let w = warning(&c).unwrap();
         assert!(w.contains("symbolic link"), "{w}");
-        assert!(w.contains(&root.path().join("run").display().to_string()), "{w}");
+        assert!(
+            w.contains(&root.path().join("run").display().to_string()),
+            "{w}"
+        );
     }
 
     #[test]
@@ -428,6 +452,8 @@ mod tests {
     fn owner_names_translate_to_the_host() {
         // Outside any namespace of ours the map is the identity.
         let me = nix::unistd::geteuid().as_raw();
-        assert!(owner_name(me).contains(&format!("uid {me}")) || owner_name(me).contains("outside"));
+        assert!(
+            owner_name(me).contains(&format!("uid {me}")) || owner_name(me).contains("outside")
+        );
     }
 }

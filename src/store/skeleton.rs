@@ -51,7 +51,10 @@ impl Store {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
                     return Err(e).with_context(|| {
-                        format!("preparing the directory /{} of the container", rel.display())
+                        format!(
+                            "preparing the directory /{} of the container",
+                            rel.display()
+                        )
                     })
                 }
             }
