@@ -55,7 +55,7 @@ measure() {
     local medians=()
     printf '%-8s %14s %10s %10s\n' "tool" "median (ms)" "runs/s" "failures"
     for i in "${!names[@]}"; do
-        "${cmds[$i]%% *}" >/dev/null 2>&1 || true
+        ${cmds[$i]} >/dev/null 2>&1 || true  # warm the caches
         local times=() failures=0
         for ((r = 0; r < rounds; r++)); do
             read -r ms f < <(round "${cmds[$i]}" "$dir")
