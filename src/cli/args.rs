@@ -20,6 +20,8 @@ use std::path::PathBuf;
 pub struct Cli {
     /// Location of the store (images, layers, containers); default
     /// $BERTH_ROOT, else $XDG_DATA_HOME/berth, else ~/.local/share/berth
+    /// (a new store there on a network filesystem goes to
+    /// /var/tmp/berth-$USER); BERTH_IMAGE_STORES adds read-only image stores
     #[arg(long, global = true, value_name = "PATH")]
     pub root: Option<PathBuf>,
 
