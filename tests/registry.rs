@@ -141,7 +141,10 @@ impl Registry {
             let Some(req) = line.split('"').nth(1) else {
                 continue;
             };
-            let ok = line.split('"').nth(2).is_some_and(|r| r.trim_start().starts_with("200"));
+            let ok = line
+                .split('"')
+                .nth(2)
+                .is_some_and(|r| r.trim_start().starts_with("200"));
             if let (true, Some(path)) = (ok, req.strip_prefix("GET ")) {
                 if let Some(d) = path.split("/blobs/").nth(1) {
                     let digest = d.split_whitespace().next().unwrap_or(d).to_string();

@@ -5,6 +5,7 @@
 
 mod archive;
 mod args;
+mod compose;
 mod container;
 mod doctor;
 mod exec;
@@ -71,6 +72,9 @@ pub fn main() -> i32 {
     }
     // Library warnings reach the user's terminal only through the CLI.
     crate::util::notice::set_sink(|message| eprintln!("WARNING: {message}"));
+    if invoked_name().as_deref() == Some("docker-compose") {
+        return compose::standalone_main();
+    }
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
@@ -217,6 +221,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             V::Rm(a) => volume::rm(a),
             V::Prune(a) => volume::prune(a),
         },
+        Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
