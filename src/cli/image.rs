@@ -17,7 +17,9 @@ pub(crate) fn images(args: ImagesArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
     let filters = ImageFilters::parse(&args.filter, args.reference.as_deref())?;
-    let mut images: Vec<&ImageRecord> = index.images.iter().collect();
+    // Images of read-only additional stores are listed with ours.
+    let shared = index.visible_shared();
+    let mut images: Vec<&ImageRecord> = index.images.iter().chain(&shared).collect();
     images.sort_by(|a, b| b.created.cmp(&a.created));
     let id_of = |img: &ImageRecord| {
         if args.no_trunc {

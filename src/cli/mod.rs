@@ -7,6 +7,7 @@ mod archive;
 mod args;
 mod compose;
 mod container;
+mod doctor;
 mod exec;
 mod files;
 mod image;
@@ -70,6 +71,7 @@ pub fn main() -> i32 {
     if let Some(status) = crate::runtime::reexec::dispatch() {
         return status;
     }
+    // Library warnings reach the user's terminal only through the CLI.
     if invoked_name().as_deref() == Some("docker-compose") {
         return compose::standalone_main();
     }
@@ -167,6 +169,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => archive::import(a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(a),
+        Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Ls(a) => image::images(a),
             I::Rm(a) => image::rmi(a),

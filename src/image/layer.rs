@@ -459,6 +459,11 @@ impl<'n> Unpacker<'n> {
             )?);
             xattr::FileExt::set_xattr(&dir, xattr, b"y")
                 .with_context(|| format!("marking the directory opaque ({xattr})"))?;
+            if self.real_root {
+                // Root may be preparing a shared image store that users
+                // mount rootless (`userxattr`): they read the user.* name.
+                let _ = xattr::FileExt::set_xattr(&dir, "user.overlay.opaque", b"y");
+            }
             return Ok(());
         }
         let Some(target) = whiteout::deleted_name(name) else {

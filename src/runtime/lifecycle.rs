@@ -33,14 +33,22 @@ const KILL_GRACE: Duration = Duration::from_secs(10);
 /// the same locked section that resolves the image (so that a concurrent
 /// `rmi` sees the container) and makes its volumes.
 pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerRecord> {
-    let name = match &req.name {
-        Some(n) => spec::validate_name(n)?,
-        None => crate::util::ids::random_name(),
+    let chosen = match &req.name {
+        Some(n) => Some(spec::validate_name(n)?),
+        None => None,
     };
     spec::ensure_network_runs(&req.network.mode, &req.network.mode.to_string())?;
     let lock = store.lock()?;
-    // Before volumes and bind directories are made: a conflict must leave nothing behind.
-    store.ensure_name_free(&name)?;
+    let name = match chosen {
+        // Before volumes and bind directories are made: a conflict must leave nothing behind.
+        Some(name) => {
+            store.ensure_name_free(&name)?;
+            name
+        }
+        // Under the lock, so the free name drawn stays ours until the
+        // record is written.
+        None => store.free_generated_name(),
+    };
     let images = store.images()?;
     let image = match images.resolve(req.image_id.as_deref().unwrap_or(&req.image)) {
         Ok(i) => i,

@@ -50,6 +50,11 @@ pub(crate) fn launch(
             .with_context(|| format!("preparing container {}", record.id))
             .map_err(setup)?;
     }
+    // Layers of a read-only image store belong to someone else: their
+    // directories are made ours before the first start.
+    store
+        .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
+        .map_err(setup)?;
     let private_net = record.host.network.mode.is_private();
     crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
     let overlay = overlay_spec(store, record).map_err(setup)?;

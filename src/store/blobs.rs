@@ -31,9 +31,20 @@ impl Store {
         self.put_blob(data).map(|_| ())
     }
 
-    /// Reads a blob and checks it still matches its name.
+    /// Reads a blob and checks it still matches its name; a blob this
+    /// store lacks is read from the additional image stores.
     pub(crate) fn get_blob(&self, digest: &str) -> Result<Vec<u8>> {
-        let path = self.blob_path(digest)?;
+        let mut path = self.blob_path(digest)?;
+        if !path.exists() {
+            if let Some(p) = self
+                .image_stores()
+                .iter()
+                .filter_map(|s| s.blob_path(digest).ok())
+                .find(|p| p.exists())
+            {
+                path = p;
+            }
+        }
         let data = std::fs::read(&path).with_context(|| format!("reading blob {digest}"))?;
         let actual = sha256_digest(&data);
         if actual != digest {

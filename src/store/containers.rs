@@ -90,6 +90,25 @@ impl Store {
         Ok(())
     }
 
+    /// A generated name (`brave_turing`) that no container has. A drawn
+    /// name that is taken is drawn again, never an error: 64 runs at once
+    /// (Slurm ranks) would otherwise collide in the 754 combinations. After
+    /// a few draws a digit is appended, as Docker does, so a store with
+    /// every combination in use still gets a name. The caller holds the
+    /// store lock, so the name stays free until its record is written.
+    pub fn free_generated_name(&self) -> String {
+        let mut name = crate::util::ids::random_name();
+        let mut draws = 0u32;
+        while self.ensure_name_free(&name).is_err() {
+            draws += 1;
+            name = crate::util::ids::random_name();
+            if draws > 8 {
+                name.push_str(&(draws % 1000).to_string());
+            }
+        }
+        name
+    }
+
     /// Takes `name` for container `id` with an exclusive create, so two
     /// commands can never both get it; a reservation whose container is
     /// gone (an interrupted create or rm) is taken over.
@@ -214,5 +233,23 @@ impl Store {
         )?;
         let _ = std::fs::remove_file(self.root.join("names").join(&record.name));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_taken_generated_name_is_drawn_again() {
+        let (_d, store) = crate::store::test_store();
+        // Every combination is in use by a container that exists.
+        let holder = store.container_dir("holder");
+        std::fs::create_dir_all(&holder).unwrap();
+        std::fs::write(holder.join("config.json"), b"{}").unwrap();
+        for name in crate::util::ids::every_name() {
+            std::fs::write(store.root().join("names").join(&name), b"holder").unwrap();
+        }
+        let name = store.free_generated_name();
+        assert!(store.ensure_name_free(&name).is_ok(), "{name}");
+        assert!(name.ends_with(|c: char| c.is_ascii_digit()), "{name}");
     }
 }

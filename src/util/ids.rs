@@ -34,6 +34,15 @@ pub(crate) fn random_name() -> String {
     format!("{a}_{s}")
 }
 
+/// Every name [`random_name`] can draw (for tests that exhaust them).
+#[cfg(test)]
+pub(crate) fn every_name() -> Vec<String> {
+    ADJECTIVES
+        .iter()
+        .flat_map(|a| SURNAMES.iter().map(move |s| format!("{a}_{s}")))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,8 @@ use std::path::PathBuf;
 pub(crate) struct Cli {
     /// Location of the store (images, layers, containers); default
     /// $BERTH_ROOT, else $XDG_DATA_HOME/berth, else ~/.local/share/berth
+    /// (a new store there on a network filesystem goes to
+    /// /var/tmp/berth-$USER); BERTH_IMAGE_STORES adds read-only image stores
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) root: Option<PathBuf>,
 
@@ -117,6 +119,18 @@ pub(crate) enum Command {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Check what this machine lets berth do, and what an administrator must change
+    #[command(
+        long_about = "Check what this machine lets berth do, and what an administrator must change.\n\n\
+            Each check prints a one-line verdict (ok, note, warn, fail) and, when something is \
+            missing, the exact fix: kernel and unprivileged user namespaces (sysctls, Ubuntu's \
+            AppArmor restriction), /etc/subuid and /etc/subgid ranges and newuidmap/newgidmap, \
+            overlay in a user namespace (tried in the store), /dev/fuse and /dev/net/tun, cgroup \
+            v2 delegation, the runtime directory, the store's filesystem and free space, \
+            net.ipv4.ping_group_range, net.ipv4.ip_unprivileged_port_start, Landlock and \
+            seccomp. Exit status 0 when berth can run containers here, 1 otherwise."
+    )]
+    Doctor(DoctorArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),

@@ -26,6 +26,13 @@ pub(crate) struct VersionArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// Output format: 'json' for scripts (default: one line per check)
+    #[arg(short = 'f', long, value_name = "string")]
+    pub(crate) format: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct InfoArgs {
     /// Format output using a custom template: 'json', or a Go template
     #[arg(short = 'f', long, value_name = "string")]

@@ -276,7 +276,7 @@ fn pull_from(
     };
     let platform_manifest = bytes;
 
-    let config_bytes = read_verified(&mut client, repo, &m.config.digest, MAX_CONFIG)?;
+    let config_bytes = config_blob(store, &mut client, repo, &m.config.digest)?;
     let config = ImageConfig::parse(&config_bytes)?;
     if config.rootfs.diff_ids.len() != m.layers.len() {
         bail!(
@@ -353,6 +353,19 @@ fn pull_from(
 
 fn short(digest: &str) -> &str {
     crate::util::ids::short_id(digest)
+}
+
+/// The image config: from the store when an earlier or concurrent pull
+/// already fetched it (20 ranks pulling one image download it once: the
+/// per-digest lock makes the others wait, then read the stored copy).
+fn config_blob(store: &Store, client: &mut Client, repo: &str, digest: &str) -> Result<Vec<u8>> {
+    let _lock = lock_digest(store, digest, || {})?;
+    if let Ok(data) = store.get_blob(digest) {
+        return Ok(data);
+    }
+    let data = read_verified(client, repo, digest, MAX_CONFIG)?;
+    store.put_blob_expecting(digest, &data)?;
+    Ok(data)
 }
 
 /// Reads a small blob whole and checks its digest.
@@ -435,10 +448,16 @@ struct LayerLock(#[allow(dead_code)] File);
 /// Takes the lock of one layer, waiting (and saying so) while another
 /// pull holds it.
 fn lock_layer(store: &Store, diff_id: &str, bar: &dyn LayerProgress) -> Result<LayerLock> {
+    lock_digest(store, diff_id, || bar.status("Waiting"))
+}
+
+/// The lock file of one digest (`tmp/locks/<hex>`); `waiting` is called
+/// when another process holds it.
+fn lock_digest(store: &Store, digest: &str, waiting: impl FnOnce()) -> Result<LayerLock> {
     let dir = store.root().join("tmp").join("locks");
     crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
     // The file stays: removing a lock file races with its next user.
-    let path = dir.join(digest_hex(diff_id)?);
+    let path = dir.join(digest_hex(digest)?);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -449,7 +468,7 @@ fn lock_layer(store: &Store, diff_id: &str, bar: &dyn LayerProgress) -> Result<L
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            bar.status("Waiting");
+            waiting();
             file.lock()
                 .with_context(|| format!("locking {}", path.display()))?;
         }
