@@ -1,93 +1,16 @@
-//! `ps`, `rm` and `container inspect`.
+//! `rm` and `container inspect`.
 
-use super::args::{InspectArgs, PsArgs, RmArgs};
-use super::output::{print_listing, print_objects, Listing};
-use crate::model::reference::familiar;
+use super::args::{InspectArgs, RmArgs};
+use super::output::print_objects;
 use crate::model::{ContainerRecord, ContainerState, HealthStatus, MountKind, MountPoint, Status};
 use crate::runtime::lifecycle::{self, RemoveOptions};
 use crate::store::Store;
 use crate::util::humanize::{human_duration, time_ago};
-use crate::util::ids::short_id;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::{json, Value as Json};
 
 /// Go's zero time, which Docker prints for times that never happened.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
-
-pub(crate) fn ps(args: PsArgs) -> Result<()> {
-    let store = Store::open_default()?;
-    let filters = PsFilters::parse(&args.filter)?;
-    let mut rows = Vec::new();
-    let mut containers = store.containers()?;
-    containers.reverse();
-    for c in containers {
-        let state = store.observed_state(&c.id)?;
-        if !args.all && !state.status.is_active() && filters.status.is_empty() {
-            continue;
-        }
-        if !filters.matches(&c, &state) {
-            continue;
-        }
-        let id = if args.no_trunc {
-            c.id.clone()
-        } else {
-            short_id(&c.id).to_string()
-        };
-        if args.quiet {
-            println!("{id}");
-            continue;
-        }
-        let command = quoted_command(&c.config.args, !args.no_trunc);
-        rows.push(json!({
-            "ID": id,
-            "Image": familiar(&c.image),
-            "Command": command,
-            "CreatedAt": c.created,
-            "RunningFor": time_ago(&c.created),
-            "Status": status_text(&state),
-            "State": state.status.as_str(),
-            "Ports": "",
-            "Names": c.name,
-            "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "Mounts": c.host.storage.mounts.iter().map(|m| m.volume.clone().unwrap_or_else(|| m.source.display().to_string())).collect::<Vec<_>>().join(","),
-            "Networks": c.host.network.mode.to_string(),
-        }));
-    }
-    if args.quiet {
-        return Ok(());
-    }
-    let listing = Listing {
-        columns: &[
-            ("ID", "CONTAINER ID"),
-            ("Image", "IMAGE"),
-            ("Command", "COMMAND"),
-            ("RunningFor", "CREATED"),
-            ("Status", "STATUS"),
-            ("Ports", "PORTS"),
-            ("Names", "NAMES"),
-        ],
-        extra_headers: &[
-            ("CreatedAt", "CREATED AT"),
-            ("State", "STATE"),
-            ("Labels", "LABELS"),
-            ("Mounts", "MOUNTS"),
-            ("Networks", "NETWORKS"),
-        ],
-        rows,
-    };
-    print_listing(args.format.as_deref(), &listing)
-}
-
-/// `"sh -c 'exit 3'"`, cut to 20 characters with an ellipsis as `docker ps`.
-fn quoted_command(args: &[String], truncate: bool) -> String {
-    let joined = args.join(" ");
-    let shown = if truncate && joined.chars().count() > 20 {
-        format!("{}…", joined.chars().take(19).collect::<String>())
-    } else {
-        joined
-    };
-    format!("\"{shown}\"")
-}
 
 /// How long since the container started, as `ps` says it.
 fn up_for(state: &ContainerState) -> String {
@@ -131,54 +54,6 @@ pub(crate) fn status_text(state: &ContainerState) -> String {
         Status::Created => "Created".into(),
         Status::Removing => "Removal In Progress".into(),
         Status::Dead => "Dead".into(),
-    }
-}
-
-struct PsFilters {
-    status: Vec<Status>,
-    names: Vec<String>,
-    ids: Vec<String>,
-    labels: Vec<String>,
-}
-
-impl PsFilters {
-    fn parse(filters: &[String]) -> Result<PsFilters> {
-        let mut f = PsFilters {
-            status: vec![],
-            names: vec![],
-            ids: vec![],
-            labels: vec![],
-        };
-        for filter in filters {
-            match filter.split_once('=') {
-                Some(("status", v)) => match Status::parse(v) {
-                    Some(s) => f.status.push(s),
-                    None => {
-                        let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-                        bail!("invalid filter 'status={v}': status must be one of {}", known.join(", "));
-                    }
-                },
-                Some(("name", v)) => f.names.push(v.to_string()),
-                Some(("id", v)) => f.ids.push(v.to_string()),
-                Some(("label", v)) => f.labels.push(v.to_string()),
-                _ => bail!("invalid filter '{filter}': supported filters are status=, name=, id= and label="),
-            }
-        }
-        Ok(f)
-    }
-
-    fn matches(&self, c: &ContainerRecord, state: &ContainerState) -> bool {
-        (self.status.is_empty() || self.status.contains(&state.status))
-            && (self.names.is_empty()
-                || self
-                    .names
-                    .iter()
-                    .any(|n| c.name.contains(n.trim_start_matches('/'))))
-            && (self.ids.is_empty() || self.ids.iter().any(|i| c.id.starts_with(i.as_str())))
-            && self.labels.iter().all(|l| match l.split_once('=') {
-                Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
-                None => c.config.labels.contains_key(l.as_str()),
-            })
     }
 }
 
@@ -338,21 +213,6 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_are_quoted_and_cut_like_docker_ps() {
-        assert_eq!(quoted_command(&["sh".into()], true), "\"sh\"");
-        let long: Vec<String> = vec![
-            "sh".into(),
-            "-c".into(),
-            "echo a very long command line".into(),
-        ];
-        assert_eq!(quoted_command(&long, true), "\"sh -c echo a very l…\"");
-        assert_eq!(
-            quoted_command(&long, false),
-            "\"sh -c echo a very long command line\""
-        );
-    }
 
     #[test]
     fn status_texts() {

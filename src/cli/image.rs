@@ -103,6 +103,7 @@ pub(crate) fn images(args: ImagesArgs) -> Result<()> {
             ("Containers", "CONTAINERS"),
         ],
         rows,
+        labels: Vec::new(),
     };
     print_listing(args.format.as_deref(), &listing)
 }
@@ -424,6 +425,7 @@ pub(crate) fn history(args: HistoryArgs) -> Result<()> {
         ],
         extra_headers: &[("CreatedAt", "CREATED AT")],
         rows,
+        labels: Vec::new(),
     };
     print_listing(args.format.as_deref(), &listing)
 }

@@ -13,11 +13,13 @@ mod files;
 mod image;
 mod lifecycle;
 mod output;
+mod ps;
 mod registry;
 mod report;
 mod run;
 mod sandbox;
 mod system;
+mod template;
 mod volume;
 
 use args::{Cli, Command};
@@ -119,11 +121,32 @@ pub(crate) fn for_each_name(
     Ok(())
 }
 
+/// An error Docker's daemon would answer, printed as
+/// `Error response from daemon: ...` with exit status 1.
+#[derive(Debug)]
+pub(crate) struct DaemonError(pub(crate) String);
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for DaemonError {}
+
+/// Wraps an error as one of Docker's daemon (for `map_err`).
+pub(crate) fn daemon_error(e: impl std::fmt::Display) -> anyhow::Error {
+    DaemonError(e.to_string()).into()
+}
+
 /// Prints an error chain as `Error: what was being done: what went wrong`
 /// and picks the exit status.
 pub(crate) fn report(err: &anyhow::Error) -> i32 {
     if let Some(ExitStatus(code)) = err.downcast_ref::<ExitStatus>() {
         return *code;
+    }
+    if let Some(DaemonError(msg)) = err.downcast_ref::<DaemonError>() {
+        eprintln!("Error response from daemon: {msg}");
+        return 1;
     }
     eprintln!("Error: {err:#}");
     EXIT_BERTH_ERROR
@@ -138,7 +161,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),
         Command::Start(a) => run::start(a),
-        Command::Ps(a) => container::ps(a),
+        Command::Ps(a) => ps::ps(a),
         Command::Rm(a) => container::rm(a),
         Command::Logs(a) => lifecycle::logs(a),
         Command::Attach(a) => run::attach(a),
@@ -184,7 +207,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             I::Import(a) => archive::import(a),
         },
         Command::Container(sub) => match sub {
-            C::Ls(a) => container::ps(a),
+            C::Ls(a) => ps::ps(a),
             C::Rm(a) => container::rm(a),
             C::Inspect(a) => container::inspect(a),
             C::Run(a) => run::run(a),

@@ -144,6 +144,7 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
                 ("CreatedAt", "CREATED AT"),
             ],
             rows,
+            labels: Vec::new(),
         },
     )
 }

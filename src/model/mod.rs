@@ -9,7 +9,9 @@
 
 pub(crate) mod caps;
 pub(crate) mod container;
+pub(crate) mod container_filter;
 pub(crate) mod exit;
+pub(crate) mod filters;
 pub(crate) mod health;
 pub(crate) mod host;
 pub(crate) mod lifecycle;

@@ -4,6 +4,7 @@
 
 pub(crate) mod copy;
 pub(crate) mod digest;
+pub(crate) mod du;
 pub(crate) mod fsutil;
 pub(crate) mod humanize;
 pub(crate) mod ids;
