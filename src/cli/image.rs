@@ -1,11 +1,11 @@
 //! `images`, `rmi`, `tag`, `history`, `image inspect`, `image prune`.
 
-use super::args::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
+use super::args::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, TagArgs};
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::config::ImageConfig;
 use crate::model::reference::{familiar, Reference};
-use crate::store::images::{ImageIndex, ImageRecord};
-use crate::store::{Store, StoreLock};
+use crate::store::images::ImageRecord;
+use crate::store::Store;
 use crate::util::humanize::{human_size, time_ago};
 use crate::util::ids::short_id;
 use anyhow::{bail, Context, Result};
@@ -202,107 +202,6 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
     let id = index.resolve(&args.source)?.id.clone();
     index.set_tag(&target.to_string(), &id);
     store.save_images(&index, &lock)
-}
-
-pub(crate) fn rmi(args: RmiArgs) -> Result<()> {
-    let store = Store::open_default()?;
-    crate::userns::enter()?;
-    // Leftovers of killed commands go while we hold the store anyway.
-    store.clean_stale_tmp();
-    let mut failed = false;
-    for spec in &args.images {
-        let lock = store.lock()?;
-        match remove_image(&store, spec, args.force, &lock) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
-            Err(e) => {
-                failed = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
-        }
-    }
-    if failed {
-        return Err(super::ExitStatus(1).into());
-    }
-    Ok(())
-}
-
-/// Untags or deletes one image as Docker's `rmi` does, returning the
-/// `Untagged:`/`Deleted:` lines.
-fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Result<Vec<String>> {
-    let mut index = store.images()?;
-    let i = index.resolve_index(spec)?;
-    let img = index.images[i].clone();
-    let by_name = Reference::parse_tagged(spec)
-        .ok()
-        .map(|r| r.to_string())
-        .filter(|n| img.repo_tags.contains(n) || img.repo_digests.contains(n));
-    let mut lines = Vec::new();
-
-    // Removing one of several names only untags, whoever uses the image.
-    if let Some(name) = &by_name {
-        if img.repo_tags.len() + img.repo_digests.len() > 1 && img.repo_tags.contains(name) {
-            index.images[i].repo_tags.retain(|t| t != name);
-            store.save_images(&index, lock)?;
-            return Ok(vec![format!("Untagged: {}", familiar(name))]);
-        }
-    } else if img.repo_tags.len() > 1 && !force {
-        bail!(
-            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-            short_id(&img.id)
-        );
-    }
-
-    for c in store.containers()? {
-        if c.image_id != img.id {
-            continue;
-        }
-        let running = store.observed_state(&c.id)?.status.is_running();
-        if running {
-            bail!(
-                "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                short_id(&img.id),
-                short_id(&c.id)
-            );
-        }
-        if !force {
-            match &by_name {
-                Some(name) => bail!(
-                    "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
-                    familiar(name),
-                    short_id(&c.id),
-                    short_id(&img.id)
-                ),
-                None => bail!(
-                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
-                    short_id(&img.id),
-                    short_id(&c.id)
-                ),
-            }
-        }
-    }
-
-    for t in img.repo_tags.iter().chain(&img.repo_digests) {
-        lines.push(format!("Untagged: {}", familiar(t)));
-    }
-    index.images.remove(i);
-    store.save_images(&index, lock)?;
-    lines.push(format!("Deleted: {}", img.id));
-    delete_unreferenced(store, &index, &img, lock)?;
-    Ok(lines)
-}
-
-/// After an image record is gone: its config blob and the layers nobody uses.
-fn delete_unreferenced(
-    store: &Store,
-    index: &ImageIndex,
-    img: &ImageRecord,
-    lock: &StoreLock,
-) -> Result<()> {
-    if index.by_id(&img.id).is_none() {
-        store.remove_blob(&img.id)?;
-    }
-    store.remove_unused_layers(lock)?;
-    Ok(())
 }
 
 pub(crate) fn prune(args: PruneArgs) -> Result<()> {

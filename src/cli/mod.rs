@@ -16,6 +16,7 @@ mod output;
 mod ps;
 mod registry;
 mod report;
+mod rmi;
 mod run;
 mod sandbox;
 mod system;
@@ -179,7 +180,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Pause(a) => exec::pause(a, true),
         Command::Unpause(a) => exec::pause(a, false),
         Command::Images(a) => image::images(a),
-        Command::Rmi(a) => image::rmi(a),
+        Command::Rmi(a) => rmi::rmi(a),
         Command::Tag(a) => image::tag(a),
         Command::History(a) => image::history(a),
         Command::Inspect(a) => system::inspect(a),
@@ -195,7 +196,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Ls(a) => image::images(a),
-            I::Rm(a) => image::rmi(a),
+            I::Rm(a) => rmi::rmi(a),
             I::Tag(a) => image::tag(a),
             I::History(a) => image::history(a),
             I::Inspect(a) => image::inspect(a),
