@@ -10,6 +10,7 @@ mod container;
 mod doctor;
 mod exec;
 mod files;
+mod filters;
 mod image;
 mod lifecycle;
 mod output;

@@ -2,6 +2,7 @@
 //! -s --no-trunc`, and the filters of `model::container_filter`.
 
 use super::args::PsArgs;
+use super::filters::lineage;
 use super::output::{print_rows, Listing};
 use super::template::Format;
 use crate::image::config::ImageConfig;
@@ -143,34 +144,14 @@ fn container_by_id_or_name(all: &[(ContainerRecord, ContainerState)], v: &str) -
 /// history, as a Dockerfile that only sets ENV makes).
 fn ancestor(store: &Store, index: &ImageIndex, spec: &str) -> Option<Ancestor> {
     let img = index.resolve(spec).ok()?;
-    let history = |i: &ImageRecord| -> Vec<(Option<String>, Option<String>)> {
-        store
-            .get_blob(&i.id)
-            .ok()
-            .and_then(|b| ImageConfig::parse(&b).ok())
-            .map(|c| {
-                c.history
-                    .into_iter()
-                    .map(|h| (h.created, h.created_by))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut parent_history = None;
-    let mut descendants = std::collections::HashSet::new();
-    for other in index.images.iter().chain(&index.visible_shared()) {
-        if other.id == img.id || !other.layers.starts_with(&img.layers) {
-            continue;
-        }
-        let built_on = other.layers.len() > img.layers.len() || {
-            let parent = parent_history.get_or_insert_with(|| history(img));
-            let child = history(other);
-            !parent.is_empty() && child.len() > parent.len() && child.starts_with(parent)
-        };
-        if built_on {
-            descendants.insert(other.id.clone());
-        }
-    }
+    let mut history = |i: &ImageRecord| lineage::history(store, i);
+    let descendants = index
+        .images
+        .iter()
+        .chain(&index.visible_shared())
+        .filter(|other| lineage::built_on(other, img, &mut history))
+        .map(|other| other.id.clone())
+        .collect();
     Some(Ancestor {
         id: img.id.clone(),
         layers: img.layers.clone(),

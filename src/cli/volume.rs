@@ -3,7 +3,9 @@
 use super::args::{
     UnshareArgs, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
 };
+use super::filters::volumes::VolumeFilter;
 use super::output::{confirm, print_listing, print_objects, Listing};
+use crate::model::filters::FilterArgs;
 use crate::store::volumes::{NoSuchVolume, VolumeRecord};
 use crate::store::Store;
 use crate::util::humanize::{human_size, now_rfc3339};
@@ -92,29 +94,14 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
         .flat_map(|c| c.host.storage.mounts.into_iter().filter_map(|m| m.volume))
         .collect();
     let mut rows = Vec::new();
+    let mut labels = Vec::new();
     let mut volumes = store.volumes()?;
     // Docker's CLI lists by name, in natural order (vol2 before vol10).
     volumes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    let filter =
+        VolumeFilter::new(FilterArgs::parse(&args.filter)?).map_err(super::daemon_error)?;
     for v in volumes {
-        let dangling = !used.contains(&v.name);
-        let keep = args.filter.iter().try_fold(true, |keep, f| -> Result<bool> {
-            Ok(keep
-                && match f.split_once('=') {
-                    Some(("dangling", d)) => match d {
-                        "true" | "1" => dangling,
-                        "false" | "0" => !dangling,
-                        _ => bail!("invalid filter 'dangling={d}': use true or false"),
-                    },
-                    Some(("name", n)) => v.name.contains(n),
-                    Some(("driver", d)) => v.driver == d,
-                    Some(("label", l)) => match l.split_once('=') {
-                        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
-                        None => v.labels.contains_key(l),
-                    },
-                    _ => bail!("invalid filter '{f}': supported filters are dangling=, name=, driver= and label="),
-                })
-        })?;
-        if !keep {
+        if !filter.matches(&v.name, &v.driver, &v.labels, used.contains(&v.name)) {
             continue;
         }
         if args.quiet {
@@ -122,13 +109,23 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
             continue;
         }
         rows.push(json!({
+            "Availability": "N/A",
             "Driver": v.driver,
-            "Name": v.name,
-            "Mountpoint": store.volume_data(&v.name),
+            "Group": "N/A",
             "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "Links": "N/A",
+            "Mountpoint": store.volume_data(&v.name),
+            "Name": v.name,
             "Scope": "local",
-            "CreatedAt": v.created_at,
+            "Size": "N/A",
+            "Status": "N/A",
         }));
+        labels.push(
+            v.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
     }
     if args.quiet {
         return Ok(());
@@ -141,10 +138,14 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
                 ("Mountpoint", "MOUNTPOINT"),
                 ("Labels", "LABELS"),
                 ("Scope", "SCOPE"),
-                ("CreatedAt", "CREATED AT"),
+                ("Links", "LINKS"),
+                ("Size", "SIZE"),
+                ("Group", "GROUP"),
+                ("Availability", "AVAILABILITY"),
+                ("Status", "STATUS"),
             ],
             rows,
-            labels: Vec::new(),
+            labels,
         },
     )
 }

@@ -13,3 +13,4 @@ pub(crate) mod path;
 pub(crate) mod proc;
 pub(crate) mod report;
 pub(crate) mod signals;
+pub(crate) mod timestamp;
