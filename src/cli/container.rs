@@ -2,15 +2,11 @@
 
 use super::args::{InspectArgs, RmArgs};
 use super::output::print_objects;
-use crate::model::{ContainerRecord, ContainerState, HealthStatus, MountKind, MountPoint, Status};
+use crate::model::{ContainerState, HealthStatus, Status};
 use crate::runtime::lifecycle::{self, RemoveOptions};
 use crate::store::Store;
 use crate::util::humanize::{human_duration, time_ago};
 use anyhow::Result;
-use serde_json::{json, Value as Json};
-
-/// Go's zero time, which Docker prints for times that never happened.
-const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// How long since the container started, as `ps` says it.
 fn up_for(state: &ContainerState) -> String {
@@ -78,136 +74,12 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     let mut missing = Vec::new();
     for name in &args.names {
         match store.resolve_container(name) {
-            Ok(c) => objects.push(inspect_json(&store, &c)?),
+            Ok(c) => objects.push(super::inspect::container(&store, &c)?),
             Err(e) => missing.push(e),
         }
     }
     print_objects(args.format.as_deref(), &objects)?;
     super::image::report_missing(missing)
-}
-
-/// One entry of `Mounts` in `docker container inspect`.
-fn mount_json(m: &MountPoint) -> Json {
-    match m.kind {
-        MountKind::Bind => json!({
-            "Type": "bind",
-            "Source": m.source,
-            "Destination": m.destination,
-            "Mode": if m.read_only { "ro" } else { "" },
-            "RW": !m.read_only,
-            "Propagation": "rprivate",
-        }),
-        MountKind::Volume => json!({
-            "Type": "volume",
-            "Name": m.volume,
-            "Source": m.source,
-            "Destination": m.destination,
-            "Driver": "local",
-            "Mode": if m.nocopy { "nocopy" } else { "" },
-            "RW": !m.read_only,
-            "Propagation": "",
-        }),
-        MountKind::Tmpfs => json!({
-            "Type": "tmpfs",
-            "Source": "",
-            "Destination": m.destination,
-            "Mode": m.tmpfs_options,
-            "RW": !m.read_only,
-            "Propagation": "",
-        }),
-    }
-}
-
-/// `docker container inspect`'s object.
-pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
-    let state = store.observed_state(&c.id)?;
-    let dir = store.container_dir(&c.id);
-    let (path, args) = match c.config.args.split_first() {
-        Some((p, rest)) => (p.clone(), rest.to_vec()),
-        None => (String::new(), vec![]),
-    };
-    let mounts: Vec<Json> = c.host.storage.mounts.iter().map(mount_json).collect();
-    let binds: Vec<String> = c
-        .host
-        .storage
-        .mounts
-        .iter()
-        .filter(|m| m.kind != MountKind::Tmpfs)
-        .map(|m| {
-            let src = m
-                .volume
-                .clone()
-                .unwrap_or_else(|| m.source.display().to_string());
-            format!(
-                "{src}:{}{}",
-                m.destination,
-                if m.read_only { ":ro" } else { "" }
-            )
-        })
-        .collect();
-    Ok(json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": path,
-        "Args": args,
-        "State": {
-            "Status": state.status.as_str(),
-            "Running": state.status.is_running(),
-            "Paused": state.status == Status::Paused,
-            "Restarting": state.status == Status::Restarting,
-            "OOMKilled": false,
-            "Dead": false,
-            "Pid": state.pid,
-            "ExitCode": state.exit_code,
-            "Error": state.error,
-            "StartedAt": state.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
-            "FinishedAt": state.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
-            "Health": state.health,
-        },
-        "Image": c.image_id,
-        "ResolvConfPath": dir.join("resolv.conf"),
-        "HostnamePath": dir.join("hostname"),
-        "HostsPath": dir.join("hosts"),
-        "Name": format!("/{}", c.name),
-        "RestartCount": state.restart_count,
-        "Driver": "overlay",
-        "Platform": "linux",
-        "HostConfig": {
-            "Binds": binds,
-            "NetworkMode": c.host.network.mode.to_string(),
-            "AutoRemove": c.host.lifecycle.auto_remove,
-            "ReadonlyRootfs": c.host.storage.read_only,
-        },
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": {
-                "UpperDir": dir.join("upper"),
-                "WorkDir": dir.join("work"),
-            },
-        },
-        "Mounts": mounts,
-        "Config": {
-            "Hostname": c.config.hostname,
-            "Domainname": "",
-            "User": c.config.user,
-            "AttachStdin": c.config.open_stdin,
-            "AttachStdout": true,
-            "AttachStderr": true,
-            "Tty": c.config.tty,
-            "OpenStdin": c.config.open_stdin,
-            "StdinOnce": c.config.open_stdin,
-            "Env": c.config.env,
-            "Cmd": c.config.cmd,
-            "Image": c.image,
-            "WorkingDir": c.config.working_dir,
-            "Entrypoint": c.config.entrypoint,
-            "Labels": c.config.labels,
-            "StopSignal": c.config.stop_signal,
-        },
-        "NetworkSettings": {
-            "Networks": { c.host.network.mode.to_string(): {} },
-        },
-    }))
 }
 
 #[cfg(test)]

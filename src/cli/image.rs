@@ -13,7 +13,7 @@ use crate::util::humanize::{go_time, human_size, human_size_precision, time_ago}
 use crate::util::ids::short_id;
 use anyhow::{bail, Context, Result};
 use indexmap::IndexMap;
-use serde_json::{json, Value as Json};
+use serde_json::json;
 
 const NONE: &str = "<none>";
 
@@ -313,7 +313,7 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     let mut missing = Vec::new();
     for name in &args.names {
         match index.resolve(name) {
-            Ok(img) => objects.push(inspect_json(&store, img)?),
+            Ok(img) => objects.push(super::inspect::image(&store, img)?),
             Err(e) => missing.push(e),
         }
     }
@@ -330,58 +330,6 @@ pub(crate) fn report_missing(missing: Vec<anyhow::Error>) -> Result<()> {
         eprintln!("Error: {e}");
     }
     Err(super::ExitStatus(1).into())
-}
-
-/// `docker image inspect`'s object.
-pub(crate) fn inspect_json(store: &Store, img: &ImageRecord) -> Result<Json> {
-    let config = ImageConfig::parse(&store.get_blob(&img.id)?)?;
-    let mut cfg = serde_json::to_value(&config.config)?;
-    if let Json::Object(m) = &mut cfg {
-        for (k, v) in [
-            ("User", json!("")),
-            ("Env", Json::Null),
-            ("Cmd", Json::Null),
-            ("WorkingDir", json!("")),
-            ("Entrypoint", Json::Null),
-            ("Labels", Json::Null),
-            ("Volumes", Json::Null),
-        ] {
-            m.entry(k).or_insert(v);
-        }
-    }
-    let lower: Vec<String> = img
-        .layers
-        .iter()
-        .rev()
-        .filter_map(|l| store.layer_diff(l).ok())
-        .map(|p| p.display().to_string())
-        .collect();
-    let comment = config
-        .history
-        .last()
-        .and_then(|h| h.comment.clone())
-        .unwrap_or_default();
-    Ok(json!({
-        "Id": img.id,
-        "RepoTags": img.repo_tags.iter().map(|t| familiar(t)).collect::<Vec<_>>(),
-        "RepoDigests": img.repo_digests.iter().map(|t| familiar(t)).collect::<Vec<_>>(),
-        "Parent": "",
-        "Comment": comment,
-        "Created": config.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-        "DockerVersion": "",
-        "Author": config.author.clone().unwrap_or_default(),
-        "Config": cfg,
-        "Architecture": config.architecture,
-        "Variant": config.variant,
-        "Os": config.os,
-        "Size": img.size,
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": { "LowerDir": lower.join(":") },
-        },
-        "RootFS": { "Type": "layers", "Layers": img.layers },
-        "Metadata": { "LastTagTime": img.added },
-    }))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod exec;
 mod files;
 mod filters;
 mod image;
+mod inspect;
 mod lifecycle;
 mod output;
 mod ps;

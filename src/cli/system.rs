@@ -126,13 +126,13 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     for name in &args.names {
         if kind != Some("image") {
             if let Ok(c) = store.resolve_container(name) {
-                objects.push(super::container::inspect_json(&store, &c)?);
+                objects.push(super::inspect::container(&store, &c)?);
                 continue;
             }
         }
         if kind != Some("container") {
             if let Ok(img) = index.resolve(name) {
-                objects.push(super::image::inspect_json(&store, img)?);
+                objects.push(super::inspect::image(&store, img)?);
                 continue;
             }
         }

@@ -26,7 +26,7 @@ pub(crate) use exit::StartFailure;
 pub(crate) use health::{HealthConfig, HealthResult, HealthState, HealthStatus};
 pub(crate) use host::HostConfig;
 pub(crate) use lifecycle::RestartPolicy;
-pub(crate) use mounts::{MountKind, MountPoint, MountRequest, StorageConfig};
+pub(crate) use mounts::{MountKind, MountOrigin, MountPoint, MountRequest, StorageConfig};
 pub(crate) use network::NetworkMode;
 pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
 pub(crate) use state::{ContainerState, Status};
