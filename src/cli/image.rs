@@ -1,12 +1,12 @@
 //! `images`, `rmi`, `tag`, `history`, `image inspect`, `image prune`.
 
-use super::args::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, TagArgs};
+use super::args::{HistoryArgs, ImagesArgs, InspectArgs, TagArgs};
 use super::filters::images::{ImageFacts, ImageFilter};
 use super::filters::lineage;
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::config::ImageConfig;
 use crate::model::filters::FilterArgs;
-use crate::model::reference::{familiar, Reference};
+use crate::model::reference::Reference;
 use crate::store::images::ImageRecord;
 use crate::store::Store;
 use crate::util::humanize::{go_time, human_size, human_size_precision, time_ago};
@@ -179,54 +179,6 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
     let id = index.resolve(&args.source)?.id.clone();
     index.set_tag(&target.to_string(), &id);
     store.save_images(&index, &lock)
-}
-
-pub(crate) fn prune(args: PruneArgs) -> Result<()> {
-    let store = Store::open_default()?;
-    if !args.force {
-        let what = if args.all {
-            "WARNING! This will remove all images without at least one container associated to them."
-        } else {
-            "WARNING! This will remove all dangling images."
-        };
-        if !super::output::confirm(what)? {
-            return Ok(());
-        }
-    }
-    crate::userns::enter()?;
-    // Leftovers of killed commands go while we hold the store anyway.
-    store.clean_stale_tmp();
-    let lock = store.lock()?;
-    let mut index = store.images()?;
-    let used: Vec<String> = store
-        .containers()?
-        .into_iter()
-        .map(|c| c.image_id)
-        .collect();
-    let (remove, keep): (Vec<ImageRecord>, Vec<ImageRecord>) = index
-        .images
-        .drain(..)
-        .partition(|img| !used.contains(&img.id) && (args.all || img.repo_tags.is_empty()));
-    index.images = keep;
-    store.save_images(&index, &lock)?;
-    let mut out = String::new();
-    for img in &remove {
-        for t in &img.repo_tags {
-            out.push_str(&format!("untagged: {}\n", familiar(t)));
-        }
-        out.push_str(&format!("deleted: {}\n", img.id));
-        store.remove_blob(&img.id)?;
-    }
-    let reclaimed: u64 = store
-        .remove_unused_layers(&lock)?
-        .iter()
-        .map(|(_, size)| size)
-        .sum();
-    if !out.is_empty() {
-        print!("Deleted Images:\n{out}\n");
-    }
-    println!("Total reclaimed space: {}", human_size(reclaimed));
-    Ok(())
 }
 
 pub(crate) fn history(args: HistoryArgs) -> Result<()> {

@@ -7,6 +7,7 @@ mod archive;
 mod args;
 mod compose;
 mod container;
+mod df;
 mod doctor;
 mod exec;
 mod files;
@@ -15,6 +16,7 @@ mod image;
 mod inspect;
 mod lifecycle;
 mod output;
+mod prune;
 mod ps;
 mod registry;
 mod report;
@@ -159,7 +161,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(root) = &cli.root {
         std::env::set_var("BERTH_ROOT", root);
     }
-    use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
+    use args::{ContainerCommand as C, ImageCommand as I, SystemCommand as S, VolumeCommand as V};
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),
@@ -202,7 +204,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             I::Tag(a) => image::tag(a),
             I::History(a) => image::history(a),
             I::Inspect(a) => image::inspect(a),
-            I::Prune(a) => image::prune(a),
+            I::Prune(a) => prune::image_prune(a),
             I::Pull(a) => registry::pull(a),
             I::Push(a) => registry::push(a),
             I::Load(a) => archive::load(a),
@@ -231,14 +233,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Diff(a) => files::diff(a),
             C::Pause(a) => exec::pause(a, true),
             C::Unpause(a) => exec::pause(a, false),
+            C::Prune(a) => prune::container_prune(a),
         },
         Command::Volume(sub) => match sub {
             V::Create(a) => volume::create(a),
             V::Ls(a) => volume::ls(a),
             V::Inspect(a) => volume::inspect(a),
             V::Rm(a) => volume::rm(a),
-            V::Prune(a) => volume::prune(a),
+            V::Prune(a) => prune::volume_prune(a),
         },
+        Command::System(sub) => match sub {
+            S::Df(a) => df::df(a),
+            S::Info(a) => system::info(a),
+            S::Prune(a) => prune::system_prune(a),
+        },
+        Command::Completion(a) => system::completion(a),
         Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
         Command::Sandbox(a) => sandbox::sandbox(a),

@@ -108,13 +108,3 @@ pub(crate) fn align(text: &str) -> Result<Vec<u8>> {
     tw.write_all(text.as_bytes())?;
     tw.into_inner().context("aligning the table")
 }
-
-/// Docker's prune prompt: prints the warning, reads one answer from stdin;
-/// anything but yes (including no stdin at all) declines.
-pub(crate) fn confirm(warning: &str) -> Result<bool> {
-    use std::io::BufRead;
-    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
-}

@@ -21,7 +21,7 @@ pub(crate) fn rmi(args: RmiArgs) -> Result<()> {
     for spec in &args.images {
         let lock = store.lock()?;
         match remove_image(&store, spec, args.force, &lock) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(removal) => removal.lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 failed = true;
                 eprintln!("Error response from daemon: {e:#}");
@@ -70,9 +70,21 @@ fn is_single_reference(refs: &[String]) -> bool {
     digests.len() == 1 && digests.contains(&repository(single))
 }
 
-/// Untags or deletes one image as Docker's `rmi` does, returning the
-/// `Untagged:`/`Deleted:` lines.
-fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Result<Vec<String>> {
+/// What one removal did: Docker's `Untagged:`/`Deleted:` lines and the
+/// bytes of the layers that went.
+#[derive(Debug, Default)]
+pub(crate) struct Removal {
+    pub(crate) lines: Vec<String>,
+    pub(crate) reclaimed: u64,
+}
+
+/// Untags or deletes one image as Docker's `rmi` does.
+pub(crate) fn remove_image(
+    store: &Store,
+    spec: &str,
+    force: bool,
+    lock: &StoreLock,
+) -> Result<Removal> {
     let mut index = store.images()?;
     let i = index.resolve_index(spec)?;
     let img = index.images[i].clone();
@@ -125,13 +137,17 @@ fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Res
         }
         set_names(&mut index.images[i], &refs);
         store.save_images(&index, lock)?;
+        let untagged_only = Removal {
+            lines: lines.clone(),
+            reclaimed: 0,
+        };
         if !refs.is_empty() {
-            return Ok(lines);
+            return Ok(untagged_only);
         }
         // Docker goes on quietly: a container that stands in the way
         // keeps the image, now without a name, and that is no error.
         if users.iter().any(|u| u.active) || (!force && !users.is_empty()) {
-            return Ok(lines);
+            return Ok(untagged_only);
         }
     } else if is_single_reference(&refs) {
         // By id, with at most one tag in one repository: all names go,
@@ -149,8 +165,9 @@ fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Res
     index.images.remove(i);
     store.save_images(&index, lock)?;
     lines.push(format!("Deleted: {}", img.id));
-    lines.extend(delete_files(store, &index, &img, lock)?);
-    Ok(lines)
+    let (layer_lines, reclaimed) = delete_files(store, &index, &img, lock)?;
+    lines.extend(layer_lines);
+    Ok(Removal { lines, reclaimed })
 }
 
 /// Docker's `checkImageDeleteConflict`: a running container always stops
@@ -205,13 +222,13 @@ fn set_names(img: &mut ImageRecord, refs: &[String]) {
 /// After an image record is gone: its config blob and the layers nobody
 /// uses. Returns the `Deleted: sha256:<chain id>` lines Docker prints for
 /// the layers it releases, top first: each layer whose stack (chain) no
-/// remaining image or container has.
-pub(crate) fn delete_files(
+/// remaining image or container has; and the bytes of the layers removed.
+fn delete_files(
     store: &Store,
     index: &ImageIndex,
     img: &ImageRecord,
     lock: &StoreLock,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, u64)> {
     if index.by_id(&img.id).is_none() {
         store.remove_blob(&img.id)?;
     }
@@ -226,8 +243,12 @@ pub(crate) fn delete_files(
         }
         lines.push(format!("Deleted: {}", chains[n - 1]));
     }
-    store.remove_unused_layers(lock)?;
-    Ok(lines)
+    let reclaimed = store
+        .remove_unused_layers(lock)?
+        .iter()
+        .map(|(_, size)| size)
+        .sum();
+    Ok((lines, reclaimed))
 }
 
 /// The chain ids of a stack of diff ids, as the OCI image spec defines

@@ -1,6 +1,6 @@
 //! `version`, `info`, `inspect` (of either kind) and man page generation.
 
-use super::args::{InfoArgs, InspectArgs, ManArgs, VersionArgs};
+use super::args::{CompletionArgs, InfoArgs, InspectArgs, ManArgs, VersionArgs};
 use super::output::print_objects;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
@@ -140,6 +140,16 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     }
     print_objects(args.format.as_deref(), &objects)?;
     super::image::report_missing(missing)
+}
+
+/// `completion SHELL`: the completion script generated from the clap
+/// definitions, named as the program was invoked (`berth` or `docker`).
+pub(crate) fn completion(args: CompletionArgs) -> Result<()> {
+    let mut cmd = super::command();
+    let name = cmd.get_name().to_string();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, name, &mut out);
+    super::output::write_out(&String::from_utf8_lossy(&out), false)
 }
 
 /// Writes `berth.1` and one page per subcommand (`berth-image-ls.1`, ...).

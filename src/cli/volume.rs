@@ -1,14 +1,12 @@
 //! `volume create|ls|inspect|rm|prune` and `unshare`.
 
-use super::args::{
-    UnshareArgs, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
-};
+use super::args::{UnshareArgs, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumeRmArgs};
 use super::filters::volumes::VolumeFilter;
-use super::output::{confirm, print_listing, print_objects, Listing};
+use super::output::{print_listing, print_objects, Listing};
 use crate::model::filters::FilterArgs;
 use crate::store::volumes::{NoSuchVolume, VolumeRecord};
 use crate::store::Store;
-use crate::util::humanize::{human_size, now_rfc3339};
+use crate::util::humanize::now_rfc3339;
 use anyhow::{bail, Context, Result};
 use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
@@ -236,72 +234,6 @@ pub(crate) fn rm(args: VolumeRmArgs) -> Result<()> {
         return Err(super::ExitStatus(1).into());
     }
     Ok(())
-}
-
-pub(crate) fn prune(args: VolumePruneArgs) -> Result<()> {
-    let labels: Vec<(String, Option<String>)> = args
-        .filter
-        .iter()
-        .map(|f| match f.split_once('=') {
-            Some(("label", l)) => Ok(match l.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (l.to_string(), None),
-            }),
-            _ => bail!("invalid filter '{f}': volume prune supports label=KEY[=VALUE]"),
-        })
-        .collect::<Result<_>>()?;
-    let store = Store::open_default()?;
-    if !args.force {
-        let what = if args.all {
-            "WARNING! This will remove all local volumes not used by at least one container."
-        } else {
-            "WARNING! This will remove anonymous local volumes not used by at least one container."
-        };
-        if !confirm(what)? {
-            return Ok(());
-        }
-    }
-    crate::userns::enter()?;
-    // Leftovers of killed commands go while we hold the store anyway.
-    store.clean_stale_tmp();
-    let lock = store.lock()?;
-    let mut removed = Vec::new();
-    let mut reclaimed = 0;
-    for v in store.volumes()? {
-        let label_ok = labels.iter().all(|(k, val)| match val {
-            Some(val) => v.labels.get(k) == Some(val),
-            None => v.labels.contains_key(k),
-        });
-        if (!args.all && !v.anonymous) || !label_ok || !store.volume_users(&v.name)?.is_empty() {
-            continue;
-        }
-        reclaimed += disk_usage(&store.volume_data(&v.name));
-        store.remove_volume(&v.name, &lock)?;
-        removed.push(v.name);
-    }
-    if !removed.is_empty() {
-        println!("Deleted Volumes:\n{}\n", removed.join("\n"));
-    }
-    println!("Total reclaimed space: {}", human_size(reclaimed));
-    Ok(())
-}
-
-/// Bytes used by the files under `path` (not following symlinks).
-fn disk_usage(path: &std::path::Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    let mut total = meta.blocks() * 512;
-    if meta.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(path) {
-            total += entries
-                .flatten()
-                .map(|e| disk_usage(&e.path()))
-                .sum::<u64>();
-        }
-    }
-    total
 }
 
 /// `berth unshare [COMMAND]`: the command runs as root of berth's user

@@ -1,7 +1,7 @@
 //! `--filter KEY=VALUE` as Docker reads it (its `filters.Args`): each key
 //! holds a set of values. Values of one key are alternatives (OR), keys
 //! combine (AND). The matching rules are Docker's: exact, regular
-//! expression (`name=`), prefix (`id=`), `KEY[=VALUE]` lists (`label=`),
+//! expression (`name=`), `KEY[=VALUE]` lists (`label=`),
 //! and booleans (`dangling=`). Errors carry Docker's wording.
 //!
 //! Listing commands (`ps`, `images`, `volume ls`, the prunes, `compose ps`)
@@ -77,10 +77,6 @@ impl FilterArgs {
             .insert(value.to_string());
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.fields.is_empty()
-    }
-
     /// Every key must be one of `accepted`.
     pub(crate) fn validate(&self, accepted: &[&str]) -> Result<(), FilterError> {
         match self.fields.keys().find(|k| !accepted.contains(&k.as_str())) {
@@ -110,14 +106,6 @@ impl FilterArgs {
             None => true,
             Some(values) => values.is_empty() || values.contains(source),
         }
-    }
-
-    /// Exact, or a value that is a prefix of `source` (`id=`).
-    pub(crate) fn fuzzy_match(&self, key: &str, source: &str) -> bool {
-        self.exact_match(key, source)
-            || self.fields[key]
-                .iter()
-                .any(|prefix| source.starts_with(prefix.as_str()))
     }
 
     /// Exact, or a value that as a regular expression matches somewhere in
@@ -210,12 +198,10 @@ mod tests {
 
     #[test]
     fn matching_rules() {
-        let a = args(&["name=^web", "id=abc", "status=exited"]);
+        let a = args(&["name=^web", "status=exited"]);
         assert!(a.regex_match("name", "web-1"));
         assert!(!a.regex_match("name", "db-web"));
         assert!(a.regex_match("other", "anything"));
-        assert!(a.fuzzy_match("id", "abcdef"));
-        assert!(!a.fuzzy_match("id", "0abc"));
         assert!(a.exact_match("status", "exited") && !a.exact_match("status", "running"));
         // An invalid regular expression only matches exactly.
         let bad = args(&["name=a(b"]);
