@@ -7,6 +7,7 @@ pub mod cli;
 pub mod image;
 pub mod mounts;
 pub mod runtime;
+pub mod slirp;
 pub mod store;
 pub mod userns;
 pub mod util;
