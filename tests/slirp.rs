@@ -80,6 +80,11 @@ enum Cmd {
     /// One ICMP echo request (raw socket); answers "reply", "unreachable
     /// code N" or "timeout".
     Ping { addr: Ipv4Addr },
+    /// Runs a program in the member's namespace; answers its stdout.
+    Run { argv: Vec<String> },
+    /// Starts a program in the member's namespace, in the background (it
+    /// is killed when the member ends).
+    Spawn { argv: Vec<String> },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -95,7 +100,13 @@ fn member_main() {
         // SAFETY: the runner put this socket at that descriptor for us.
         unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
     };
-    let cfg: TapJson = serde_json::from_str(&std::env::var(TAP).unwrap()).unwrap();
+    let Ok(cfg) = std::env::var(TAP) else {
+        // A bare namespace (for slirp4netns, in the benchmark).
+        berth::slirp::tap::loopback_up().unwrap();
+        proto::send_msg(sock.as_fd(), b"bare", None).unwrap();
+        return serve_commands(sock);
+    };
+    let cfg: TapJson = serde_json::from_str(&cfg).unwrap();
     let tap = create_tap(&TapConfig {
         name: "eth0".into(),
         mac: cfg.mac,
@@ -111,12 +122,38 @@ fn member_main() {
             return;
         }
     }
+    serve_commands(sock);
+}
+
+fn serve_commands(sock: OwnedFd) {
+    let mut children: Vec<Child> = Vec::new();
     loop {
         let (msg, _) = proto::recv_msg(sock.as_fd()).unwrap();
         if msg.is_empty() {
+            for mut c in children {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
             return;
         }
         let cmd: Cmd = serde_json::from_slice(&msg).unwrap();
+        if let Cmd::Spawn { argv } = &cmd {
+            let child = Command::new(&argv[0])
+                .args(&argv[1..])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let answer = match child {
+                Ok(c) => {
+                    let a = Answer::Ok(c.id().to_string());
+                    children.push(c);
+                    a
+                }
+                Err(e) => Answer::Err(e.to_string()),
+            };
+            proto::send_msg(sock.as_fd(), &serde_json::to_vec(&answer).unwrap(), None).unwrap();
+            continue;
+        }
         let answer = match do_cmd(cmd) {
             Ok(s) => Answer::Ok(s),
             Err(e) => Answer::Err(e),
@@ -161,6 +198,21 @@ fn do_cmd(cmd: Cmd) -> Result<String, String> {
             Ok("serving".into())
         }
         Cmd::Ping { addr } => ping(addr),
+        Cmd::Run { argv } => {
+            let out = Command::new(&argv[0])
+                .args(&argv[1..])
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{argv:?}: {}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Cmd::Spawn { .. } => unreachable!("handled by serve_commands"),
     }
 }
 
@@ -342,18 +394,10 @@ impl Runner {
         NetworkSpec::new(id, &format!("net-{id}"), subnet.parse().unwrap())
     }
 
-    /// Starts a member process in a network namespace of its own with a
-    /// TAP for `net` at host number `n`. Returns the process and its TAP,
-    /// or the error it met making the TAP.
-    fn spawn_member(
-        &self,
-        net: &NetworkSpec,
-        n: u8,
-        name: &str,
-    ) -> Result<(MemberProc, OwnedFd), String> {
-        let base = u32::from(net.subnet.network());
-        let ip = Ipv4Addr::from(base + u32::from(n));
-        let mac = Mac::for_ip(ip);
+    /// Starts a member process in a network namespace of its own, with a
+    /// TAP configured as `tap` (none: a bare namespace with `lo` up).
+    /// Returns it with its first message and descriptors.
+    fn spawn_proc(&self, tap: Option<&TapJson>) -> (Child, OwnedFd, Vec<u8>, Vec<OwnedFd>) {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -361,26 +405,23 @@ impl Runner {
             SockFlag::SOCK_CLOEXEC,
         )
         .unwrap();
-        let tap = serde_json::to_string(&TapJson {
-            mac,
-            ip,
-            subnet: net.subnet,
-        })
-        .unwrap();
         let mut cmd = Command::new("unshare");
         cmd.arg("-n")
             .arg(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 &self.test,
+                "--include-ignored",
                 "--nocapture",
                 "--test-threads=1",
                 "-q",
             ])
             .env(ROLE, "member")
-            .env(TAP, tap)
             .env("BERTH_SLIRP_FD", "3")
             .stdout(Stdio::null());
+        if let Some(tap) = tap {
+            cmd.env(TAP, serde_json::to_string(tap).unwrap());
+        }
         let raw = theirs.as_raw_fd();
         // SAFETY: dup2 is async-signal-safe; it runs between fork and exec.
         unsafe {
@@ -393,7 +434,25 @@ impl Runner {
         }
         let child = cmd.spawn().expect("starting unshare -n");
         drop(theirs);
-        let (msg, mut fds) = proto::recv_msg(ours.as_fd()).unwrap();
+        let (msg, fds) = proto::recv_msg(ours.as_fd()).unwrap();
+        (child, ours, msg, fds)
+    }
+
+    /// Starts a member process for `net` at host number `n`. Returns the
+    /// process and its TAP, or the error it met making the TAP.
+    fn spawn_member(
+        &self,
+        net: &NetworkSpec,
+        n: u8,
+        name: &str,
+    ) -> Result<(MemberProc, OwnedFd), String> {
+        let ip = Ipv4Addr::from(u32::from(net.subnet.network()) + u32::from(n));
+        let mac = Mac::for_ip(ip);
+        let (child, sock, msg, mut fds) = self.spawn_proc(Some(&TapJson {
+            mac,
+            ip,
+            subnet: net.subnet,
+        }));
         let spec = MemberSpec {
             container_id: format!("{n:02x}{:02x}{}", name.len(), "ab".repeat(30)),
             name: name.into(),
@@ -402,15 +461,27 @@ impl Runner {
             mac,
             allow_host_loopback: false,
         };
-        let proc_ = MemberProc {
-            child,
-            sock: ours,
-            spec,
-        };
+        let proc_ = MemberProc { child, sock, spec };
         if msg.starts_with(b"error ") {
             return Err(String::from_utf8_lossy(&msg[6..]).into_owned());
         }
         Ok((proc_, fds.pop().expect("the member's TAP")))
+    }
+
+    /// A process in a bare network namespace (only `lo`).
+    fn bare(&self) -> MemberProc {
+        let (child, sock, msg, _) = self.spawn_proc(None);
+        assert_eq!(msg, b"bare");
+        let ip = Ipv4Addr::new(10, 0, 2, 100);
+        let spec = MemberSpec {
+            container_id: "bare".into(),
+            name: "bare".into(),
+            aliases: vec![],
+            ip,
+            mac: Mac::for_ip(ip),
+            allow_host_loopback: false,
+        };
+        MemberProc { child, sock, spec }
     }
 
     /// A member joined to `net`.
@@ -506,10 +577,16 @@ fn run_scenario(user: &TestUser, test: &str) -> std::process::Output {
             exe.as_os_str(),
             "--exact".as_ref(),
             test.as_ref(),
+            "--include-ignored".as_ref(),
             "--nocapture".as_ref(),
             "--test-threads=1".as_ref(),
         ],
     );
+    for (k, v) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("BERTH_BENCH_") {
+            cmd.env(k, v);
+        }
+    }
     cmd.env(ROLE, "runner")
         .env(DIR, &run_dir)
         .env(BERTH, berth.program())
@@ -1016,4 +1093,311 @@ fn tun_device_not_openable_is_explained() {
     let out = run_scenario(&user, "tun_device_not_openable_is_explained");
     open_tun_device();
     common::assert_success(&out, "the /dev/net/tun error scenario");
+}
+
+// ---------------------------------------------------------------------------
+// Benchmark (bench/net.sh runs it: `cargo test --release --test slirp
+// bench_net -- --ignored --nocapture`)
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Gbit/s received, from `iperf3 -J`.
+fn iperf_gbps(json: &str) -> f64 {
+    let start = json
+        .find('{')
+        .unwrap_or_else(|| panic!("iperf3 -J printed no JSON: {json}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&json[start..]).unwrap_or_else(|e| panic!("iperf3 -J: {e}: {json}"));
+    v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no throughput in {json}"))
+        / 1e9
+}
+
+fn iperf_args(addr: Ipv4Addr, port: u16, secs: u64, reverse: bool) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "iperf3",
+        "-c",
+        &addr.to_string(),
+        "-p",
+        &port.to_string(),
+        "-t",
+        &secs.to_string(),
+        "-J",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if reverse {
+        v.push("-R".into());
+    }
+    v
+}
+
+/// Runs an iperf3 client until the server is free (it serves one test
+/// at a time and says "busy" while it finishes the previous one).
+fn iperf_retry(mut run: impl FnMut() -> String) -> f64 {
+    for _ in 0..20 {
+        let out = run();
+        if out.contains("the server is busy") {
+            std::thread::sleep(Duration::from_millis(250));
+            continue;
+        }
+        return iperf_gbps(&out);
+    }
+    panic!("the iperf3 server stayed busy");
+}
+
+fn host_iperf(addr: Ipv4Addr, port: u16, secs: u64, reverse: bool) -> f64 {
+    let args = iperf_args(addr, port, secs, reverse);
+    iperf_retry(|| {
+        let out = Command::new(&args[0]).args(&args[1..]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+}
+
+fn member_iperf(m: &MemberProc, addr: Ipv4Addr, port: u16, secs: u64, reverse: bool) -> f64 {
+    iperf_retry(|| {
+        match m.cmd(Cmd::Run {
+            argv: iperf_args(addr, port, secs, reverse),
+        }) {
+            Ok(out) => out,
+            Err(e) => e,
+        }
+    })
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+fn host_iperf_server(port: u16) -> Child {
+    let c = Command::new("iperf3")
+        .args(["-s", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Listening once the port cannot be bound (a probe connection would
+    // keep the one-test-at-a-time server busy).
+    wait_until("iperf3 -s on the host", || {
+        TcpListener::bind(("0.0.0.0", port)).is_err()
+    });
+    c
+}
+
+#[test]
+#[ignore = "a benchmark: bench/net.sh runs it"]
+fn bench_net() {
+    role(|r| {
+        let secs = env_num("BERTH_BENCH_SECONDS", 3);
+        let runs = env_num("BERTH_BENCH_RUNS", 3) as usize;
+        let host = host_address();
+        let net = r.network("6a6b6c6d6e6f", "10.98.0.0/24");
+        let (a, ma) = r.member(&net, 2, "a", false);
+        let (b, _mb) = r.member(&net, 3, "b", false);
+        let hg = ma.joined().host_gateway;
+        a.cmd(Cmd::Spawn {
+            argv: vec!["iperf3".into(), "-s".into(), "-p".into(), "5201".into()],
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // iperf3 -s starting
+        let mut lo_srv = host_iperf_server(15201);
+        let mut any_srv = host_iperf_server(15202);
+
+        // -p 127.0.0.1::5201 into member a.
+        let listeners = bind_all(&parse_publish("127.0.0.1::5201").unwrap()).unwrap();
+        let fwd_port = listeners[0].host_port();
+        let fwd = Forwarder::new(
+            listeners,
+            a.spec.ip.into(),
+            Some(NetnsSockets::of_pid(a.pid()).unwrap()),
+        )
+        .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let driver = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut fwd = fwd;
+                while !stop.load(Ordering::SeqCst) {
+                    let timeout = fwd.timeout().map_or(50, |t| t.as_millis().min(50) as u16);
+                    let mut pfd = [nix::poll::PollFd::new(
+                        fwd.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )];
+                    let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(timeout));
+                    fwd.run_once().unwrap();
+                }
+            })
+        };
+
+        // slirp4netns in a bare namespace, as Podman runs it.
+        let slirp = Command::new("slirp4netns")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let mut slirp_proc = None;
+        let x = slirp.then(|| {
+            let x = r.bare();
+            let child = Command::new("slirp4netns")
+                .args([
+                    "--configure",
+                    "--mtu=65520",
+                    "--disable-host-loopback",
+                    &x.pid().to_string(),
+                    "tap0",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            slirp_proc = Some(child);
+            wait_until("slirp4netns to configure tap0", || {
+                x.cmd(Cmd::Run {
+                    argv: vec!["cat".into(), "/proc/net/route".into()],
+                })
+                .is_ok_and(|s| s.contains("tap0"))
+            });
+            x
+        });
+
+        let mut lo = vec![];
+        let mut fwd_in = vec![];
+        let mut fwd_out = vec![];
+        let mut gw_out = vec![];
+        let mut gw_in = vec![];
+        let mut hg_out = vec![];
+        let mut slirp_out = vec![];
+        let mut slirp_in = vec![];
+        let mut c2c = vec![];
+        for _ in 0..runs {
+            lo.push(host_iperf(Ipv4Addr::LOCALHOST, 15201, secs, false));
+            fwd_in.push(host_iperf(Ipv4Addr::LOCALHOST, fwd_port, secs, false));
+            fwd_out.push(host_iperf(Ipv4Addr::LOCALHOST, fwd_port, secs, true));
+            gw_out.push(member_iperf(&a, host, 15202, secs, false));
+            gw_in.push(member_iperf(&a, host, 15202, secs, true));
+            hg_out.push(member_iperf(&a, hg, 15202, secs, false));
+            if let Some(x) = &x {
+                slirp_out.push(member_iperf(x, host, 15202, secs, false));
+                slirp_in.push(member_iperf(x, host, 15202, secs, true));
+            }
+            c2c.push(member_iperf(&b, a.spec.ip, 5201, secs, false));
+        }
+        let lo = median(&mut lo);
+        let row = |what: &str, v: &mut Vec<f64>, base: Option<(f64, &str)>| {
+            if v.is_empty() {
+                println!("{what:<58} (not measured)");
+                return 0.0;
+            }
+            let m = median(v);
+            match base {
+                Some((b, name)) => println!("{what:<58} {m:7.2} Gbit/s  {:5.2}x {name}", m / b),
+                None => println!("{what:<58} {m:7.2} Gbit/s"),
+            }
+            m
+        };
+        println!("\nmedians of {runs} runs of {secs} s (iperf3, one TCP stream)");
+        println!("{:<58} {lo:7.2} Gbit/s", "host loopback (floor)");
+        row(
+            "host -> container through -p (splice)",
+            &mut fwd_in,
+            Some((lo, "loopback")),
+        );
+        row(
+            "container -> host through -p (splice)",
+            &mut fwd_out,
+            Some((lo, "loopback")),
+        );
+        let slirp_o = if slirp_out.is_empty() {
+            None
+        } else {
+            Some(median(&mut slirp_out.clone()))
+        };
+        let slirp_i = if slirp_in.is_empty() {
+            None
+        } else {
+            Some(median(&mut slirp_in.clone()))
+        };
+        row(
+            "container -> host address, berth gateway",
+            &mut gw_out,
+            slirp_o.map(|s| (s, "slirp4netns")),
+        );
+        row(
+            "host address -> container (-R), berth gateway",
+            &mut gw_in,
+            slirp_i.map(|s| (s, "slirp4netns")),
+        );
+        row(
+            "container -> host-gateway address, berth gateway",
+            &mut hg_out,
+            None,
+        );
+        row(
+            "container -> host address, slirp4netns --mtu=65520",
+            &mut slirp_out,
+            None,
+        );
+        row(
+            "host address -> container (-R), slirp4netns",
+            &mut slirp_in,
+            None,
+        );
+        row(
+            "container -> container, one network (berth switch)",
+            &mut c2c,
+            Some((lo, "loopback")),
+        );
+
+        // The helper's memory with ten members.
+        drop(ma);
+        let big = r.network("7a7b7c7d7e7f", "10.99.0.0/24");
+        let mut ten = Vec::new();
+        for i in 0..10u8 {
+            ten.push(r.member(&big, 2 + i, &format!("m{i}"), false));
+        }
+        let pid = ten[0].1.joined().helper_pid;
+        // Some traffic first, so the figure is not of an idle process only.
+        let _ = ten[1].0.cmd(Cmd::Dns {
+            server: SocketAddr::new(big.gateway.into(), 53),
+            name: "m0".into(),
+        });
+        let rss = rss_kib(pid);
+        println!(
+            "{:<58} {:7.2} MiB (goal <= 8)",
+            "network helper resident memory, 10 members",
+            rss as f64 / 1024.0
+        );
+
+        stop.store(true, Ordering::SeqCst);
+        driver.join().unwrap();
+        let _ = lo_srv.kill();
+        let _ = any_srv.kill();
+        let _ = lo_srv.wait();
+        let _ = any_srv.wait();
+        if let Some(mut s) = slirp_proc {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+    });
+    let user = common::main_user();
+    open_tun_device();
+    let out = run_scenario(&user, "bench_net");
+    print!("{}", common::stdout(&out));
+    common::assert_success(&out, "the network benchmark");
 }
