@@ -631,6 +631,7 @@ fn outbound_tcp_host_gateway_and_loopback_boundary() {
         let (b, _mb) = r.member(&net, 3, "trusted", true);
         assert_eq!(ma.joined().host_gateway, Ipv4Addr::new(10, 91, 0, 254));
         let hg = ma.joined().host_gateway;
+        eprintln!("network helper pid {}", ma.joined().helper_pid);
 
         // Outbound NAT to the host's own address.
         let got = a.cmd(Cmd::Tcp {
@@ -1212,6 +1213,7 @@ fn bench_net() {
         let (a, ma) = r.member(&net, 2, "a", false);
         let (b, _mb) = r.member(&net, 3, "b", false);
         let hg = ma.joined().host_gateway;
+        eprintln!("network helper pid {}", ma.joined().helper_pid);
         a.cmd(Cmd::Spawn {
             argv: vec!["iperf3".into(), "-s".into(), "-p".into(), "5201".into()],
         })
@@ -1285,18 +1287,37 @@ fn bench_net() {
         let mut slirp_out = vec![];
         let mut slirp_in = vec![];
         let mut c2c = vec![];
+        // BERTH_BENCH_ONLY=gw_out,slirp_out,... measures only those.
+        let only = std::env::var("BERTH_BENCH_ONLY").unwrap_or_default();
+        let want = |k: &str| only.is_empty() || only.split(',').any(|o| o == k) || k == "lo";
         for _ in 0..runs {
             lo.push(host_iperf(Ipv4Addr::LOCALHOST, 15201, secs, false));
-            fwd_in.push(host_iperf(Ipv4Addr::LOCALHOST, fwd_port, secs, false));
-            fwd_out.push(host_iperf(Ipv4Addr::LOCALHOST, fwd_port, secs, true));
-            gw_out.push(member_iperf(&a, host, 15202, secs, false));
-            gw_in.push(member_iperf(&a, host, 15202, secs, true));
-            hg_out.push(member_iperf(&a, hg, 15202, secs, false));
-            if let Some(x) = &x {
-                slirp_out.push(member_iperf(x, host, 15202, secs, false));
-                slirp_in.push(member_iperf(x, host, 15202, secs, true));
+            if want("fwd_in") {
+                fwd_in.push(host_iperf(Ipv4Addr::LOCALHOST, fwd_port, secs, false));
             }
-            c2c.push(member_iperf(&b, a.spec.ip, 5201, secs, false));
+            if want("fwd_out") {
+                fwd_out.push(host_iperf(Ipv4Addr::LOCALHOST, fwd_port, secs, true));
+            }
+            if want("gw_out") {
+                gw_out.push(member_iperf(&a, host, 15202, secs, false));
+            }
+            if want("gw_in") {
+                gw_in.push(member_iperf(&a, host, 15202, secs, true));
+            }
+            if want("hg_out") {
+                hg_out.push(member_iperf(&a, hg, 15202, secs, false));
+            }
+            if let Some(x) = &x {
+                if want("slirp_out") {
+                    slirp_out.push(member_iperf(x, host, 15202, secs, false));
+                }
+                if want("slirp_in") {
+                    slirp_in.push(member_iperf(x, host, 15202, secs, true));
+                }
+            }
+            if want("c2c") {
+                c2c.push(member_iperf(&b, a.spec.ip, 5201, secs, false));
+            }
         }
         let lo = median(&mut lo);
         let row = |what: &str, v: &mut Vec<f64>, base: Option<(f64, &str)>| {

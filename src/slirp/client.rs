@@ -190,11 +190,7 @@ fn connect_or_start(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) 
     let path = socket_path(run_dir, &network.id);
     match connect_unix(&path) {
         Ok(c) => return Ok(c),
-        Err(e)
-            if matches!(
-                e,
-                nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED
-            ) => {}
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED) => {}
         Err(e) => return Err(e).with_context(|| format!("connecting to {}", path.display())),
     }
     // A socket file whose helper died: remove it, the new helper binds anew.

@@ -473,7 +473,7 @@ impl Netd {
         }
         let dst = eth.dst_addr();
         if dst == self.gw_mac {
-            self.to_gateway(from);
+            self.for_gateway(from);
         } else if dst.is_broadcast() || dst.is_multicast() {
             let is_arp = eth.ethertype() == EthernetProtocol::Arp;
             for (i, m) in self.members.iter().enumerate() {
@@ -487,7 +487,7 @@ impl Netd {
                 }
             }
             if is_arp {
-                self.to_gateway(from);
+                self.for_gateway(from);
             }
         } else if let Some(to) = self.member_by_mac(dst) {
             if to != from {
@@ -499,7 +499,7 @@ impl Netd {
     }
 
     /// A frame from member `from` for the gateway (in `self.rx`).
-    fn to_gateway(&mut self, from: usize) {
+    fn for_gateway(&mut self, from: usize) {
         let Some(sender) = self.joined(from) else {
             return;
         };
@@ -709,7 +709,7 @@ impl Netd {
         let answer = dns::parse_query(query).and_then(|q| {
             let local = self.members.iter().flatten().find_map(|m| {
                 let j = m.joined.as_ref()?;
-                j.names.iter().any(|n| *n == q.name).then_some(j.spec.ip)
+                j.names.contains(&q.name).then_some(j.spec.ip)
             });
             match local {
                 Some(ip) => Some(dns::local_answer(query, &q, ip)),
@@ -786,10 +786,7 @@ impl Netd {
     fn udp_replies(&mut self, slot: usize) {
         let mut buf = std::mem::take(&mut self.io_buf);
         let max = frames::max_udp_payload(self.spec.mtu);
-        loop {
-            let Some(Some(flow)) = self.udp.get(slot) else {
-                break;
-            };
+        while let Some(Some(flow)) = self.udp.get(slot) {
             let n = match sock::recv(flow.sock.as_fd(), &mut buf) {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EAGAIN) => break,
@@ -1075,7 +1072,7 @@ fn primary_host_ipv4() -> Option<Ipv4Addr> {
         if !ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP) {
             return None;
         }
-        let ip = Ipv4Addr::from(ifa.address?.as_sockaddr_in()?.ip());
+        let ip = ifa.address?.as_sockaddr_in()?.ip();
         (!ip.is_loopback()).then_some(ip)
     })
 }
