@@ -9,8 +9,8 @@
 //!   another member's options).
 //! - **Gateway** (MAC derived from its address): answers ARP for the
 //!   gateway and host addresses; TCP through smoltcp to real host sockets
-//!   ([`gateway`]); UDP and ICMP echo relayed datagram by datagram through
-//!   host sockets; DNS at the gateway address ([`dns`]).
+//!   (`gateway.rs`); UDP and ICMP echo relayed datagram by datagram through
+//!   host sockets; DNS at the gateway address (`dns.rs`).
 //! - **Host address** (`host-gateway`, the subnet's last host address):
 //!   reaches the host's own non-loopback address; with a member's
 //!   `allow_host_loopback`, 127.0.0.1 first.
@@ -42,7 +42,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// argv[1] of a network helper: `__berth-netd READY_FD RUN_DIR SPEC_JSON`.
+/// The first argument of a network helper: `__berth-netd READY_FD RUN_DIR SPEC_JSON`.
 pub const REEXEC_ARG: &str = "__berth-netd";
 
 const TOKEN_LISTENER: u64 = 1;

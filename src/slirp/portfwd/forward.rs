@@ -32,6 +32,12 @@ const TAG_UDP: u64 = 4 << 56;
 const SPLICE_CHUNK: usize = 1 << 20;
 /// Splice rounds one connection gets before the others have their turn.
 const ROUNDS: usize = 32;
+/// Pipes of the first connections are enlarged to this: fewer splice calls
+/// per byte for the bulk transfers that matter. Only a few: every pipe of
+/// the user counts against fs.pipe-user-pages-soft (64 MiB by default),
+/// past which the kernel gives new pipes a single page.
+const BIG_PIPE: i32 = 1 << 20;
+const BIG_PIPE_CONNECTIONS: usize = 8;
 /// A UDP client silent this long is forgotten.
 const UDP_IDLE: Duration = Duration::from_secs(30);
 
@@ -51,10 +57,14 @@ struct Dir {
 }
 
 impl Dir {
-    fn new() -> Result<Dir> {
+    fn new(big: bool) -> Result<Dir> {
         let (r, w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
                 .context("creating a pipe")?;
+        if big {
+            // Best effort: a smaller pipe only costs speed.
+            let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(BIG_PIPE));
+        }
         Ok(Dir {
             r,
             w,
@@ -303,9 +313,10 @@ impl Forwarder {
             | EpollFlags::EPOLLOUT
             | EpollFlags::EPOLLRDHUP
             | EpollFlags::EPOLLET;
+        let big = self.conns.iter().flatten().count() < BIG_PIPE_CONNECTIONS;
         let conn = Splice {
-            up: Dir::new()?,
-            down: Dir::new()?,
+            up: Dir::new(big)?,
+            down: Dir::new(big)?,
             client,
             server,
             connected,
