@@ -909,6 +909,25 @@ fn helper_lifecycle_kill_and_reconnect() {
             Ok("host:1".into())
         );
 
+        // A connection whose host side never answers (a black-holed
+        // address) leaves the helper asleep, not spinning.
+        let cpu = |pid: u32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let f: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+            f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+        };
+        let before = cpu(pid);
+        let got = a.cmd(Cmd::Tcp {
+            addr: "198.51.100.7:80".parse().unwrap(),
+            send: "x".into(),
+        });
+        assert!(got.is_err(), "{got:?}");
+        let used = cpu(pid) - before;
+        assert!(
+            used < 50,
+            "the helper used {used} clock ticks of CPU in 5 s waiting for a connect"
+        );
+
         // A member rejoining a live helper with its address replaces itself.
         ma.reconnect().unwrap();
         assert_eq!(ma.joined().helper_pid, pid);

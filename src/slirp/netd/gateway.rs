@@ -3,10 +3,13 @@
 //! each to a real socket of the host (outbound NAT in user space).
 //!
 //! smoltcp has no "accept anything" listener, so the helper peeks at every
-//! SYN before handing the frame over and makes a socket listening on
-//! exactly that destination ([`Gateway::on_syn`]). The socket holds its
-//! SYN-ACK (`pause_synack`) until the host's `connect()` succeeds; if it
-//! fails the member gets a RST, as from a real closed port.
+//! SYN before handing the frame over ([`Gateway::on_syn`]): it keeps the
+//! SYN aside and connects on the host first. Once the host's `connect()`
+//! succeeds, a socket listening on exactly that destination is made and
+//! the SYN handed to smoltcp; if it fails, the socket is made with its
+//! SYN-ACK held (`pause_synack`) and aborted, so the member gets a RST, as
+//! from a real closed port. (A socket waiting in SYN-RECEIVED inside
+//! smoltcp would make it ask to be polled continuously.)
 //!
 //! Frames smoltcp sends are queued in [`GwDevice::tx`]; the switch delivers
 //! them by destination MAC.
@@ -118,7 +121,10 @@ impl Device for GwDevice {
 }
 
 struct Conn {
-    handle: SocketHandle,
+    /// The smoltcp socket; `None` while the host connect is under way.
+    handle: Option<SocketHandle>,
+    /// The member's SYN, kept until the host connect is decided.
+    syn: Option<Vec<u8>>,
     flow: Flow,
     host: Option<OwnedFd>,
     /// Where to connect, tried in order (the host address with loopback
@@ -141,6 +147,13 @@ pub struct Gateway {
     free: Vec<usize>,
     by_flow: HashMap<Flow, usize>,
     start: std::time::Instant,
+}
+
+/// What a SYN from a member is for (see [`Gateway::syn_state`]).
+pub enum SynState {
+    New,
+    Pending,
+    Live,
 }
 
 /// Epoll tokens of host TCP sockets: this tag in the top byte, the
@@ -196,47 +209,60 @@ impl Gateway {
             .map(|d| std::time::Duration::from_micros(d.total_micros()))
     }
 
-    /// Whether a SYN for `flow` needs a new socket (none exists, or the old
-    /// one is finished and the member reuses the port).
-    pub fn needs_socket(&mut self, flow: &Flow) -> bool {
-        match self.by_flow.get(flow) {
-            None => true,
-            Some(&i) => {
-                let handle = self.conns[i].as_ref().expect("a live slot").handle;
-                let state = self.sockets.get::<tcp::Socket>(handle).state();
-                if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
-                    self.remove(i, None);
-                    true
-                } else {
-                    false
-                }
+    /// What a SYN for `flow` means: a new connection, a retransmission
+    /// while the host connect is under way (the SYN replaces the kept
+    /// one), or one for smoltcp (a live socket). A finished socket whose
+    /// port the member reuses is retired first.
+    pub fn syn_state(&mut self, flow: &Flow) -> SynState {
+        let Some(&i) = self.by_flow.get(flow) else {
+            return SynState::New;
+        };
+        let conn = self.conns[i].as_ref().expect("a live slot");
+        let Some(handle) = conn.handle else {
+            return SynState::Pending;
+        };
+        let state = self.sockets.get::<tcp::Socket>(handle).state();
+        if matches!(state, tcp::State::Closed | tcp::State::TimeWait) && conn.connected {
+            self.remove(i, None);
+            SynState::New
+        } else {
+            SynState::Live
+        }
+    }
+
+    /// Whether segments of `flow` must wait (host connect under way).
+    pub fn is_pending(&self, flow: &Flow) -> bool {
+        self.by_flow
+            .get(flow)
+            .is_some_and(|&i| self.conns[i].as_ref().is_some_and(|c| c.handle.is_none()))
+    }
+
+    /// Keeps a retransmitted SYN of a pending connection.
+    pub fn replace_syn(&mut self, flow: &Flow, frame: Vec<u8>) {
+        if let Some(&i) = self.by_flow.get(flow) {
+            if let Some(c) = self.conns[i].as_mut() {
+                c.syn = Some(frame);
             }
         }
     }
 
-    /// A member sent a SYN for `flow`, allowed to reach `targets`: make the
-    /// socket that will take it, and start connecting on the host. With no
-    /// target (not allowed) no socket is made and smoltcp answers RST.
-    pub fn on_syn(&mut self, flow: Flow, targets: Vec<SocketAddr>, epoll: &Epoll) {
+    /// A member sent a SYN (`frame`) for a new `flow`, allowed to reach
+    /// `targets`: keep it and start connecting on the host. With no target
+    /// (not allowed) the frame is given back: smoltcp, with no socket for
+    /// it, answers RST.
+    pub fn on_syn(
+        &mut self,
+        flow: Flow,
+        targets: Vec<SocketAddr>,
+        frame: Vec<u8>,
+        epoll: &Epoll,
+    ) -> Option<Vec<u8>> {
         if targets.is_empty() || self.by_flow.len() >= MAX_CONNECTIONS {
-            return;
+            return Some(frame);
         }
-        let mut socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0u8; TCP_BUFFER]),
-            tcp::SocketBuffer::new(vec![0u8; TCP_BUFFER]),
-        );
-        socket.pause_synack(true);
-        socket.set_nagle_enabled(false);
-        let ep = IpListenEndpoint {
-            addr: Some((*flow.dst.ip()).into()),
-            port: flow.dst.port(),
-        };
-        if socket.listen(ep).is_err() {
-            return;
-        }
-        let handle = self.sockets.add(socket);
         let conn = Conn {
-            handle,
+            handle: None,
+            syn: Some(frame),
             flow,
             host: None,
             targets,
@@ -259,6 +285,31 @@ impl Gateway {
         };
         self.by_flow.insert(flow, i);
         self.connect_next(i, epoll);
+        None
+    }
+
+    /// Makes connection `i`'s smoltcp socket and hands it the kept SYN.
+    /// `refuse`: the SYN-ACK is held and the socket aborted after the SYN
+    /// is taken, which sends the member a RST.
+    fn open_socket(&mut self, i: usize, refuse: bool) {
+        let conn = self.conns[i].as_mut().expect("a live slot");
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0u8; if refuse { 1 } else { TCP_BUFFER }]),
+            tcp::SocketBuffer::new(vec![0u8; if refuse { 1 } else { TCP_BUFFER }]),
+        );
+        socket.pause_synack(refuse);
+        socket.set_nagle_enabled(false);
+        let ep = IpListenEndpoint {
+            addr: Some((*conn.flow.dst.ip()).into()),
+            port: conn.flow.dst.port(),
+        };
+        if socket.listen(ep).is_err() {
+            return;
+        }
+        conn.handle = Some(self.sockets.add(socket));
+        if let Some(syn) = conn.syn.take() {
+            self.dev.rx.push_back(syn);
+        }
     }
 
     /// Tries the next target of connection `i`; aborts (RST to the member)
@@ -270,7 +321,8 @@ impl Gateway {
                 let _ = epoll.delete(&old);
             }
             let Some(target) = conn.targets.get(conn.next_target).copied() else {
-                self.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
+                // Nothing took the connection: the member gets a RST.
+                self.open_socket(i, true);
                 return;
             };
             conn.next_target += 1;
@@ -305,9 +357,7 @@ impl Gateway {
         conn.connected = true;
         conn.writable = true;
         conn.readable = true;
-        self.sockets
-            .get_mut::<tcp::Socket>(conn.handle)
-            .pause_synack(false);
+        self.open_socket(i, false);
     }
 
     /// Readiness of connection `slot`'s host socket.
@@ -351,13 +401,26 @@ impl Gateway {
             let Some(conn) = self.conns[i].as_mut() else {
                 continue;
             };
-            let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
+            let Some(handle) = conn.handle else {
+                continue; // connecting on the host
+            };
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
             let state = socket.state();
-            if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
-                self.remove(i, Some(epoll));
+            if !conn.connected {
+                // A refused connection: once smoltcp has taken the SYN,
+                // abort (RST); once that is sent, forget it.
+                match state {
+                    tcp::State::SynReceived => {
+                        socket.abort();
+                        moved = true;
+                    }
+                    tcp::State::Listen => {}
+                    _ => self.remove(i, Some(epoll)),
+                }
                 continue;
             }
-            if !conn.connected {
+            if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
+                self.remove(i, Some(epoll));
                 continue;
             }
             let Some(fd) = conn.host.as_ref() else {
@@ -421,7 +484,9 @@ impl Gateway {
             if let (Some(fd), Some(ep)) = (conn.host.as_ref(), epoll) {
                 let _ = ep.delete(fd);
             }
-            self.sockets.remove(conn.handle);
+            if let Some(h) = conn.handle {
+                self.sockets.remove(h);
+            }
             self.by_flow.remove(&conn.flow);
             self.free.push(i);
         }

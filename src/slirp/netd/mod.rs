@@ -26,7 +26,7 @@ use super::proto::{self, Join, Joined, MemberSpec, NetworkSpec, Reply};
 use super::sock;
 use super::tap::MAX_FRAME;
 use anyhow::{bail, Context, Result};
-use gateway::{Flow, Gateway};
+use gateway::{Flow, Gateway, SynState};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::socket::{accept4, bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType};
 use smoltcp::phy::ChecksumCapabilities;
@@ -547,15 +547,32 @@ impl Netd {
                         let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else {
                             return;
                         };
-                        if tcp.syn() && !tcp.ack() {
-                            let flow = Flow {
-                                src: SocketAddrV4::new(ip.src_addr(), tcp.src_port()),
-                                dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
-                            };
-                            if self.gw.needs_socket(&flow) {
-                                let targets = self.tcp_targets(from, flow.dst);
-                                self.gw.on_syn(flow, targets, &self.epoll);
+                        let flow = Flow {
+                            src: SocketAddrV4::new(ip.src_addr(), tcp.src_port()),
+                            dst: SocketAddrV4::new(ip.dst_addr(), tcp.dst_port()),
+                        };
+                        let syn = tcp.syn() && !tcp.ack();
+                        if syn {
+                            match self.gw.syn_state(&flow) {
+                                SynState::New => {
+                                    let targets = self.tcp_targets(from, flow.dst);
+                                    let frame = self.take_rx();
+                                    if let Some(frame) =
+                                        self.gw.on_syn(flow, targets, frame, &self.epoll)
+                                    {
+                                        self.gw.dev.rx.push_back(frame);
+                                    }
+                                    return;
+                                }
+                                SynState::Pending => {
+                                    let frame = self.take_rx();
+                                    self.gw.replace_syn(&flow, frame);
+                                    return;
+                                }
+                                SynState::Live => {}
                             }
+                        } else if self.gw.is_pending(&flow) {
+                            return; // nothing but SYNs before the handshake
                         }
                         self.hand_to_smoltcp();
                     }
@@ -570,8 +587,13 @@ impl Netd {
 
     /// Moves the frame in `self.rx` to smoltcp's queue (no copy).
     fn hand_to_smoltcp(&mut self) {
-        let frame = std::mem::replace(&mut self.rx, Vec::with_capacity(MAX_FRAME + 64));
+        let frame = self.take_rx();
         self.gw.dev.rx.push_back(frame);
+    }
+
+    /// Takes the frame in `self.rx`, leaving a fresh buffer.
+    fn take_rx(&mut self) -> Vec<u8> {
+        std::mem::replace(&mut self.rx, Vec::with_capacity(MAX_FRAME + 64))
     }
 
     /// Runs smoltcp and the TCP relays until they settle, delivering what
