@@ -4,6 +4,7 @@
 //! directory and others call its public functions only.
 
 pub mod cli;
+pub mod compose;
 pub mod image;
 pub mod mounts;
 pub mod runtime;

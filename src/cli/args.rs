@@ -106,6 +106,8 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Define and run multi-container applications (Docker Compose)
+    Compose(super::compose::ComposeArgs),
     /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
     /// to remove files that a container created under a subordinate id
     Unshare(UnshareArgs),

@@ -5,6 +5,7 @@
 
 mod archive;
 mod args;
+mod compose;
 mod container;
 mod exec;
 mod files;
@@ -67,6 +68,9 @@ pub fn main() -> i32 {
     // commands: they are recognised before clap sees argv.
     if let Some(status) = crate::runtime::reexec::dispatch() {
         return status;
+    }
+    if invoked_name().as_deref() == Some("docker-compose") {
+        return compose::standalone_main();
     }
     let matches = match command().try_get_matches() {
         Ok(m) => m,
@@ -213,6 +217,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             V::Rm(a) => volume::rm(a),
             V::Prune(a) => volume::prune(a),
         },
+        Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
