@@ -236,8 +236,9 @@ fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> R
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);
-    // SAFETY: only async-signal-safe calls (setsid, fork, fcntl, _exit)
-    // between fork and exec.
+    // SAFETY: only async-signal-safe calls (setsid, fork, sigemptyset,
+    // sigprocmask, fcntl, _exit) between fork and exec; the sigset is a
+    // local of plain data.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
@@ -251,6 +252,11 @@ fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> R
                 0 => {}
                 _ => libc::_exit(0),
             }
+            // A monitor blocks the signals it reads from a signalfd; the
+            // mask survives exec, and the helper must be stoppable.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             // The ready pipe is the one descriptor the helper inherits.
             let flags = libc::fcntl(fd, libc::F_GETFD);
             libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
