@@ -974,9 +974,24 @@ fn helper_lifecycle_kill_and_reconnect() {
         drop(mb);
         wait_until("the helper to exit", || !pid_alive(pid2));
         assert!(!socket_path(&r.dir, &net.id).exists());
-        // The next member starts a new one.
-        let (_c2, mc) = r.member(&net, 4, "c", false);
-        assert_ne!(mc.joined().helper_pid, pid2);
+        // The next member starts a new one, even from a monitor that blocks
+        // the signals it reads from a signalfd: the helper still stops on
+        // SIGTERM (and its stale socket is no obstacle afterwards).
+        let mut term = nix::sys::signal::SigSet::empty();
+        term.add(nix::sys::signal::Signal::SIGTERM);
+        term.thread_block().unwrap();
+        let (_c2, mut mc) = r.member(&net, 4, "c", false);
+        term.thread_unblock().unwrap();
+        let pid3 = mc.joined().helper_pid;
+        assert_ne!(pid3, pid2);
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid3 as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        wait_until("the helper to stop on SIGTERM", || !pid_alive(pid3));
+        mc.reconnect().unwrap();
+        assert_ne!(mc.joined().helper_pid, pid3);
         drop(a);
     });
     each_user("helper_lifecycle_kill_and_reconnect");
