@@ -57,6 +57,7 @@ const TAP_BATCH: usize = 64;
 /// UDP flows and pings idle this long are forgotten.
 const UDP_IDLE: Duration = Duration::from_secs(60);
 const PING_IDLE: Duration = Duration::from_secs(10);
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Entry point of the re-executed helper.
 pub fn main(args: &[String]) -> i32 {
@@ -92,6 +93,9 @@ struct Member {
     conn: OwnedFd,
     /// Set once the member's join was accepted.
     joined: Option<Joined_>,
+    /// When the connection came: one that never joins is dropped after
+    /// [`JOIN_TIMEOUT`] (it would keep the helper alive for nothing).
+    accepted: Instant,
 }
 
 struct Joined_ {
@@ -288,7 +292,11 @@ impl Netd {
                 TAG_CONN | slot as u64,
             );
             if self.epoll.add(&conn, ev).is_ok() {
-                self.members[slot] = Some(Member { conn, joined: None });
+                self.members[slot] = Some(Member {
+                    conn,
+                    joined: None,
+                    accepted: Instant::now(),
+                });
             }
         }
     }
@@ -996,9 +1004,15 @@ impl Netd {
         }
     }
 
-    /// Forgets idle UDP flows and pings.
+    /// Forgets idle UDP flows and pings, and connections that never joined.
     fn sweep(&mut self) {
         self.last_sweep = Instant::now();
+        for i in 0..self.members.len() {
+            let silent = matches!(&self.members[i], Some(m) if m.joined.is_none() && m.accepted.elapsed() > JOIN_TIMEOUT);
+            if silent {
+                self.remove_member(i);
+            }
+        }
         for i in 0..self.udp.len() {
             if self.udp[i]
                 .as_ref()
