@@ -1004,9 +1004,13 @@ impl Netd {
         }
     }
 
-    /// Forgets idle UDP flows and pings, and connections that never joined.
+    /// Forgets idle UDP flows and pings, and connections that never joined;
+    /// follows changes of the host's resolvers (a laptop changing networks).
     fn sweep(&mut self) {
         self.last_sweep = Instant::now();
+        if self.spec.dns_upstream.is_empty() {
+            self.upstream = dns::host_resolvers();
+        }
         for i in 0..self.members.len() {
             let silent = matches!(&self.members[i], Some(m) if m.joined.is_none() && m.accepted.elapsed() > JOIN_TIMEOUT);
             if silent {
