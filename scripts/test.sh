@@ -14,7 +14,8 @@
 #      /etc/subgid range, and berth-nosub, without (its lines are deleted:
 #      Debian 12's useradd gives every new user a range);
 #   4. builds the fixture images in /var/cache/berth-test (the debootstrap
-#      Debian image is cached there: a second run skips it);
+#      Debian image is cached there: a second run skips it), and starts a
+#      one-machine Slurm cluster (scripts/slurm-setup.sh) for tests/slurm.rs;
 #   5. runs the unit and integration tests (`cargo test`); the integration
 #      tests run berth as the two test users (tests/common/mod.rs).
 # As any other user it skips 1 to 3, builds the busybox fixtures in
@@ -110,6 +111,8 @@ if $as_root; then
     export BERTH_TEST_FIXTURES=${BERTH_TEST_FIXTURES:-/var/cache/berth-test}
     log "fixtures in $BERTH_TEST_FIXTURES"
     scripts/fixtures.sh --debian "$BERTH_TEST_FIXTURES"
+    log "Slurm: a one-machine cluster for tests/slurm.rs"
+    scripts/slurm-setup.sh
     # The tests fail, rather than skip, when a user or fixture is missing.
     export BERTH_TEST_STRICT=1
 else

@@ -261,3 +261,55 @@ fn pause_freezes_when_the_cgroup_is_writable() {
     );
     b.ok(&["rm", "-f", "frozen"]);
 }
+
+#[test]
+fn a_health_probe_never_undoes_a_pause() {
+    // The monitor alone writes a running container's state: a probe's
+    // result recorded while the container is paused must not bring back
+    // "running" (it once did, when pause wrote the state itself).
+    let Some(root) = root_user() else { return };
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if !mounts.lines().any(|l| l.contains(" - cgroup2 ")) {
+        return skip_or_fail("no cgroup v2 hierarchy is mounted");
+    }
+    let b = Berth::new(&root);
+    b.load_busybox();
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "probed",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "50ms",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let status = |b: &Berth| {
+        b.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Health.Status}}",
+            "probed",
+        ])
+        .trim()
+        .to_string()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status(&b) != "running healthy" {
+        assert!(std::time::Instant::now() < deadline, "{}", status(&b));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    b.ok(&["pause", "probed"]);
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(status(&b), "paused healthy");
+    let e = b.fails(&["pause", "probed"]);
+    assert!(stderr(&e).contains("is already paused"), "{}", show(&e));
+    b.ok(&["unpause", "probed"]);
+    assert_eq!(status(&b), "running healthy");
+    let e = b.fails(&["unpause", "probed"]);
+    assert!(stderr(&e).contains("is not paused"), "{}", show(&e));
+    b.ok(&["rm", "-f", "probed"]);
+}

@@ -463,3 +463,27 @@ fn container_programs_start_with_no_signal_blocked() {
         b.ok(&["rm", "trapper"]);
     });
 }
+
+#[test]
+fn a_bad_stop_signal_is_refused_at_create() {
+    each_user(|b| {
+        b.load_busybox();
+        let e = b.status(
+            &["create", "--stop-signal", "SIGNOPE", "busybox", "true"],
+            125,
+        );
+        assert!(
+            stderr(&e).contains("invalid stop signal \"SIGNOPE\" (from --stop-signal)"),
+            "{}",
+            show(&e)
+        );
+        assert!(b.container_ids().is_empty(), "a container was made");
+        let id = b.ok(&["create", "--stop-signal", "usr1", "busybox", "sleep", "60"]);
+        assert_eq!(
+            b.ok(&["inspect", "-f", "{{.Config.StopSignal}}", id.trim()])
+                .trim(),
+            "usr1"
+        );
+        b.ok(&["rm", id.trim()]);
+    });
+}

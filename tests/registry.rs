@@ -16,7 +16,7 @@ use common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -88,10 +88,16 @@ impl Registry {
     }
 
     fn restart(&mut self) {
+        // Its access log (stdout) tells which blobs were fetched how often.
+        let access = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("access.log"))
+            .unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(self.dir.path().join("config.yml"))
-            .stdout(Stdio::null())
+            .stdout(access)
             .stderr(std::fs::File::create(self.dir.path().join("log")).unwrap())
             .spawn()
             .expect("starting docker-registry");
@@ -124,6 +130,29 @@ impl Registry {
         .arg(format!("docker://{}/{name}", self.host()));
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "skopeo: {}", show(&out));
+    }
+
+    /// How many times each blob was downloaded (`GET .../blobs/<digest>`
+    /// answered 200), from the access log.
+    fn blob_downloads(&self) -> std::collections::BTreeMap<String, usize> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        let mut counts = std::collections::BTreeMap::new();
+        for line in log.lines() {
+            let Some(req) = line.split('"').nth(1) else {
+                continue;
+            };
+            let ok = line
+                .split('"')
+                .nth(2)
+                .is_some_and(|r| r.trim_start().starts_with("200"));
+            if let (true, Some(path)) = (ok, req.strip_prefix("GET ")) {
+                if let Some(d) = path.split("/blobs/").nth(1) {
+                    let digest = d.split_whitespace().next().unwrap_or(d).to_string();
+                    *counts.entry(digest).or_insert(0) += 1;
+                }
+            }
+        }
+        counts
     }
 
     /// The registry's file for a blob (filesystem storage driver layout).
@@ -844,6 +873,44 @@ fn concurrent_pulls_share_the_work() {
     for t in ["1", "2", "3"] {
         assert!(all.contains(&format!("{t}: Pulling from shared")), "{all}");
     }
+}
+
+/// Slurm ranks pulling one image at once: each blob (config and
+/// layers) crosses the network once, every pull succeeds.
+#[test]
+fn twenty_concurrent_pulls_download_each_blob_once() {
+    if !tools_present() {
+        return;
+    }
+    let reg = Registry::start(None);
+    reg.seed("busybox-layers.tar", "ranks/bb:1", None);
+    let before = reg.blob_downloads();
+    let env = Env::new();
+    let name = format!("{}/ranks/bb:1", reg.host());
+    let pulls: Vec<_> = (0..20)
+        .map(|_| {
+            let c = env.command(&["pull", &name]);
+            std::thread::spawn(move || run(c))
+        })
+        .collect();
+    for (i, p) in pulls.into_iter().enumerate() {
+        assert_success(&p.join().unwrap(), &format!("pull {i} of 20"));
+    }
+    let after = reg.blob_downloads();
+    let fetched: Vec<(&String, usize)> = after
+        .iter()
+        .map(|(d, n)| (d, n - before.get(d).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    // A config and two layers, once each.
+    assert_eq!(fetched.len(), 3, "{fetched:?}");
+    assert!(fetched.iter().all(|(_, n)| *n == 1), "{fetched:?}");
+    assert_eq!(env.layer_count(), 2);
+    assert!(env.tmp_leftovers().is_empty(), "{:?}", env.tmp_leftovers());
+    assert_eq!(
+        env.ok(&["run", "--rm", &name, "cat", "/etc/layer2.txt"]),
+        "layer 2\n"
+    );
 }
 
 #[test]

@@ -594,7 +594,9 @@ fn run_scenario(user: &TestUser, test: &str) -> std::process::Output {
     // The benchmark runs as long as it was asked to; scenarios get the
     // harness's timeout.
     let out = if test == "bench_net" {
-        cmd.stdin(Stdio::null()).output().expect("running the benchmark")
+        cmd.stdin(Stdio::null())
+            .output()
+            .expect("running the benchmark")
     } else {
         common::run(cmd)
     };

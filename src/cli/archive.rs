@@ -4,14 +4,16 @@ use super::args::{ImportArgs, LoadArgs, SaveArgs};
 use crate::image::archive::{load::load as load_archive, save, Archive};
 use crate::image::import::{import as import_tarball, ImportOptions};
 use crate::image::layer::Notices;
-use crate::image::reference::familiar;
+use crate::model::reference::familiar;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use std::io::Write;
 
-pub fn load(args: LoadArgs) -> Result<()> {
+pub(crate) fn load(args: LoadArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let archive = Archive::open(&store, args.input.as_deref())?;
     let loaded = load_archive(&store, &archive, &mut Notices::default())?;
     if !args.quiet {
@@ -28,7 +30,7 @@ pub fn load(args: LoadArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn save(args: SaveArgs) -> Result<()> {
+pub(crate) fn save(args: SaveArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
     match &args.output {
@@ -46,9 +48,11 @@ pub fn save(args: SaveArgs) -> Result<()> {
     }
 }
 
-pub fn import(args: ImportArgs) -> Result<()> {
+pub(crate) fn import(args: ImportArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let opts = ImportOptions {
         changes: args.change,
         message: args.message,

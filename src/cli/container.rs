@@ -2,19 +2,19 @@
 
 use super::args::{InspectArgs, PsArgs, RmArgs};
 use super::output::{print_listing, print_objects, Listing};
-use crate::image::reference::familiar;
-use crate::store::containers::{ContainerRecord, ContainerState, MountKind, MountPoint};
+use crate::model::reference::familiar;
+use crate::model::{ContainerRecord, ContainerState, HealthStatus, MountKind, MountPoint, Status};
+use crate::runtime::lifecycle::{self, RemoveOptions};
 use crate::store::Store;
 use crate::util::humanize::{human_duration, time_ago};
 use crate::util::ids::short_id;
 use anyhow::{bail, Result};
 use serde_json::{json, Value as Json};
-use std::time::{Duration, Instant};
 
 /// Go's zero time, which Docker prints for times that never happened.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-pub fn ps(args: PsArgs) -> Result<()> {
+pub(crate) fn ps(args: PsArgs) -> Result<()> {
     let store = Store::open_default()?;
     let filters = PsFilters::parse(&args.filter)?;
     let mut rows = Vec::new();
@@ -22,10 +22,7 @@ pub fn ps(args: PsArgs) -> Result<()> {
     containers.reverse();
     for c in containers {
         let state = store.observed_state(&c.id)?;
-        if !args.all
-            && !matches!(state.status.as_str(), "running" | "paused" | "restarting")
-            && filters.status.is_empty()
-        {
+        if !args.all && !state.status.is_active() && filters.status.is_empty() {
             continue;
         }
         if !filters.matches(&c, &state) {
@@ -48,12 +45,12 @@ pub fn ps(args: PsArgs) -> Result<()> {
             "CreatedAt": c.created,
             "RunningFor": time_ago(&c.created),
             "Status": status_text(&state),
-            "State": state.status,
+            "State": state.status.as_str(),
             "Ports": "",
             "Names": c.name,
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "Mounts": c.host.mounts.iter().map(|m| m.volume.clone().unwrap_or_else(|| m.source.display().to_string())).collect::<Vec<_>>().join(","),
-            "Networks": c.host.network_mode,
+            "Mounts": c.host.storage.mounts.iter().map(|m| m.volume.clone().unwrap_or_else(|| m.source.display().to_string())).collect::<Vec<_>>().join(","),
+            "Networks": c.host.network.mode.to_string(),
         }));
     }
     if args.quiet {
@@ -104,18 +101,18 @@ fn up_for(state: &ContainerState) -> String {
 }
 
 /// `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-pub fn status_text(state: &ContainerState) -> String {
-    match state.status.as_str() {
-        "running" => {
-            let health = match state.health.as_ref().map(|h| h.status.as_str()) {
-                Some("starting") => " (health: starting)".to_string(),
+pub(crate) fn status_text(state: &ContainerState) -> String {
+    match state.status {
+        Status::Running => {
+            let health = match state.health.as_ref().map(|h| h.status) {
+                Some(HealthStatus::Starting) => " (health: starting)".to_string(),
                 Some(s) => format!(" ({s})"),
                 None => String::new(),
             };
             format!("Up {}{health}", up_for(state))
         }
-        "paused" => format!("Up {} (Paused)", up_for(state)),
-        "restarting" => {
+        Status::Paused => format!("Up {} (Paused)", up_for(state)),
+        Status::Restarting => {
             let ago = state
                 .finished_at
                 .as_deref()
@@ -123,7 +120,7 @@ pub fn status_text(state: &ContainerState) -> String {
                 .unwrap_or_default();
             format!("Restarting ({}) {ago}", state.exit_code)
         }
-        "exited" => {
+        Status::Exited => {
             let ago = state
                 .finished_at
                 .as_deref()
@@ -131,13 +128,14 @@ pub fn status_text(state: &ContainerState) -> String {
                 .unwrap_or_default();
             format!("Exited ({}) {ago}", state.exit_code)
         }
-        "created" => "Created".into(),
-        other => other.to_string(),
+        Status::Created => "Created".into(),
+        Status::Removing => "Removal In Progress".into(),
+        Status::Dead => "Dead".into(),
     }
 }
 
 struct PsFilters {
-    status: Vec<String>,
+    status: Vec<Status>,
     names: Vec<String>,
     ids: Vec<String>,
     labels: Vec<String>,
@@ -153,13 +151,13 @@ impl PsFilters {
         };
         for filter in filters {
             match filter.split_once('=') {
-                Some(("status", v)) => {
-                    const KNOWN: [&str; 7] = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
-                    if !KNOWN.contains(&v) {
-                        bail!("invalid filter 'status={v}': status must be one of {}", KNOWN.join(", "));
+                Some(("status", v)) => match Status::parse(v) {
+                    Some(s) => f.status.push(s),
+                    None => {
+                        let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                        bail!("invalid filter 'status={v}': status must be one of {}", known.join(", "));
                     }
-                    f.status.push(v.to_string());
-                }
+                },
                 Some(("name", v)) => f.names.push(v.to_string()),
                 Some(("id", v)) => f.ids.push(v.to_string()),
                 Some(("label", v)) => f.labels.push(v.to_string()),
@@ -184,63 +182,22 @@ impl PsFilters {
     }
 }
 
-pub fn rm(args: RmArgs) -> Result<()> {
+pub(crate) fn rm(args: RmArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
+    let opts = RemoveOptions {
+        force: args.force,
+        volumes: args.volumes,
+    };
     super::for_each_name(&args.containers, |spec| {
-        remove_one(&store, spec, args.force, args.volumes)
+        let record = store.resolve_container(spec)?;
+        lifecycle::remove(&store, &record, opts)
     })
 }
 
-fn remove_one(store: &Store, spec: &str, force: bool, volumes: bool) -> Result<()> {
-    let record = store.resolve_container(spec)?;
-    let state = store.observed_state(&record.id)?;
-    if state.status == "running" {
-        if !force {
-            bail!(
-                "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
-                record.name
-            );
-        }
-        kill_and_wait(state.pid)?;
-    }
-    let lock = store.lock()?;
-    store.remove_container(&record, &lock)?;
-    // A monitor that was killed left its socket behind.
-    if let Ok(run_dir) = store.run_dir() {
-        let _ = std::fs::remove_file(crate::runtime::monitor::socket_path(run_dir, &record.id));
-    }
-    if volumes {
-        store.remove_anonymous_volumes(&record, &lock)?;
-    }
-    store.remove_unused_layers(&lock)?;
-    Ok(())
-}
-
-/// SIGKILL to the container's init; waits for it to be gone so that its
-/// files can be removed.
-fn kill_and_wait(pid: i32) -> Result<()> {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("container process {pid} did not die within 10 seconds of SIGKILL");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Ok(())
-}
-
-pub fn inspect(args: InspectArgs) -> Result<()> {
+pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     let store = Store::open_default()?;
     let mut objects = Vec::new();
     let mut missing = Vec::new();
@@ -287,16 +244,17 @@ fn mount_json(m: &MountPoint) -> Json {
 }
 
 /// `docker container inspect`'s object.
-pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
+pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
     let state = store.observed_state(&c.id)?;
     let dir = store.container_dir(&c.id);
     let (path, args) = match c.config.args.split_first() {
         Some((p, rest)) => (p.clone(), rest.to_vec()),
         None => (String::new(), vec![]),
     };
-    let mounts: Vec<Json> = c.host.mounts.iter().map(mount_json).collect();
+    let mounts: Vec<Json> = c.host.storage.mounts.iter().map(mount_json).collect();
     let binds: Vec<String> = c
         .host
+        .storage
         .mounts
         .iter()
         .filter(|m| m.kind != MountKind::Tmpfs)
@@ -318,10 +276,10 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "Path": path,
         "Args": args,
         "State": {
-            "Status": state.status,
-            "Running": state.status == "running",
-            "Paused": state.status == "paused",
-            "Restarting": state.status == "restarting",
+            "Status": state.status.as_str(),
+            "Running": state.status.is_running(),
+            "Paused": state.status == Status::Paused,
+            "Restarting": state.status == Status::Restarting,
             "OOMKilled": false,
             "Dead": false,
             "Pid": state.pid,
@@ -341,9 +299,9 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "Platform": "linux",
         "HostConfig": {
             "Binds": binds,
-            "NetworkMode": c.host.network_mode,
-            "AutoRemove": c.host.auto_remove,
-            "ReadonlyRootfs": c.host.read_only,
+            "NetworkMode": c.host.network.mode.to_string(),
+            "AutoRemove": c.host.lifecycle.auto_remove,
+            "ReadonlyRootfs": c.host.storage.read_only,
         },
         "GraphDriver": {
             "Name": "overlay",
@@ -372,7 +330,7 @@ pub fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             "StopSignal": c.config.stop_signal,
         },
         "NetworkSettings": {
-            "Networks": { c.host.network_mode.clone(): {} },
+            "Networks": { c.host.network.mode.to_string(): {} },
         },
     }))
 }
@@ -400,7 +358,7 @@ mod tests {
     fn status_texts() {
         let mut s = ContainerState::default();
         assert_eq!(status_text(&s), "Created");
-        s.status = "exited".into();
+        s.status = Status::Exited;
         s.exit_code = 3;
         s.finished_at = Some(crate::util::humanize::now_rfc3339());
         assert!(status_text(&s).starts_with("Exited (3) "));

@@ -2,17 +2,19 @@
 
 use super::args::{ExecArgs, PauseArgs};
 use super::ExitStatus;
+use crate::model::Status;
 use crate::runtime::exec::{exec as exec_in, ExecOptions, ExecOutcome};
+use crate::runtime::lifecycle;
 use crate::store::Store;
 use anyhow::{bail, Result};
 
-pub fn exec(args: ExecArgs) -> Result<()> {
+pub(crate) fn exec(args: ExecArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = store.resolve_container(&args.container)?;
     let state = store.observed_state(&record.id)?;
-    match state.status.as_str() {
-        "running" => {}
-        "paused" => bail!(
+    match state.status {
+        s if s.can_exec() => {}
+        Status::Paused => bail!(
             "container {} is paused, unpause the container before exec",
             record.id
         ),
@@ -41,25 +43,33 @@ pub fn exec(args: ExecArgs) -> Result<()> {
             bail!("the working directory '{w}' is invalid, it needs to be an absolute path");
         }
     }
-    match exec_in(&record, state.pid, &opts)? {
+    match exec_in(&record, state.process(), &opts)? {
         ExecOutcome::Exited(0) => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
-        ExecOutcome::Failed(code, message) => {
+        ExecOutcome::Failed(f) => {
             eprintln!(
                 "Error: OCI runtime exec failed: exec failed: unable to start container process: \
-                 {message}"
+                 {}",
+                f.message
             );
-            Err(ExitStatus(code).into())
+            Err(ExitStatus(f.code).into())
         }
     }
 }
 
 /// `pause` (freeze = true) and `unpause`.
-pub fn pause(args: PauseArgs, freeze: bool) -> Result<()> {
+pub(crate) fn pause(args: PauseArgs, freeze: bool) -> Result<()> {
     let store = Store::open_default()?;
     let mut failed = false;
     for name in &args.containers {
-        match crate::runtime::cgroup::set_paused(&store, name, freeze) {
+        let result = store.resolve_container(name).and_then(|record| {
+            if freeze {
+                lifecycle::pause(&store, &record)
+            } else {
+                lifecycle::unpause(&store, &record)
+            }
+        });
+        match result {
             Ok(()) => println!("{name}"),
             Err(e) => {
                 failed = true;

@@ -18,7 +18,7 @@ fn container_path(arg: &str) -> Option<(&str, &str)> {
     (!c.is_empty()).then_some((c, p))
 }
 
-pub fn cp(args: CpArgs) -> Result<()> {
+pub(crate) fn cp(args: CpArgs) -> Result<()> {
     let opts = CpOptions {
         archive: args.archive,
         follow_link: args.follow_link,
@@ -55,10 +55,12 @@ fn absolute(p: &str) -> String {
     }
 }
 
-pub fn commit(args: CommitArgs) -> Result<()> {
+pub(crate) fn commit(args: CommitArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = store.resolve_container(&args.container)?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let opts = CommitOptions {
         author: args.author,
         message: args.message,
@@ -70,7 +72,7 @@ pub fn commit(args: CommitArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn export(args: ExportArgs) -> Result<()> {
+pub(crate) fn export(args: ExportArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = store.resolve_container(&args.container)?;
     let out: OwnedFd = match &args.output {
@@ -89,7 +91,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
     export_fs(&store, &record, out)
 }
 
-pub fn diff(args: DiffArgs) -> Result<()> {
+pub(crate) fn diff(args: DiffArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = store.resolve_container(&args.container)?;
     crate::userns::enter()?;

@@ -3,7 +3,7 @@
 use super::args::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::config::ImageConfig;
-use crate::image::reference::{familiar, Reference};
+use crate::model::reference::{familiar, Reference};
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::{Store, StoreLock};
 use crate::util::humanize::{human_size, time_ago};
@@ -13,11 +13,13 @@ use serde_json::{json, Value as Json};
 
 const NONE: &str = "<none>";
 
-pub fn images(args: ImagesArgs) -> Result<()> {
+pub(crate) fn images(args: ImagesArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
     let filters = ImageFilters::parse(&args.filter, args.reference.as_deref())?;
-    let mut images: Vec<&ImageRecord> = index.images.iter().collect();
+    // Images of read-only additional stores are listed with ours.
+    let shared = index.visible_shared();
+    let mut images: Vec<&ImageRecord> = index.images.iter().chain(&shared).collect();
     images.sort_by(|a, b| b.created.cmp(&a.created));
     let id_of = |img: &ImageRecord| {
         if args.no_trunc {
@@ -184,7 +186,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     go(pattern.as_bytes(), text.as_bytes())
 }
 
-pub fn tag(args: TagArgs) -> Result<()> {
+pub(crate) fn tag(args: TagArgs) -> Result<()> {
     let store = Store::open_default()?;
     let target = Reference::parse_tagged(&args.target)
         .with_context(|| format!("tagging {} as {}", args.source, args.target))?;
@@ -201,9 +203,11 @@ pub fn tag(args: TagArgs) -> Result<()> {
     store.save_images(&index, &lock)
 }
 
-pub fn rmi(args: RmiArgs) -> Result<()> {
+pub(crate) fn rmi(args: RmiArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let mut failed = false;
     for spec in &args.images {
         let lock = store.lock()?;
@@ -211,7 +215,7 @@ pub fn rmi(args: RmiArgs) -> Result<()> {
             Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
             Err(e) => {
                 failed = true;
-                eprintln!("Error response from daemon: {}", super::chain_text(&e));
+                eprintln!("Error response from daemon: {e:#}");
             }
         }
     }
@@ -251,7 +255,7 @@ fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Res
         if c.image_id != img.id {
             continue;
         }
-        let running = store.observed_state(&c.id)?.status == "running";
+        let running = store.observed_state(&c.id)?.status.is_running();
         if running {
             bail!(
                 "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
@@ -300,7 +304,7 @@ fn delete_unreferenced(
     Ok(())
 }
 
-pub fn prune(args: PruneArgs) -> Result<()> {
+pub(crate) fn prune(args: PruneArgs) -> Result<()> {
     let store = Store::open_default()?;
     if !args.force {
         let what = if args.all {
@@ -313,6 +317,8 @@ pub fn prune(args: PruneArgs) -> Result<()> {
         }
     }
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let lock = store.lock()?;
     let mut index = store.images()?;
     let used: Vec<String> = store
@@ -346,7 +352,7 @@ pub fn prune(args: PruneArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn history(args: HistoryArgs) -> Result<()> {
+pub(crate) fn history(args: HistoryArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
     let img = index.resolve(&args.image)?;
@@ -422,7 +428,7 @@ pub fn history(args: HistoryArgs) -> Result<()> {
     print_listing(args.format.as_deref(), &listing)
 }
 
-pub fn inspect(args: InspectArgs) -> Result<()> {
+pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
     let mut objects = Vec::new();
@@ -438,7 +444,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 }
 
 /// Prints "Error: No such ..." for each name not found, exiting 1 as Docker.
-pub fn report_missing(missing: Vec<anyhow::Error>) -> Result<()> {
+pub(crate) fn report_missing(missing: Vec<anyhow::Error>) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -449,7 +455,7 @@ pub fn report_missing(missing: Vec<anyhow::Error>) -> Result<()> {
 }
 
 /// `docker image inspect`'s object.
-pub fn inspect_json(store: &Store, img: &ImageRecord) -> Result<Json> {
+pub(crate) fn inspect_json(store: &Store, img: &ImageRecord) -> Result<Json> {
     let config = ImageConfig::parse(&store.get_blob(&img.id)?)?;
     let mut cfg = serde_json::to_value(&config.config)?;
     if let Json::Object(m) = &mut cfg {

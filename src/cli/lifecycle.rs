@@ -1,15 +1,16 @@
 //! `logs`, `stop`, `kill`, `wait`, `rename` and `top`: commands that act
-//! on a container through its record, its state and its processes.
+//! on a container through its record, its state and its processes (the
+//! operations themselves are `runtime::lifecycle`'s).
 
 use super::args::{KillArgs, LogsArgs, RenameArgs, StopArgs, TopArgs, WaitArgs};
+use crate::runtime::lifecycle;
 use crate::runtime::logfile::{self, LogQuery};
 use crate::store::Store;
+use crate::util::signals::parse_signal;
 use anyhow::{bail, Context, Result};
-use nix::sys::signal::{kill as send_signal, Signal};
-use nix::unistd::Pid;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub fn logs(args: LogsArgs) -> Result<()> {
+pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = store.resolve_container(&args.container)?;
     let query = LogQuery {
@@ -47,7 +48,7 @@ pub fn logs(args: LogsArgs) -> Result<()> {
     loop {
         let running = store
             .observed_state(&record.id)
-            .map(|s| s.status == "running")
+            .map(|s| s.status.is_running())
             .unwrap_or(false);
         offset = logfile::print_from(&path, offset, &query, &mut out, &mut err)?;
         if !running {
@@ -58,114 +59,35 @@ pub fn logs(args: LogsArgs) -> Result<()> {
     }
 }
 
-/// `KILL`, `SIGKILL`, `kill`, `9`.
-pub fn parse_signal(s: &str) -> Result<Signal> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("invalid signal: {s}"));
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<Signal>()
-        .map_err(|_| anyhow::anyhow!("invalid signal: {s}"))
-}
-
 /// Runs `op` for each container named, as Docker prints it.
 fn for_each(specs: &[String], mut op: impl FnMut(&Store, &str) -> Result<()>) -> Result<()> {
     let store = Store::open_default()?;
     super::for_each_name(specs, |spec| op(&store, spec))
 }
 
-pub fn kill(args: KillArgs) -> Result<()> {
+pub(crate) fn kill(args: KillArgs) -> Result<()> {
     let signal = parse_signal(&args.signal)?;
     for_each(&args.containers, |store, spec| {
         let record = store.resolve_container(spec)?;
-        let state = store.observed_state(&record.id)?;
-        if state.status != "running" {
-            bail!(
-                "cannot kill container: {spec}: container {} is not running",
-                record.id
-            );
-        }
-        if signal == Signal::SIGKILL {
-            // A killed container stays down: the restart policy does not apply.
-            store.mark_stopped_by_user(&record.id)?;
-        }
-        send_signal(Pid::from_raw(state.pid), signal)
-            .with_context(|| format!("sending {signal} to the container"))?;
-        if signal == Signal::SIGKILL {
-            // SIGKILL cannot be ignored: wait for its effect, so that a
-            // command right after (rm, exec) sees a stopped container.
-            wait_until_stopped(store, &record.id, Duration::from_secs(10))?;
-        }
-        Ok(())
+        lifecycle::kill(store, &record, signal)
+            .with_context(|| format!("cannot kill container: {spec}"))
     })
 }
 
-pub fn stop(args: StopArgs) -> Result<()> {
+/// `-t SECONDS` of `stop` and `restart`: negative waits forever.
+pub(crate) fn timeout(seconds: i64) -> Option<Duration> {
+    u64::try_from(seconds).ok().map(Duration::from_secs)
+}
+
+pub(crate) fn stop(args: StopArgs) -> Result<()> {
     let explicit = args.signal.as_deref().map(parse_signal).transpose()?;
     for_each(&args.containers, |store, spec| {
         let record = store.resolve_container(spec)?;
-        stop_one(store, &record, explicit, args.time)
+        lifecycle::stop(store, &record, explicit, timeout(args.time))
     })
 }
 
-/// Docker's stop: the stop signal, then SIGKILL after `time` seconds
-/// (never when negative). The container is marked stopped by the user
-/// first, so that no restart policy brings it back.
-pub fn stop_one(
-    store: &Store,
-    record: &crate::store::containers::ContainerRecord,
-    signal: Option<Signal>,
-    time: i64,
-) -> Result<()> {
-    store.mark_stopped_by_user(&record.id)?;
-    let state = store.observed_state(&record.id)?;
-    if state.status != "running" {
-        return Ok(());
-    }
-    let signal = match signal {
-        Some(s) => s,
-        None => record
-            .config
-            .stop_signal
-            .as_deref()
-            .map(parse_signal)
-            .transpose()?
-            .unwrap_or(Signal::SIGTERM),
-    };
-    let pid = Pid::from_raw(state.pid);
-    let _ = send_signal(pid, signal);
-    let deadline = (time >= 0).then(|| Instant::now() + Duration::from_secs(time as u64));
-    while store.observed_state(&record.id)?.status == "running" {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = send_signal(pid, Signal::SIGKILL);
-            wait_until_stopped(store, &record.id, Duration::from_secs(10))?;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
-}
-
-fn wait_until_stopped(store: &Store, id: &str, limit: Duration) -> Result<()> {
-    let deadline = Instant::now() + limit;
-    while store.observed_state(id)?.status == "running" {
-        if Instant::now() >= deadline {
-            bail!(
-                "container {id} did not stop within {} seconds of SIGKILL",
-                limit.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
-}
-
-pub fn wait(args: WaitArgs) -> Result<()> {
+pub(crate) fn wait(args: WaitArgs) -> Result<()> {
     let store = Store::open_default()?;
     let mut failed = false;
     for spec in &args.containers {
@@ -177,14 +99,7 @@ pub fn wait(args: WaitArgs) -> Result<()> {
                 continue;
             }
         };
-        loop {
-            let state = store.observed_state(&record.id)?;
-            if state.status != "running" {
-                println!("{}", state.exit_code);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        println!("{}", lifecycle::wait(&store, &record)?);
     }
     if failed {
         return Err(super::ExitStatus(1).into());
@@ -192,7 +107,7 @@ pub fn wait(args: WaitArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn rename(args: RenameArgs) -> Result<()> {
+pub(crate) fn rename(args: RenameArgs) -> Result<()> {
     let store = Store::open_default()?;
     let new_name = crate::runtime::spec::validate_name(&args.new_name)?;
     let lock = store.lock()?;
@@ -203,11 +118,11 @@ pub fn rename(args: RenameArgs) -> Result<()> {
     store.rename_container(&record, &new_name, &lock)
 }
 
-pub fn top(args: TopArgs) -> Result<()> {
+pub(crate) fn top(args: TopArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = store.resolve_container(&args.container)?;
     let state = store.observed_state(&record.id)?;
-    if state.status != "running" {
+    if !state.status.can_exec() || !state.process().is_alive() {
         bail!("container {} is not running", record.id);
     }
     let pids = pids_in_namespace_of(state.pid)?;
@@ -261,19 +176,4 @@ fn pids_in_namespace_of(init: i32) -> Result<Vec<i32>> {
         }
     }
     Ok(pids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_in_every_spelling() {
-        for s in ["KILL", "SIGKILL", "kill", "9"] {
-            assert_eq!(parse_signal(s).unwrap(), Signal::SIGKILL, "{s}");
-        }
-        assert_eq!(parse_signal("hup").unwrap(), Signal::SIGHUP);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("999").is_err());
-    }
 }

@@ -7,29 +7,29 @@ mod archive;
 mod args;
 mod compose;
 mod container;
+mod doctor;
 mod exec;
 mod files;
 mod image;
 mod lifecycle;
-pub mod mount_flags;
-pub mod output;
+mod output;
 mod registry;
+mod report;
 mod run;
+mod sandbox;
 mod system;
 mod volume;
 
-pub use args::{Cli, Command};
+use args::{Cli, Command};
 pub use system::write_man_pages;
 
+use crate::model::exit::EXIT_BERTH_ERROR;
 use clap::{CommandFactory, FromArgMatches};
-
-/// Exit status for berth's own failures, as Docker's.
-pub const EXIT_BERTH_ERROR: i32 = 125;
 
 /// An error that carries the exit status the process must end with, used
 /// to pass a container's status (or 126/127) up through `anyhow`.
 #[derive(Debug)]
-pub struct ExitStatus(pub i32);
+pub(crate) struct ExitStatus(pub(crate) i32);
 
 impl std::fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,7 +40,7 @@ impl std::error::Error for ExitStatus {}
 
 /// The clap command tree, named as the program was invoked: through a
 /// symlink called `docker` it presents itself as `docker`.
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     let cmd = Cli::command();
     match invoked_name().as_deref() {
         Some("docker") => cmd.name("docker").bin_name("docker"),
@@ -64,11 +64,14 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Library code reports through this; the CLI alone prints.
+    crate::util::report::install(Box::new(report::Terminal));
     // Re-executions of ourselves (helpers inside namespaces) are not user
     // commands: they are recognised before clap sees argv.
     if let Some(status) = crate::runtime::reexec::dispatch() {
         return status;
     }
+    // Library warnings reach the user's terminal only through the CLI.
     if invoked_name().as_deref() == Some("docker-compose") {
         return compose::standalone_main();
     }
@@ -106,7 +109,7 @@ pub(crate) fn for_each_name(
             Ok(()) => println!("{name}"),
             Err(e) => {
                 failed = true;
-                eprintln!("Error response from daemon: {}", chain_text(&e));
+                eprintln!("Error response from daemon: {e:#}");
             }
         }
     }
@@ -116,21 +119,13 @@ pub(crate) fn for_each_name(
     Ok(())
 }
 
-/// An error and its causes on one line, `what: why: detail`.
-pub(crate) fn chain_text(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
 /// Prints an error chain as `Error: what was being done: what went wrong`
 /// and picks the exit status.
-pub fn report(err: &anyhow::Error) -> i32 {
+pub(crate) fn report(err: &anyhow::Error) -> i32 {
     if let Some(ExitStatus(code)) = err.downcast_ref::<ExitStatus>() {
         return *code;
     }
-    eprintln!("Error: {}", chain_text(err));
+    eprintln!("Error: {err:#}");
     EXIT_BERTH_ERROR
 }
 
@@ -174,6 +169,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => archive::import(a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(a),
+        Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Ls(a) => image::images(a),
             I::Rm(a) => image::rmi(a),
@@ -219,6 +215,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
+        Command::Sandbox(a) => sandbox::sandbox(a),
         Command::GenerateManPages(a) => system::generate_man_pages(a),
     }
 }

@@ -8,19 +8,19 @@ use std::io::Write;
 
 /// One listing: the default table's columns and, for each row, the fields a
 /// template can use (`{{.ID}}`), serialized as a JSON object.
-pub struct Listing<'a> {
+pub(crate) struct Listing<'a> {
     /// `(field, header)` pairs of the default table, in order.
-    pub columns: &'a [(&'a str, &'a str)],
+    pub(crate) columns: &'a [(&'a str, &'a str)],
     /// Headers of fields that are not in the default table but can be
     /// asked for in a `table` template.
-    pub extra_headers: &'a [(&'a str, &'a str)],
-    pub rows: Vec<Json>,
+    pub(crate) extra_headers: &'a [(&'a str, &'a str)],
+    pub(crate) rows: Vec<Json>,
 }
 
 /// Prints a listing per `--format`: `None` or `table` is the default table,
 /// `table TEMPLATE` a table of those columns, `json` one JSON object a line,
 /// anything else a Go template executed per row.
-pub fn print_listing(format: Option<&str>, listing: &Listing) -> Result<()> {
+pub(crate) fn print_listing(format: Option<&str>, listing: &Listing) -> Result<()> {
     let default_table: String = listing
         .columns
         .iter()
@@ -57,7 +57,7 @@ pub fn print_listing(format: Option<&str>, listing: &Listing) -> Result<()> {
 
 /// Prints one JSON array of objects (`inspect` without `--format`), or the
 /// template executed once per object.
-pub fn print_objects(format: Option<&str>, objects: &[Json]) -> Result<()> {
+pub(crate) fn print_objects(format: Option<&str>, objects: &[Json]) -> Result<()> {
     match format {
         None | Some("") => {
             let text = serde_json::to_string_pretty(objects)?;
@@ -187,7 +187,7 @@ fn to_json(v: &Value) -> Json {
 
 /// Docker's prune prompt: prints the warning, reads one answer from stdin;
 /// anything but yes (including no stdin at all) declines.
-pub fn confirm(warning: &str) -> Result<bool> {
+pub(crate) fn confirm(warning: &str) -> Result<bool> {
     use std::io::BufRead;
     eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
     let mut answer = String::new();

@@ -1,7 +1,6 @@
 //! `pull`, `push`, `login`, `logout`.
 
 use super::args::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
-use crate::image::reference::Reference;
 use crate::image::registry::auth::Credentials;
 use crate::image::registry::client::{Client, Transport};
 use crate::image::registry::credentials;
@@ -9,11 +8,12 @@ use crate::image::registry::manifest::Platform;
 use crate::image::registry::pull::{pull as pull_image, pull_all_tags, PullOptions};
 use crate::image::registry::push::{local_tags, push as push_image, PushOptions};
 use crate::image::registry::settings::Settings;
+use crate::model::reference::Reference;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, IsTerminal, Write};
 
-pub fn pull(args: PullArgs) -> Result<()> {
+pub(crate) fn pull(args: PullArgs) -> Result<()> {
     let reference =
         Reference::parse(&args.name).with_context(|| format!("pulling {}", args.name))?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
@@ -26,6 +26,8 @@ pub fn pull(args: PullArgs) -> Result<()> {
     };
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     if args.all_tags {
         pull_all_tags(&store, &reference, &opts)
             .with_context(|| format!("pulling all tags of {}", reference.familiar_name()))?;
@@ -50,7 +52,7 @@ pub fn pull(args: PullArgs) -> Result<()> {
     Err(crate::image::registry::pull::join_errors(errors))
 }
 
-pub fn push(args: PushArgs) -> Result<()> {
+pub(crate) fn push(args: PushArgs) -> Result<()> {
     let reference =
         Reference::parse(&args.name).with_context(|| format!("pushing {}", args.name))?;
     if reference.digest().is_some() {
@@ -100,7 +102,7 @@ pub fn push(args: PushArgs) -> Result<()> {
 
 /// `docker.io`, `reg:5000` from what users type: `https://reg:5000/`,
 /// `https://index.docker.io/v1/`, `registry-1.docker.io`...
-pub fn normalize_server(server: Option<&str>) -> Result<String> {
+pub(crate) fn normalize_server(server: Option<&str>) -> Result<String> {
     let Some(s) = server.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok("docker.io".into());
     };
@@ -120,7 +122,7 @@ pub fn normalize_server(server: Option<&str>) -> Result<String> {
     })
 }
 
-pub fn login(args: LoginArgs) -> Result<()> {
+pub(crate) fn login(args: LoginArgs) -> Result<()> {
     let domain = normalize_server(args.server.as_deref())?;
     let shown = if domain == "docker.io" {
         "Docker Hub".to_string()
@@ -187,7 +189,7 @@ pub fn login(args: LoginArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn logout(args: LogoutArgs) -> Result<()> {
+pub(crate) fn logout(args: LogoutArgs) -> Result<()> {
     let domain = normalize_server(args.server.as_deref())?;
     let key = crate::image::registry::auth::config_key(&domain);
     if credentials::erase(&domain)? {

@@ -6,7 +6,7 @@ use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-pub fn version(args: VersionArgs) -> Result<()> {
+pub(crate) fn version(args: VersionArgs) -> Result<()> {
     let uname = nix::sys::utsname::uname()?;
     let v = json!({
         "Client": {
@@ -42,12 +42,12 @@ pub fn version(args: VersionArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn info(args: InfoArgs) -> Result<()> {
+pub(crate) fn info(args: InfoArgs) -> Result<()> {
     let store = Store::open_default()?;
     let containers = store.containers()?;
     let mut running = 0;
     for c in &containers {
-        if store.observed_state(&c.id)?.status == "running" {
+        if store.observed_state(&c.id)?.status.is_running() {
             running += 1;
         }
     }
@@ -69,6 +69,7 @@ pub fn info(args: InfoArgs) -> Result<()> {
         "Architecture": std::env::consts::ARCH,
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "LandlockABI": crate::landlock::abi(),
     });
     if args.format.is_some() {
         return print_objects(args.format.as_deref(), &[info]);
@@ -91,6 +92,10 @@ pub fn info(args: InfoArgs) -> Result<()> {
     println!(" Operating System: {}", s("OperatingSystem"));
     println!(" Architecture: {}", s("Architecture"));
     println!(" CPUs: {}", s("NCPU"));
+    println!(
+        " Landlock ABI: {}",
+        crate::landlock::describe_abi(crate::landlock::abi())
+    );
     Ok(())
 }
 
@@ -107,7 +112,7 @@ fn os_name() -> String {
 }
 
 /// `inspect NAME...`: containers first, then images, as Docker looks them up.
-pub fn inspect(args: InspectArgs) -> Result<()> {
+pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     let store = Store::open_default()?;
     let kind = args.kind.as_deref();
     if let Some(k) = kind {
@@ -138,7 +143,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 }
 
 /// Writes `berth.1` and one page per subcommand (`berth-image-ls.1`, ...).
-pub fn generate_man_pages(args: ManArgs) -> Result<()> {
+pub(crate) fn generate_man_pages(args: ManArgs) -> Result<()> {
     write_man_pages(&args.dir)
 }
 

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
 
-pub fn create(args: VolumeCreateArgs) -> Result<()> {
+pub(crate) fn create(args: VolumeCreateArgs) -> Result<()> {
     if args.driver != "local" {
         bail!(
             "creating a volume: driver {:?} is not available: berth has only the \"local\" driver",
@@ -84,12 +84,12 @@ fn check_local_options(options: &IndexMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-pub fn ls(args: VolumeLsArgs) -> Result<()> {
+pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
     let store = Store::open_default()?;
     let used: Vec<String> = store
         .containers()?
         .into_iter()
-        .flat_map(|c| c.host.mounts.into_iter().filter_map(|m| m.volume))
+        .flat_map(|c| c.host.storage.mounts.into_iter().filter_map(|m| m.volume))
         .collect();
     let mut rows = Vec::new();
     let mut volumes = store.volumes()?;
@@ -180,7 +180,7 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-pub fn inspect(args: VolumeInspectArgs) -> Result<()> {
+pub(crate) fn inspect(args: VolumeInspectArgs) -> Result<()> {
     let store = Store::open_default()?;
     let mut objects = Vec::new();
     let mut missing = Vec::new();
@@ -206,9 +206,11 @@ fn inspect_json(store: &Store, v: &VolumeRecord) -> Json {
     })
 }
 
-pub fn rm(args: VolumeRmArgs) -> Result<()> {
+pub(crate) fn rm(args: VolumeRmArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let mut failed = false;
     for name in &args.names {
         let lock = store.lock()?;
@@ -234,7 +236,7 @@ pub fn rm(args: VolumeRmArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn prune(args: VolumePruneArgs) -> Result<()> {
+pub(crate) fn prune(args: VolumePruneArgs) -> Result<()> {
     let labels: Vec<(String, Option<String>)> = args
         .filter
         .iter()
@@ -258,6 +260,8 @@ pub fn prune(args: VolumePruneArgs) -> Result<()> {
         }
     }
     crate::userns::enter()?;
+    // Leftovers of killed commands go while we hold the store anyway.
+    store.clean_stale_tmp();
     let lock = store.lock()?;
     let mut removed = Vec::new();
     let mut reclaimed = 0;
@@ -300,7 +304,7 @@ fn disk_usage(path: &std::path::Path) -> u64 {
 
 /// `berth unshare [COMMAND]`: the command runs as root of berth's user
 /// namespace, where files of subordinate ids can be changed and removed.
-pub fn unshare(args: UnshareArgs) -> Result<()> {
+pub(crate) fn unshare(args: UnshareArgs) -> Result<()> {
     use std::os::unix::process::CommandExt;
     let store = Store::open_default()?;
     crate::userns::enter()?;

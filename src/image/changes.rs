@@ -8,7 +8,7 @@ use serde_json::Value;
 const SUPPORTED: &str = "CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME";
 
 /// Applies each instruction in order.
-pub fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result<()> {
+pub(crate) fn apply_changes(config: &mut ContainerConfig, changes: &[String]) -> Result<()> {
     for change in changes {
         apply(config, change).with_context(|| format!("applying --change {change:?}"))?;
     }

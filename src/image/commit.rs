@@ -9,13 +9,14 @@
 use crate::image::changes::apply_changes;
 use crate::image::config::{History, ImageConfig};
 use crate::image::layer::{unpack_layer, Notices};
-use crate::image::reference::Reference;
-use crate::runtime::treetar::{list_dir, WalkOptions, Walker};
-use crate::store::containers::ContainerRecord;
+use crate::image::treetar::{list_dir, WalkOptions, Walker};
+use crate::image::whiteout;
+use crate::model::reference::Reference;
+use crate::model::ContainerRecord;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Paths berth creates as mount points in every container; they are not
@@ -31,7 +32,7 @@ const BERTH_MOUNT_POINTS: [&str; 6] = [
 
 fn mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = BERTH_MOUNT_POINTS.iter().map(PathBuf::from).collect();
-    for m in &record.host.mounts {
+    for m in &record.host.storage.mounts {
         out.push(PathBuf::from(m.destination.trim_start_matches('/')));
     }
     out
@@ -39,10 +40,10 @@ fn mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
 
 /// One line of `diff`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     /// 'A' added, 'C' changed, 'D' deleted.
-    pub kind: char,
-    pub path: String,
+    pub(crate) kind: char,
+    pub(crate) path: String,
 }
 
 /// Whether `rel` exists in the image's layers (top first), honouring
@@ -55,10 +56,9 @@ fn in_lower(layers: &[PathBuf], rel: &Path) -> bool {
         let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
             return false;
         };
-        let mut wh = std::ffi::OsString::from(".wh.");
-        wh.push(name);
+        let wh = whiteout::whiteout_name(name);
         if std::fs::symlink_metadata(layer.join(parent).join(wh)).is_ok()
-            || layer.join(parent).join(".wh..wh..opq").exists()
+            || layer.join(parent).join(whiteout::OPAQUE_MARKER).exists()
         {
             return false;
         }
@@ -67,7 +67,7 @@ fn in_lower(layers: &[PathBuf], rel: &Path) -> bool {
 }
 
 /// The container's changes, sorted by path.
-pub fn changes(store: &Store, record: &ContainerRecord) -> Result<Vec<Change>> {
+pub(crate) fn changes(store: &Store, record: &ContainerRecord) -> Result<Vec<Change>> {
     let upper = store.container_dir(&record.id).join("upper");
     let mut layers = Vec::new();
     for diff_id in record.layers.iter().rev() {
@@ -101,7 +101,7 @@ fn walk_changes(
         let meta = e.metadata()?;
         let shown = format!("/{}", path.display());
         let ft = meta.file_type();
-        if ft.is_char_device() && meta.rdev() == 0 {
+        if whiteout::is_overlay_whiteout(meta.mode(), meta.rdev()) {
             out.push(Change {
                 kind: 'D',
                 path: shown,
@@ -137,12 +137,12 @@ fn walk_changes(
 
 /// What `commit` was asked for.
 #[derive(Debug, Default, Clone)]
-pub struct CommitOptions {
-    pub author: Option<String>,
-    pub message: Option<String>,
+pub(crate) struct CommitOptions {
+    pub(crate) author: Option<String>,
+    pub(crate) message: Option<String>,
     /// Dockerfile instructions applied to the new config.
-    pub changes: Vec<String>,
-    pub reference: Option<String>,
+    pub(crate) changes: Vec<String>,
+    pub(crate) reference: Option<String>,
 }
 
 /// Writes the upper directory as an OCI layer tar.
@@ -166,7 +166,11 @@ fn write_layer(upper: &Path, skip: Vec<PathBuf>, out: std::fs::File) -> Result<(
 }
 
 /// Makes the image; returns its id (`sha256:...`).
-pub fn commit(store: &Store, record: &ContainerRecord, opts: &CommitOptions) -> Result<String> {
+pub(crate) fn commit(
+    store: &Store,
+    record: &ContainerRecord,
+    opts: &CommitOptions,
+) -> Result<String> {
     let name = opts
         .reference
         .as_deref()

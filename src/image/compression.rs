@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 /// The compression of a layer stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
+pub(crate) enum Compression {
     None,
     Gzip,
     Zstd,
@@ -17,7 +17,7 @@ const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
 impl Compression {
     /// Recognises the compression from the first bytes of a stream.
-    pub fn detect(head: &[u8]) -> Compression {
+    pub(crate) fn detect(head: &[u8]) -> Compression {
         if head.starts_with(GZIP_MAGIC) {
             Compression::Gzip
         } else if head.starts_with(ZSTD_MAGIC) {
@@ -33,7 +33,7 @@ impl Compression {
 /// Gzip uses `MultiGzDecoder` because Go's gzip reader (and so Docker) reads
 /// every member of a multi-member stream; a single-member decoder would
 /// silently stop after the first and produce a wrong diff id.
-pub fn decompress<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>> {
+pub(crate) fn decompress<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read + 'a>> {
     let mut buffered = BufReader::with_capacity(128 * 1024, reader);
     let kind = Compression::detect(fill_at_least(&mut buffered, ZSTD_MAGIC.len())?);
     Ok(match kind {

@@ -11,63 +11,63 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ImageConfig {
+pub(crate) struct ImageConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
+    pub(crate) author: Option<String>,
     #[serde(default)]
-    pub architecture: String,
+    pub(crate) architecture: String,
     #[serde(default)]
-    pub os: String,
+    pub(crate) os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    pub(crate) variant: Option<String>,
     #[serde(default)]
-    pub config: ContainerConfig,
+    pub(crate) config: ContainerConfig,
     #[serde(default)]
-    pub rootfs: RootFs,
+    pub(crate) rootfs: RootFs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<History>,
+    pub(crate) history: Vec<History>,
     #[serde(flatten)]
-    pub extra: IndexMap<String, Value>,
+    pub(crate) extra: IndexMap<String, Value>,
 }
 
 /// The `config` object: how to run the image.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
-pub struct ContainerConfig {
+pub(crate) struct ContainerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exposed_ports: Option<IndexMap<String, Value>>,
+    pub(crate) exposed_ports: Option<IndexMap<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<Vec<String>>,
+    pub(crate) env: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
+    pub(crate) entrypoint: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
+    pub(crate) cmd: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<IndexMap<String, Value>>,
+    pub(crate) volumes: Option<IndexMap<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
+    pub(crate) working_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<IndexMap<String, String>>,
+    pub(crate) labels: Option<IndexMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
+    pub(crate) stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Value>,
+    pub(crate) healthcheck: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shell: Option<Vec<String>>,
+    pub(crate) shell: Option<Vec<String>>,
     #[serde(flatten)]
-    pub extra: IndexMap<String, Value>,
+    pub(crate) extra: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RootFs {
+pub(crate) struct RootFs {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    pub diff_ids: Vec<String>,
+    pub(crate) diff_ids: Vec<String>,
 }
 
 impl Default for RootFs {
@@ -80,28 +80,28 @@ impl Default for RootFs {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct History {
+pub(crate) struct History {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
+    pub(crate) created_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
+    pub(crate) author: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
+    pub(crate) comment: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub empty_layer: bool,
+    pub(crate) empty_layer: bool,
 }
 
 impl ImageConfig {
-    pub fn parse(data: &[u8]) -> anyhow::Result<ImageConfig> {
+    pub(crate) fn parse(data: &[u8]) -> anyhow::Result<ImageConfig> {
         serde_json::from_slice(data)
             .map_err(|e| anyhow::anyhow!("invalid image configuration: {e}"))
     }
 }
 
 /// The architecture name OCI uses for the machine we run on.
-pub fn host_architecture() -> &'static str {
+pub(crate) fn host_architecture() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

@@ -4,28 +4,28 @@ use crate::image::changes::apply_changes;
 use crate::image::compression::decompress;
 use crate::image::config::{host_architecture, History, ImageConfig, RootFs};
 use crate::image::layer::{unpack_layer, Notices};
-use crate::image::reference::Reference;
+use crate::model::reference::Reference;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::io::Read;
 
 /// What `import` was asked for besides the tarball.
 #[derive(Debug, Default, Clone)]
-pub struct ImportOptions {
+pub(crate) struct ImportOptions {
     /// Dockerfile instructions for the image's run configuration.
-    pub changes: Vec<String>,
+    pub(crate) changes: Vec<String>,
     /// History comment; "Imported from SOURCE" when absent, as Docker.
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// `os/arch[/variant]`; the host's when absent.
-    pub platform: Option<String>,
+    pub(crate) platform: Option<String>,
     /// Where the tarball came from (a file name or `-`), for the history.
-    pub source: String,
+    pub(crate) source: String,
     /// Name to give the image.
-    pub reference: Option<String>,
+    pub(crate) reference: Option<String>,
 }
 
 /// Imports a (plain, gzip or zstd) tarball; returns the new image's id.
-pub fn import(
+pub(crate) fn import(
     store: &Store,
     tarball: impl Read,
     opts: &ImportOptions,

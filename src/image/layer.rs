@@ -10,9 +10,11 @@
 //! component is always handled with `*at` calls that do not follow it.
 
 use super::tarsplit::TarSplit;
+use super::whiteout;
 use crate::store::Store;
 use crate::util::digest::Hasher;
 use crate::util::fsutil::remove_tree;
+use crate::util::report;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, renameat, AtFlags, OFlag};
@@ -25,21 +27,14 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use tar::EntryType;
-
-/// OCI whiteout prefix: `.wh.name` deletes `name` of lower layers.
-const WHITEOUT_PREFIX: &str = ".wh.";
-/// OCI opaque marker: `dir/.wh..wh..opq` hides everything lower layers have in `dir`.
-const OPAQUE_MARKER: &str = ".wh..wh..opq";
-/// Other `.wh..wh.` names are AUFS bookkeeping, skipped as Docker does.
-const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 
 /// One-time warnings of a command: each is printed once however many
 /// layers and files trigger it.
 #[derive(Debug, Default)]
-pub struct Notices {
+pub(crate) struct Notices {
     chown: bool,
     devices: bool,
     xattrs: bool,
@@ -48,20 +43,20 @@ pub struct Notices {
 impl Notices {
     fn chown_failed(&mut self) {
         if !std::mem::replace(&mut self.chown, true) && !crate::userns::single_mapping() {
-            eprintln!("WARNING: the user namespace does not map every owner in the image (no or a too small /etc/subuid range?): files owned by other users in the image are owned by root");
+            report::warning("the user namespace does not map every owner in the image (no or a too small /etc/subuid range?): files owned by other users in the image are owned by root");
         }
     }
     fn device_skipped(&mut self, path: &Path) {
         if !std::mem::replace(&mut self.devices, true) {
-            eprintln!(
-                "WARNING: skipping device nodes in the image (first: /{}): creating devices needs real root",
+            report::warning(&format!(
+                "skipping device nodes in the image (first: /{}): creating devices needs real root",
                 path.display()
-            );
+            ));
         }
     }
     fn xattr_failed(&mut self, name: &str, err: &io::Error) {
         if !std::mem::replace(&mut self.xattrs, true) {
-            eprintln!("WARNING: could not set extended attribute {name} on files of the image ({err}); continuing without it");
+            report::warning(&format!("could not set extended attribute {name} on files of the image ({err}); continuing without it"));
         }
     }
 }
@@ -69,15 +64,15 @@ impl Notices {
 /// A layer unpacked in a staging directory, ready for `Store::commit_layer`.
 /// The staging directory is removed when this is dropped uncommitted.
 #[derive(Debug)]
-pub struct UnpackedLayer {
-    pub staging: PathBuf,
-    pub diff_id: String,
-    pub size: u64,
+pub(crate) struct UnpackedLayer {
+    pub(crate) staging: PathBuf,
+    pub(crate) diff_id: String,
+    pub(crate) size: u64,
     committed: bool,
 }
 
 impl UnpackedLayer {
-    pub fn record(&self) -> crate::store::layers::LayerRecord {
+    pub(crate) fn record(&self) -> crate::store::layers::LayerRecord {
         crate::store::layers::LayerRecord {
             diff_id: self.diff_id.clone(),
             size: self.size,
@@ -85,7 +80,7 @@ impl UnpackedLayer {
     }
 
     /// Moves the layer into the store (the caller holds the lock).
-    pub fn commit(mut self, store: &Store, lock: &crate::store::StoreLock) -> Result<()> {
+    pub(crate) fn commit(mut self, store: &Store, lock: &crate::store::StoreLock) -> Result<()> {
         store.commit_layer(&self.staging, &self.record(), lock)?;
         self.committed = true;
         Ok(())
@@ -104,7 +99,7 @@ impl Drop for UnpackedLayer {
 /// config blob and its record, in one locked section so that garbage
 /// collection never sees the layer without its image. `below` are the
 /// layers under the new one. Returns the image id.
-pub fn record_image(
+pub(crate) fn record_image(
     store: &Store,
     layer: UnpackedLayer,
     below: &[String],
@@ -138,7 +133,7 @@ pub fn record_image(
 
 /// Unpacks an uncompressed layer tar from `reader` into a fresh staging
 /// directory of the store.
-pub fn unpack_layer(
+pub(crate) fn unpack_layer(
     store: &Store,
     reader: impl Read,
     notices: &mut Notices,
@@ -159,7 +154,11 @@ pub fn unpack_layer(
 /// Unpacks a layer tar into `dir/diff` and writes `dir/tar-split.gz`;
 /// returns the diff id (sha256 of every byte of the stream, trailing
 /// blocks included) and the stream's size.
-pub fn unpack_into(dir: &Path, reader: impl Read, notices: &mut Notices) -> Result<(String, u64)> {
+pub(crate) fn unpack_into(
+    dir: &Path,
+    reader: impl Read,
+    notices: &mut Notices,
+) -> Result<(String, u64)> {
     let diff = dir.join("diff");
     std::fs::create_dir(&diff).with_context(|| format!("creating {}", diff.display()))?;
     let tap = Rc::new(RefCell::new(Tap::new(reader)));
@@ -310,7 +309,7 @@ impl<'n> Unpacker<'n> {
             return Ok(());
         };
         let name_str = name.to_string_lossy();
-        if name_str.starts_with(WHITEOUT_PREFIX) {
+        if name_str.starts_with(whiteout::PREFIX) {
             let parent = self.parent_dir(&parent_path)?;
             return self.whiteout(&parent, &name_str, &meta);
         }
@@ -450,14 +449,8 @@ impl<'n> Unpacker<'n> {
 
     /// `.wh.name` and `.wh..wh..opq` in their overlay form.
     fn whiteout(&mut self, parent: &pathrs::Handle, name: &str, meta: &Meta) -> Result<()> {
-        if name == OPAQUE_MARKER {
-            let xattr = if self.real_root {
-                "trusted.overlay.opaque"
-            } else {
-                // Rootless overlay is mounted with `userxattr`, which reads
-                // the user.overlay.* names.
-                "user.overlay.opaque"
-            };
+        if name == whiteout::OPAQUE_MARKER {
+            let xattr = whiteout::opaque_xattr(self.real_root);
             let dir = File::from(openat(
                 parent,
                 ".",
@@ -466,12 +459,17 @@ impl<'n> Unpacker<'n> {
             )?);
             xattr::FileExt::set_xattr(&dir, xattr, b"y")
                 .with_context(|| format!("marking the directory opaque ({xattr})"))?;
+            if self.real_root {
+                // Root may be preparing a shared image store that users
+                // mount rootless (`userxattr`): they read the user.* name.
+                let _ = xattr::FileExt::set_xattr(&dir, "user.overlay.opaque", b"y");
+            }
             return Ok(());
         }
-        if name.starts_with(WHITEOUT_META_PREFIX) {
+        let Some(target) = whiteout::deleted_name(name) else {
             return Ok(());
-        }
-        let target = OsString::from(&name[WHITEOUT_PREFIX.len()..]);
+        };
+        let target = OsString::from(target);
         if target.is_empty() || target == "." || target == ".." {
             bail!("invalid whiteout name {name:?}");
         }
@@ -681,21 +679,14 @@ fn join_path(parent: &Path, name: &OsStr) -> PathBuf {
 /// leading `/` and inner `..` resolved lexically. `None` is the layer root.
 /// A path that climbs above the root is refused, as Docker refuses it.
 pub(crate) fn clean_path(path: &Path) -> Result<Option<(PathBuf, OsString)>> {
-    let mut parts: Vec<&OsStr> = Vec::new();
-    for c in path.components() {
-        match c {
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-            Component::ParentDir => {
-                if parts.pop().is_none() {
-                    bail!(
-                        "refusing tar entry {}: its path leads out of the layer",
-                        path.display()
-                    );
-                }
-            }
-            Component::Normal(p) => parts.push(p),
-        }
+    let cleaned = crate::util::path::clean(path);
+    if cleaned.escaped {
+        bail!(
+            "refusing tar entry {}: its path leads out of the layer",
+            path.display()
+        );
     }
+    let mut parts = cleaned.parts;
     let Some(name) = parts.pop() else {
         return Ok(None);
     };
@@ -773,7 +764,7 @@ fn parse_pax_time(text: &str) -> Result<TimeSpec> {
 
 /// Root of the initial user namespace (not root of a user namespace we
 /// made): only it may use `trusted.*` xattrs and real device nodes.
-pub fn is_real_root() -> bool {
+pub(crate) fn is_real_root() -> bool {
     if !nix::unistd::geteuid().is_root() {
         return false;
     }

@@ -1,12 +1,13 @@
-//! Images: references, configurations, layers and archives.
+//! Images: configurations, layers, archives, commits and registries.
 
-pub mod archive;
-pub mod changes;
-pub mod commit;
-pub mod compression;
-pub mod config;
-pub mod import;
-pub mod layer;
-pub mod reference;
-pub mod registry;
-pub mod tarsplit;
+pub(crate) mod archive;
+pub(crate) mod changes;
+pub(crate) mod commit;
+pub(crate) mod compression;
+pub(crate) mod config;
+pub(crate) mod import;
+pub(crate) mod layer;
+pub(crate) mod registry;
+pub(crate) mod tarsplit;
+pub(crate) mod treetar;
+pub(crate) mod whiteout;

@@ -23,7 +23,7 @@ const TAG_FILE: u8 = b'F';
 
 /// One piece of the tar stream.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Piece {
+pub(crate) enum Piece {
     Raw(Vec<u8>),
     /// `size` bytes taken from the file at `path`, relative to the layer dir.
     File {
@@ -34,17 +34,17 @@ pub enum Piece {
 
 /// The pieces of a tar stream, in order.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct TarSplit {
+pub(crate) struct TarSplit {
     pieces: Vec<Piece>,
 }
 
 impl TarSplit {
-    pub fn pieces(&self) -> &[Piece] {
+    pub(crate) fn pieces(&self) -> &[Piece] {
         &self.pieces
     }
 
     /// Appends raw bytes, merged with a raw piece just before.
-    pub fn push_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn push_raw(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -55,13 +55,13 @@ impl TarSplit {
         }
     }
 
-    pub fn push_file(&mut self, path: String, size: u64) {
+    pub(crate) fn push_file(&mut self, path: String, size: u64) {
         self.pieces.push(Piece::File { path, size });
     }
 
     /// Rewrites references to `from` and to files under it so that they
     /// name `to` instead (the entry was moved aside); true if any did.
-    pub fn rename_prefix(&mut self, from: &str, to: &str) -> bool {
+    pub(crate) fn rename_prefix(&mut self, from: &str, to: &str) -> bool {
         let mut any = false;
         for piece in &mut self.pieces {
             if let Piece::File { path, .. } = piece {
@@ -79,7 +79,7 @@ impl TarSplit {
         any
     }
 
-    pub fn write_to(&self, path: &Path) -> Result<()> {
+    pub(crate) fn write_to(&self, path: &Path) -> Result<()> {
         let file =
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let mut gz =
@@ -109,7 +109,7 @@ impl TarSplit {
             .with_context(|| format!("syncing {}", path.display()))
     }
 
-    pub fn read_from(path: &Path) -> Result<TarSplit> {
+    pub(crate) fn read_from(path: &Path) -> Result<TarSplit> {
         let file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut r = flate2::read::GzDecoder::new(BufReader::new(file));
@@ -162,7 +162,7 @@ fn read_u64(r: &mut impl Read) -> io::Result<u64> {
 
 /// Streams the layer tar recorded in `layer_dir` (its `tar-split.gz` and
 /// files) to `out`; returns the digest and size of what was written.
-pub fn regenerate_from(layer_dir: &Path, out: &mut dyn Write) -> Result<(String, u64)> {
+pub(crate) fn regenerate_from(layer_dir: &Path, out: &mut dyn Write) -> Result<(String, u64)> {
     let split = TarSplit::read_from(&layer_dir.join("tar-split.gz"))?;
     // File references are resolved inside the layer directory so that a
     // tampered reference (`../../etc/shadow`) cannot read outside it.
@@ -192,7 +192,7 @@ pub fn regenerate_from(layer_dir: &Path, out: &mut dyn Write) -> Result<(String,
 /// Writes the exact uncompressed tar of layer `diff_id` to `out`, and fails
 /// if what was written does not hash to `diff_id` (the layer's files were
 /// changed in the store). The size to expect is [`layer_tar_size`].
-pub fn regenerate(store: &Store, diff_id: &str, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn regenerate(store: &Store, diff_id: &str, out: &mut dyn Write) -> Result<()> {
     let dir = store.layer_dir(diff_id)?;
     let (digest, _) =
         regenerate_from(&dir, out).with_context(|| format!("regenerating layer {diff_id}"))?;
@@ -203,7 +203,7 @@ pub fn regenerate(store: &Store, diff_id: &str, out: &mut dyn Write) -> Result<(
 }
 
 /// The size of the uncompressed tar of a layer in the store.
-pub fn layer_tar_size(store: &Store, diff_id: &str) -> Result<u64> {
+pub(crate) fn layer_tar_size(store: &Store, diff_id: &str) -> Result<u64> {
     store.layer(diff_id).map(|l| l.size).with_context(|| {
         format!(
             "layer {diff_id} is missing from the store; remove the image and load or pull it again"

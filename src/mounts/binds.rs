@@ -5,14 +5,14 @@
 
 use super::inroot::InRoot;
 use super::{fd_path, make_read_only_recursive};
-use crate::store::containers::{MountKind, MountPoint};
+use crate::model::{MountKind, MountPoint};
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::OwnedFd;
 
 /// Mounts every entry, in order (so a later mount may sit inside an
 /// earlier one, as Docker sorts them by depth when given in that order).
-pub fn mount_all(root: &InRoot, mounts: &[MountPoint]) -> Result<()> {
+pub(crate) fn mount_all(root: &InRoot, mounts: &[MountPoint]) -> Result<()> {
     let mut sorted: Vec<&MountPoint> = mounts.iter().collect();
     // Parents before children, whatever the flag order (Docker does too).
     sorted.sort_by_key(|m| m.destination.matches('/').count());
@@ -106,7 +106,7 @@ fn copy_up(root: &InRoot, m: &MountPoint) -> Result<()> {
 
 /// Splits tmpfs options into mount flags and the data string tmpfs reads.
 /// Defaults as Docker's: nosuid, nodev, noexec.
-pub fn tmpfs_options(options: &str) -> (MsFlags, String) {
+pub(crate) fn tmpfs_options(options: &str) -> (MsFlags, String) {
     let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let mut data = Vec::new();
     for o in options.split(',').filter(|o| !o.is_empty()) {

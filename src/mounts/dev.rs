@@ -20,7 +20,7 @@ const LINKS: [(&str, &str); 5] = [
 
 /// Builds /dev in the rootfs opened as `root`. `tty_gid` is the gid for
 /// new terminals (5, "tty") when the namespace maps it.
-pub fn setup(root: &InRoot, tty_gid: Option<u32>) -> Result<()> {
+pub(crate) fn setup(root: &InRoot, tty_gid: Option<u32>) -> Result<()> {
     let dir = root
         .mkdir_all("/dev", 0o755)
         .context("creating /dev in the container")?;

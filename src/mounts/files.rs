@@ -11,7 +11,7 @@ use std::path::Path;
 /// a private network namespace cannot reach.
 const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
 
-pub fn hosts(hostname: &str) -> String {
+pub(crate) fn hosts(hostname: &str) -> String {
     // The container's own name resolves to a loopback address, as on a
     // Debian host, so that tools which look up their own name work.
     format!(
@@ -23,7 +23,7 @@ pub fn hosts(hostname: &str) -> String {
 
 /// The host's resolv.conf, with loopback nameservers replaced when the
 /// container cannot reach the host's loopback (private network namespace).
-pub fn resolv_conf(host: &str, private_net: bool) -> String {
+pub(crate) fn resolv_conf(host: &str, private_net: bool) -> String {
     if !private_net {
         return host.to_string();
     }
@@ -52,7 +52,7 @@ pub fn resolv_conf(host: &str, private_net: bool) -> String {
 /// Writes the three files into `dir` (the container's directory). They
 /// are rewritten at each start, so no fsync: a torn file is replaced next
 /// time and never outlives the container.
-pub fn write_all(dir: &Path, hostname: &str, private_net: bool) -> Result<()> {
+pub(crate) fn write_all(dir: &Path, hostname: &str, private_net: bool) -> Result<()> {
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     for (name, content) in [
         ("hosts", hosts(hostname)),
@@ -68,7 +68,7 @@ pub fn write_all(dir: &Path, hostname: &str, private_net: bool) -> Result<()> {
 /// Binds the files from `dir` over /etc/hosts, /etc/hostname and
 /// /etc/resolv.conf of the rootfs, creating them if the image has none.
 /// A file the user mounted there (`user_targets`) wins, as in Docker.
-pub fn bind_all(root: &InRoot, dir: &Path, user_targets: &[&str]) -> Result<()> {
+pub(crate) fn bind_all(root: &InRoot, dir: &Path, user_targets: &[&str]) -> Result<()> {
     root.mkdir_all("/etc", 0o755)
         .context("creating /etc in the container")?;
     for name in ["hosts", "hostname", "resolv.conf"] {

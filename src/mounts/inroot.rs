@@ -4,63 +4,15 @@
 //! host's files. One syscall per lookup, which matters on the launch path
 //! (pathrs verifies every step through procfs, costing milliseconds).
 
+use crate::util::openat2::{cpath, in_root as openat2};
 use anyhow::{bail, Context, Result};
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 /// An open rootfs directory.
-pub struct InRoot {
+pub(crate) struct InRoot {
     root: OwnedFd,
-}
-
-fn cpath(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
-/// openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS relative to `dir`:
-/// symlinks resolve inside the tree, never out of it.
-pub(crate) fn openat2(dir: &OwnedFd, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
-    let c = cpath(path)?;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: u64::from(mode),
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    loop {
-        // SAFETY: valid C string and open_how struct for the call's duration.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: a fresh descriptor that we own from here on.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-        }
-        let err = io::Error::last_os_error();
-        // EAGAIN: a concurrent rename somewhere in the tree; just retry.
-        if err.raw_os_error() != Some(libc::EAGAIN) {
-            return Err(err);
-        }
-    }
 }
 
 fn relative(path: &Path) -> &Path {
@@ -68,7 +20,7 @@ fn relative(path: &Path) -> &Path {
 }
 
 impl InRoot {
-    pub fn open(path: &Path) -> Result<InRoot> {
+    pub(crate) fn open(path: &Path) -> Result<InRoot> {
         let root = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
@@ -78,7 +30,7 @@ impl InRoot {
     }
 
     /// An `O_PATH` descriptor of `path` inside the root.
-    pub fn resolve(&self, path: impl AsRef<Path>) -> io::Result<OwnedFd> {
+    pub(crate) fn resolve(&self, path: impl AsRef<Path>) -> io::Result<OwnedFd> {
         let p = relative(path.as_ref());
         let p = if p.as_os_str().is_empty() {
             Path::new(".")
@@ -89,7 +41,7 @@ impl InRoot {
     }
 
     /// `mkdir -p` inside the root; returns the directory.
-    pub fn mkdir_all(&self, path: impl AsRef<Path>, mode: u32) -> Result<OwnedFd> {
+    pub(crate) fn mkdir_all(&self, path: impl AsRef<Path>, mode: u32) -> Result<OwnedFd> {
         let path = path.as_ref();
         match self.resolve(path) {
             Ok(fd) => {
@@ -132,7 +84,7 @@ impl InRoot {
     }
 
     /// Creates (or opens) a regular file inside the root, and its parents.
-    pub fn create_file(&self, path: impl AsRef<Path>, mode: u32) -> Result<OwnedFd> {
+    pub(crate) fn create_file(&self, path: impl AsRef<Path>, mode: u32) -> Result<OwnedFd> {
         let path = path.as_ref();
         if let Some(parent) = path.parent() {
             self.mkdir_all(parent, 0o755)?;
@@ -149,7 +101,7 @@ impl InRoot {
 
 use std::os::unix::fs::OpenOptionsExt;
 
-pub fn is_dir(fd: &OwnedFd) -> bool {
+pub(crate) fn is_dir(fd: &OwnedFd) -> bool {
     nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 

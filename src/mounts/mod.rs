@@ -3,13 +3,13 @@
 //! namespace (so nothing here is visible to the host), before pivot_root
 //! except where a function says otherwise.
 
-pub mod binds;
-pub mod dev;
-pub mod files;
-pub mod inroot;
-pub mod pivot;
-pub mod proc_sys;
-pub mod rootfs;
+pub(crate) mod binds;
+pub(crate) mod dev;
+pub(crate) mod files;
+pub(crate) mod inroot;
+pub(crate) mod pivot;
+pub(crate) mod proc_sys;
+pub(crate) mod rootfs;
 
 use anyhow::{Context, Result};
 use nix::mount::MsFlags;
@@ -19,14 +19,14 @@ use std::path::{Path, PathBuf};
 /// The `/proc/self/fd/N` path of an open file: mounting on it mounts on
 /// the very inode we resolved inside the rootfs, so no symlink swapped in
 /// later can redirect the mount.
-pub fn fd_path(fd: &impl AsFd) -> PathBuf {
+pub(crate) fn fd_path(fd: &impl AsFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
 }
 
 /// The mount flags that a user namespace locks on an existing mount
 /// (nosuid, nodev, noexec, atime) and that a read-only remount of a bind
 /// of it must therefore repeat, or the kernel refuses with EPERM.
-pub fn locked_flags(path: &Path) -> MsFlags {
+pub(crate) fn locked_flags(path: &Path) -> MsFlags {
     use nix::sys::statvfs::{statvfs, FsFlags};
     let Ok(st) = statvfs(path) else {
         return MsFlags::empty();
@@ -51,7 +51,7 @@ pub fn locked_flags(path: &Path) -> MsFlags {
 /// Remounts the bind mount at `target` read-only, keeping its locked flags.
 /// Makes every mount of our (new) mount namespace private, so that
 /// nothing mounted after this propagates back to the host.
-pub fn make_private() -> Result<()> {
+pub(crate) fn make_private() -> Result<()> {
     nix::mount::mount(
         None::<&str>,
         "/",
@@ -62,7 +62,7 @@ pub fn make_private() -> Result<()> {
     .context("making the mounts private")
 }
 
-pub fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
+pub(crate) fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
     let flags =
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target) | extra;
     nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
@@ -73,7 +73,7 @@ pub fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
 /// (mount_setattr with AT_RECURSIVE, Linux 5.12+), so that no submount of
 /// a read-only bind (the host's cgroup tree under /sys, say) stays
 /// writable. Older kernels get the top mount only.
-pub fn make_read_only_recursive(target: &Path) -> Result<()> {
+pub(crate) fn make_read_only_recursive(target: &Path) -> Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,

@@ -8,7 +8,7 @@ use std::path::Path;
 /// nothing of the host's tree stays reachable. The old root is stacked
 /// on the new one (`pivot_root(".", ".")`), which needs no directory for
 /// it inside the container.
-pub fn pivot(rootfs: &Path) -> Result<()> {
+pub(crate) fn pivot(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir(rootfs).context("entering the container's root filesystem")?;
     nix::unistd::pivot_root(".", ".").context("pivot_root into the container")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the host's root")?;
@@ -18,7 +18,7 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 
 /// `--read-only`: the root mount becomes read-only (its submounts keep
 /// their own modes).
-pub fn make_root_read_only(rootfs: &Path) -> Result<()> {
+pub(crate) fn make_root_read_only(rootfs: &Path) -> Result<()> {
     use nix::mount::{mount, MsFlags};
     mount(
         None::<&str>,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Hidden from the container (Docker's list): files get /dev/null over
 /// them, directories an empty read-only tmpfs.
-pub const MASKED: [&str; 12] = [
+pub(crate) const MASKED: [&str; 12] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/interrupts",
@@ -24,7 +24,7 @@ pub const MASKED: [&str; 12] = [
 ];
 
 /// Visible but read-only (Docker's list).
-pub const READ_ONLY: [&str; 5] = [
+pub(crate) const READ_ONLY: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -37,7 +37,7 @@ const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NOEXEC);
 
 /// A fresh proc for the container's pid namespace.
-pub fn mount_proc(root: &InRoot) -> Result<()> {
+pub(crate) fn mount_proc(root: &InRoot) -> Result<()> {
     let dir = root
         .mkdir_all("/proc", 0o555)
         .context("creating /proc in the container")?;
@@ -54,7 +54,7 @@ pub fn mount_proc(root: &InRoot) -> Result<()> {
 /// /sys read-only: a fresh sysfs where the kernel allows one (a network
 /// namespace of our own, or real root), else a read-only recursive bind
 /// of the host's.
-pub fn mount_sys(root: &InRoot, private_net: bool) -> Result<()> {
+pub(crate) fn mount_sys(root: &InRoot, private_net: bool) -> Result<()> {
     let fresh = private_net || crate::userns::is_real_root();
     let dir = root
         .mkdir_all("/sys", 0o555)
@@ -99,7 +99,7 @@ pub fn mount_sys(root: &InRoot, private_net: bool) -> Result<()> {
 
 /// Masks and write-protects Docker's paths. Runs after pivot_root, where
 /// /proc and /sys are the ones we mounted.
-pub fn restrict_paths() -> Result<()> {
+pub(crate) fn restrict_paths() -> Result<()> {
     for p in MASKED {
         let path = Path::new(p);
         let Ok(meta) = std::fs::symlink_metadata(path) else {

@@ -10,16 +10,16 @@ use std::path::Path;
 
 /// Everything overlay needs, as paths relative to the store root.
 #[derive(Debug, Clone)]
-pub struct OverlaySpec {
+pub(crate) struct OverlaySpec {
     /// Top layer first.
-    pub lowers: Vec<String>,
-    pub upper: String,
-    pub work: String,
-    pub userxattr: bool,
+    pub(crate) lowers: Vec<String>,
+    pub(crate) upper: String,
+    pub(crate) work: String,
+    pub(crate) userxattr: bool,
 }
 
 impl OverlaySpec {
-    pub fn options(&self) -> String {
+    pub(crate) fn options(&self) -> String {
         let mut o = format!(
             "lowerdir={},upperdir={},workdir={}",
             self.lowers.join(":"),
@@ -35,7 +35,7 @@ impl OverlaySpec {
 
 /// Mounts the overlay at `target`. The working directory must be the
 /// store root (the caller chdirs there: the paths are relative to it).
-pub fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<()> {
+pub(crate) fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<()> {
     let options = spec.options();
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()

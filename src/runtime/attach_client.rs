@@ -4,50 +4,51 @@
 //! on every way out), sends window sizes, forwards signals to the container
 //! and recognises the detach keys.
 
-use super::attach::{write_frame, Decoder, Kind};
+use super::message::{Decoder, Message};
+use crate::model::StartFailure;
+use crate::util::proc::ProcessId;
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
-use nix::unistd::Pid;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-pub struct AttachOptions {
+pub(crate) struct AttachOptions {
     /// Relay our stdin to the container.
-    pub stdin: bool,
+    pub(crate) stdin: bool,
     /// The container has a terminal: raw mode, window size, detach keys.
-    pub tty: bool,
-    pub detach_keys: Vec<u8>,
+    pub(crate) tty: bool,
+    pub(crate) detach_keys: Vec<u8>,
     /// Forward SIGINT/SIGTERM/... to the container (`--sig-proxy`).
-    pub sig_proxy: bool,
+    pub(crate) sig_proxy: bool,
     /// Tell the monitor we are ready (it waits for us before starting).
-    pub send_ready: bool,
+    pub(crate) send_ready: bool,
     /// Where forwarded signals go: the container's init.
-    pub signal_target: Option<Pid>,
+    pub(crate) signal_target: Option<ProcessId>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Exited(i32),
-    /// The container could not start: Docker's status and the message.
-    Failed(i32, String),
+    /// The container could not start.
+    Failed(StartFailure),
     Detached,
     /// The monitor went away without an exit status.
     Lost,
 }
 
 /// Puts the terminal in raw mode and restores it when dropped.
-pub struct RawMode {
+pub(crate) struct RawMode {
     fd: std::os::fd::RawFd,
     saved: Termios,
 }
 
 impl RawMode {
-    pub fn enable(fd: BorrowedFd<'_>) -> Option<RawMode> {
+    pub(crate) fn enable(fd: BorrowedFd<'_>) -> Option<RawMode> {
         let saved = termios::tcgetattr(fd).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
@@ -68,7 +69,8 @@ impl Drop for RawMode {
 }
 
 /// The terminal size of `fd` as (rows, cols).
-pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+pub(crate) fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain data; all-zero is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
@@ -76,15 +78,46 @@ pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
 }
 
 fn resize_frame(sock: &mut UnixStream, size: (u16, u16)) -> std::io::Result<()> {
-    let mut p = Vec::with_capacity(4);
-    p.extend_from_slice(&size.0.to_be_bytes());
-    p.extend_from_slice(&size.1.to_be_bytes());
-    write_frame(sock, Kind::Resize, &p)
+    Message::Resize {
+        rows: size.0,
+        cols: size.1,
+    }
+    .write_to(sock)
+}
+
+/// Parses `--detach-keys` (`ctrl-p,ctrl-q`, `a`, `ctrl-@`) into bytes.
+pub(crate) fn parse_detach_keys(spec: &str) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for key in spec.split(',') {
+        let k = key.trim();
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [b] if b.is_ascii_lowercase() => b - b'a' + 1,
+                [b'@'] => 0,
+                [b'['] => 27,
+                [b'\\'] => 28,
+                [b']'] => 29,
+                [b'^'] => 30,
+                [b'_'] => 31,
+                _ => anyhow::bail!(
+                    "invalid detach key {k:?}: use ctrl-<a-z|@|[|\\|]|^|_> or a single character"
+                ),
+            };
+            out.push(b);
+        } else if k.len() == 1 {
+            out.push(k.as_bytes()[0]);
+        } else {
+            anyhow::bail!(
+                "invalid detach key {k:?}: use ctrl-<a-z|@|[|\\|]|^|_> or a single character"
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// Connects to a monitor's socket and relays until the container exits,
 /// the user detaches, or the monitor goes away.
-pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
+pub(crate) fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
     let mut sock = UnixStream::connect(socket).with_context(|| {
         format!(
             "attaching to the container's monitor at {}",
@@ -124,7 +157,7 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
         }
     }
     if opts.send_ready {
-        write_frame(&mut sock, Kind::Ready, &[])?;
+        Message::Ready.write_to(&mut sock)?;
     }
 
     let mut decoder = Decoder::default();
@@ -164,8 +197,8 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
                         }
                     }
                     Some(s) if opts.sig_proxy => {
-                        if let Some(pid) = target {
-                            let _ = kill(pid, s);
+                        if let Some(init) = target {
+                            let _ = init.signal(s);
                         }
                     }
                     _ => {}
@@ -176,7 +209,7 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
             let n = stdin.lock().read(&mut buf).unwrap_or(0);
             if n == 0 {
                 stdin_open = false;
-                let _ = write_frame(&mut sock, Kind::StdinEof, &[]);
+                let _ = Message::StdinEof.write_to(&mut sock);
             } else {
                 let data = &buf[..n];
                 if is_tty && !opts.detach_keys.is_empty() {
@@ -198,7 +231,7 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
                         break Outcome::Detached;
                     }
                 }
-                if write_frame(&mut sock, Kind::Stdin, data).is_err() {
+                if Message::Stdin(data.to_vec()).write_to(&mut sock).is_err() {
                     stdin_open = false;
                 }
             }
@@ -214,36 +247,21 @@ pub fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
             }
             decoder.feed(&buf[..n]);
             let mut finished = None;
-            while let Some((kind, payload)) = decoder.next_frame()? {
-                match kind {
-                    Kind::Stdout => {
+            while let Some(message) = decoder.next_message()? {
+                match message {
+                    Message::Stdout(data) => {
                         let mut o = stdout.lock();
-                        let _ = o.write_all(&payload);
+                        let _ = o.write_all(&data);
                         let _ = o.flush();
                     }
-                    Kind::Stderr => {
+                    Message::Stderr(data) => {
                         let mut e = stderr.lock();
-                        let _ = e.write_all(&payload);
+                        let _ = e.write_all(&data);
                         let _ = e.flush();
                     }
-                    Kind::Exit if payload.len() == 4 => {
-                        finished = Some(Outcome::Exited(i32::from_be_bytes([
-                            payload[0], payload[1], payload[2], payload[3],
-                        ])));
-                    }
-                    Kind::Error if payload.len() >= 4 => {
-                        let code =
-                            i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                        finished = Some(Outcome::Failed(
-                            code,
-                            String::from_utf8_lossy(&payload[4..]).into_owned(),
-                        ));
-                    }
-                    Kind::Started if payload.len() == 4 => {
-                        target = Some(Pid::from_raw(i32::from_be_bytes([
-                            payload[0], payload[1], payload[2], payload[3],
-                        ])));
-                    }
+                    Message::Exited(code) => finished = Some(Outcome::Exited(code)),
+                    Message::Failed(f) => finished = Some(Outcome::Failed(f)),
+                    Message::Started(pid) => target = Some(ProcessId::of(pid)),
                     _ => {}
                 }
             }
@@ -267,4 +285,17 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
         }
     }
     Guard(Some(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(parse_detach_keys("a,ctrl-@").unwrap(), vec![b'a', 0]);
+        assert!(parse_detach_keys("ctrl-1").is_err());
+        assert!(parse_detach_keys("esc").is_err());
+    }
 }

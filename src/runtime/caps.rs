@@ -8,31 +8,16 @@ use anyhow::{Context, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 
 /// Docker's default capabilities.
-pub const DEFAULT: [Capability; 14] = [
-    Capability::CAP_CHOWN,
-    Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_FSETID,
-    Capability::CAP_FOWNER,
-    Capability::CAP_MKNOD,
-    Capability::CAP_NET_RAW,
-    Capability::CAP_SETGID,
-    Capability::CAP_SETUID,
-    Capability::CAP_SETFCAP,
-    Capability::CAP_SETPCAP,
-    Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_SYS_CHROOT,
-    Capability::CAP_KILL,
-    Capability::CAP_AUDIT_WRITE,
-];
+pub(crate) const DEFAULT: [Capability; 14] = crate::model::caps::DOCKER_DEFAULT;
 
-pub fn default_set() -> CapsHashSet {
+pub(crate) fn default_set() -> CapsHashSet {
     DEFAULT.into_iter().collect()
 }
 
 /// Drops every capability outside `keep` from the bounding set. Needs
 /// CAP_SETPCAP, so it runs before the ids change. Capabilities the
 /// running kernel does not know are skipped.
-pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
+pub(crate) fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
     let last = caps::runtime::thread_all_supported();
     for cap in caps::all() {
         if keep.contains(&cap) || !last.contains(&cap) {
@@ -45,7 +30,7 @@ pub fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
 }
 
 /// After the ids changed: the final permitted/effective/inheritable sets.
-pub fn apply_after_setuid(keep: &CapsHashSet, is_root: bool) -> Result<()> {
+pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool) -> Result<()> {
     let empty = CapsHashSet::new();
     let _ = caps::clear(None, CapSet::Ambient);
     caps::set(None, CapSet::Inheritable, &empty).context("clearing inheritable capabilities")?;

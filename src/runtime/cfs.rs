@@ -6,18 +6,18 @@
 //! write through that child, so that files get the container's owners
 //! and nothing outside the container's root is ever touched.
 
+use super::message::{read_start_report, Message};
 use super::nsenter::{self, Target};
-use crate::store::containers::ContainerRecord;
+use crate::model::{ContainerRecord, MountKind, MountPoint, StartFailure, Status};
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
 use nix::sched::CloneFlags;
 use nix::unistd::{fork, pipe2, ForkResult};
-use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 
 /// Where the child found the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
+pub(crate) enum View {
     /// The running container's mount namespace: other mounts (/proc,
     /// /dev, volumes) are visible.
     Running,
@@ -29,17 +29,17 @@ pub enum View {
 /// returns f's error (sent back as text) if it failed. The caller has no
 /// thread. Descriptors `f` uses must be open before the call; the child
 /// closes `close_in_child` first (the parent's ends of its pipes).
-pub fn with_root(
+pub(crate) fn with_root(
     store: &Store,
     record: &ContainerRecord,
     close_in_child: &[std::os::fd::RawFd],
     f: impl FnOnce(&OwnedFd, View) -> Result<()>,
 ) -> Result<ChildHandle> {
     let state = store.observed_state(&record.id)?;
-    let running = matches!(state.status.as_str(), "running" | "paused");
+    let running = matches!(state.status, Status::Running | Status::Paused);
     let target = if running {
         Some(Target::open(
-            state.pid,
+            state.process(),
             &record.id,
             CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
         )?)
@@ -64,7 +64,8 @@ pub fn with_root(
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = std::fs::File::from(err_w).write_all(format!("{e:#}").as_bytes());
+                    let failure = Message::Failed(StartFailure::setup(e));
+                    let _ = failure.write_to(&mut std::fs::File::from(err_w));
                     1
                 }
             };
@@ -79,21 +80,19 @@ pub fn with_root(
 }
 
 /// The helper child, to be waited for once its data is exchanged.
-pub struct ChildHandle {
+pub(crate) struct ChildHandle {
     pid: nix::unistd::Pid,
     err: Option<OwnedFd>,
 }
 
 impl ChildHandle {
     /// Waits for the child; its error, if any.
-    pub fn wait(mut self) -> Result<()> {
-        let mut msg = String::new();
-        if let Some(fd) = self.err.take() {
-            let _ = std::fs::File::from(fd).read_to_string(&mut msg);
-        }
-        let code = super::signals::wait_exit(self.pid).context("waiting for the copy helper")?;
-        if !msg.is_empty() {
-            return Err(anyhow!(msg));
+    pub(crate) fn wait(mut self) -> Result<()> {
+        let failure = self.err.take().and_then(read_start_report);
+        let code =
+            crate::util::signals::wait_exit(self.pid).context("waiting for the copy helper")?;
+        if let Some(f) = failure {
+            return Err(anyhow!(f.message));
         }
         if code != 0 {
             return Err(anyhow!("the copy helper failed (status {code})"));
@@ -129,11 +128,12 @@ fn enter_stopped(store: &Store, record: &ContainerRecord) -> Result<OwnedFd> {
     // The container's volumes and binds, as it sees them when it runs, so
     // that cp and export of a path in a volume use the volume. A tmpfs
     // holds nothing while the container is stopped.
-    let persistent: Vec<crate::store::containers::MountPoint> = record
+    let persistent: Vec<MountPoint> = record
         .host
+        .storage
         .mounts
         .iter()
-        .filter(|m| m.kind != crate::store::containers::MountKind::Tmpfs)
+        .filter(|m| m.kind != MountKind::Tmpfs)
         .cloned()
         .collect();
     let root = crate::mounts::inroot::InRoot::open(&merged)

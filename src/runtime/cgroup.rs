@@ -6,7 +6,6 @@
 //! of its own at start (`place_container`); otherwise pausing is refused
 //! with what an administrator can delegate.
 
-use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,7 +34,7 @@ fn container_cgroup(parent: &Path, id: &str) -> PathBuf {
 /// Moves the container's init into a cgroup of its own below ours, when
 /// ours is writable, so that `pause` can freeze it alone. Best effort:
 /// without a writable cgroup the container runs in ours.
-pub fn place_container(pid: i32, id: &str) {
+pub(crate) fn place_container(pid: i32, id: &str) {
     let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
@@ -54,7 +53,7 @@ pub fn place_container(pid: i32, id: &str) {
 }
 
 /// Removes the container's cgroup once its processes are gone.
-pub fn remove_container_cgroup(id: &str) {
+pub(crate) fn remove_container_cgroup(id: &str) {
     let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
@@ -66,7 +65,7 @@ pub fn remove_container_cgroup(id: &str) {
 }
 
 /// The cgroup v2 path of a process (`0::/user.slice/...`), if it has one.
-pub fn parse_proc_cgroup(content: &str) -> Option<&str> {
+pub(crate) fn parse_proc_cgroup(content: &str) -> Option<&str> {
     content.lines().find_map(|l| l.strip_prefix("0::"))
 }
 
@@ -116,22 +115,14 @@ fn freezable_cgroup(pid: i32) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Freezes (or thaws) the container and records the status.
-pub fn set_paused(store: &Store, name: &str, freeze: bool) -> Result<()> {
-    let record = store.resolve_container(name)?;
-    let mut state = store.observed_state(&record.id)?;
-    match (freeze, state.status.as_str()) {
-        (true, "running") | (false, "paused") => {}
-        (true, "paused") => bail!("container {} is already paused", record.id),
-        (false, "running") => bail!("container {} is not paused", record.id),
-        _ => bail!("container {} is not running", record.id),
-    }
-    let dir = freezable_cgroup(state.pid)?;
-    std::fs::write(dir.join("cgroup.freeze"), if freeze { "1" } else { "0" })
+/// Freezes (or thaws) the cgroup of the container whose init is `pid`,
+/// and waits until the kernel says it is done. Only the container's
+/// monitor calls this, for the init it started.
+pub(crate) fn freeze(pid: i32, frozen: bool) -> Result<()> {
+    let dir = freezable_cgroup(pid)?;
+    std::fs::write(dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })
         .with_context(|| format!("writing {}/cgroup.freeze", dir.display()))?;
-    wait_frozen(&dir, freeze)?;
-    state.status = if freeze { "paused" } else { "running" }.into();
-    store.save_container_state(&record.id, &state)
+    wait_frozen(&dir, frozen)
 }
 
 /// The freeze is asynchronous: `cgroup.events` says when it is complete.

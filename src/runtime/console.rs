@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// In the init, after pivot_root: opens a pty pair from /dev/ptmx, gives
 /// the terminal to `uid`/`gid`, makes it our controlling terminal and our
 /// stdio, and sends the master to the monitor.
-pub fn setup_in_container(socket: RawFd, uid: u32, gid: u32) -> Result<()> {
+pub(crate) fn setup_in_container(socket: RawFd, uid: u32, gid: u32) -> Result<()> {
     // SAFETY: plain libc calls on descriptors we own; every result is checked.
     unsafe {
         let master = libc::open(
@@ -65,7 +65,7 @@ fn send_fd(socket: RawFd, fd: RawFd) -> Result<()> {
 }
 
 /// In the monitor: receives the master end the init sent.
-pub fn receive_master(socket: RawFd) -> Result<OwnedFd> {
+pub(crate) fn receive_master(socket: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 1];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
@@ -88,7 +88,7 @@ pub fn receive_master(socket: RawFd) -> Result<OwnedFd> {
 }
 
 /// Sets the terminal size of the container's pty.
-pub fn resize(master: RawFd, rows: u16, cols: u16) {
+pub(crate) fn resize(master: RawFd, rows: u16, cols: u16) {
     let ws = libc::winsize {
         ws_row: rows,
         ws_col: cols,

@@ -8,23 +8,23 @@
 //! extraction never leaves the chosen destination (treetar.rs).
 
 use super::cfs::{self, View};
-use super::treetar::{self, ExtractOptions, WalkOptions, Walker};
-use crate::store::containers::ContainerRecord;
+use crate::image::treetar::{self, ExtractOptions, WalkOptions, Walker};
+use crate::model::ContainerRecord;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// `cp` flags.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CpOptions {
+pub(crate) struct CpOptions {
     /// `-a`: keep the owners of the source.
-    pub archive: bool,
+    pub(crate) archive: bool,
     /// `-L`: follow a symlink given as the source.
-    pub follow_link: bool,
+    pub(crate) follow_link: bool,
 }
 
 /// What the source is, sent before its tar.
@@ -71,16 +71,11 @@ impl Kind {
 /// a directory's contents (`/.` at the end, or the root itself).
 fn split(path: &str) -> (Vec<OsString>, bool) {
     let trailing_dot = path.ends_with("/.") || path == ".";
-    let mut parts: Vec<OsString> = Vec::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(n) => parts.push(n.to_owned()),
-            Component::ParentDir => {
-                parts.pop();
-            }
-            _ => {}
-        }
-    }
+    let parts: Vec<OsString> = crate::util::path::clean(Path::new(path))
+        .parts
+        .into_iter()
+        .map(OsString::from)
+        .collect();
     let contents = trailing_dot || parts.is_empty();
     (parts, contents)
 }
@@ -200,7 +195,7 @@ fn host_root_and_path(path: &str) -> Result<(OwnedFd, String)> {
 }
 
 /// `cp CONTAINER:SRC DEST` (DEST `-`: a tar on stdout).
-pub fn copy_out(
+pub(crate) fn copy_out(
     store: &Store,
     record: &ContainerRecord,
     src: &str,
@@ -260,7 +255,7 @@ fn is_broken_pipe(r: &Result<()>) -> bool {
 }
 
 /// `cp SRC CONTAINER:DEST` (SRC `-`: a tar on stdin).
-pub fn copy_in(
+pub(crate) fn copy_in(
     store: &Store,
     record: &ContainerRecord,
     src: &str,
@@ -305,7 +300,7 @@ pub fn copy_in(
 }
 
 /// `export`: the container's whole filesystem as a tar on `out`.
-pub fn export(store: &Store, record: &ContainerRecord, out: OwnedFd) -> Result<()> {
+pub(crate) fn export(store: &Store, record: &ContainerRecord, out: OwnedFd) -> Result<()> {
     let child = cfs::with_root(store, record, &[], move |root, view| {
         let opts = WalkOptions {
             one_mount: view == View::Running,

@@ -6,10 +6,11 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 /// PATH when neither the image nor the user sets one (Docker's default).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Sets `entry` (`K=V`) in `env`, replacing an earlier value of `K`.
-pub fn set(env: &mut Vec<String>, entry: String) {
+pub(crate) fn set(env: &mut Vec<String>, entry: String) {
     let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
     match env
         .iter()
@@ -21,7 +22,7 @@ pub fn set(env: &mut Vec<String>, entry: String) {
 }
 
 /// The value of `key` in `env`, if set.
-pub fn get<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
     env.iter().find_map(|e| match e.split_once('=') {
         Some((k, v)) if k == key => Some(v),
         _ => None,
@@ -40,7 +41,7 @@ fn resolve(item: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String
 /// Parses an env file as Docker does: `K=V` lines, `K` alone from our
 /// environment, `#` comment lines and blank lines skipped; leading
 /// whitespace of the name is dropped, the value is taken verbatim.
-pub fn parse_env_file(
+pub(crate) fn parse_env_file(
     content: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>> {
@@ -70,7 +71,7 @@ pub fn parse_env_file(
 }
 
 /// Image env, env files, `-e` flags, in that order of precedence (last wins).
-pub fn merge(
+pub(crate) fn merge(
     image_env: &[String],
     env_files: &[impl AsRef<Path>],
     flags: &[String],
@@ -102,7 +103,7 @@ pub fn merge(
 }
 
 /// Our own environment, for `-e K` and env-file `K` lines.
-pub fn host_lookup(key: &str) -> Option<String> {
+pub(crate) fn host_lookup(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 

@@ -8,46 +8,52 @@
 //! pipe tells us whether the exec happened, and if not, why (Docker's
 //! 126/127 statuses and wording).
 
-use super::init::{self, InitError};
+use super::init;
+use super::message::{read_start_report, Message};
 use super::nsenter::{self, Target};
 use super::{caps, console, env, spec, user};
-use crate::store::containers::ContainerRecord;
+use crate::model::exit::EXIT_CANNOT_INVOKE;
+use crate::model::{ContainerRecord, ProcessConfig, StartFailure};
+use crate::util::proc::ProcessId;
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
 use nix::unistd::{fork, pipe2, ForkResult};
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// What `exec` runs and how.
 #[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
-    pub argv: Vec<String>,
+pub(crate) struct ExecOptions {
+    pub(crate) argv: Vec<String>,
     /// Keep stdin open (`-i`); otherwise it is /dev/null.
-    pub interactive: bool,
+    pub(crate) interactive: bool,
     /// A terminal (`-t`).
-    pub tty: bool,
+    pub(crate) tty: bool,
     /// Leave the process running and return (`-d`).
-    pub detach: bool,
+    pub(crate) detach: bool,
     /// `K=V` entries added to the container's environment.
-    pub env: Vec<String>,
+    pub(crate) env: Vec<String>,
     /// Overrides the container's working directory.
-    pub workdir: Option<String>,
+    pub(crate) workdir: Option<String>,
     /// Overrides the container's user.
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
 }
 
 /// How the exec ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ExecOutcome {
+pub(crate) enum ExecOutcome {
     /// The process's exit status (128 + signal when killed); 0 for `-d`.
     Exited(i32),
     /// It never ran: Docker's status (126, 127) and the message.
-    Failed(i32, String),
+    Failed(StartFailure),
 }
 
-/// Runs `opts` in the container whose init is `pid`. No thread may exist.
-pub fn exec(record: &ContainerRecord, pid: i32, opts: &ExecOptions) -> Result<ExecOutcome> {
-    let target = Target::open(pid, &record.id, CloneFlags::all())?;
+/// Runs `opts` in the container whose init is `init`. No thread may exist.
+pub(crate) fn exec(
+    record: &ContainerRecord,
+    init: ProcessId,
+    opts: &ExecOptions,
+) -> Result<ExecOutcome> {
+    let target = Target::open(init, &record.id, CloneFlags::all())?;
     let null = if opts.interactive && !opts.detach {
         None
     } else {
@@ -70,7 +76,7 @@ pub fn exec(record: &ContainerRecord, pid: i32, opts: &ExecOptions) -> Result<Ex
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
     nsenter::not_dumpable();
     target.join()?;
-    let old_mask = super::signals::block();
+    let old_mask = crate::util::signals::block();
     let child_ctx = ChildContext {
         record,
         opts,
@@ -81,7 +87,7 @@ pub fn exec(record: &ContainerRecord, pid: i32, opts: &ExecOptions) -> Result<Ex
     let child = match unsafe { fork() }.context("starting the process in the container")? {
         ForkResult::Child => {
             drop(err_r);
-            super::signals::unblock_in_child(&old_mask);
+            crate::util::signals::unblock_in_child(&old_mask);
             child_main(&child_ctx, err_w)
         }
         ForkResult::Parent { child } => child,
@@ -96,22 +102,20 @@ pub fn exec(record: &ContainerRecord, pid: i32, opts: &ExecOptions) -> Result<Ex
         }
         None => None,
     };
-    let mut report = Vec::new();
-    let _ = std::fs::File::from(err_r).read_to_end(&mut report);
-    if let Some(e) = init::decode(&report) {
-        let _ = super::signals::wait_exit(child);
-        return Ok(ExecOutcome::Failed(e.code, e.message));
+    if let Some(failure) = read_start_report(err_r) {
+        let _ = crate::util::signals::wait_exit(child);
+        return Ok(ExecOutcome::Failed(failure));
     }
     if opts.detach {
         // The intermediate child exits once the process is on its own.
-        let _ = super::signals::wait_exit(child);
+        let _ = crate::util::signals::wait_exit(child);
         return Ok(ExecOutcome::Exited(0));
     }
-    super::signals::forward_to(child);
+    crate::util::signals::forward_to(child);
     if let Some(master) = master {
         super::pty::relay(master, child, opts.interactive)?;
     }
-    let code = super::signals::wait_exit(child).context("waiting for the process")?;
+    let code = crate::util::signals::wait_exit(child).context("waiting for the process")?;
     Ok(ExecOutcome::Exited(code))
 }
 
@@ -128,24 +132,21 @@ fn child_main(ctx: &ChildContext, err_w: OwnedFd) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = std::io::Write::write_all(&mut std::fs::File::from(err_w), &init::encode(&err));
+    let code = err.code;
+    let _ = Message::Failed(err).write_to(&mut std::fs::File::from(err_w));
     // SAFETY: leave without running the parent's destructors.
-    unsafe { libc::_exit(err.code) }
+    unsafe { libc::_exit(code) }
 }
 
 /// Docker reports a process that could not be set up with 126.
-fn cannot_run(e: anyhow::Error) -> InitError {
-    InitError {
-        code: 126,
-        message: e
-            .chain()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(": "),
+fn cannot_run(e: anyhow::Error) -> StartFailure {
+    StartFailure {
+        code: EXIT_CANNOT_INVOKE,
+        message: format!("{e:#}"),
     }
 }
 
-fn setup_and_exec(ctx: &ChildContext) -> Result<std::convert::Infallible, InitError> {
+fn setup_and_exec(ctx: &ChildContext) -> Result<std::convert::Infallible, StartFailure> {
     if ctx.opts.detach {
         // A new session, and a grandchild that nobody waits for: the
         // intermediate child exits once the exec happened or failed.
@@ -217,12 +218,7 @@ fn identity(ctx: &ChildContext) -> Result<(Vec<String>, Vec<String>)> {
 
 /// The container's environment (as its init got it), then `-e` entries,
 /// and `TERM=xterm` with a terminal unless set, as Docker.
-fn exec_env(
-    config: &crate::store::containers::ProcessConfig,
-    home: &str,
-    extra: &[String],
-    tty: bool,
-) -> Vec<String> {
+fn exec_env(config: &ProcessConfig, home: &str, extra: &[String], tty: bool) -> Vec<String> {
     let mut out = spec::final_env(config, home);
     if tty && env::get(&out, "TERM").is_none() {
         out.push("TERM=xterm".into());
@@ -236,7 +232,6 @@ fn exec_env(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::containers::ProcessConfig;
 
     #[test]
     fn env_is_the_containers_plus_flags() {

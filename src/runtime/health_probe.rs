@@ -3,8 +3,9 @@
 //! its output captured and a deadline. The monitor starts it, polls its
 //! output and reaps it.
 
-use super::health::{HealthConfig, HealthResult};
-use crate::store::containers::ContainerRecord;
+use crate::model::health::MAX_OUTPUT;
+use crate::model::ContainerRecord;
+use crate::model::{HealthConfig, HealthResult};
 use crate::util::humanize::now_rfc3339;
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
@@ -14,10 +15,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-/// Output kept from a probe, as Docker.
-const MAX_OUTPUT: usize = 4096;
-
-pub struct Probe {
+pub(crate) struct Probe {
     pid: Pid,
     output: Option<OwnedFd>,
     captured: Vec<u8>,
@@ -27,7 +25,7 @@ pub struct Probe {
 
 impl Probe {
     /// Starts the check of `hc` in the container whose init is `init`.
-    pub fn start(record: &ContainerRecord, init: Pid, hc: &HealthConfig) -> Result<Probe> {
+    pub(crate) fn start(record: &ContainerRecord, init: Pid, hc: &HealthConfig) -> Result<Probe> {
         let argv = hc.command().context("the health check has no command")?;
         // Namespaces are opened before the fork so that a failure is ours to report.
         let mut namespaces = Vec::new();
@@ -81,21 +79,21 @@ impl Probe {
         }
     }
 
-    pub fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         self.pid
     }
 
-    pub fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// The pipe the probe writes to, until its end is reached.
-    pub fn output_fd(&self) -> Option<BorrowedFd<'_>> {
+    pub(crate) fn output_fd(&self) -> Option<BorrowedFd<'_>> {
         self.output.as_ref().map(|fd| fd.as_fd())
     }
 
     /// Reads what the probe wrote so far.
-    pub fn read_output(&mut self) {
+    pub(crate) fn read_output(&mut self) {
         let Some(fd) = &self.output else { return };
         let mut buf = [0u8; 4096];
         loop {
@@ -115,7 +113,7 @@ impl Probe {
     }
 
     /// The result once the probe exited with `code`.
-    pub fn finish(mut self, code: i32) -> HealthResult {
+    pub(crate) fn finish(mut self, code: i32) -> HealthResult {
         self.read_output();
         HealthResult {
             start: self.started,
@@ -126,14 +124,14 @@ impl Probe {
     }
 
     /// Ends a probe that is no longer wanted (timeout, container gone).
-    pub fn kill(self) {
+    pub(crate) fn kill(self) {
         let _ = kill(self.pid, Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(self.pid, None);
     }
 }
 
 /// A probe that ran past its timeout, as Docker reports it.
-pub fn timed_out(timeout: Duration) -> HealthResult {
+pub(crate) fn timed_out(timeout: Duration) -> HealthResult {
     let now = now_rfc3339();
     HealthResult {
         start: now.clone(),
@@ -144,7 +142,7 @@ pub fn timed_out(timeout: Duration) -> HealthResult {
 }
 
 /// A probe that could not even start.
-pub fn failed_to_start(e: &anyhow::Error) -> HealthResult {
+pub(crate) fn failed_to_start(e: &anyhow::Error) -> HealthResult {
     let now = now_rfc3339();
     HealthResult {
         start: now.clone(),
@@ -188,7 +186,7 @@ fn run_in_container(
             // SAFETY: leave without destructors when the exec failed.
             unsafe { libc::_exit(code) }
         }
-        Ok(ForkResult::Parent { child }) => super::signals::wait_exit(child).unwrap_or(125),
+        Ok(ForkResult::Parent { child }) => crate::util::signals::wait_exit(child).unwrap_or(125),
         Err(_) => 125,
     }
 }

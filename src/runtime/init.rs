@@ -5,91 +5,55 @@
 //! message through a close-on-exec pipe, whose EOF tells the parent the
 //! exec happened) and exits.
 
+use super::message::Message;
 use super::{caps, spec, user};
+use crate::model::exit::{EXIT_BERTH_ERROR, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
+use crate::model::{ContainerRecord, StartFailure};
 use crate::mounts::{self, rootfs::OverlaySpec};
-use crate::store::containers::ContainerRecord;
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
 use std::ffi::CString;
-use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// Everything the child needs, prepared by the parent before the fork.
-pub struct InitContext<'a> {
-    pub record: &'a ContainerRecord,
-    pub store_root: &'a Path,
-    pub container_dir: PathBuf,
-    pub overlay: OverlaySpec,
-    pub private_net: bool,
-    pub attach_stdin: bool,
+pub(crate) struct InitContext<'a> {
+    pub(crate) record: &'a ContainerRecord,
+    pub(crate) store_root: &'a Path,
+    pub(crate) container_dir: PathBuf,
+    pub(crate) overlay: OverlaySpec,
+    pub(crate) private_net: bool,
+    pub(crate) attach_stdin: bool,
     /// `-t`: the socket to send the terminal's master end over.
-    pub console_socket: Option<std::os::fd::RawFd>,
+    pub(crate) console_socket: Option<std::os::fd::RawFd>,
     /// gid for devpts terminals, when mapped.
-    pub tty_gid: Option<u32>,
-    pub setgroups_allowed: bool,
-}
-
-/// A failure in the child, with the exit status berth must end with.
-#[derive(Debug)]
-pub struct InitError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl InitError {
-    fn setup(e: anyhow::Error) -> InitError {
-        InitError {
-            code: crate::cli::EXIT_BERTH_ERROR,
-            message: e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": "),
-        }
-    }
-}
-
-/// Encodes an error for the pipe: status (4 bytes, native order), message.
-pub fn encode(err: &InitError) -> Vec<u8> {
-    let mut out = err.code.to_ne_bytes().to_vec();
-    out.extend_from_slice(err.message.as_bytes());
-    out
-}
-
-/// Decodes what the child wrote; `None` when it wrote nothing (exec worked).
-pub fn decode(data: &[u8]) -> Option<InitError> {
-    if data.len() < 4 {
-        return None;
-    }
-    Some(InitError {
-        code: i32::from_ne_bytes(data[..4].try_into().ok()?),
-        message: String::from_utf8_lossy(&data[4..]).into_owned(),
-    })
+    pub(crate) tty_gid: Option<u32>,
+    pub(crate) setgroups_allowed: bool,
 }
 
 /// Runs in the forked child; never returns.
-pub fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
+pub(crate) fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
     let err = match setup_and_exec(ctx, &err_pipe) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = std::fs::File::from(err_pipe).write_all(&encode(&err));
+    let code = err.code;
+    let _ = Message::Failed(err).write_to(&mut std::fs::File::from(err_pipe));
     // SAFETY: _exit skips atexit handlers and buffers that belong to the
     // parent's copy of this process.
-    unsafe { libc::_exit(err.code) }
+    unsafe { libc::_exit(code) }
 }
 
 fn setup_and_exec(
     ctx: &InitContext,
     err_pipe: &OwnedFd,
-) -> Result<std::convert::Infallible, InitError> {
-    prepare(ctx).map_err(InitError::setup)?;
-    let (argv, env) = identity_and_env(ctx).map_err(InitError::setup)?;
+) -> Result<std::convert::Infallible, StartFailure> {
+    prepare(ctx).map_err(StartFailure::setup)?;
+    let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
     if ctx.record.config.init {
         use std::os::fd::AsRawFd;
         super::init_reaper::become_init(&[err_pipe.as_raw_fd()])
-            .map_err(|e| InitError::setup(anyhow::anyhow!("starting the init (--init): {e}")))?;
+            .map_err(|e| StartFailure::setup(anyhow::anyhow!("starting the init (--init): {e}")))?;
     }
     exec(&argv, &env)
 }
@@ -121,16 +85,17 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     mounts::proc_sys::mount_proc(&root)?;
     mounts::dev::setup(&root, ctx.tty_gid)?;
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
-    mounts::binds::mount_all(&root, &ctx.record.host.mounts)?;
+    mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
     let user_targets: Vec<&str> = ctx
         .record
         .host
+        .storage
         .mounts
         .iter()
         .map(|m| m.destination.as_str())
         .collect();
     mounts::files::bind_all(&root, &ctx.container_dir, &user_targets)?;
-    if ctx.record.host.read_only {
+    if ctx.record.host.storage.read_only {
         mounts::pivot::make_root_read_only(&rootfs)?;
     }
     drop(root);
@@ -197,7 +162,7 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
 
 /// Reads a small regular file of the container; anything else (missing,
 /// a FIFO that would block, a device, huge) counts as absent.
-pub fn read_small_file(path: &str) -> Option<String> {
+pub(crate) fn read_small_file(path: &str) -> Option<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
@@ -216,13 +181,16 @@ pub fn read_small_file(path: &str) -> Option<String> {
 
 /// Finds the program and execs it; returns only on failure, with Docker's
 /// wording and status (127 not found, 126 cannot be run).
-pub fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible, InitError> {
+pub(crate) fn exec(
+    argv: &[String],
+    env: &[String],
+) -> Result<std::convert::Infallible, StartFailure> {
     let name = &argv[0];
     let path_var = super::env::get(env, "PATH").unwrap_or(super::env::DEFAULT_PATH);
     let program = find_program(name, path_var)?;
     let c = |s: &str| {
-        CString::new(s).map_err(|_| InitError {
-            code: crate::cli::EXIT_BERTH_ERROR,
+        CString::new(s).map_err(|_| StartFailure {
+            code: EXIT_BERTH_ERROR,
             message: format!("argument or environment entry {s:?} contains a NUL byte"),
         })
     };
@@ -244,18 +212,18 @@ pub fn exec(argv: &[String], env: &[String]) -> Result<std::convert::Infallible,
     Err(exec_error(name, &program, err))
 }
 
-fn exec_error(name: &str, program: &str, err: nix::errno::Errno) -> InitError {
+fn exec_error(name: &str, program: &str, err: nix::errno::Errno) -> StartFailure {
     use nix::errno::Errno;
     let code = match err {
-        Errno::ENOENT => 127,
-        _ => 126,
+        Errno::ENOENT => EXIT_NOT_FOUND,
+        _ => EXIT_CANNOT_INVOKE,
     };
     let what = if name == program {
         format!("exec: {name:?}")
     } else {
         format!("exec: {name:?} ({program})")
     };
-    InitError {
+    StartFailure {
         code,
         message: format!("{what}: {}", errno_text(err)),
     }
@@ -273,20 +241,20 @@ fn errno_text(err: nix::errno::Errno) -> String {
 
 /// `exec.LookPath` as runc uses it: a name with a slash is used as is;
 /// otherwise the first executable regular file in the container's PATH.
-pub fn find_program(name: &str, path_var: &str) -> Result<String, InitError> {
+pub(crate) fn find_program(name: &str, path_var: &str) -> Result<String, StartFailure> {
     use std::os::unix::fs::PermissionsExt;
     if name.contains('/') {
         if let Err(e) = std::fs::metadata(name) {
             let code = if e.kind() == std::io::ErrorKind::NotFound {
-                127
+                EXIT_NOT_FOUND
             } else {
-                126
+                EXIT_CANNOT_INVOKE
             };
             let errno = e
                 .raw_os_error()
                 .map(|n| errno_text(nix::errno::Errno::from_raw(n)))
                 .unwrap_or_else(|| e.to_string());
-            return Err(InitError {
+            return Err(StartFailure {
                 code,
                 message: format!("exec: {name:?}: stat {name}: {errno}"),
             });
@@ -304,14 +272,14 @@ pub fn find_program(name: &str, path_var: &str) -> Result<String, InitError> {
             }
         }
     }
-    Err(InitError {
-        code: 127,
+    Err(StartFailure {
+        code: EXIT_NOT_FOUND,
         message: format!("exec: {name:?}: executable file not found in $PATH"),
     })
 }
 
 /// `ip link set lo up` in the new network namespace.
-fn loopback_up() -> Result<()> {
+pub fn loopback_up() -> Result<()> {
     use std::os::fd::{AsRawFd, FromRawFd};
     // SAFETY: socket() returns a new descriptor or -1.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
@@ -341,17 +309,6 @@ fn loopback_up() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn errors_cross_the_pipe() {
-        let e = InitError {
-            code: 127,
-            message: "exec: \"x\": executable file not found in $PATH".into(),
-        };
-        let d = decode(&encode(&e)).unwrap();
-        assert_eq!((d.code, d.message), (e.code, e.message));
-        assert!(decode(b"").is_none());
-    }
 
     #[test]
     fn lookup_follows_path_and_reports_like_docker() {

@@ -28,7 +28,7 @@ fn catchable() -> Vec<Signal> {
 /// parent becomes the reaper and never returns, holding no descriptor
 /// beyond stdio. `close_in_init` names the ones that matter most (the
 /// exec-report pipe, whose EOF tells the monitor that the exec happened).
-pub fn become_init(close_in_init: &[RawFd]) -> Result<(), nix::errno::Errno> {
+pub(crate) fn become_init(close_in_init: &[RawFd]) -> Result<(), nix::errno::Errno> {
     let mut all = SigSet::all();
     all.remove(Signal::SIGKILL);
     all.remove(Signal::SIGSTOP);

@@ -10,15 +10,15 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Record {
-    pub log: String,
-    pub stream: String,
-    pub time: String,
+pub(crate) struct Record {
+    pub(crate) log: String,
+    pub(crate) stream: String,
+    pub(crate) time: String,
 }
 
 /// Which of the container's outputs a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
@@ -37,13 +37,13 @@ impl Stream {
 const MAX_RECORD: usize = 16 * 1024;
 
 /// Appends records for one stream, cutting its bytes into lines.
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     file: File,
     pending: [Vec<u8>; 2],
 }
 
 impl LogWriter {
-    pub fn open(path: &Path) -> Result<LogWriter> {
+    pub(crate) fn open(path: &Path) -> Result<LogWriter> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -56,7 +56,7 @@ impl LogWriter {
     }
 
     /// Adds output; complete lines (and over-long pieces) become records.
-    pub fn write(&mut self, stream: Stream, data: &[u8]) -> Result<()> {
+    pub(crate) fn write(&mut self, stream: Stream, data: &[u8]) -> Result<()> {
         let idx = stream as usize;
         self.pending[idx].extend_from_slice(data);
         loop {
@@ -73,7 +73,7 @@ impl LogWriter {
     }
 
     /// Writes what is left of a stream that ended without a newline.
-    pub fn flush_stream(&mut self, stream: Stream) -> Result<()> {
+    pub(crate) fn flush_stream(&mut self, stream: Stream) -> Result<()> {
         let rest = std::mem::take(&mut self.pending[stream as usize]);
         if !rest.is_empty() {
             self.append(stream, &rest)?;
@@ -100,17 +100,17 @@ impl LogWriter {
 
 /// What `berth logs` was asked for.
 #[derive(Debug, Clone, Default)]
-pub struct LogQuery {
+pub(crate) struct LogQuery {
     /// Only the last N records.
-    pub tail: Option<usize>,
-    pub since: Option<jiff::Timestamp>,
-    pub until: Option<jiff::Timestamp>,
-    pub timestamps: bool,
+    pub(crate) tail: Option<usize>,
+    pub(crate) since: Option<jiff::Timestamp>,
+    pub(crate) until: Option<jiff::Timestamp>,
+    pub(crate) timestamps: bool,
 }
 
 /// Parses `--since`/`--until`: an RFC 3339 time, a date, unix seconds, or
 /// a duration before now (`10m`, `1h30m`, `45s`), as Docker accepts.
-pub fn parse_time_arg(arg: &str) -> Result<jiff::Timestamp> {
+pub(crate) fn parse_time_arg(arg: &str) -> Result<jiff::Timestamp> {
     if let Ok(t) = arg.parse::<jiff::Timestamp>() {
         return Ok(t);
     }
@@ -136,7 +136,7 @@ pub fn parse_time_arg(arg: &str) -> Result<jiff::Timestamp> {
 
 /// Reads records from `path` from `offset` on, printing those the query
 /// selects; returns the offset after the last complete line.
-pub fn print_from(
+pub(crate) fn print_from(
     path: &Path,
     offset: u64,
     query: &LogQuery,
@@ -196,7 +196,7 @@ fn print_record(
 
 /// Offset of the start of the last `n` records, read backwards in chunks
 /// so that the tail of a large log costs little.
-pub fn tail_offset(path: &Path, n: usize) -> Result<u64> {
+pub(crate) fn tail_offset(path: &Path, n: usize) -> Result<u64> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),

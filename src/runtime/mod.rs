@@ -1,27 +1,28 @@
-//! Running containers: the launch path and the processes around it.
+//! Running containers: the lifecycle operations (`lifecycle.rs`), the
+//! launch path, and the processes around a container (its monitor, its
+//! init, exec, health probes), which talk through `message.rs`.
 
-pub mod attach;
-pub mod attach_client;
-pub mod caps;
-pub mod cfs;
-pub mod cgroup;
-pub mod console;
-pub mod cp;
-pub mod create;
-pub mod env;
-pub mod exec;
-pub mod health;
-pub mod health_probe;
-pub mod init;
-pub mod init_reaper;
-pub mod logfile;
-pub mod monitor;
-pub mod nsenter;
-pub mod policy;
-pub mod pty;
-pub mod reexec;
-pub mod signals;
-pub mod spec;
-pub mod start;
-pub mod treetar;
-pub mod user;
+pub(crate) mod attach_client;
+pub(crate) mod caps;
+pub(crate) mod cfs;
+pub(crate) mod cgroup;
+pub(crate) mod console;
+pub(crate) mod cp;
+pub(crate) mod env;
+pub(crate) mod exec;
+pub(crate) mod health_probe;
+pub(crate) mod init;
+pub(crate) mod init_reaper;
+pub(crate) mod lifecycle;
+pub(crate) mod logfile;
+pub(crate) mod message;
+pub(crate) mod monitor;
+pub(crate) mod mount_spec;
+pub(crate) mod nsenter;
+pub(crate) mod policy;
+pub(crate) mod pty;
+pub(crate) mod reexec;
+pub(crate) mod spec;
+pub(crate) mod start;
+pub(crate) mod user;
+pub(crate) mod volumes;

@@ -5,15 +5,24 @@
 //! serves the attach socket, reaps the container and records how it ended,
 //! applies the restart policy and runs the health checks, then applies
 //! `--rm` and exits.
+//!
+//! While it lives, the monitor is the only writer of the container's
+//! `state.json`: commands that change a running container's state ask it
+//! over the attach socket (`Message::Pause`, `Message::Unpause`), so that
+//! two writers never overwrite each other (a health result once undid a
+//! `pause` this way).
 
-use super::attach::{write_frame, Decoder, Kind};
-use super::health::HealthState;
 use super::logfile::{LogWriter, Stream};
+use super::message::{Decoder, Message};
 use super::policy::Backoff;
-use super::start::{launch, record_exit, Io, Outcome};
-use crate::store::containers::{ContainerRecord, ContainerState};
+use super::start::{failed_state, launch, Io};
+use crate::model::exit::EXIT_BERTH_ERROR;
+use crate::model::{
+    ContainerRecord, ContainerState, HealthResult, HealthState, StartFailure, Status,
+};
 use crate::store::Store;
 use crate::util::humanize::now_rfc3339;
+use crate::util::proc::ProcessId;
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -27,26 +36,29 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// argv[1] of a monitor process.
-pub const REEXEC_ARG: &str = "__berth-monitor";
+pub(crate) const REEXEC_ARG: &str = "__berth-monitor";
 
 /// The unix socket clients attach through. Short, because socket paths
 /// are limited to 108 bytes and runtime directories can be long.
-pub fn socket_path(run_dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn socket_path(run_dir: &Path, id: &str) -> PathBuf {
     run_dir.join(format!("{}.sock", &id[..16.min(id.len())]))
 }
 
-/// What the monitor tells the command that spawned it, one line on the
-/// ready pipe: `started PID`, `listening`, or `failed CODE MESSAGE`.
-pub enum Ready {
+/// What the monitor told the command that spawned it, on the ready pipe
+/// (a [`Message`]: `Started`, `Listening` or `Failed`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Spawned {
+    /// The container runs; its init's pid.
     Started(i32),
+    /// The monitor waits for a client's `Ready` to start the container.
     Listening,
-    Failed(i32, String),
 }
 
 /// Starts the monitor of container `id` and waits until it reports: the
-/// container started (or failed), or, with `wait_for_client`, the monitor
-/// listens and will start the container when a client sends `Ready`.
-pub fn spawn(id: &str, wait_for_client: bool) -> Result<Ready> {
+/// container started, or, with `wait_for_client`, the monitor listens and
+/// will start the container when a client sends `Ready`. A container that
+/// could not start is an error carrying its [`StartFailure`].
+pub(crate) fn spawn(id: &str, wait_for_client: bool) -> Result<Spawned> {
     use std::os::unix::process::CommandExt;
     let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
     let fd = ready_w.as_raw_fd();
@@ -72,39 +84,30 @@ pub fn spawn(id: &str, wait_for_client: bool) -> Result<Ready> {
     }
     let child = cmd.spawn().context("starting the container's monitor")?;
     drop(ready_w);
-    let mut line = String::new();
-    std::fs::File::from(ready_r)
-        .read_to_string(&mut line)
-        .context("waiting for the container's monitor")?;
+    let report = Message::read_from(&mut std::fs::File::from(ready_r));
     drop(child);
-    parse_ready(&line)
+    parse_ready(report.context("waiting for the container's monitor")?)
 }
 
-fn parse_ready(line: &str) -> Result<Ready> {
-    let line = line.trim_end();
-    if let Some(pid) = line.strip_prefix("started ") {
-        return Ok(Ready::Started(pid.parse().unwrap_or(0)));
+fn parse_ready(report: Option<Message>) -> Result<Spawned> {
+    match report {
+        Some(Message::Started(pid)) => Ok(Spawned::Started(pid)),
+        Some(Message::Listening) => Ok(Spawned::Listening),
+        Some(Message::Failed(f)) => Err(f.into()),
+        Some(other) => {
+            anyhow::bail!("the container's monitor sent {other:?} instead of its report")
+        }
+        None => anyhow::bail!("the container's monitor stopped before starting the container"),
     }
-    if line == "listening" {
-        return Ok(Ready::Listening);
-    }
-    if let Some(rest) = line.strip_prefix("failed ") {
-        let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
-        return Ok(Ready::Failed(
-            code.parse().unwrap_or(crate::cli::EXIT_BERTH_ERROR),
-            msg.to_string(),
-        ));
-    }
-    anyhow::bail!("the container's monitor stopped before starting the container")
 }
 
 /// Entry point of the re-executed monitor: `__berth-monitor ID FD [--wait]`.
-pub fn main(args: &[String]) -> i32 {
+pub(crate) fn main(args: &[String]) -> i32 {
     let (Some(id), Some(fd)) = (
         args.first(),
         args.get(1).and_then(|f| f.parse::<i32>().ok()),
     ) else {
-        return crate::cli::EXIT_BERTH_ERROR;
+        return EXIT_BERTH_ERROR;
     };
     let wait = args.iter().any(|a| a == "--wait");
     // SAFETY: the spawner passed this descriptor to us for our own use.
@@ -112,15 +115,10 @@ pub fn main(args: &[String]) -> i32 {
     match Monitor::new(id).and_then(|m| m.run(wait, &mut ready)) {
         Ok(()) => 0,
         Err(e) => {
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
             if let Some(mut r) = ready.take() {
-                let _ = writeln!(r, "failed {} {msg}", crate::cli::EXIT_BERTH_ERROR);
+                let _ = Message::Failed(StartFailure::setup(e)).write_to(&mut r);
             }
-            crate::cli::EXIT_BERTH_ERROR
+            EXIT_BERTH_ERROR
         }
     }
 }
@@ -160,7 +158,7 @@ struct Monitor {
     /// What clients are told last (exit status or start failure), sent
     /// once the final state is saved and `--rm` is done, so that a client
     /// returning to its user never races them.
-    final_frame: Option<(Kind, Vec<u8>)>,
+    final_message: Option<Message>,
     /// The container starts when the first client says it is ready.
     waiting_for_client: bool,
     /// The start the first client asked for failed: the monitor is done.
@@ -184,7 +182,9 @@ impl Monitor {
         let log = LogWriter::open(&store.container_log(id))?;
         let mut state = store.container_state(id)?;
         state.restart_count = 0;
-        state.monitor_pid = std::process::id() as i32;
+        let me = ProcessId::current();
+        state.monitor_pid = me.pid;
+        state.monitor_start = me.start;
         store.clear_stop_mark(id);
         Ok(Monitor {
             store,
@@ -203,7 +203,7 @@ impl Monitor {
                 next: None,
                 running: None,
             },
-            final_frame: None,
+            final_message: None,
             waiting_for_client: false,
             start_failed: false,
         })
@@ -229,14 +229,14 @@ impl Monitor {
         }
         if wait_for_client {
             if let Some(mut r) = ready.take() {
-                writeln!(r, "listening")?;
+                Message::Listening.write_to(&mut r)?;
             }
         } else {
             let started = self.start_container();
             if let Some(mut r) = ready.take() {
                 match &started {
-                    Ok(pid) => writeln!(r, "started {pid}")?,
-                    Err((code, msg)) => writeln!(r, "failed {code} {msg}")?,
+                    Ok(pid) => Message::Started(*pid).write_to(&mut r)?,
+                    Err(f) => Message::Failed(f.clone()).write_to(&mut r)?,
                 }
             }
             if started.is_err() {
@@ -248,11 +248,9 @@ impl Monitor {
         self.event_loop(&signals)
     }
 
-    /// Launches the container; its pid, or Docker's status and message.
-    fn start_container(&mut self) -> std::result::Result<i32, (i32, String)> {
-        let (io, streams) = self
-            .make_io()
-            .map_err(|e| (crate::cli::EXIT_BERTH_ERROR, format!("{e:#}")))?;
+    /// Launches the container; its pid, or why it could not start.
+    fn start_container(&mut self) -> std::result::Result<i32, StartFailure> {
+        let (io, streams) = self.make_io().map_err(StartFailure::setup)?;
         let console = match &io {
             Io::Tty { .. } => true,
             Io::Pipes { .. } => false,
@@ -274,14 +272,16 @@ impl Monitor {
                                 master: Some(std::fs::File::from(master)),
                             }
                         }
-                        Err(e) => return Err((crate::cli::EXIT_BERTH_ERROR, format!("{e:#}"))),
+                        Err(e) => return Err(StartFailure::setup(e)),
                     }
                 }
                 super::cgroup::place_container(l.pid.as_raw(), &self.record.id);
                 self.init = Some(l.pid);
                 self.started = Instant::now();
-                self.state.status = "running".into();
-                self.state.pid = l.pid.as_raw();
+                let init = ProcessId::of(l.pid.as_raw());
+                self.state.status = Status::Running;
+                self.state.pid = init.pid;
+                self.state.pid_start = init.start;
                 self.state.started_at = Some(now_rfc3339());
                 self.state.finished_at = None;
                 self.state.exit_code = 0;
@@ -293,25 +293,21 @@ impl Monitor {
                 let _ = self
                     .store
                     .save_container_state(&self.record.id, &self.state);
-                self.broadcast(Kind::Started, &l.pid.as_raw().to_be_bytes());
+                self.broadcast(&Message::Started(l.pid.as_raw()));
                 Ok(l.pid.as_raw())
             }
-            Err((code, msg)) => {
+            Err(failure) => {
                 self.streams = Streams::None;
-                let _ = record_exit(
-                    &self.store,
-                    &self.record.id,
-                    &Outcome::Failed(code, msg.clone()),
-                    None,
-                );
-                self.state = self
+                self.state = ContainerState {
+                    monitor_pid: self.state.monitor_pid,
+                    monitor_start: self.state.monitor_start,
+                    ..failed_state(&failure)
+                };
+                let _ = self
                     .store
-                    .container_state(&self.record.id)
-                    .unwrap_or_default();
-                let mut payload = code.to_be_bytes().to_vec();
-                payload.extend_from_slice(msg.as_bytes());
-                self.final_frame = Some((Kind::Error, payload));
-                Err((code, msg))
+                    .save_container_state(&self.record.id, &self.state);
+                self.final_message = Some(Message::Failed(failure.clone()));
+                Err(failure)
             }
         }
     }
@@ -424,11 +420,8 @@ impl Monitor {
                     // A client that attaches to a running container learns its pid.
                     if let Some(pid) = self.init {
                         let last = self.clients.len() - 1;
-                        let _ = write_frame(
-                            &mut self.clients[last].stream,
-                            Kind::Started,
-                            &pid.as_raw().to_be_bytes(),
-                        );
+                        let _ =
+                            Message::Started(pid.as_raw()).write_to(&mut self.clients[last].stream);
                     }
                 }
             }
@@ -530,12 +523,12 @@ impl Monitor {
                 Ok(n) => {
                     let data = &buf[..n];
                     let _ = self.log.write(stream, data);
-                    let kind = if stream == Stream::Stdout {
-                        Kind::Stdout
-                    } else {
-                        Kind::Stderr
-                    };
-                    self.broadcast(kind, data);
+                    if !self.clients.is_empty() {
+                        self.broadcast(&match stream {
+                            Stream::Stdout => Message::Stdout(data.to_vec()),
+                            Stream::Stderr => Message::Stderr(data.to_vec()),
+                        });
+                    }
                     if n < buf.len() {
                         return;
                     }
@@ -559,10 +552,11 @@ impl Monitor {
         }
     }
 
-    /// Sends a frame to every client; a client that cannot take it is dropped.
-    fn broadcast(&mut self, kind: Kind, payload: &[u8]) {
+    /// Sends a message to every client; a client that cannot take it is dropped.
+    fn broadcast(&mut self, message: &Message) {
+        let frame = message.encode();
         self.clients
-            .retain_mut(|c| write_frame(&mut c.stream, kind, payload).is_ok());
+            .retain_mut(|c| c.stream.write_all(&frame).is_ok());
     }
 
     /// Handles a client's frames, in order: a `Ready` that starts the
@@ -578,36 +572,39 @@ impl Monitor {
             if i >= self.clients.len() {
                 return;
             }
-            let frame = match self.clients[i].decoder.next_frame() {
-                Ok(Some(f)) => f,
+            let message = match self.clients[i].decoder.next_message() {
+                Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(_) => {
                     self.clients.remove(i);
                     return;
                 }
             };
-            match frame {
-                (Kind::Ready, _)
+            match message {
+                Message::Ready
                     if std::mem::take(&mut self.waiting_for_client)
                         && self.start_container().is_err() =>
                 {
                     self.start_failed = true;
                     return;
                 }
-                (Kind::Stdin, data) => self.write_stdin(&data),
-                (Kind::StdinEof, _) => {
+                Message::Stdin(data) => self.write_stdin(&data),
+                Message::StdinEof => {
                     if let Streams::Pipes { stdin, .. } = &mut self.streams {
                         *stdin = None;
                     }
                 }
-                (Kind::Resize, p) if p.len() == 4 => {
+                Message::Resize { rows, cols } => {
                     if let Streams::Tty { master: Some(m) } = &self.streams {
-                        super::console::resize(
-                            m.as_raw_fd(),
-                            u16::from_be_bytes([p[0], p[1]]),
-                            u16::from_be_bytes([p[2], p[3]]),
-                        );
+                        super::console::resize(m.as_raw_fd(), rows, cols);
                     }
+                }
+                Message::Pause | Message::Unpause => {
+                    let reply = match self.set_paused(message == Message::Pause) {
+                        Ok(()) => Message::Done,
+                        Err(e) => Message::Refused(format!("{e:#}")),
+                    };
+                    let _ = reply.write_to(&mut self.clients[i].stream);
                 }
                 _ => {}
             }
@@ -671,24 +668,24 @@ impl Monitor {
         }
         self.health.next = None;
         let ran_for = self.started.elapsed();
-        self.state.status = "exited".into();
+        self.state.status = Status::Exited;
         self.state.pid = 0;
+        self.state.pid_start = 0;
         self.state.exit_code = code;
         self.state.finished_at = Some(now_rfc3339());
-        self.final_frame = Some((Kind::Exit, code.to_be_bytes().to_vec()));
+        self.final_message = Some(Message::Exited(code));
         let stopped = self.store.stopped_by_user(&self.record.id);
-        if self
-            .record
-            .host
-            .restart
-            .should_restart(code, self.state.restart_count, stopped)
-        {
+        if self.record.host.lifecycle.restart.should_restart(
+            code,
+            self.state.restart_count,
+            stopped,
+        ) {
             // Attached clients end with the first exit, as `docker run` does.
-            if let Some((kind, payload)) = self.final_frame.take() {
-                self.broadcast(kind, &payload);
+            if let Some(message) = self.final_message.take() {
+                self.broadcast(&message);
             }
             self.clients.clear();
-            self.state.status = "restarting".into();
+            self.state.status = Status::Restarting;
             self.restart_at = Some(Instant::now() + self.backoff.delay(ran_for));
             self.store
                 .save_container_state(&self.record.id, &self.state)?;
@@ -702,7 +699,7 @@ impl Monitor {
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             if self.store.stopped_by_user(&self.record.id) {
-                self.state.status = "exited".into();
+                self.state.status = Status::Exited;
                 return Ok(());
             }
             self.state.restart_count += 1;
@@ -724,7 +721,9 @@ impl Monitor {
                 self.health_result(super::health_probe::timed_out(timeout));
             }
         }
+        // A frozen container is not probed (a probe would freeze too).
         if self.init.is_some()
+            && self.state.status == Status::Running
             && self.health.running.is_none()
             && self.health.next.is_some_and(|t| t <= now)
         {
@@ -740,7 +739,7 @@ impl Monitor {
         Ok(())
     }
 
-    fn health_result(&mut self, result: super::health::HealthResult) {
+    fn health_result(&mut self, result: HealthResult) {
         let Some(hc) = &self.record.config.healthcheck else {
             return;
         };
@@ -756,30 +755,46 @@ impl Monitor {
     /// The container is over: final state, `--rm`, and we go.
     fn finish(&mut self) -> Result<()> {
         let _ = std::fs::remove_file(&self.socket);
-        if self.state.status == "restarting" || self.state.status == "running" {
-            self.state.status = "exited".into();
+        if self.state.status.is_active() {
+            self.state.status = Status::Exited;
         }
         self.state.monitor_pid = 0;
-        let result = if self.record.host.auto_remove {
-            self.remove()
+        self.state.monitor_start = 0;
+        let result = if self.record.host.lifecycle.auto_remove {
+            super::lifecycle::remove_files(&self.store, &self.record, true, false)
         } else {
             self.store
                 .save_container_state(&self.record.id, &self.state)
         };
-        if let Some((kind, payload)) = self.final_frame.take() {
-            self.broadcast(kind, &payload);
+        if let Some(message) = self.final_message.take() {
+            self.broadcast(&message);
         }
         result
     }
 
-    fn remove(&self) -> Result<()> {
-        let lock = self.store.lock()?;
-        self.store.remove_container(&self.record, &lock)?;
-        self.store.remove_anonymous_volumes(&self.record, &lock)?;
-        if self.store.images()?.by_id(&self.record.image_id).is_none() {
-            self.store.remove_unused_layers(&lock)?;
+    /// `pause` and `unpause`, asked by a client: the monitor freezes the
+    /// container's cgroup and records the status itself, so that no other
+    /// writer of the state (a health result, an exit) can undo it.
+    fn set_paused(&mut self, pause: bool) -> Result<()> {
+        let id = &self.record.id;
+        let status = self.state.status;
+        match (pause, self.init) {
+            (true, Some(_)) if status.can_pause() => {}
+            (false, Some(_)) if status.can_unpause() => {}
+            (true, _) if status == Status::Paused => {
+                anyhow::bail!("container {id} is already paused")
+            }
+            (false, _) if status.is_running() => anyhow::bail!("container {id} is not paused"),
+            _ => anyhow::bail!("container {id} is not running"),
         }
-        Ok(())
+        let init = self.init.expect("checked above");
+        super::cgroup::freeze(init.as_raw(), pause)?;
+        self.state.status = if pause {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+        self.store.save_container_state(id, &self.state)
     }
 }
 
@@ -841,20 +856,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_lines() {
-        assert!(matches!(
-            parse_ready("started 42\n").unwrap(),
-            Ready::Started(42)
-        ));
-        assert!(matches!(
-            parse_ready("listening\n").unwrap(),
-            Ready::Listening
-        ));
-        match parse_ready("failed 127 exec: \"x\": not found\n").unwrap() {
-            Ready::Failed(c, m) => assert_eq!((c, m.as_str()), (127, "exec: \"x\": not found")),
-            _ => panic!("expected a failure"),
-        }
-        assert!(parse_ready("").is_err());
+    fn ready_reports() {
+        assert_eq!(
+            parse_ready(Some(Message::Started(42))).unwrap(),
+            Spawned::Started(42)
+        );
+        assert_eq!(
+            parse_ready(Some(Message::Listening)).unwrap(),
+            Spawned::Listening
+        );
+        let failure = StartFailure {
+            code: 127,
+            message: "exec: \"x\": not found".into(),
+        };
+        let e = parse_ready(Some(Message::Failed(failure.clone()))).unwrap_err();
+        assert_eq!(e.downcast_ref::<StartFailure>(), Some(&failure));
+        assert!(parse_ready(None).is_err());
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //! them but mnt/pid as real root) are left out: joining one that the
 //! initial user namespace owns needs privileges we do not have.
 
+use crate::util::proc::{pidfd_exited, ProcessId};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// Namespace files under /proc/PID/ns and their setns flags, user first.
 const NAMESPACES: [(&str, CloneFlags); 7] = [
@@ -29,44 +30,21 @@ const NAMESPACES: [(&str, CloneFlags); 7] = [
 ];
 
 /// A running container's init, pinned.
-pub struct Target {
+pub(crate) struct Target {
     pidfd: OwnedFd,
-    pub pid: i32,
     /// The namespaces that differ from ours.
-    pub flags: CloneFlags,
-}
-
-/// Opens a pidfd for `pid`.
-pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor that we own from here on.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// True when the process behind `pidfd` has exited (the fd is readable).
-pub fn pidfd_exited(pidfd: &OwnedFd) -> bool {
-    let mut p = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd we own, without waiting.
-    unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    pub(crate) flags: CloneFlags,
 }
 
 impl Target {
     /// Pins the init `pid` of container `name`; `which` limits the
     /// namespaces considered (all of them for exec).
-    pub fn open(pid: i32, name: &str, which: CloneFlags) -> Result<Target> {
+    pub(crate) fn open(init: ProcessId, name: &str, which: CloneFlags) -> Result<Target> {
         let not_running = || anyhow::anyhow!("container {name} is not running");
-        if pid <= 0 {
-            return Err(not_running());
-        }
-        let pidfd = pidfd_open(pid).map_err(|_| not_running())?;
+        // A pidfd of the recorded process itself (not of a process that
+        // got its pid since), checked by its start time.
+        let pidfd = init.open().map_err(|_| not_running())?;
+        let pid = init.pid;
         let mut flags = CloneFlags::empty();
         for (ns, flag) in NAMESPACES {
             if !which.contains(flag) {
@@ -87,13 +65,13 @@ impl Target {
         if pidfd_exited(&pidfd) {
             return Err(not_running());
         }
-        Ok(Target { pidfd, pid, flags })
+        Ok(Target { pidfd, flags })
     }
 
     /// Joins the namespaces. The caller has no other thread (a requirement
     /// of setns into a user namespace), and a pid namespace applies only to
     /// the children forked afterwards.
-    pub fn join(&self) -> Result<()> {
+    pub(crate) fn join(&self) -> Result<()> {
         if self.flags.is_empty() {
             return Ok(());
         }
@@ -114,7 +92,7 @@ impl Target {
 /// can ptrace it or open its /proc files (`exe`, `mem`, `fd`) while it
 /// carries berth's memory and descriptors (CVE-2016-9962, CVE-2019-5736).
 /// exec of the container's program resets it.
-pub fn not_dumpable() {
+pub(crate) fn not_dumpable() {
     // SAFETY: prctl with integer arguments only.
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -4,7 +4,7 @@
 //! becomes TIOCSWINSZ on the master.
 
 use super::attach_client::{window_size, RawMode};
-use super::nsenter::pidfd_open;
+use crate::util::proc::pidfd_open;
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Relays until `child` exits (then drains what it wrote last).
-pub fn relay(master: OwnedFd, child: Pid, relay_stdin: bool) -> Result<()> {
+pub(crate) fn relay(master: OwnedFd, child: Pid, relay_stdin: bool) -> Result<()> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let _raw = if relay_stdin {

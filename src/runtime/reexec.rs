@@ -3,7 +3,7 @@
 
 /// Runs the helper named in argv, if this process is one, and returns its
 /// exit status; `None` for a normal user command.
-pub fn dispatch() -> Option<i32> {
+pub(crate) fn dispatch() -> Option<i32> {
     let mut args = std::env::args();
     let _ = args.next();
     match args.next().as_deref() {

@@ -3,45 +3,13 @@
 //! working directory and hostname).
 
 use super::env;
-use super::health::{parse_duration_ns, HealthConfig};
 use crate::image::config::ContainerConfig;
-use crate::store::containers::ProcessConfig;
+use crate::model::{HealthConfig, HealthOverrides, NetworkMode, ProcessConfig, ProcessRequest};
 use anyhow::{bail, Result};
-use std::path::PathBuf;
-
-/// The process-related settings of `create`/`run`, already parsed.
-#[derive(Debug, Clone, Default)]
-pub struct ProcessOptions {
-    /// Replaces the image's CMD when not empty.
-    pub command: Vec<String>,
-    /// `--entrypoint`: one executable (empty string clears the image's).
-    pub entrypoint: Option<String>,
-    pub env: Vec<String>,
-    pub env_files: Vec<PathBuf>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub hostname: Option<String>,
-    pub interactive: bool,
-    pub tty: bool,
-    /// `--stop-signal`, replacing the image's STOPSIGNAL.
-    pub stop_signal: Option<String>,
-    pub health: HealthFlags,
-}
-
-/// `--health-*` and `--no-healthcheck`, as typed.
-#[derive(Debug, Clone, Default)]
-pub struct HealthFlags {
-    pub cmd: Option<String>,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
-    pub start_period: Option<String>,
-    pub retries: Option<u32>,
-    pub disabled: bool,
-}
 
 /// The image's HEALTHCHECK with the flags applied; None when there is no
 /// check to run.
-fn healthcheck(image: &ContainerConfig, flags: &HealthFlags) -> Result<Option<HealthConfig>> {
+fn healthcheck(image: &ContainerConfig, flags: &HealthOverrides) -> Result<Option<HealthConfig>> {
     if flags.disabled {
         if flags.cmd.is_some() {
             bail!("--no-healthcheck conflicts with --health-* options");
@@ -55,20 +23,13 @@ fn healthcheck(image: &ContainerConfig, flags: &HealthFlags) -> Result<Option<He
     if let Some(cmd) = &flags.cmd {
         hc.test = vec!["CMD-SHELL".into(), cmd.clone()];
     }
-    let dur = |v: &Option<String>, name: &str| -> Result<Option<u64>> {
-        v.as_deref()
-            .map(|d| {
-                parse_duration_ns(d).map_err(|e| anyhow::anyhow!("invalid --health-{name}: {e}"))
-            })
-            .transpose()
-    };
-    if let Some(ns) = dur(&flags.interval, "interval")? {
+    if let Some(ns) = flags.interval {
         hc.interval = ns;
     }
-    if let Some(ns) = dur(&flags.timeout, "timeout")? {
+    if let Some(ns) = flags.timeout {
         hc.timeout = ns;
     }
-    if let Some(ns) = dur(&flags.start_period, "start-period")? {
+    if let Some(ns) = flags.start_period {
         hc.start_period = ns;
     }
     if let Some(r) = flags.retries {
@@ -78,9 +39,9 @@ fn healthcheck(image: &ContainerConfig, flags: &HealthFlags) -> Result<Option<He
 }
 
 /// Builds the container's process from the image config and the flags.
-pub fn build_process(
+pub(crate) fn build_process(
     image: &ContainerConfig,
-    opts: &ProcessOptions,
+    opts: &ProcessRequest,
     id: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ProcessConfig> {
@@ -136,12 +97,16 @@ pub fn build_process(
         tty: opts.tty,
         open_stdin: opts.interactive,
         labels: image.labels.clone().unwrap_or_default(),
-        stop_signal: opts
-            .stop_signal
-            .clone()
-            .or_else(|| image.stop_signal.clone()),
+        stop_signal: match &opts.stop_signal {
+            Some(s) => Some(check_stop_signal(s, "--stop-signal")?),
+            None => image
+                .stop_signal
+                .as_deref()
+                .map(|s| check_stop_signal(s, "the image's STOPSIGNAL"))
+                .transpose()?,
+        },
         healthcheck: healthcheck(image, &opts.health)?,
-        init: false,
+        init: opts.init,
     })
 }
 
@@ -159,7 +124,7 @@ fn check_hostname(h: &str) -> Result<()> {
 }
 
 /// Docker's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn validate_name(name: &str) -> Result<String> {
+pub(crate) fn validate_name(name: &str) -> Result<String> {
     let name = name.strip_prefix('/').unwrap_or(name);
     let mut bytes = name.bytes();
     let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric());
@@ -171,22 +136,43 @@ pub fn validate_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-/// The network modes that exist so far.
-pub fn check_network(mode: &str) -> Result<String> {
+/// A stop signal as it will be stored: checked now, so that `stop` never
+/// meets one it cannot send. `source` names where it came from.
+pub(crate) fn check_stop_signal(value: &str, source: &str) -> Result<String> {
+    match crate::util::signals::parse_signal(value) {
+        Ok(_) => Ok(value.to_string()),
+        Err(_) => bail!(
+            "invalid stop signal {value:?} (from {source}): use a signal name such as SIGTERM \
+             or TERM, or a number such as 15"
+        ),
+    }
+}
+
+/// A `--network` value, if berth can run it: the modes that exist so far.
+pub(crate) fn check_network(mode: &str) -> Result<NetworkMode> {
+    let parsed = NetworkMode::parse(mode);
+    ensure_network_runs(&parsed, mode)?;
+    Ok(parsed)
+}
+
+/// Fails for the modes berth cannot run yet; `as_given` is how the user wrote it.
+pub(crate) fn ensure_network_runs(mode: &NetworkMode, as_given: &str) -> Result<()> {
     match mode {
-        "host" | "none" => Ok(mode.to_string()),
-        "bridge" | "default" => bail!(
-            "network {mode}: private networks are not available yet; use --network host (the \
+        NetworkMode::Host | NetworkMode::None => Ok(()),
+        NetworkMode::Bridge => bail!(
+            "network {as_given}: private networks are not available yet; use --network host (the \
              default) or --network none"
         ),
-        other => bail!("network {other} not found"),
+        NetworkMode::Container(_) | NetworkMode::Named(_) => {
+            bail!("network {as_given} not found")
+        }
     }
 }
 
 /// The environment the process starts with: Docker's PATH default and
 /// HOSTNAME first, then the container's env (which may override them),
 /// and HOME from passwd when nothing set it.
-pub fn final_env(config: &ProcessConfig, home: &str) -> Vec<String> {
+pub(crate) fn final_env(config: &ProcessConfig, home: &str) -> Vec<String> {
     let mut out = vec![
         format!("PATH={}", env::DEFAULT_PATH),
         format!("HOSTNAME={}", config.hostname),
@@ -216,13 +202,13 @@ mod tests {
     }
     const ID: &str = "0123456789abcdef0123";
 
-    fn build(opts: &ProcessOptions) -> Result<ProcessConfig> {
+    fn build(opts: &ProcessRequest) -> Result<ProcessConfig> {
         build_process(&image(), opts, ID, &|_| None)
     }
 
     #[test]
     fn image_defaults_apply() {
-        let p = build(&ProcessOptions::default()).unwrap();
+        let p = build(&ProcessRequest::default()).unwrap();
         assert_eq!(p.args, ["/entry", "default"]);
         assert_eq!(p.working_dir, "/srv");
         assert_eq!(p.user, "daemon");
@@ -231,19 +217,19 @@ mod tests {
 
     #[test]
     fn command_replaces_cmd_and_entrypoint_clears_it() {
-        let p = build(&ProcessOptions {
+        let p = build(&ProcessRequest {
             command: vec!["x".into(), "y".into()],
             ..Default::default()
         })
         .unwrap();
         assert_eq!(p.args, ["/entry", "x", "y"]);
-        let p = build(&ProcessOptions {
+        let p = build(&ProcessRequest {
             entrypoint: Some("/bin/sh".into()),
             ..Default::default()
         })
         .unwrap();
         assert_eq!(p.args, ["/bin/sh"]);
-        let e = build(&ProcessOptions {
+        let e = build(&ProcessRequest {
             entrypoint: Some(String::new()),
             ..Default::default()
         })
@@ -253,7 +239,7 @@ mod tests {
 
     #[test]
     fn flags_override_user_workdir_hostname() {
-        let p = build(&ProcessOptions {
+        let p = build(&ProcessRequest {
             user: Some("1000:1000".into()),
             workdir: Some("/work".into()),
             hostname: Some("box".into()),
@@ -267,12 +253,12 @@ mod tests {
         );
         assert_eq!(p.hostname, "box");
         assert_eq!(p.env, ["PATH=/img/bin", "A=2"]);
-        assert!(build(&ProcessOptions {
+        assert!(build(&ProcessRequest {
             workdir: Some("rel".into()),
             ..Default::default()
         })
         .is_err());
-        assert!(build(&ProcessOptions {
+        assert!(build(&ProcessRequest {
             hostname: Some("a b".into()),
             ..Default::default()
         })
@@ -289,7 +275,7 @@ mod tests {
 
     #[test]
     fn final_env_defaults_and_overrides() {
-        let mut p = build(&ProcessOptions::default()).unwrap();
+        let mut p = build(&ProcessRequest::default()).unwrap();
         let env = final_env(&p, "/root");
         assert_eq!(
             env,
@@ -308,11 +294,66 @@ mod tests {
 
     #[test]
     fn networks() {
-        assert_eq!(check_network("none").unwrap(), "none");
+        assert_eq!(check_network("none").unwrap(), NetworkMode::None);
+        assert!(check_network("default")
+            .unwrap_err()
+            .to_string()
+            .starts_with("network default: private networks"));
         assert!(check_network("bridge").is_err());
         assert_eq!(
             check_network("x").unwrap_err().to_string(),
             "network x not found"
         );
+    }
+}
+
+#[cfg(test)]
+mod stop_signal_tests {
+    use super::*;
+
+    #[test]
+    fn stop_signals_are_checked_at_create() {
+        let p = build_process(
+            &ContainerConfig {
+                cmd: Some(vec!["x".into()]),
+                stop_signal: Some("SIGUSR1".into()),
+                ..Default::default()
+            },
+            &ProcessRequest::default(),
+            "0123456789abcdef",
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(p.stop_signal.as_deref(), Some("SIGUSR1"));
+        let e = build_process(
+            &ContainerConfig {
+                cmd: Some(vec!["x".into()]),
+                ..Default::default()
+            },
+            &ProcessRequest {
+                stop_signal: Some("SIGNOPE".into()),
+                ..Default::default()
+            },
+            "0123456789abcdef",
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid stop signal \"SIGNOPE\" (from --stop-signal)"),
+            "{e}"
+        );
+        let e = build_process(
+            &ContainerConfig {
+                cmd: Some(vec!["x".into()]),
+                stop_signal: Some("99".into()),
+                ..Default::default()
+            },
+            &ProcessRequest::default(),
+            "0123456789abcdef",
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("the image's STOPSIGNAL"), "{e}");
     }
 }

@@ -4,27 +4,18 @@
 //! pipe.
 
 use super::init::{self, InitContext};
+use super::message::read_start_report;
+use crate::model::{ContainerRecord, ContainerState, StartFailure, Status};
 use crate::mounts::rootfs::OverlaySpec;
-use crate::store::containers::{ContainerRecord, ContainerState};
 use crate::store::Store;
 use crate::util::fsutil::create_dir_mode;
 use crate::util::humanize::now_rfc3339;
 use anyhow::{Context, Result};
 use nix::unistd::{pipe2, Pid};
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// How the container ended, or why it never ran.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The container's exit status (128 + signal when killed).
-    Exited(i32),
-    /// Setting up or exec failed: the status (125, 126, 127) and message.
-    Failed(i32, String),
-}
-
 /// Where the container's stdio goes.
-pub enum Io {
+pub(crate) enum Io {
     /// Pipes (or /dev/null) for stdin, stdout and stderr.
     Pipes {
         stdin: OwnedFd,
@@ -37,8 +28,8 @@ pub enum Io {
 
 /// A container whose program was exec'd.
 #[derive(Debug)]
-pub struct Launched {
-    pub pid: Pid,
+pub(crate) struct Launched {
+    pub(crate) pid: Pid,
 }
 
 /// Starts the container's init as pid 1 of a new pid namespace, as our
@@ -46,16 +37,12 @@ pub struct Launched {
 /// the child has been reaped and the error carries Docker's status. The
 /// caller is inside berth's user namespace (or real root) and no thread
 /// exists.
-pub fn launch(store: &Store, record: &ContainerRecord, io: Io) -> Result<Launched, (i32, String)> {
-    let setup = |e: anyhow::Error| {
-        (
-            crate::cli::EXIT_BERTH_ERROR,
-            e.chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": "),
-        )
-    };
+pub(crate) fn launch(
+    store: &Store,
+    record: &ContainerRecord,
+    io: Io,
+) -> Result<Launched, StartFailure> {
+    let setup = StartFailure::setup;
     let dir = store.container_dir(&record.id);
     for sub in ["upper", "work", "merged"] {
         // upper's mode becomes the mode of the container's `/`.
@@ -63,7 +50,12 @@ pub fn launch(store: &Store, record: &ContainerRecord, io: Io) -> Result<Launche
             .with_context(|| format!("preparing container {}", record.id))
             .map_err(setup)?;
     }
-    let private_net = record.host.network_mode == "none";
+    // Layers of a read-only image store belong to someone else: their
+    // directories are made ours before the first start.
+    store
+        .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
+        .map_err(setup)?;
+    let private_net = record.host.network.mode.is_private();
     crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
     let overlay = overlay_spec(store, record).map_err(setup)?;
     let console_socket = match &io {
@@ -128,42 +120,28 @@ pub fn launch(store: &Store, record: &ContainerRecord, io: Io) -> Result<Launche
     let child = Pid::from_raw(r as i32);
     drop(err_w);
     drop(io);
-    let mut report = Vec::new();
-    let _ = std::fs::File::from(err_r).read_to_end(&mut report);
-    match init::decode(&report) {
+    match read_start_report(err_r) {
         None => Ok(Launched { pid: child }),
-        Some(e) => {
-            let _ = super::signals::wait_exit(child);
-            Err((e.code, e.message))
+        Some(failure) => {
+            let _ = crate::util::signals::wait_exit(child);
+            Err(failure)
         }
     }
 }
 
-/// Saves the final state of a container that ran.
-pub fn record_exit(
-    store: &Store,
-    id: &str,
-    outcome: &Outcome,
-    started_at: Option<String>,
-) -> Result<()> {
-    let (exit_code, error) = match outcome {
-        Outcome::Exited(code) => (*code, String::new()),
-        Outcome::Failed(code, msg) => (*code, msg.clone()),
-    };
-    let state = ContainerState {
-        status: "exited".into(),
-        pid: 0,
-        exit_code,
-        started_at,
+/// The state of a container that could not start.
+pub(crate) fn failed_state(failure: &StartFailure) -> ContainerState {
+    ContainerState {
+        status: Status::Exited,
+        exit_code: failure.code,
         finished_at: Some(now_rfc3339()),
-        error,
+        error: failure.message.clone(),
         ..Default::default()
-    };
-    store.save_container_state(id, &state)
+    }
 }
 
 /// The overlay for the container, relative to the store root.
-pub fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
+pub(crate) fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
     let mut lowers = Vec::with_capacity(record.layers.len());
     for diff_id in record.layers.iter().rev() {
         lowers.push(store.layer_link(diff_id)?);
@@ -183,7 +161,7 @@ pub fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySp
 }
 
 /// gid 5 ("tty") for terminals when the namespace maps it.
-pub fn tty_gid() -> Option<u32> {
+pub(crate) fn tty_gid() -> Option<u32> {
     let map = std::fs::read_to_string("/proc/self/gid_map").ok()?;
     crate::userns::idmap::is_mapped(&crate::userns::idmap::parse_proc_map(&map), 5).then_some(5)
 }

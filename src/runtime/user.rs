@@ -7,12 +7,12 @@ use anyhow::{bail, Result};
 
 /// Who the container's process runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecUser {
-    pub uid: u32,
-    pub gid: u32,
+pub(crate) struct ExecUser {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
     /// Supplementary groups (from /etc/group membership).
-    pub groups: Vec<u32>,
-    pub home: String,
+    pub(crate) groups: Vec<u32>,
+    pub(crate) home: String,
 }
 
 struct PasswdEntry<'a> {
@@ -59,7 +59,7 @@ fn group_entries(content: &str) -> impl Iterator<Item = GroupEntry<'_>> {
 
 /// Resolves `spec` (empty = root) with the contents of the image's passwd
 /// and group files (`None` when the file is missing).
-pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<ExecUser> {
+pub(crate) fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<ExecUser> {
     let (user_part, group_part) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

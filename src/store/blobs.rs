@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 
 impl Store {
-    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+    pub(crate) fn blob_path(&self, digest: &str) -> Result<PathBuf> {
         Ok(self.root.join("blobs/sha256").join(digest_hex(digest)?))
     }
 
@@ -23,7 +23,7 @@ impl Store {
     }
 
     /// Stores `data`, which must have the given digest.
-    pub fn put_blob_expecting(&self, digest: &str, data: &[u8]) -> Result<()> {
+    pub(crate) fn put_blob_expecting(&self, digest: &str, data: &[u8]) -> Result<()> {
         let actual = sha256_digest(data);
         if actual != digest {
             bail!("content does not match its digest: expected {digest}, got {actual}");
@@ -31,9 +31,20 @@ impl Store {
         self.put_blob(data).map(|_| ())
     }
 
-    /// Reads a blob and checks it still matches its name.
-    pub fn get_blob(&self, digest: &str) -> Result<Vec<u8>> {
-        let path = self.blob_path(digest)?;
+    /// Reads a blob and checks it still matches its name; a blob this
+    /// store lacks is read from the additional image stores.
+    pub(crate) fn get_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let mut path = self.blob_path(digest)?;
+        if !path.exists() {
+            if let Some(p) = self
+                .image_stores()
+                .iter()
+                .filter_map(|s| s.blob_path(digest).ok())
+                .find(|p| p.exists())
+            {
+                path = p;
+            }
+        }
         let data = std::fs::read(&path).with_context(|| format!("reading blob {digest}"))?;
         let actual = sha256_digest(&data);
         if actual != digest {
@@ -42,7 +53,7 @@ impl Store {
         Ok(data)
     }
 
-    pub fn remove_blob(&self, digest: &str) -> Result<()> {
+    pub(crate) fn remove_blob(&self, digest: &str) -> Result<()> {
         match std::fs::remove_file(self.blob_path(digest)?) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),

@@ -2,6 +2,11 @@
 //! once and shared by every image and container; `tar-split.gz` records the
 //! tar stream's headers so that the exact layer tar can be regenerated;
 //! `layer.json` is written last and marks the layer complete.
+//!
+//! A layer this store lacks may be in an additional read-only image store
+//! (`image_stores`): lookups fall back to those, and such a layer is used
+//! in place, through a link under our `l/`. Writes only ever touch this
+//! store's own directories.
 
 use super::{Store, StoreLock};
 use crate::util::digest::digest_hex;
@@ -25,29 +30,82 @@ pub struct LayerRecord {
 const LINK_LEN: usize = 16;
 
 impl Store {
-    pub fn layer_dir(&self, diff_id: &str) -> Result<PathBuf> {
+    /// This store's own directory for the layer (where it is written).
+    fn local_layer_dir(&self, diff_id: &str) -> Result<PathBuf> {
         Ok(self.root.join("layers").join(digest_hex(diff_id)?))
     }
 
+    fn local_layer(&self, diff_id: &str) -> Option<LayerRecord> {
+        read_json(&self.local_layer_dir(diff_id).ok()?.join("layer.json")).ok()
+    }
+
+    /// The additional store that has the layer when this one does not.
+    fn shared_layer_dir(&self, diff_id: &str) -> Option<PathBuf> {
+        if self.local_layer(diff_id).is_some() {
+            return None;
+        }
+        self.image_stores()
+            .iter()
+            .find(|s| s.layer(diff_id).is_some())
+            .and_then(|s| s.layer_dir(diff_id).ok())
+    }
+
+    /// Whether this store has the layer itself (not through an
+    /// additional image store).
+    pub fn layer_is_local(&self, diff_id: &str) -> bool {
+        self.local_layer(diff_id).is_some()
+    }
+
+    /// The layer's directory: this store's, else that of the additional
+    /// store that has it complete. Read-only use only.
+    pub fn layer_dir(&self, diff_id: &str) -> Result<PathBuf> {
+        match self.shared_layer_dir(diff_id) {
+            Some(dir) => Ok(dir),
+            None => self.local_layer_dir(diff_id),
+        }
+    }
+
     /// The directory holding the layer's files.
-    pub fn layer_diff(&self, diff_id: &str) -> Result<PathBuf> {
+    pub(crate) fn layer_diff(&self, diff_id: &str) -> Result<PathBuf> {
         Ok(self.layer_dir(diff_id)?.join("diff"))
     }
 
-    pub fn layer_tar_split(&self, diff_id: &str) -> Result<PathBuf> {
-        Ok(self.layer_dir(diff_id)?.join("tar-split.gz"))
-    }
-
     /// `l/<short>`, relative to the root: the name used in overlay's lowerdir
-    /// when mounting with the store root as working directory.
-    pub fn layer_link(&self, diff_id: &str) -> Result<String> {
-        Ok(format!("l/{}", &digest_hex(diff_id)?[..LINK_LEN]))
+    /// when mounting with the store root as working directory. For a layer
+    /// of an additional store, the link points at its directory there
+    /// (made or corrected here: the links keep the option string within
+    /// the page overlay allows, wherever the layers are).
+    pub(crate) fn layer_link(&self, diff_id: &str) -> Result<String> {
+        let name = format!("l/{}", &digest_hex(diff_id)?[..LINK_LEN]);
+        if let Some(dir) = self.shared_layer_dir(diff_id) {
+            let target = dir.join("diff");
+            let link = self.root.join(&name);
+            if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+                // A new link renamed over the old one: a concurrent start
+                // sees one or the other, both right.
+                let tmp = self.root.join(format!(
+                    "l/.{}-{}",
+                    &name[2..],
+                    crate::util::ids::random_id().get(..8).unwrap_or("0")
+                ));
+                std::os::unix::fs::symlink(&target, &tmp)
+                    .and_then(|()| std::fs::rename(&tmp, &link))
+                    .with_context(|| {
+                        format!(
+                            "linking layer {diff_id} of the image store {}",
+                            dir.display()
+                        )
+                    })?;
+            }
+        }
+        Ok(name)
     }
 
-    /// The record of a complete layer, or None if it is absent or half made.
-    pub fn layer(&self, diff_id: &str) -> Option<LayerRecord> {
-        let path = self.layer_dir(diff_id).ok()?.join("layer.json");
-        read_json(&path).ok()
+    /// The record of a complete layer, or None if it is absent or half
+    /// made; an additional store's when this store lacks it.
+    pub(crate) fn layer(&self, diff_id: &str) -> Option<LayerRecord> {
+        self.local_layer(diff_id)
+            .or_else(|| self.image_stores().iter().find_map(|s| s.layer(diff_id)))
     }
 
     /// Moves a layer unpacked in `staging` (holding `diff/` and
@@ -59,13 +117,21 @@ impl Store {
         record: &LayerRecord,
         _lock: &StoreLock,
     ) -> Result<()> {
-        let dir = self.layer_dir(&record.diff_id)?;
+        let dir = self.local_layer_dir(&record.diff_id)?;
         if self.layer(&record.diff_id).is_some() {
             return remove_tree(staging);
         }
         // A directory without layer.json is a leftover of a crash.
         remove_tree(&dir)?;
         write_json_atomic(&staging.join("layer.json"), record)?;
+        if self.image_dir_mode() != 0o700 {
+            // A store prepared for sharing: others must reach the files.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                staging,
+                std::fs::Permissions::from_mode(self.image_dir_mode()),
+            )?;
+        }
         std::fs::rename(staging, &dir)
             .with_context(|| format!("moving layer {} into the store", record.diff_id))?;
         let link = self.root.join(self.layer_link(&record.diff_id)?);
@@ -82,7 +148,7 @@ impl Store {
 
     /// Removes every layer that no image and no container uses; returns
     /// their diff ids and sizes.
-    pub fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
+    pub(crate) fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
         let mut used: HashSet<String> = HashSet::new();
         for img in self.images()?.images {
             used.extend(img.layers);
@@ -95,7 +161,7 @@ impl Store {
             let entry = entry?;
             let diff_id = format!("sha256:{}", entry.file_name().to_string_lossy());
             if !used.contains(&diff_id) {
-                let size = self.layer(&diff_id).map_or(0, |r| r.size);
+                let size = self.local_layer(&diff_id).map_or(0, |r| r.size);
                 self.remove_layer(&diff_id, lock)?;
                 removed.push((diff_id, size));
             }
@@ -104,7 +170,7 @@ impl Store {
     }
 
     fn remove_layer(&self, diff_id: &str, _lock: &StoreLock) -> Result<()> {
-        let dir = self.layer_dir(diff_id)?;
+        let dir = self.local_layer_dir(diff_id)?;
         // layer.json goes first: a crash part-way leaves an incomplete layer
         // that the next commit of the same layer replaces.
         let _ = std::fs::remove_file(dir.join("layer.json"));

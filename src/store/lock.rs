@@ -13,7 +13,7 @@ pub struct StoreLock {
 }
 
 impl StoreLock {
-    pub fn exclusive(path: &Path) -> Result<StoreLock> {
+    pub(crate) fn exclusive(path: &Path) -> Result<StoreLock> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -13,16 +13,26 @@
 //! containers/<id>/          container record, state, upper/ and work/
 //! names/<name>              container name reservations (content: the id)
 //! volumes/<name>/_data      named and anonymous volumes (volume.json beside)
-//! volumes/<name>/_data      volumes
 //! tmp/                      work in progress, removed when its owner is gone
+//! notices/<key>             warnings already given for this store (said once)
+//! run/                      runtime directory when the usual ones are unsafe
 //! ```
+//!
+//! Where the store and the runtime directory go is decided in
+//! `placement` and `rundir`; read-only additional image stores are in
+//! `image_stores`.
 
-pub mod blobs;
-pub mod containers;
+pub(crate) mod blobs;
+pub(crate) mod containers;
+pub(crate) mod fstype;
+pub(crate) mod image_stores;
 pub mod images;
 pub mod layers;
-pub mod lock;
-pub mod volumes;
+pub(crate) mod lock;
+pub(crate) mod placement;
+pub(crate) mod rundir;
+pub(crate) mod skeleton;
+pub(crate) mod volumes;
 
 use crate::util::fsutil::create_dir_mode;
 use anyhow::{Context, Result};
@@ -30,44 +40,108 @@ use std::path::{Path, PathBuf};
 
 pub use lock::StoreLock;
 
-/// An opened store: its root and the per-user runtime directory.
+/// An opened store: its root, the per-user runtime directory, and the
+/// read-only additional image stores it looks into.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
     run_dir: PathBuf,
+    image_stores: Vec<image_stores::ImageStore>,
+    /// Mode of the directories that hold images (blobs, layers): 0700, or
+    /// readable by others when the root is (a store prepared for sharing).
+    image_dir_mode: u32,
 }
 
 impl Store {
     /// Opens (and creates if needed) the store named by the environment:
-    /// `$BERTH_ROOT`, else `$XDG_DATA_HOME/berth`, else `~/.local/share/berth`.
-    pub fn open_default() -> Result<Store> {
-        Store::open(default_root()?, default_run_dir())
+    /// `$BERTH_ROOT`, else `$XDG_DATA_HOME/berth` (`~/.local/share/berth`)
+    /// unless that is a new store on a network filesystem, which goes to
+    /// node-local space (see `placement`). Warnings about the placement
+    /// and the runtime directory are given once per store.
+    pub(crate) fn open_default() -> Result<Store> {
+        let choice = placement::choose_root(&placement::RootInputs::from_env())?;
+        let mut store = Store::open(choice.root.clone(), PathBuf::new())?;
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR");
+        let run = rundir::choose(&rundir::Inputs {
+            xdg_runtime_dir: xdg.as_deref(),
+            tmp: Path::new("/tmp"),
+            host_uid: host_uid(),
+            store_root: &store.root,
+        });
+        if let Some(w) = rundir::warning(&run) {
+            let (path, problem) = &run.refused[0];
+            let key = format!("rundir-{}-{problem:?}", path.display());
+            placement::warn_once(&store.root, &key, &w);
+        }
+        store.run_dir = run.path;
+        for (key, w) in placement::placement_warnings(
+            &choice,
+            placement::filesystem_of(&store.root),
+            &store.run_dir,
+            placement::filesystem_of(&store.run_dir),
+        ) {
+            placement::warn_once(&store.root, &key, &w);
+        }
+        store.image_stores = image_stores::configured(&store.root)
+            .into_iter()
+            .map(image_stores::ImageStore::new)
+            .collect();
+        Ok(store)
     }
 
     /// Opens a store at explicit locations, creating its directories.
     pub fn open(root: PathBuf, run_dir: PathBuf) -> Result<Store> {
-        let store = Store { root, run_dir };
-        for dir in [
-            "blobs/sha256",
-            "layers",
-            "l",
-            "containers",
-            "names",
-            "volumes",
-            "tmp",
+        create_dir_mode(&root, 0o700)
+            .with_context(|| format!("preparing the store at {}", root.display()))?;
+        use std::os::unix::fs::MetadataExt;
+        // A root that others may enter is a store prepared to be shared
+        // read-only (`mkdir -m 755 /shared/x; berth --root /shared/x pull`):
+        // its image directories are made readable too.
+        let root_mode = std::fs::metadata(&root).map_or(0o700, |m| m.mode() & 0o755);
+        let image_dir_mode = if root_mode & 0o055 != 0 {
+            root_mode | 0o700
+        } else {
+            0o700
+        };
+        let store = Store {
+            root,
+            run_dir,
+            image_stores: Vec::new(),
+            image_dir_mode,
+        };
+        for (dir, mode) in [
+            ("blobs", image_dir_mode),
+            ("blobs/sha256", image_dir_mode),
+            ("layers", image_dir_mode),
+            ("l", image_dir_mode),
+            ("containers", 0o700),
+            ("names", 0o700),
+            ("volumes", 0o700),
+            ("tmp", 0o700),
         ] {
-            create_dir_mode(&store.root.join(dir), 0o700)
+            create_dir_mode(&store.root.join(dir), mode)
                 .with_context(|| format!("preparing the store at {}", store.root.display()))?;
         }
         Ok(store)
     }
 
-    pub fn root(&self) -> &Path {
+    /// The additional read-only image stores in effect.
+    pub(crate) fn image_stores(&self) -> &[image_stores::ImageStore] {
+        &self.image_stores
+    }
+
+    /// The mode for directories that hold image content (see `open`).
+    pub(crate) fn image_dir_mode(&self) -> u32 {
+        self.image_dir_mode
+    }
+
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
-    /// `$XDG_RUNTIME_DIR/berth`, else `/tmp/berth-$UID`; created 0700 on first use.
-    pub fn run_dir(&self) -> Result<&Path> {
+    /// The runtime directory (attach sockets): `$XDG_RUNTIME_DIR/berth`,
+    /// else `/tmp/berth-$UID`, when safe (see `rundir`); created 0700.
+    pub(crate) fn run_dir(&self) -> Result<&Path> {
         create_dir_mode(&self.run_dir, 0o700)?;
         Ok(&self.run_dir)
     }
@@ -90,8 +164,11 @@ impl Store {
         Ok(dir)
     }
 
-    /// Removes leftovers of commands that were killed part-way.
-    pub fn clean_stale_tmp(&self) {
+    /// Removes leftovers of commands that were killed part-way. Called by
+    /// the commands that change the store (rm, rmi, prune, load, import,
+    /// pull, commit, volume rm), in the user namespace; not by `run`,
+    /// where the scan (about 10 µs with `tmp/` empty) is not worth it.
+    pub(crate) fn clean_stale_tmp(&self) {
         let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
             return;
         };
@@ -99,7 +176,7 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
             if let Some(pid) = pid {
-                if !process_alive(pid) {
+                if !crate::util::proc::pid_exists(pid) {
                     let _ = crate::util::fsutil::remove_tree(&e.path());
                 }
             }
@@ -107,35 +184,9 @@ impl Store {
     }
 }
 
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence and permission.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-fn default_root() -> Result<PathBuf> {
-    if let Some(root) = std::env::var_os("BERTH_ROOT").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(root));
-    }
-    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(data).join("berth"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .context("finding the store: neither BERTH_ROOT, XDG_DATA_HOME nor HOME is set; set BERTH_ROOT to a directory berth may use")?;
-    Ok(PathBuf::from(home).join(".local/share/berth"))
-}
-
-fn default_run_dir() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(dir) if Path::new(&dir).is_dir() => PathBuf::from(dir).join("berth"),
-        _ => PathBuf::from(format!("/tmp/berth-{}", host_uid())),
-    }
-}
-
 /// Our uid as the host sees it: inside berth's user namespace we are 0,
 /// but the runtime directory belongs to the user who ran berth.
-fn host_uid() -> u32 {
+pub(crate) fn host_uid() -> u32 {
     let own = nix::unistd::geteuid().as_raw();
     std::fs::read_to_string("/proc/self/uid_map")
         .ok()
@@ -145,7 +196,7 @@ fn host_uid() -> u32 {
 
 /// The outside id that `inside` maps to, from a uid_map's lines
 /// (`inside outside count`).
-fn host_id_of(map: &str, inside: u32) -> Option<u32> {
+pub fn host_id_of(map: &str, inside: u32) -> Option<u32> {
     map.lines().find_map(|line| {
         let mut f = line.split_whitespace().map(|n| n.parse::<u64>().ok());
         let (Some(Some(start)), Some(Some(outside)), Some(Some(count))) =

@@ -10,25 +10,25 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct VolumeRecord {
-    pub name: String,
-    pub driver: String,
+pub(crate) struct VolumeRecord {
+    pub(crate) name: String,
+    pub(crate) driver: String,
     #[serde(default)]
-    pub labels: IndexMap<String, String>,
+    pub(crate) labels: IndexMap<String, String>,
     #[serde(default)]
-    pub options: IndexMap<String, String>,
-    pub created_at: String,
+    pub(crate) options: IndexMap<String, String>,
+    pub(crate) created_at: String,
     /// Made for one container (`-v /path`, an image's VOLUME), not by name.
     #[serde(default)]
-    pub anonymous: bool,
+    pub(crate) anonymous: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("get {0}: no such volume")]
-pub struct NoSuchVolume(pub String);
+pub(crate) struct NoSuchVolume(pub(crate) String);
 
 /// Docker's rule for local volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn valid_volume_name(name: &str) -> bool {
+pub(crate) fn valid_volume_name(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() >= 2
         && b[0].is_ascii_alphanumeric()
@@ -42,13 +42,13 @@ impl Store {
     }
 
     /// The directory mounted into containers.
-    pub fn volume_data(&self, name: &str) -> PathBuf {
+    pub(crate) fn volume_data(&self, name: &str) -> PathBuf {
         self.volume_dir(name).join("_data")
     }
 
     /// What containers mount for this volume: `_data`, or the host
     /// directory of a volume made with `-o type=none,o=bind,device=DIR`.
-    pub fn volume_mount_source(&self, record: &VolumeRecord) -> PathBuf {
+    pub(crate) fn volume_mount_source(&self, record: &VolumeRecord) -> PathBuf {
         match record.options.get("device") {
             Some(dev) if record.options.get("type").map(String::as_str) == Some("none") => {
                 PathBuf::from(dev)
@@ -57,7 +57,7 @@ impl Store {
         }
     }
 
-    pub fn volume(&self, name: &str) -> Result<VolumeRecord> {
+    pub(crate) fn volume(&self, name: &str) -> Result<VolumeRecord> {
         let path = self.volume_dir(name).join("volume.json");
         if !valid_volume_name(name) || !path.exists() {
             bail!(NoSuchVolume(name.to_string()));
@@ -66,7 +66,7 @@ impl Store {
     }
 
     /// Every volume, oldest first.
-    pub fn volumes(&self) -> Result<Vec<VolumeRecord>> {
+    pub(crate) fn volumes(&self) -> Result<Vec<VolumeRecord>> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(self.root.join("volumes"))? {
             let path = e?.path().join("volume.json");
@@ -80,7 +80,11 @@ impl Store {
 
     /// Creates a volume, or returns the existing one of that name (as
     /// `docker volume create` does for a name that exists).
-    pub fn create_volume(&self, record: VolumeRecord, _lock: &StoreLock) -> Result<VolumeRecord> {
+    pub(crate) fn create_volume(
+        &self,
+        record: VolumeRecord,
+        _lock: &StoreLock,
+    ) -> Result<VolumeRecord> {
         if !valid_volume_name(&record.name) {
             bail!(
                 "create {0}: \"{0}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path",
@@ -100,7 +104,7 @@ impl Store {
 
     /// Deletes a volume and its data; the caller checked nobody uses it
     /// and runs inside the user namespace (data may belong to subordinate ids).
-    pub fn remove_volume(&self, name: &str, _lock: &StoreLock) -> Result<()> {
+    pub(crate) fn remove_volume(&self, name: &str, _lock: &StoreLock) -> Result<()> {
         let dir = self.volume_dir(name);
         // The record goes first: a crash part-way leaves no half volume in listings.
         let _ = std::fs::remove_file(dir.join("volume.json"));
@@ -111,12 +115,12 @@ impl Store {
     /// unless another container (through `--volumes-from`) still uses them.
     /// Named volumes are never removed here. The container's record is
     /// already gone.
-    pub fn remove_anonymous_volumes(
+    pub(crate) fn remove_anonymous_volumes(
         &self,
-        record: &super::containers::ContainerRecord,
+        record: &crate::model::ContainerRecord,
         lock: &StoreLock,
     ) -> Result<()> {
-        for m in record.host.mounts.iter().filter(|m| m.anonymous) {
+        for m in record.host.storage.mounts.iter().filter(|m| m.anonymous) {
             if let Some(name) = &m.volume {
                 if self.volume(name).is_ok_and(|v| v.anonymous)
                     && self.volume_users(name)?.is_empty()
@@ -129,12 +133,13 @@ impl Store {
     }
 
     /// Names of the containers whose mounts use the volume.
-    pub fn volume_users(&self, name: &str) -> Result<Vec<String>> {
+    pub(crate) fn volume_users(&self, name: &str) -> Result<Vec<String>> {
         Ok(self
             .containers()?
             .into_iter()
             .filter(|c| {
                 c.host
+                    .storage
                     .mounts
                     .iter()
                     .any(|m| m.volume.as_deref() == Some(name))

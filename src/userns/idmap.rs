@@ -5,15 +5,15 @@ use super::subid::SubRange;
 
 /// One line of a uid_map/gid_map: `inside outside count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MapLine {
-    pub inside: u32,
-    pub outside: u32,
-    pub count: u32,
+pub(crate) struct MapLine {
+    pub(crate) inside: u32,
+    pub(crate) outside: u32,
+    pub(crate) count: u32,
 }
 
 /// Our id as 0, then every subordinate range in order from 1 on. Ranges
 /// that would run past the 32-bit id space are cut there.
-pub fn full_map(own: u32, ranges: &[SubRange]) -> Vec<MapLine> {
+pub(crate) fn full_map(own: u32, ranges: &[SubRange]) -> Vec<MapLine> {
     let mut lines = vec![MapLine {
         inside: 0,
         outside: own,
@@ -38,7 +38,7 @@ pub fn full_map(own: u32, ranges: &[SubRange]) -> Vec<MapLine> {
 }
 
 /// The arguments newuidmap/newgidmap take after the pid.
-pub fn helper_args(lines: &[MapLine]) -> Vec<String> {
+pub(crate) fn helper_args(lines: &[MapLine]) -> Vec<String> {
     lines
         .iter()
         .flat_map(|l| [l.inside, l.outside, l.count])
@@ -47,7 +47,7 @@ pub fn helper_args(lines: &[MapLine]) -> Vec<String> {
 }
 
 /// The map as `inside:outside:count` items joined by commas.
-pub fn describe(lines: &[MapLine]) -> String {
+pub(crate) fn describe(lines: &[MapLine]) -> String {
     lines
         .iter()
         .map(|l| format!("{}:{}:{}", l.inside, l.outside, l.count))
@@ -56,7 +56,7 @@ pub fn describe(lines: &[MapLine]) -> String {
 }
 
 /// Parses /proc/<pid>/uid_map content.
-pub fn parse_proc_map(content: &str) -> Vec<MapLine> {
+pub(crate) fn parse_proc_map(content: &str) -> Vec<MapLine> {
     content
         .lines()
         .filter_map(|l| {
@@ -74,7 +74,7 @@ pub fn parse_proc_map(content: &str) -> Vec<MapLine> {
 }
 
 /// Whether `id` (inside the namespace) has a mapping.
-pub fn is_mapped(lines: &[MapLine], id: u32) -> bool {
+pub(crate) fn is_mapped(lines: &[MapLine], id: u32) -> bool {
     lines
         .iter()
         .any(|l| id >= l.inside && u64::from(id) < u64::from(l.inside) + u64::from(l.count))

@@ -7,8 +7,8 @@
 //! their owners. Without a range, a single mapping (only 0) is used and a
 //! warning says what that costs. Real root needs no namespace.
 
-pub mod idmap;
-pub mod subid;
+pub(crate) mod idmap;
+pub(crate) mod subid;
 
 use anyhow::{anyhow, bail, Context, Result};
 use idmap::MapLine;
@@ -19,17 +19,17 @@ use subid::SubRange;
 
 /// Set in our environment once we are inside berth's user namespace, so
 /// that helpers we run (and `describe_mapping`) know which map applies.
-pub const ENV_MARKER: &str = "_BERTH_USERNS";
+pub(crate) const ENV_MARKER: &str = "_BERTH_USERNS";
 
 /// True inside a single-id mapping, where the warning printed on entering
 /// already said that other owners become root.
-pub fn single_mapping() -> bool {
+pub(crate) fn single_mapping() -> bool {
     std::env::var_os(ENV_MARKER).is_some_and(|v| v == "single")
 }
 
 /// What the mapping for this user will be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
+pub(crate) enum Plan {
     /// Root in the initial namespace: nothing to do.
     RealRoot,
     /// `newuidmap`/`newgidmap` with the subordinate ranges.
@@ -47,7 +47,7 @@ pub enum Plan {
 }
 
 /// Decides the mapping for the calling user from /etc/subuid and /etc/subgid.
-pub fn plan() -> Plan {
+pub(crate) fn plan() -> Plan {
     let uid = getuid();
     if uid.is_root() && is_initial_userns() {
         return Plan::RealRoot;
@@ -93,19 +93,19 @@ fn plan_from(
 }
 
 /// True when this process is in the host's user namespace.
-pub fn is_initial_userns() -> bool {
+pub(crate) fn is_initial_userns() -> bool {
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
     map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
 }
 
 /// Root of the initial user namespace (not root of one we made).
-pub fn is_real_root() -> bool {
+pub(crate) fn is_real_root() -> bool {
     Uid::effective().is_root() && is_initial_userns()
 }
 
 /// Whether `setgroups(2)` is allowed here: it is denied in a namespace
 /// with a single mapping made without newgidmap.
-pub fn setgroups_allowed() -> bool {
+pub(crate) fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
 }
 
@@ -114,7 +114,7 @@ pub fn setgroups_allowed() -> bool {
 /// Must be called before any thread exists: with subordinate ranges this
 /// forks, and the original process stays behind only to wait for the
 /// child and exit with its status (forwarding signals to it).
-pub fn enter() -> Result<()> {
+pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
     }
@@ -128,7 +128,7 @@ pub fn enter() -> Result<()> {
             why,
         } => {
             enter_single(uid, gid)?;
-            eprintln!("{}", single_mapping_warning(&why, &user));
+            crate::util::report::warning(&single_mapping_warning(&why, &user));
             Ok(())
         }
     }
@@ -136,7 +136,7 @@ pub fn enter() -> Result<()> {
 
 fn single_mapping_warning(why: &str, user: &str) -> String {
     format!(
-        "WARNING: {why}: running with a single uid mapping; files owned by other users in the \
+        "{why}: running with a single uid mapping; files owned by other users in the \
          image are owned by root. An administrator can add a range of 65536 ids that no other \
          user has, e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}` \
          (or a line `{user}:100000:65536` in both /etc/subuid and /etc/subgid)."
@@ -144,7 +144,7 @@ fn single_mapping_warning(why: &str, user: &str) -> String {
 }
 
 /// A short description of the mapping in effect (or that would be), for `info`.
-pub fn describe_mapping() -> String {
+pub(crate) fn describe_mapping() -> String {
     if is_real_root() {
         return "none (real root)".into();
     }
@@ -194,14 +194,14 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
     use nix::unistd::{fork, pipe2, ForkResult};
     let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (go_r, go_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let old_mask = crate::runtime::signals::block();
+    let old_mask = crate::util::signals::block();
     // SAFETY: enter runs before any thread exists, so the child is a
     // complete copy of a single-threaded process.
     match unsafe { fork() }.context("forking to set up the user namespace")? {
         ForkResult::Child => {
             drop(ready_r);
             drop(go_w);
-            crate::runtime::signals::unblock_in_child(&old_mask);
+            crate::util::signals::unblock_in_child(&old_mask);
             let mut ready = std::fs::File::from(ready_w);
             let errno = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
                 Ok(()) => 0,
@@ -213,7 +213,7 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
             let released = std::fs::File::from(go_r).read(&mut go).unwrap_or(0) == 1;
             if errno != 0 || !released {
                 // The parent reports what went wrong.
-                std::process::exit(crate::cli::EXIT_BERTH_ERROR);
+                std::process::exit(crate::model::exit::EXIT_BERTH_ERROR);
             }
             // Now mapped: become the namespace's root in every id.
             nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -247,9 +247,9 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
                 return Err(e);
             }
             let _ = std::fs::File::from(go_w).write_all(&[1]);
-            crate::runtime::signals::forward_to(child);
-            let code =
-                crate::runtime::signals::wait_exit(child).unwrap_or(crate::cli::EXIT_BERTH_ERROR);
+            crate::util::signals::forward_to(child);
+            let code = crate::util::signals::wait_exit(child)
+                .unwrap_or(crate::model::exit::EXIT_BERTH_ERROR);
             std::process::exit(code);
         }
     }
@@ -313,7 +313,7 @@ fn finish_map_helper(h: MapHelper) -> Result<()> {
 }
 
 /// Why the kernel refused a user namespace, and the exact fix.
-fn userns_unavailable(err: Errno) -> String {
+pub fn userns_unavailable(err: Errno) -> String {
     diagnose(err, |p| std::fs::read_to_string(p).ok())
 }
 

@@ -3,15 +3,15 @@
 
 /// One subordinate range: host ids `start .. start + count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubRange {
-    pub start: u32,
-    pub count: u32,
+pub(crate) struct SubRange {
+    pub(crate) start: u32,
+    pub(crate) count: u32,
 }
 
 /// Every range in `content` that belongs to the user, by name or by
 /// numeric id, in file order. Malformed lines are skipped, as shadow's
 /// own tools skip them.
-pub fn ranges_for(content: &str, name: Option<&str>, id: u32) -> Vec<SubRange> {
+pub(crate) fn ranges_for(content: &str, name: Option<&str>, id: u32) -> Vec<SubRange> {
     let id = id.to_string();
     let mut out = Vec::new();
     for line in content.lines() {
@@ -40,7 +40,7 @@ pub fn ranges_for(content: &str, name: Option<&str>, id: u32) -> Vec<SubRange> {
 }
 
 /// The ranges of a file on this host; a missing file means none.
-pub fn read_ranges(path: &str, name: Option<&str>, id: u32) -> Vec<SubRange> {
+pub(crate) fn read_ranges(path: &str, name: Option<&str>, id: u32) -> Vec<SubRange> {
     match std::fs::read_to_string(path) {
         Ok(content) => ranges_for(&content, name, id),
         Err(_) => Vec::new(),

@@ -16,7 +16,7 @@ use std::path::Path;
 /// `src` itself is followed: callers name it by a `/proc/self/fd/N` link
 /// (a directory resolved inside the rootfs), whose own metadata is the
 /// link's, not the directory's.
-pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
     let meta = fs::metadata(src).with_context(|| format!("reading {}", src.display()))?;
     copy_children(src, dst)?;
     apply_metadata(dst, &meta)
@@ -64,7 +64,7 @@ fn apply_metadata(path: &Path, meta: &fs::Metadata) -> Result<()> {
 }
 
 /// True when a directory has no entries (a volume that was never filled).
-pub fn dir_is_empty(path: &Path) -> bool {
+pub(crate) fn dir_is_empty(path: &Path) -> bool {
     fs::read_dir(path)
         .map(|mut d| d.next().is_none())
         .unwrap_or(false)

@@ -6,15 +6,15 @@ use std::io::{self, Read, Write};
 
 /// Prefix of every digest berth writes; other algorithms are refused when
 /// parsed so that a store never holds a blob it cannot verify.
-pub const SHA256_PREFIX: &str = "sha256:";
+pub(crate) const SHA256_PREFIX: &str = "sha256:";
 
 /// `sha256:<hex>` of a byte slice.
-pub fn sha256_digest(data: &[u8]) -> String {
+pub(crate) fn sha256_digest(data: &[u8]) -> String {
     format!("{SHA256_PREFIX}{}", hex::encode(Sha256::digest(data)))
 }
 
 /// The 64 hex characters of a `sha256:` digest, checked for shape.
-pub fn digest_hex(digest: &str) -> anyhow::Result<&str> {
+pub(crate) fn digest_hex(digest: &str) -> anyhow::Result<&str> {
     let hex = digest.strip_prefix(SHA256_PREFIX).ok_or_else(|| {
         anyhow::anyhow!("unsupported digest {digest:?}: only sha256 is supported")
     })?;
@@ -27,7 +27,7 @@ pub fn digest_hex(digest: &str) -> anyhow::Result<&str> {
 }
 
 /// True for exactly 64 lowercase hex characters.
-pub fn is_sha256_hex(s: &str) -> bool {
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -35,30 +35,30 @@ pub fn is_sha256_hex(s: &str) -> bool {
 
 /// Running SHA-256 that can be fed piecewise.
 #[derive(Default, Clone)]
-pub struct Hasher(Sha256);
+pub(crate) struct Hasher(Sha256);
 
 impl Hasher {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(Sha256::new())
     }
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
     /// `sha256:<hex>` of everything fed so far.
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         format!("{SHA256_PREFIX}{}", hex::encode(self.0.finalize()))
     }
 }
 
 /// A reader that hashes and counts every byte read through it.
-pub struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Hasher,
     count: u64,
 }
 
 impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
             hasher: Hasher::new(),
@@ -66,11 +66,8 @@ impl<R: Read> HashingReader<R> {
         }
     }
     /// Digest and byte count of what was read.
-    pub fn finish(self) -> (String, u64) {
+    pub(crate) fn finish(self) -> (String, u64) {
         (self.hasher.finish(), self.count)
-    }
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
     }
 }
 
@@ -84,21 +81,21 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// A writer that hashes and counts every byte written through it.
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Hasher,
     count: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self {
             inner,
             hasher: Hasher::new(),
             count: 0,
         }
     }
-    pub fn finish(self) -> (W, String, u64) {
+    pub(crate) fn finish(self) -> (W, String, u64) {
         (self.inner, self.hasher.finish(), self.count)
     }
 }

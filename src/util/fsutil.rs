@@ -10,14 +10,14 @@ use std::path::Path;
 /// Writes `data` to `path` through a temporary file in the same directory,
 /// fsyncs it, renames it over `path` and fsyncs the directory, so that a
 /// crash leaves either the old or the new content.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     replace_file(path, data, true)
 }
 
 /// Replaces `path` atomically (temporary file, rename) without waiting
 /// for the disk: for state that is rewritten often and that a crash may
 /// lose (a container's runtime state is re-derived from its processes).
-pub fn write_atomic_relaxed(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic_relaxed(path: &Path, data: &[u8]) -> Result<()> {
     replace_file(path, data, false)
 }
 
@@ -60,26 +60,26 @@ fn replace_file(path: &Path, data: &[u8], durable: bool) -> Result<()> {
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
-pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let data = serde_json::to_vec_pretty(value).context("serializing metadata")?;
     write_atomic(path, &data)
 }
 
 /// Reads and parses a JSON file, naming the file on failure.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let data = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_slice(&data).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// fsync of a directory, so that a rename or create in it is durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing directory {}", dir.display()))
 }
 
 /// Creates a directory (and parents) with the given mode; an existing one is fine.
-pub fn create_dir_mode(path: &Path, mode: u32) -> Result<()> {
+pub(crate) fn create_dir_mode(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()
         .recursive(true)
@@ -91,7 +91,7 @@ pub fn create_dir_mode(path: &Path, mode: u32) -> Result<()> {
 /// Removes a directory tree; a missing one is not an error. Directories
 /// without write permission (an image may ship `dr-xr-xr-x` ones) are made
 /// writable first so that the tree can be emptied.
-pub fn remove_tree(path: &Path) -> Result<()> {
+pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("inspecting {}", path.display())),

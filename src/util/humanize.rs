@@ -3,12 +3,12 @@
 use jiff::Timestamp;
 
 /// Now, as RFC 3339 with nanoseconds, as Docker writes `Created`.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     Timestamp::now().to_string()
 }
 
 /// "About a minute ago", "3 hours ago": Go's go-units HumanDuration + " ago".
-pub fn time_ago(rfc3339: &str) -> String {
+pub(crate) fn time_ago(rfc3339: &str) -> String {
     match rfc3339.parse::<Timestamp>() {
         Ok(t) => {
             let secs = Timestamp::now().as_second() - t.as_second();
@@ -19,7 +19,7 @@ pub fn time_ago(rfc3339: &str) -> String {
 }
 
 /// go-units `HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
+pub(crate) fn human_duration(secs: i64) -> String {
     let (minutes, hours, days) = (secs / 60, secs / 3600, secs / 86400);
     if secs < 1 {
         "Less than a second".into()
@@ -47,7 +47,7 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 /// go-units `HumanSize`: SI units with 3 significant digits, as `docker images`.
-pub fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut unit = 0;
@@ -70,7 +70,7 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Go's `time.ParseDuration`: `30s`, `1m30s`, `1.5h`, `500ms`, `10us`, `7ns`.
-pub fn parse_go_duration(s: &str) -> anyhow::Result<std::time::Duration> {
+pub(crate) fn parse_go_duration(s: &str) -> anyhow::Result<std::time::Duration> {
     let bad = || {
         anyhow::anyhow!("invalid duration {s:?}: expected a number with a unit (h, m, s, ms, us, ns), e.g. 1m30s")
     };
@@ -103,9 +103,22 @@ pub fn parse_go_duration(s: &str) -> anyhow::Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
+/// A duration as `--health-interval` takes it (`30s`, `1m30s`, `500ms`), in nanoseconds.
+pub(crate) fn parse_duration_ns(s: &str) -> anyhow::Result<u64> {
+    Ok(parse_go_duration(s)?.as_nanos() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_in_nanoseconds() {
+        assert_eq!(parse_duration_ns("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_duration_ns("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_duration_ns("500ms").unwrap(), 500_000_000);
+        assert!(parse_duration_ns("5 parsecs").is_err());
+    }
 
     #[test]
     fn sizes_match_docker() {

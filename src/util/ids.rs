@@ -2,14 +2,14 @@
 
 /// 64 lowercase hex characters from the kernel's random source, like a
 /// Docker container id.
-pub fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the kernel random source is unavailable");
     hex::encode(bytes)
 }
 
 /// The 12-character short form Docker prints in tables.
-pub fn short_id(id: &str) -> &str {
+pub(crate) fn short_id(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..id.len().min(12)]
 }
@@ -26,12 +26,21 @@ const SURNAMES: &[&str] = &[
 ];
 
 /// A name like `brave_turing`, as Docker gives containers without `--name`.
-pub fn random_name() -> String {
+pub(crate) fn random_name() -> String {
     let mut b = [0u8; 4];
     getrandom::fill(&mut b).expect("the kernel random source is unavailable");
     let a = ADJECTIVES[usize::from(b[0]) % ADJECTIVES.len()];
     let s = SURNAMES[usize::from(b[1]) % SURNAMES.len()];
     format!("{a}_{s}")
+}
+
+/// Every name [`random_name`] can draw (for tests that exhaust them).
+#[cfg(test)]
+pub(crate) fn every_name() -> Vec<String> {
+    ADJECTIVES
+        .iter()
+        .flat_map(|a| SURNAMES.iter().map(move |s| format!("{a}_{s}")))
+        .collect()
 }
 
 #[cfg(test)]

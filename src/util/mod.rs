@@ -1,7 +1,14 @@
-//! Small helpers shared by every module: digests, ids, time and sizes.
+//! Small helpers shared by every module: digests, ids, time and sizes,
+//! paths, processes and signals, and the reporter library code speaks
+//! through.
 
-pub mod copy;
-pub mod digest;
-pub mod fsutil;
-pub mod humanize;
-pub mod ids;
+pub(crate) mod copy;
+pub(crate) mod digest;
+pub(crate) mod fsutil;
+pub(crate) mod humanize;
+pub(crate) mod ids;
+pub(crate) mod openat2;
+pub(crate) mod path;
+pub(crate) mod proc;
+pub(crate) mod report;
+pub(crate) mod signals;

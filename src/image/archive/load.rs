@@ -6,7 +6,7 @@ use super::Archive;
 use crate::image::compression::decompress;
 use crate::image::config::{host_architecture, ImageConfig};
 use crate::image::layer::{unpack_layer, Notices, UnpackedLayer};
-use crate::image::reference::Reference;
+use crate::model::reference::Reference;
 use crate::store::images::ImageRecord;
 use crate::store::Store;
 use crate::util::digest::sha256_digest;
@@ -27,9 +27,9 @@ struct Candidate {
 
 /// An image that was loaded: its id and names (fully normalized).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoadedImage {
-    pub id: String,
-    pub names: Vec<String>,
+pub(crate) struct LoadedImage {
+    pub(crate) id: String,
+    pub(crate) names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +83,11 @@ struct OciManifest {
 
 /// Loads every image of `archive` into the store and returns them in
 /// archive order.
-pub fn load(store: &Store, archive: &Archive, notices: &mut Notices) -> Result<Vec<LoadedImage>> {
+pub(crate) fn load(
+    store: &Store,
+    archive: &Archive,
+    notices: &mut Notices,
+) -> Result<Vec<LoadedImage>> {
     let candidates = if archive.contains("manifest.json") {
         docker_candidates(archive)?
     } else if archive.contains("index.json") {

@@ -5,8 +5,8 @@
 //! in any order: `docker save` may put manifest.json after the layers, and
 //! layers are looked up by the names manifest.json gives.
 
-pub mod load;
-pub mod save;
+pub(crate) mod load;
+pub(crate) mod save;
 
 use crate::image::compression::{decompress, Compression};
 use crate::store::Store;
@@ -30,7 +30,7 @@ enum Slot {
 }
 
 /// An indexed, seekable image archive.
-pub struct Archive {
+pub(crate) struct Archive {
     file: File,
     entries: HashMap<String, Slot>,
     /// A spool made for a pipe or a compressed archive, removed on drop.
@@ -50,7 +50,7 @@ impl Archive {
     /// archives (`docker save | gzip`) are first spooled, uncompressed, to
     /// a temporary file of the store so that entries can be read in any
     /// order.
-    pub fn open(store: &Store, path: Option<&Path>) -> Result<Archive> {
+    pub(crate) fn open(store: &Store, path: Option<&Path>) -> Result<Archive> {
         let what = path.map_or("standard input".to_string(), |p| p.display().to_string());
         let mut file = match path {
             Some(p) => File::open(p).with_context(|| format!("opening {}", p.display()))?,
@@ -125,12 +125,12 @@ impl Archive {
         Ok(())
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.entries.contains_key(&normalize(name.as_bytes()))
     }
 
     /// A reader over the content of entry `name`, links followed.
-    pub fn entry(&self, name: &str) -> Result<EntryReader<'_>> {
+    pub(crate) fn entry(&self, name: &str) -> Result<EntryReader<'_>> {
         let mut name = normalize(name.as_bytes());
         for _ in 0..16 {
             match self.entries.get(&name) {
@@ -149,7 +149,7 @@ impl Archive {
     }
 
     /// The whole content of a small entry (manifests, configs).
-    pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+    pub(crate) fn read(&self, name: &str) -> Result<Vec<u8>> {
         let mut data = Vec::new();
         self.entry(name)?
             .read_to_end(&mut data)
@@ -160,7 +160,7 @@ impl Archive {
 
 /// Reads a section of the archive file with positioned reads, so that
 /// several can be open at once.
-pub struct EntryReader<'a> {
+pub(crate) struct EntryReader<'a> {
     file: &'a File,
     pos: u64,
     end: u64,
@@ -198,17 +198,10 @@ fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
 /// `./a//b/` → `a/b`, as entry names and manifest references are compared.
 fn normalize(raw: &[u8]) -> String {
     let s = String::from_utf8_lossy(raw);
-    let mut parts: Vec<&str> = Vec::new();
-    for p in s.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
+    crate::util::path::clean(std::path::Path::new(s.as_ref()))
+        .relative()
+        .to_string_lossy()
+        .into_owned()
 }
 
 trait StdinFd {

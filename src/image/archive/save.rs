@@ -4,8 +4,8 @@
 //! `repositories`. Layer tars are regenerated from the store and checked
 //! against their diff ids as they are written.
 
-use crate::image::reference::Reference;
 use crate::image::tarsplit::{layer_tar_size, regenerate};
+use crate::model::reference::Reference;
 use crate::store::images::ImageRecord;
 use crate::store::Store;
 use crate::util::digest::digest_hex;
@@ -59,7 +59,7 @@ fn select(store: &Store, specs: &[String]) -> Result<Vec<Selected>> {
 }
 
 /// Writes the archive of `specs` to `out`.
-pub fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Result<()> {
+pub(crate) fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Result<()> {
     let selected = select(store, specs)?;
     let mut tar = TarWriter { out };
     let mut manifest = Vec::new();
@@ -83,7 +83,7 @@ pub fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Result<()> 
         let familiar: Vec<String> = s
             .tags
             .iter()
-            .map(|t| crate::image::reference::familiar(t))
+            .map(|t| crate::model::reference::familiar(t))
             .collect();
         if let Some(top) = s.image.layers.last() {
             for t in &familiar {
@@ -196,7 +196,7 @@ impl Write for Counter<'_> {
 /// Saves to a file: written beside it under a temporary name and renamed
 /// into place only when complete, so that a failure (a layer that no longer
 /// matches its diff id) leaves no partial archive behind.
-pub fn save_to_file(store: &Store, specs: &[String], path: &std::path::Path) -> Result<()> {
+pub(crate) fn save_to_file(store: &Store, specs: &[String], path: &std::path::Path) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),

@@ -7,7 +7,7 @@ use base64::Engine as _;
 
 /// A user's credentials for one registry.
 #[derive(Clone)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     Basic {
         username: String,
         password: String,
@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// The key `config.json` uses for a registry: Docker Hub's is historic.
-pub fn config_key(domain: &str) -> String {
+pub(crate) fn config_key(domain: &str) -> String {
     if domain == "docker.io" {
         "https://index.docker.io/v1/".into()
     } else {
@@ -36,20 +36,20 @@ pub fn config_key(domain: &str) -> String {
 }
 
 /// Looks up stored credentials for a registry; `None` when there are none.
-/// A broken config file or helper is reported on stderr and treated as no
+/// A broken config file or helper is reported as a warning and treated as no
 /// credentials, so that anonymous pulls still work.
-pub fn lookup(domain: &str) -> Option<Credentials> {
+pub(crate) fn lookup(domain: &str) -> Option<Credentials> {
     match super::credentials::get(domain) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("warning: reading the credentials for {domain}: {e:#}");
+            crate::util::report::warning(&format!("reading the credentials for {domain}: {e:#}"));
             None
         }
     }
 }
 
 /// `Authorization: Basic ...`
-pub fn basic_header(username: &str, password: &str) -> String {
+pub(crate) fn basic_header(username: &str, password: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
@@ -58,7 +58,7 @@ pub fn basic_header(username: &str, password: &str) -> String {
 
 /// What a registry asked for in `WWW-Authenticate`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Challenge {
+pub(crate) enum Challenge {
     Basic,
     Bearer {
         realm: String,
@@ -68,7 +68,7 @@ pub enum Challenge {
 }
 
 /// Parses a `WWW-Authenticate` header into the challenge we can answer.
-pub fn parse_challenge(header: &str) -> Result<Challenge> {
+pub(crate) fn parse_challenge(header: &str) -> Result<Challenge> {
     let challenges = http_auth::parse_challenges(header)
         .map_err(|e| anyhow::anyhow!("unreadable WWW-Authenticate header {header:?}: {e}"))?;
     for c in challenges {

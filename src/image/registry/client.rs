@@ -16,9 +16,9 @@ use ureq::Body;
 
 /// How to reach a registry.
 #[derive(Debug, Clone)]
-pub struct Transport {
+pub(crate) struct Transport {
     /// Verify TLS certificates (`--tls-verify=false` turns it off).
-    pub tls_verify: bool,
+    pub(crate) tls_verify: bool,
 }
 
 impl Default for Transport {
@@ -32,7 +32,7 @@ type RequestFn<'a> =
     dyn Fn(&ureq::Agent, &str, Option<&str>) -> Result<Response<Body>, ureq::Error> + 'a;
 
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     domain: String,
     /// `https://host[:port]` or `http://...` once chosen.
     base: String,
@@ -47,7 +47,7 @@ pub struct Client {
 }
 
 /// Docker's rule: registries on the loopback interface may speak plain HTTP.
-pub fn is_loopback(domain: &str) -> bool {
+pub(crate) fn is_loopback(domain: &str) -> bool {
     let host = match domain.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => domain.rsplit_once(':').map_or(domain, |(h, _)| h),
@@ -59,7 +59,7 @@ pub fn is_loopback(domain: &str) -> bool {
 }
 
 impl Client {
-    pub fn new(domain: &str, transport: &Transport) -> Result<Client> {
+    pub(crate) fn new(domain: &str, transport: &Transport) -> Result<Client> {
         let settings = Settings::load()?.registry(domain);
         Client::with_settings(domain, transport, &settings)
     }
@@ -104,12 +104,12 @@ impl Client {
     }
 
     /// Uses these credentials instead of the stored ones (`login`).
-    pub fn with_credentials(mut self, creds: Credentials) -> Client {
+    pub(crate) fn with_credentials(mut self, creds: Credentials) -> Client {
         self.credentials = Some(creds);
         self
     }
 
-    pub fn domain(&self) -> &str {
+    pub(crate) fn domain(&self) -> &str {
         &self.domain
     }
 
@@ -327,7 +327,11 @@ impl Client {
     }
 
     /// Fetches a manifest or index: its raw bytes and content type.
-    pub fn get_manifest(&mut self, repo: &str, reference: &str) -> Result<(Vec<u8>, String)> {
+    pub(crate) fn get_manifest(
+        &mut self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String)> {
         let scope = pull_scope(repo);
         let path = format!("/v2/{repo}/manifests/{reference}");
         let response = self.send(
@@ -355,7 +359,7 @@ impl Client {
     }
 
     /// Streams a blob; the caller verifies its digest while reading.
-    pub fn get_blob(
+    pub(crate) fn get_blob(
         &mut self,
         repo: &str,
         digest: &str,
@@ -378,7 +382,7 @@ impl Client {
 
     /// Every tag of a repository (`GET /v2/<name>/tags/list`, following
     /// the `Link` header's pages).
-    pub fn list_tags(&mut self, repo: &str) -> Result<Vec<String>> {
+    pub(crate) fn list_tags(&mut self, repo: &str) -> Result<Vec<String>> {
         let scope = pull_scope(repo);
         let mut target = format!("/v2/{repo}/tags/list");
         let mut tags = Vec::new();
@@ -414,7 +418,7 @@ impl Client {
     }
 
     /// Whether the registry has a blob in `repo` (HEAD).
-    pub fn blob_exists(&mut self, repo: &str, digest: &str) -> Result<bool> {
+    pub(crate) fn blob_exists(&mut self, repo: &str, digest: &str) -> Result<bool> {
         let scope = push_scope(repo);
         let path = format!("/v2/{repo}/blobs/{digest}");
         let response = self.send(
@@ -436,7 +440,7 @@ impl Client {
     /// Starts an upload, or mounts the blob from `from` (another repository
     /// of this registry) when given: `Ok(None)` means mounted, `Some(location)`
     /// an upload to continue.
-    pub fn start_upload(
+    pub(crate) fn start_upload(
         &mut self,
         repo: &str,
         mount: Option<(&str, &str)>,
@@ -473,7 +477,7 @@ impl Client {
 
     /// Sends `len` bytes of `file` (from its start) as one PATCH chunk at
     /// `offset`; returns the next upload location.
-    pub fn upload_chunk(
+    pub(crate) fn upload_chunk(
         &mut self,
         repo: &str,
         location: &str,
@@ -507,7 +511,7 @@ impl Client {
 
     /// Ends an upload: PUT `?digest=` with the rest of the data (`body`:
     /// file, offset, length; none for the end of a chunked upload).
-    pub fn finish_upload(
+    pub(crate) fn finish_upload(
         &mut self,
         repo: &str,
         location: &str,
@@ -543,7 +547,7 @@ impl Client {
     }
 
     /// Uploads a manifest under `reference` (a tag or its digest).
-    pub fn put_manifest(
+    pub(crate) fn put_manifest(
         &mut self,
         repo: &str,
         reference: &str,
@@ -572,7 +576,7 @@ impl Client {
     }
 
     /// Checks credentials against the registry (`login`).
-    pub fn ping(&mut self) -> Result<()> {
+    pub(crate) fn ping(&mut self) -> Result<()> {
         let response = self.send(
             "",
             &|agent, url, auth| with_auth(agent.get(url), auth).call(),
@@ -622,11 +626,11 @@ fn next_link(link: &str) -> Option<String> {
 /// The registry could not be reached (or the connection broke).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reach the registry {domain}: {detail}")]
-pub struct Unreachable {
-    pub domain: String,
-    pub detail: String,
+pub(crate) struct Unreachable {
+    pub(crate) domain: String,
+    pub(crate) detail: String,
     /// Worth trying again (reset, refused, timeout), unlike a DNS failure.
-    pub transient: bool,
+    pub(crate) transient: bool,
 }
 
 /// Attempts after the first for idempotent requests.
@@ -678,7 +682,7 @@ fn system_roots() -> ureq::tls::RootCerts {
 /// A manifest or tag the registry does not have.
 #[derive(Debug, thiserror::Error)]
 #[error("image not found: {0}")]
-pub struct NotFound(pub String);
+pub(crate) struct NotFound(pub(crate) String);
 
 fn is_transport_error(e: &ureq::Error) -> bool {
     !matches!(e, ureq::Error::StatusCode(_))

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The file `login` writes and `logout` edits.
-pub fn auth_file() -> Result<PathBuf> {
+pub(crate) fn auth_file() -> Result<PathBuf> {
     if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(f));
     }
@@ -144,7 +144,7 @@ fn decode_entry(entry: &Map<String, Value>) -> Result<Option<Credentials>> {
 }
 
 /// The credentials stored for `domain`, if any.
-pub fn get(domain: &str) -> Result<Option<Credentials>> {
+pub(crate) fn get(domain: &str) -> Result<Option<Credentials>> {
     let path = auth_file()?;
     let config = read_config(&path)?;
     if let Some(helper) = helper_for(&config, domain) {
@@ -168,7 +168,7 @@ pub fn get(domain: &str) -> Result<Option<Credentials>> {
 
 /// Saves credentials for `domain` (in its helper when one is configured);
 /// returns where they went, for the message.
-pub fn store(domain: &str, creds: &Credentials) -> Result<String> {
+pub(crate) fn store(domain: &str, creds: &Credentials) -> Result<String> {
     let path = auth_file()?;
     let mut config = read_config(&path)?;
     let key = config_key(domain);
@@ -199,7 +199,7 @@ pub fn store(domain: &str, creds: &Credentials) -> Result<String> {
 }
 
 /// Removes the credentials of `domain`; false when there were none.
-pub fn erase(domain: &str) -> Result<bool> {
+pub(crate) fn erase(domain: &str) -> Result<bool> {
     let path = auth_file()?;
     let mut config = read_config(&path)?;
     let key = config_key(domain);

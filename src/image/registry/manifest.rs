@@ -5,66 +5,64 @@
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1";
 
 /// The `Accept` header for manifest requests: everything we can read.
-pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// Largest manifest accepted, as Docker (4 MiB).
-pub const MAX_MANIFEST: u64 = 4 << 20;
+pub(crate) const MAX_MANIFEST: u64 = 4 << 20;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Descriptor {
+pub(crate) struct Descriptor {
     #[serde(default)]
-    pub media_type: String,
-    pub digest: String,
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
     #[serde(default)]
-    pub size: u64,
+    pub(crate) size: u64,
     #[serde(default)]
-    pub platform: Option<Platform>,
+    pub(crate) platform: Option<Platform>,
     #[serde(default)]
-    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Platform {
-    pub architecture: String,
-    pub os: String,
+pub(crate) struct Platform {
+    pub(crate) architecture: String,
+    pub(crate) os: String,
     #[serde(default)]
-    pub variant: Option<String>,
+    pub(crate) variant: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     #[serde(default)]
-    pub media_type: Option<String>,
-    pub config: Descriptor,
-    pub layers: Vec<Descriptor>,
+    pub(crate) media_type: Option<String>,
+    pub(crate) config: Descriptor,
+    pub(crate) layers: Vec<Descriptor>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Index {
-    #[serde(default)]
-    pub media_type: Option<String>,
-    pub manifests: Vec<Descriptor>,
+pub(crate) struct Index {
+    pub(crate) manifests: Vec<Descriptor>,
 }
 
 /// A manifest document, by kind.
-pub enum Document {
+pub(crate) enum Document {
     Manifest(Manifest),
     Index(Index),
 }
 
 /// Parses a manifest or index, using the response's content type and the
 /// document's own `mediaType` (some registries send a generic type).
-pub fn parse(bytes: &[u8], content_type: &str) -> Result<Document> {
+pub(crate) fn parse(bytes: &[u8], content_type: &str) -> Result<Document> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Probe {
@@ -100,7 +98,7 @@ pub fn parse(bytes: &[u8], content_type: &str) -> Result<Document> {
 
 impl Platform {
     /// The machine we run on.
-    pub fn host() -> Platform {
+    pub(crate) fn host() -> Platform {
         let arch = crate::image::config::host_architecture().to_string();
         let variant = match arch.as_str() {
             "arm64" => Some("v8".to_string()),
@@ -115,7 +113,7 @@ impl Platform {
     }
 
     /// `os/arch[/variant]` as `--platform` takes it.
-    pub fn parse(s: &str) -> Result<Platform> {
+    pub(crate) fn parse(s: &str) -> Result<Platform> {
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
             [os, arch] => Ok(Platform {
@@ -141,7 +139,7 @@ impl Platform {
     }
 
     /// Whether an index entry's platform satisfies this wanted one.
-    pub fn matches(&self, offered: &Platform) -> bool {
+    pub(crate) fn matches(&self, offered: &Platform) -> bool {
         self.os == offered.os
             && self.architecture == offered.architecture
             && (self.variant.is_none() || self.normalized_variant() == offered.normalized_variant())
@@ -159,7 +157,7 @@ impl std::fmt::Display for Platform {
 }
 
 /// The index entry for `wanted`, skipping attestation manifests.
-pub fn select<'a>(index: &'a Index, wanted: &Platform) -> Result<&'a Descriptor> {
+pub(crate) fn select<'a>(index: &'a Index, wanted: &Platform) -> Result<&'a Descriptor> {
     let candidates = index.manifests.iter().filter(|d| {
         let attestation = d
             .annotations
@@ -179,11 +177,6 @@ pub fn select<'a>(index: &'a Index, wanted: &Platform) -> Result<&'a Descriptor>
         "no matching manifest for {wanted} in the manifest list entries (offered: {}); choose one with --platform",
         if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
     )
-}
-
-/// Layer compression by media type, for the unpacker (which also sniffs).
-pub fn is_layer_media_type(mt: &str) -> bool {
-    mt.contains("layer") || mt.contains("rootfs.diff")
 }
 
 #[cfg(test)]

@@ -2,11 +2,10 @@
 //! CNCF distribution registry serve it: a synchronous client (ureq), its
 //! authentication, and manifest handling.
 
-pub mod auth;
-pub mod client;
-pub mod credentials;
-pub mod manifest;
-pub mod progress;
-pub mod pull;
-pub mod push;
-pub mod settings;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod credentials;
+pub(crate) mod manifest;
+pub(crate) mod pull;
+pub(crate) mod push;
+pub(crate) mod settings;

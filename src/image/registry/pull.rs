@@ -11,31 +11,31 @@
 
 use super::client::{Client, NotFound, Transport, Unreachable};
 use super::manifest::{self, Document, Platform};
-use super::progress::{LayerProgress, Progress};
 use super::settings::Settings;
 use crate::image::config::ImageConfig;
 use crate::image::layer::{unpack_layer, Notices, UnpackedLayer};
-use crate::image::reference::Reference;
+use crate::model::reference::Reference;
 use crate::store::images::ImageRecord;
 use crate::store::Store;
 use crate::util::digest::{digest_hex, sha256_digest, HashingReader};
+use crate::util::report::{self, LayerProgress, Progress};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
 
 /// What the user asked for.
-pub struct PullOptions {
-    pub platform: Option<Platform>,
-    pub transport: Transport,
-    pub quiet: bool,
+pub(crate) struct PullOptions {
+    pub(crate) platform: Option<Platform>,
+    pub(crate) transport: Transport,
+    pub(crate) quiet: bool,
 }
 
 /// What a pull produced.
-pub struct Pulled {
-    pub id: String,
-    pub manifest_digest: String,
+pub(crate) struct Pulled {
+    pub(crate) id: String,
     /// True when nothing new was downloaded.
-    pub up_to_date: bool,
+    pub(crate) up_to_date: bool,
 }
 
 /// Largest config blob accepted.
@@ -47,7 +47,7 @@ const LAYER_ATTEMPTS: u32 = 3;
 
 /// When `run` and `create` pull (`--pull`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullPolicy {
+pub(crate) enum PullPolicy {
     /// Pull only when the image is not in the store (the default).
     Missing,
     /// Pull every time (up to date check against the registry).
@@ -72,7 +72,7 @@ impl std::str::FromStr for PullPolicy {
 /// `policy` (printing Docker's "Unable to find image" line on stderr when
 /// it is missing). May enter the user namespace (to unpack layers), so it
 /// must be called before the caller starts threads.
-pub fn ensure_image(
+pub(crate) fn ensure_image(
     store: &Store,
     name: &str,
     policy: PullPolicy,
@@ -93,10 +93,10 @@ pub fn ensure_image(
         },
     };
     if local.is_none() {
-        eprintln!(
+        report::notice(&format!(
             "Unable to find image '{}' locally",
             candidates[0].familiar()
-        );
+        ));
     }
     crate::userns::enter()?;
     let opts = PullOptions {
@@ -108,10 +108,10 @@ pub fn ensure_image(
     for reference in &candidates {
         // Docker prints the pull's progress on stderr here: stdout is the
         // container's.
-        match pull_with(store, reference, &opts, &Progress::plain(true)) {
+        match pull_with(store, reference, &opts, &report::Silent) {
             Ok(pulled) => {
                 if !quiet {
-                    eprintln!(
+                    report::notice(&format!(
                         "Status: {} for {}",
                         if pulled.up_to_date {
                             "Image is up to date"
@@ -119,7 +119,7 @@ pub fn ensure_image(
                             "Downloaded newer image"
                         },
                         reference.familiar()
-                    );
+                    ));
                 }
                 return store.images()?.by_id(&pulled.id).cloned().with_context(|| {
                     format!(
@@ -135,7 +135,7 @@ pub fn ensure_image(
 }
 
 /// One error from the attempts at each candidate registry.
-pub fn join_errors(mut errors: Vec<anyhow::Error>) -> anyhow::Error {
+pub(crate) fn join_errors(mut errors: Vec<anyhow::Error>) -> anyhow::Error {
     if errors.len() == 1 {
         return errors.remove(0);
     }
@@ -145,7 +145,7 @@ pub fn join_errors(mut errors: Vec<anyhow::Error>) -> anyhow::Error {
 
 /// The local image a name means: as typed (name, id, prefix), else under
 /// each unqualified-search registry.
-pub fn resolve_local(
+pub(crate) fn resolve_local(
     store: &Store,
     settings: &super::settings::Settings,
     name: &str,
@@ -165,15 +165,15 @@ pub fn resolve_local(
 /// Pulls `reference` (normalized, with tag or digest) into the store,
 /// trying the registry's mirrors first. The caller is inside the user
 /// namespace.
-pub fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<Pulled> {
-    pull_with(store, reference, opts, &Progress::new(opts.quiet))
+pub(crate) fn pull(store: &Store, reference: &Reference, opts: &PullOptions) -> Result<Pulled> {
+    pull_with(store, reference, opts, &*report::progress(opts.quiet))
 }
 
 fn pull_with(
     store: &Store,
     reference: &Reference,
     opts: &PullOptions,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Pulled> {
     let settings = Settings::load()?;
     for mirror in &settings.registry(reference.domain()).mirrors {
@@ -183,11 +183,11 @@ fn pull_with(
             Ok(p) => return Ok(p),
             Err(e) => {
                 if !opts.quiet {
-                    eprintln!(
-                        "warning: pulling {} from the mirror {mirror} failed ({e:#}); trying {}",
+                    report::warning(&format!(
+                        "pulling {} from the mirror {mirror} failed ({e:#}); trying {}",
                         reference.familiar(),
                         reference.domain()
-                    );
+                    ));
                 }
             }
         }
@@ -197,7 +197,7 @@ fn pull_with(
 }
 
 /// `pull -a`: every tag of the repository named by `reference`.
-pub fn pull_all_tags(
+pub(crate) fn pull_all_tags(
     store: &Store,
     reference: &Reference,
     opts: &PullOptions,
@@ -210,11 +210,11 @@ pub fn pull_all_tags(
     if tags.is_empty() {
         bail!("the repository {} has no tags", reference.familiar_name());
     }
-    let progress = Progress::new(opts.quiet);
+    let progress = report::progress(opts.quiet);
     let mut pulled = Vec::new();
     for tag in tags {
         let r = reference.with_tag(&tag);
-        pulled.push(pull_from(store, client.clone(), &r, opts, &progress)?);
+        pulled.push(pull_from(store, client.clone(), &r, opts, &*progress)?);
     }
     Ok(pulled)
 }
@@ -224,7 +224,7 @@ fn pull_from(
     mut client: Client,
     reference: &Reference,
     opts: &PullOptions,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Pulled> {
     let repo = reference.path();
     let wanted = reference
@@ -276,7 +276,7 @@ fn pull_from(
     };
     let platform_manifest = bytes;
 
-    let config_bytes = read_verified(&mut client, repo, &m.config.digest, MAX_CONFIG)?;
+    let config_bytes = config_blob(store, &mut client, repo, &m.config.digest)?;
     let config = ImageConfig::parse(&config_bytes)?;
     if config.rootfs.diff_ids.len() != m.layers.len() {
         bail!(
@@ -347,13 +347,25 @@ fn pull_from(
     }
     Ok(Pulled {
         id: image_id,
-        manifest_digest,
         up_to_date: already,
     })
 }
 
 fn short(digest: &str) -> &str {
     crate::util::ids::short_id(digest)
+}
+
+/// The image config: from the store when an earlier or concurrent pull
+/// already fetched it (20 ranks pulling one image download it once: the
+/// per-digest lock makes the others wait, then read the stored copy).
+fn config_blob(store: &Store, client: &mut Client, repo: &str, digest: &str) -> Result<Vec<u8>> {
+    let _lock = lock_digest(store, digest, || {})?;
+    if let Ok(data) = store.get_blob(digest) {
+        return Ok(data);
+    }
+    let data = read_verified(client, repo, digest, MAX_CONFIG)?;
+    store.put_blob_expecting(digest, &data)?;
+    Ok(data)
 }
 
 /// Reads a small blob whole and checks its digest.
@@ -382,9 +394,9 @@ fn download_layers(
     repo: &str,
     layers: &[manifest::Descriptor],
     diff_ids: &[String],
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<()> {
-    let bars: Vec<LayerProgress> = layers
+    let bars: Vec<Arc<dyn LayerProgress>> = layers
         .iter()
         .map(|l| progress.layer(short(&l.digest)))
         .collect();
@@ -435,11 +447,17 @@ struct LayerLock(#[allow(dead_code)] File);
 
 /// Takes the lock of one layer, waiting (and saying so) while another
 /// pull holds it.
-fn lock_layer(store: &Store, diff_id: &str, bar: &LayerProgress) -> Result<LayerLock> {
+fn lock_layer(store: &Store, diff_id: &str, bar: &dyn LayerProgress) -> Result<LayerLock> {
+    lock_digest(store, diff_id, || bar.status("Waiting"))
+}
+
+/// The lock file of one digest (`tmp/locks/<hex>`); `waiting` is called
+/// when another process holds it.
+fn lock_digest(store: &Store, digest: &str, waiting: impl FnOnce()) -> Result<LayerLock> {
     let dir = store.root().join("tmp").join("locks");
     crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
     // The file stays: removing a lock file races with its next user.
-    let path = dir.join(digest_hex(diff_id)?);
+    let path = dir.join(digest_hex(digest)?);
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -450,7 +468,7 @@ fn lock_layer(store: &Store, diff_id: &str, bar: &LayerProgress) -> Result<Layer
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            bar.status("Waiting");
+            waiting();
             file.lock()
                 .with_context(|| format!("locking {}", path.display()))?;
         }
@@ -470,9 +488,9 @@ fn layer_once(
     repo: &str,
     layer: &manifest::Descriptor,
     diff_id: &str,
-    bar: &LayerProgress,
+    bar: &Arc<dyn LayerProgress>,
 ) -> Result<()> {
-    let _lock = lock_layer(store, diff_id, bar)?;
+    let _lock = lock_layer(store, diff_id, &**bar)?;
     if store.layer(diff_id).is_some() {
         bar.done("Already exists");
         return Ok(());
@@ -526,7 +544,7 @@ fn fetch_layer(
     repo: &str,
     layer: &manifest::Descriptor,
     diff_id: &str,
-    bar: &LayerProgress,
+    bar: &Arc<dyn LayerProgress>,
 ) -> Result<UnpackedLayer> {
     let digest = &layer.digest;
     let (body, len) = client.get_blob(repo, digest)?;
@@ -540,7 +558,10 @@ fn fetch_layer(
     let (unpacked, (actual, size)) = std::thread::scope(|s| {
         let producer = s.spawn(move || -> Result<(String, u64)> {
             // A large buffer: fewer, larger reads from the socket and into gunzip.
-            let counted = std::io::BufReader::with_capacity(256 << 10, bar.reader(body));
+            let counted = std::io::BufReader::with_capacity(
+                256 << 10,
+                report::CountingReader::new(body, bar.clone()),
+            );
             let mut hashing = HashingReader::new(counted);
             {
                 let mut decoded = crate::image::compression::decompress(&mut hashing)

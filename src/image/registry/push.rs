@@ -11,33 +11,32 @@
 
 use super::client::{Client, Transport};
 use super::manifest::{self, Document};
-use super::progress::{LayerProgress, Progress};
-use crate::image::reference::Reference;
+use crate::model::reference::Reference;
 use crate::store::images::ImageRecord;
 use crate::store::Store;
 use crate::util::digest::HashingWriter;
+use crate::util::report::{self, LayerProgress};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub(crate) const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub(crate) const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+pub(crate) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// Layers larger than this go up in chunks of `CHUNK` (PATCH).
 const CHUNK_THRESHOLD: u64 = 32 << 20;
 const CHUNK: u64 = 16 << 20;
 
-pub struct PushOptions {
-    pub transport: Transport,
-    pub quiet: bool,
+pub(crate) struct PushOptions {
+    pub(crate) transport: Transport,
+    pub(crate) quiet: bool,
 }
 
 /// What a push produced.
-pub struct Pushed {
-    pub manifest_digest: String,
-    pub size: usize,
+pub(crate) struct Pushed {
+    pub(crate) manifest_digest: String,
 }
 
 /// A layer as the pushed manifest names it.
@@ -58,10 +57,10 @@ struct Source {
 
 /// Pushes the image named `reference` (normalized, tagged). The caller is
 /// inside the user namespace (it reads the layers' files).
-pub fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> Result<Pushed> {
+pub(crate) fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> Result<Pushed> {
     let tag = reference.tag().context("push needs a tag")?.to_string();
     let image = store.images()?.resolve(&reference.to_string())?.clone();
-    let progress = Progress::new(opts.quiet);
+    let progress = report::progress(opts.quiet);
     progress.line(&format!(
         "The push refers to repository [{}]",
         reference.name()
@@ -83,7 +82,7 @@ pub fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> Result<
             reference.domain(),
             &image.layers[i],
             known,
-            &bar,
+            &*bar,
         )
         .with_context(|| {
             format!(
@@ -149,12 +148,11 @@ pub fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> Result<
     progress.line(&format!("{tag}: digest: {digest} size: {}", bytes.len()));
     Ok(Pushed {
         manifest_digest: digest,
-        size: bytes.len(),
     })
 }
 
 /// Every tag of `reference`'s repository that the store has (`push -a`).
-pub fn local_tags(store: &Store, reference: &Reference) -> Result<Vec<Reference>> {
+pub(crate) fn local_tags(store: &Store, reference: &Reference) -> Result<Vec<Reference>> {
     let name = reference.name();
     let mut tags: Vec<Reference> = store
         .images()?
@@ -225,7 +223,7 @@ fn push_layer(
     domain: &str,
     diff_id: &str,
     known: Option<(&Source, &manifest::Descriptor)>,
-    bar: &LayerProgress,
+    bar: &dyn LayerProgress,
 ) -> Result<Blob> {
     let mut location = None;
     if let Some((source, d)) = known {
@@ -281,7 +279,7 @@ fn compress_layer(
     store: &Store,
     diff_id: &str,
     dir: &std::path::Path,
-    bar: &LayerProgress,
+    bar: &dyn LayerProgress,
 ) -> Result<(File, String, u64)> {
     let total = crate::image::tarsplit::layer_tar_size(store, diff_id)?;
     bar.transfer("Compressing", Some(total));
@@ -312,7 +310,7 @@ fn compress_layer(
 
 struct ProgressWriter<'a, W> {
     inner: W,
-    bar: &'a LayerProgress,
+    bar: &'a dyn LayerProgress,
 }
 
 impl<W: Write> Write for ProgressWriter<'_, W> {
@@ -334,7 +332,7 @@ fn upload(
     file: &File,
     digest: &str,
     size: u64,
-    bar: &LayerProgress,
+    bar: &dyn LayerProgress,
 ) -> Result<()> {
     bar.transfer("Pushing", Some(size));
     if size <= CHUNK_THRESHOLD {

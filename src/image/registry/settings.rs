@@ -22,26 +22,26 @@ use std::path::PathBuf;
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegistrySettings {
+pub(crate) struct RegistrySettings {
     #[serde(default)]
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     #[serde(default)]
-    pub mirrors: Vec<String>,
+    pub(crate) mirrors: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Settings {
+pub(crate) struct Settings {
     #[serde(default)]
-    pub registries: BTreeMap<String, RegistrySettings>,
+    pub(crate) registries: BTreeMap<String, RegistrySettings>,
     #[serde(default, rename = "unqualified-search")]
-    pub unqualified_search: Vec<String>,
+    pub(crate) unqualified_search: Vec<String>,
 }
 
 impl Settings {
     /// Reads the settings file; a missing file is empty settings, an
     /// unreadable one an error naming it (a typo should not be ignored).
-    pub fn load() -> Result<Settings> {
+    pub(crate) fn load() -> Result<Settings> {
         let Some(path) = settings_path() else {
             return Ok(Settings::default());
         };
@@ -57,15 +57,15 @@ impl Settings {
         }
     }
 
-    pub fn parse(data: &[u8]) -> Result<Settings> {
+    pub(crate) fn parse(data: &[u8]) -> Result<Settings> {
         Ok(serde_json::from_slice(data)?)
     }
 
     /// What a name the user typed may mean, in the order to try: the name
     /// under each unqualified-search registry when it names none itself,
     /// else just its normal Docker reading.
-    pub fn candidates(&self, name: &str) -> Result<Vec<crate::image::reference::Reference>> {
-        use crate::image::reference::{has_explicit_domain, Reference};
+    pub(crate) fn candidates(&self, name: &str) -> Result<Vec<crate::model::reference::Reference>> {
+        use crate::model::reference::{has_explicit_domain, Reference};
         if has_explicit_domain(name) || self.unqualified_search.is_empty() {
             return Ok(vec![Reference::parse_tagged(name)?]);
         }
@@ -76,12 +76,12 @@ impl Settings {
     }
 
     /// The settings of one registry (`host[:port]`), default when absent.
-    pub fn registry(&self, domain: &str) -> RegistrySettings {
+    pub(crate) fn registry(&self, domain: &str) -> RegistrySettings {
         self.registries.get(domain).cloned().unwrap_or_default()
     }
 }
 
-pub fn settings_path() -> Option<PathBuf> {
+pub(crate) fn settings_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

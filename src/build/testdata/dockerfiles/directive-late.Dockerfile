@@ -1,0 +1,5 @@
+# syntax=example/frontend
+FROM busybox
+# escape=`
+RUN echo still backslash \
+    continued

@@ -1,0 +1,2 @@
+FROM busybox
+FOOBAR x

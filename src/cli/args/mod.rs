@@ -1,0 +1,228 @@
+//! clap definitions. Names, aliases and help texts follow Docker's CLI so
+//! that `berth --help` reads like `docker --help`.
+//!
+//! One file per command group; `create/` holds the flags of `create` and
+//! `run`, one file per flag group (process, health, mounts, network,
+//! lifecycle), each a `#[command(flatten)]` struct that also turns its
+//! flags into its part of the `CreateRequest`. A new flag group is a new
+//! file there and one line in `create/mod.rs`.
+
+mod container;
+mod create;
+mod files;
+mod image;
+mod system;
+mod volume;
+
+pub(crate) use container::*;
+pub(crate) use create::*;
+pub(crate) use files::*;
+pub(crate) use image::*;
+pub(crate) use system::*;
+pub(crate) use volume::*;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A self-sufficient runtime for containers, without root and without a daemon",
+    long_about = "A self-sufficient runtime for containers, without root and without a daemon.\n\n\
+        berth runs OCI and Docker images as an unprivileged user with user namespaces \
+        and overlay layering. Its commands and flags are Docker's; invoked through a \
+        symlink named `docker` it behaves the same.",
+    disable_help_subcommand = true,
+    subcommand_help_heading = "Commands",
+    after_help = "Run 'berth COMMAND --help' for more information on a command."
+)]
+pub(crate) struct Cli {
+    /// Location of the store (images, layers, containers); default
+    /// $BERTH_ROOT, else $XDG_DATA_HOME/berth, else ~/.local/share/berth
+    /// (a new store there on a network filesystem goes to
+    /// /var/tmp/berth-$USER); BERTH_IMAGE_STORES adds read-only image stores
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(PauseArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Return low-level information on containers or images
+    Inspect(InspectArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Show the berth version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Check what this machine lets berth do, and what an administrator must change
+    #[command(
+        long_about = "Check what this machine lets berth do, and what an administrator must change.\n\n\
+            Each check prints a one-line verdict (ok, note, warn, fail) and, when something is \
+            missing, the exact fix: kernel and unprivileged user namespaces (sysctls, Ubuntu's \
+            AppArmor restriction), /etc/subuid and /etc/subgid ranges and newuidmap/newgidmap, \
+            overlay in a user namespace (tried in the store), /dev/fuse and /dev/net/tun, cgroup \
+            v2 delegation, the runtime directory, the store's filesystem and free space, \
+            net.ipv4.ping_group_range, net.ipv4.ip_unprivileged_port_start, Landlock and \
+            seccomp. Exit status 0 when berth can run containers here, 1 otherwise."
+    )]
+    Doctor(DoctorArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Define and run multi-container applications (Docker Compose)
+    Compose(super::compose::ComposeArgs),
+    /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
+    /// to remove files that a container created under a subordinate id
+    Unshare(UnshareArgs),
+    Sandbox(crate::cli::sandbox::SandboxArgs),
+    /// Write the man pages generated from these definitions into a directory
+    #[command(hide = true, name = "generate-man-pages")]
+    GenerateManPages(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images
+    #[command(alias = "remove", alias = "rmi")]
+    Rm(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerCommand {
+    /// List containers
+    #[command(alias = "list", alias = "ps")]
+    Ls(PsArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Display detailed information on one or more containers
+    Inspect(InspectArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Restart one or more containers
+    Restart(RestartArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Pause all processes within one or more containers
+    Pause(PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(PauseArgs),
+}

@@ -1,0 +1,26 @@
+//! How a container is attached to the host (Docker's `HostConfig`),
+//! grouped by concern: each group is a struct in a file of its own, so
+//! that adding one (security, resources, logging...) is one field here and
+//! a new file, without touching the others.
+//!
+//! The first groups are flattened: their fields sit directly in the
+//! `host` object of `config.json`, where berth wrote them before groups
+//! existed. A new group is a nested field with `#[serde(default)]`, so
+//! that older records load with the group's defaults.
+
+use super::lifecycle::LifecycleConfig;
+use super::mounts::StorageConfig;
+use super::network::NetworkConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct HostConfig {
+    /// The root filesystem and the mounts on it.
+    #[serde(flatten)]
+    pub(crate) storage: StorageConfig,
+    #[serde(flatten)]
+    pub(crate) network: NetworkConfig,
+    /// `--rm` and `--restart`: what happens when the container exits.
+    #[serde(flatten)]
+    pub(crate) lifecycle: LifecycleConfig,
+}

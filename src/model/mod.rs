@@ -1,0 +1,30 @@
+//! Plain data: the records berth persists and the requests its layers
+//! pass down, with small pure methods and nothing else. Everything above
+//! uses these types: `store` persists them, `runtime` executes them, the
+//! CLI (and compose, build) fills in a [`CreateRequest`] from what the user
+//! typed. Nothing here touches the system.
+//!
+//! Records load from files written by older versions of berth: every
+//! field added later is `#[serde(default)]`, and renames keep the old names.
+
+pub(crate) mod caps;
+pub(crate) mod container;
+pub(crate) mod exit;
+pub(crate) mod health;
+pub(crate) mod host;
+pub(crate) mod lifecycle;
+pub(crate) mod mounts;
+pub(crate) mod network;
+pub(crate) mod reference;
+pub(crate) mod request;
+pub(crate) mod state;
+
+pub(crate) use container::{ContainerRecord, ProcessConfig};
+pub(crate) use exit::StartFailure;
+pub(crate) use health::{HealthConfig, HealthResult, HealthState, HealthStatus};
+pub(crate) use host::HostConfig;
+pub(crate) use lifecycle::RestartPolicy;
+pub(crate) use mounts::{MountKind, MountPoint, MountRequest, StorageConfig};
+pub(crate) use network::NetworkMode;
+pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
+pub(crate) use state::{ContainerState, Status};

@@ -1,0 +1,398 @@
+//! Container lifecycle: create, start, stop, kill, wait, restart, pause,
+//! unpause and remove, written once. The CLI calls these, and so do
+//! compose and build; the monitor uses the same removal for `--rm`.
+//!
+//! Each takes the store and the container's record (the caller resolved
+//! the name) and checks the container's status with the predicates of
+//! `model::Status` before acting. Every pid taken from a record is checked
+//! to still be the process that was started (`util::proc`) before it is
+//! signalled. A running container's state is written by its monitor only:
+//! what changes it (pause) is asked of the monitor over its socket.
+//!
+//! Callers that touch container files (`create`, `remove`, `start`) enter
+//! berth's user namespace first (`userns::enter`), before any thread exists.
+
+use super::attach_client::{self, AttachOptions, Outcome};
+use super::message::Message;
+use super::monitor::{self, Spawned};
+use super::spec;
+use crate::image::config::ImageConfig;
+use crate::model::{ContainerRecord, CreateRequest, HostConfig, Status, StorageConfig};
+use crate::store::images::NoSuchImage;
+use crate::store::Store;
+use crate::util::report;
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::Signal;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// How long a container may take to die of SIGKILL before berth gives up.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+
+/// Creates the container from the request and its image: the record, in
+/// the same locked section that resolves the image (so that a concurrent
+/// `rmi` sees the container) and makes its volumes.
+pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerRecord> {
+    let chosen = match &req.name {
+        Some(n) => Some(spec::validate_name(n)?),
+        None => None,
+    };
+    spec::ensure_network_runs(&req.network.mode, &req.network.mode.to_string())?;
+    let lock = store.lock()?;
+    let name = match chosen {
+        // Before volumes and bind directories are made: a conflict must leave nothing behind.
+        Some(name) => {
+            store.ensure_name_free(&name)?;
+            name
+        }
+        // Under the lock, so the free name drawn stays ours until the
+        // record is written.
+        None => store.free_generated_name(),
+    };
+    let images = store.images()?;
+    let image = match images.resolve(req.image_id.as_deref().unwrap_or(&req.image)) {
+        Ok(i) => i,
+        Err(e) => {
+            if e.is::<NoSuchImage>() {
+                report::notice(&format!(
+                    "Unable to find image '{}' locally",
+                    with_tag(&req.image)
+                ));
+            }
+            return Err(e);
+        }
+    };
+    let config = ImageConfig::parse(&store.get_blob(&image.id)?)
+        .with_context(|| format!("reading the configuration of image {}", req.image))?;
+    let id = crate::util::ids::random_id();
+    let process = spec::build_process(&config.config, &req.process, &id, &super::env::host_lookup)?;
+    let image_volumes: Vec<String> = config
+        .config
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    let inherited = super::volumes::volumes_from(store, &req.volumes_from)?;
+    let mounts = super::volumes::materialize(store, &req.mounts, inherited, &image_volumes, &lock)?;
+    let record = ContainerRecord {
+        id,
+        name,
+        created: crate::util::humanize::now_rfc3339(),
+        image: req.image.clone(),
+        image_id: image.id.clone(),
+        layers: image.layers.clone(),
+        config: process,
+        host: HostConfig {
+            storage: StorageConfig {
+                mounts,
+                read_only: req.read_only,
+            },
+            network: req.network.clone(),
+            lifecycle: req.lifecycle.clone(),
+        },
+    };
+    if let Err(e) = store.create_container(&record, &lock) {
+        // Anonymous volumes made for this container would be orphans.
+        for m in record.host.storage.mounts.iter().filter(|m| m.anonymous) {
+            if let Some(v) = &m.volume {
+                let _ = store.remove_volume(v, &lock);
+            }
+        }
+        return Err(e);
+    }
+    Ok(record)
+}
+
+/// `busybox` → `busybox:latest`, as Docker names a missing image.
+fn with_tag(spec: &str) -> String {
+    match crate::model::reference::Reference::parse_tagged(spec) {
+        Ok(r) => r.familiar(),
+        Err(_) => spec.to_string(),
+    }
+}
+
+/// Starts the container in the background: its monitor is spawned and
+/// reports that the container runs. A running container is left alone (as
+/// Docker); one that could not start is an error carrying its
+/// [`StartFailure`] (125, 126 or 127 and the message).
+pub(crate) fn start(store: &Store, record: &ContainerRecord) -> Result<()> {
+    let state = store.observed_state(&record.id)?;
+    if state.status == Status::Paused {
+        bail!("cannot start a paused container, try unpause instead");
+    }
+    if !state.status.can_start() {
+        return Ok(());
+    }
+    monitor::spawn(&record.id, false)?;
+    Ok(())
+}
+
+/// Starts the container with the caller attached from its first byte of
+/// output: the monitor waits for the client before it starts the
+/// container. The caller checked that it is not running.
+pub(crate) fn start_attached(
+    store: &Store,
+    record: &ContainerRecord,
+    opts: &AttachOptions,
+) -> Result<Outcome> {
+    match monitor::spawn(&record.id, true)? {
+        Spawned::Started(_) | Spawned::Listening => {}
+    }
+    attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
+}
+
+/// Attaches to a running container.
+pub(crate) fn attach(
+    store: &Store,
+    record: &ContainerRecord,
+    opts: &AttachOptions,
+) -> Result<Outcome> {
+    attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
+}
+
+/// Sends `signal` to the container's init. SIGKILL also keeps the
+/// container down (no restart policy applies) and waits for its effect,
+/// so that a command right after (rm, exec) sees a stopped container.
+pub(crate) fn kill(store: &Store, record: &ContainerRecord, signal: Signal) -> Result<()> {
+    let state = store.observed_state(&record.id)?;
+    if !state.status.can_kill() {
+        bail!("container {} is not running", record.id);
+    }
+    if signal == Signal::SIGKILL {
+        store.mark_stopped_by_user(&record.id)?;
+    }
+    state
+        .process()
+        .signal(signal)
+        .with_context(|| format!("sending {signal} to the container"))?;
+    if signal == Signal::SIGKILL {
+        wait_until_stopped(store, &record.id)?;
+    }
+    Ok(())
+}
+
+/// Docker's stop: the stop signal (`signal`, else the container's, else
+/// SIGTERM), then SIGKILL after `timeout` (never when None). The container
+/// is marked stopped by the user first, so that no restart policy brings
+/// it back.
+pub(crate) fn stop(
+    store: &Store,
+    record: &ContainerRecord,
+    signal: Option<Signal>,
+    timeout: Option<Duration>,
+) -> Result<()> {
+    store.mark_stopped_by_user(&record.id)?;
+    let state = store.observed_state(&record.id)?;
+    if !state.status.can_stop() {
+        return Ok(());
+    }
+    let signal = signal.unwrap_or_else(|| stop_signal(record));
+    let init = state.process();
+    let _ = init.signal(signal);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    while store.observed_state(&record.id)?.status.is_running() {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = init.signal(Signal::SIGKILL);
+            wait_until_stopped(store, &record.id)?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The container's stop signal; checked at create, so only a record of an
+/// older version can hold one that does not parse (then SIGTERM).
+fn stop_signal(record: &ContainerRecord) -> Signal {
+    record
+        .config
+        .stop_signal
+        .as_deref()
+        .and_then(|s| crate::util::signals::parse_signal(s).ok())
+        .unwrap_or(Signal::SIGTERM)
+}
+
+fn wait_until_stopped(store: &Store, id: &str) -> Result<()> {
+    let deadline = Instant::now() + KILL_GRACE;
+    while store.observed_state(id)?.status.is_running() {
+        if Instant::now() >= deadline {
+            bail!(
+                "container {id} did not stop within {} seconds of SIGKILL",
+                KILL_GRACE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// Blocks until the container no longer runs; its exit code.
+pub(crate) fn wait(store: &Store, record: &ContainerRecord) -> Result<i32> {
+    loop {
+        let state = store.observed_state(&record.id)?;
+        if !matches!(state.status, Status::Running | Status::Paused) {
+            return Ok(state.exit_code);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `stop`, then `start`.
+pub(crate) fn restart(
+    store: &Store,
+    record: &ContainerRecord,
+    signal: Option<Signal>,
+    timeout: Option<Duration>,
+) -> Result<()> {
+    stop(store, record, signal, timeout)?;
+    start(store, record)
+}
+
+/// Freezes the container (`pause`).
+pub(crate) fn pause(store: &Store, record: &ContainerRecord) -> Result<()> {
+    ask_monitor_to_pause(store, record, true)
+}
+
+/// Thaws the container (`unpause`).
+pub(crate) fn unpause(store: &Store, record: &ContainerRecord) -> Result<()> {
+    ask_monitor_to_pause(store, record, false)
+}
+
+/// The monitor freezes and records the status (it alone writes a running
+/// container's state); we check first, for errors that need no monitor.
+fn ask_monitor_to_pause(store: &Store, record: &ContainerRecord, pause: bool) -> Result<()> {
+    let id = &record.id;
+    let status = store.observed_state(id)?.status;
+    match pause {
+        true if status.can_pause() => {}
+        false if status.can_unpause() => {}
+        true if status == Status::Paused => bail!("container {id} is already paused"),
+        false if status.is_running() => bail!("container {id} is not paused"),
+        _ => bail!("container {id} is not running"),
+    }
+    let socket = monitor::socket_path(store.run_dir()?, id);
+    let mut stream = UnixStream::connect(&socket)
+        .map_err(|_| anyhow::anyhow!("container {id} is not running"))?;
+    let request = if pause {
+        Message::Pause
+    } else {
+        Message::Unpause
+    };
+    request
+        .write_to(&mut stream)
+        .with_context(|| format!("asking the monitor of container {id}"))?;
+    // Output of the container may come first: the socket is its attach socket.
+    loop {
+        match Message::read_from(&mut stream)
+            .with_context(|| format!("waiting for the monitor of container {id}"))?
+        {
+            Some(Message::Done) => return Ok(()),
+            Some(Message::Refused(why)) => bail!(why),
+            Some(_) => continue,
+            None => bail!("container {id} is not running"),
+        }
+    }
+}
+
+/// `rm`: what happens to a container that runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RemoveOptions {
+    /// Kill a running container first (`-f`).
+    pub(crate) force: bool,
+    /// Remove its anonymous volumes too (`-v`).
+    pub(crate) volumes: bool,
+}
+
+/// Removes the container: its record, files and name, and with
+/// `opts.volumes` its anonymous volumes; layers that nothing uses any
+/// more go too. A running container is refused unless `opts.force`, which
+/// kills it first. The caller is in berth's user namespace.
+pub(crate) fn remove(store: &Store, record: &ContainerRecord, opts: RemoveOptions) -> Result<()> {
+    let state = store.observed_state(&record.id)?;
+    if !state.status.can_remove() {
+        if !opts.force {
+            bail!(
+                "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                record.name,
+                state.status
+            );
+        }
+        // No restart brings it back while its files go.
+        store.mark_stopped_by_user(&record.id)?;
+        kill_and_wait(state.process())?;
+    }
+    remove_files(store, record, opts.volumes, true)?;
+    // A monitor that was killed left its socket behind.
+    if let Ok(run_dir) = store.run_dir() {
+        let _ = std::fs::remove_file(monitor::socket_path(run_dir, &record.id));
+    }
+    Ok(())
+}
+
+/// Deletes a stopped container's record and files (and anonymous volumes
+/// when `volumes`), then the layers nothing uses any more: all of them
+/// with `sweep`, else only when the container's image is gone (the layers
+/// it alone kept); `rm` and the monitor's `--rm`.
+pub(crate) fn remove_files(
+    store: &Store,
+    record: &ContainerRecord,
+    volumes: bool,
+    sweep: bool,
+) -> Result<()> {
+    let lock = store.lock()?;
+    store.remove_container(record, &lock)?;
+    if volumes {
+        store.remove_anonymous_volumes(record, &lock)?;
+    }
+    if sweep || store.images()?.by_id(&record.image_id).is_none() {
+        store.remove_unused_layers(&lock)?;
+    }
+    Ok(())
+}
+
+/// SIGKILL to the container's init; waits for it to be gone so that its
+/// files can be removed.
+fn kill_and_wait(init: crate::util::proc::ProcessId) -> Result<()> {
+    if init.signal(Signal::SIGKILL).is_err() {
+        // Gone already (or never started: a restarting container).
+        return Ok(());
+    }
+    let deadline = Instant::now() + KILL_GRACE;
+    while init.is_alive() {
+        if Instant::now() > deadline {
+            bail!(
+                "container process {} did not die within {} seconds of SIGKILL",
+                init.pid,
+                KILL_GRACE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_image_is_named_with_its_tag() {
+        assert_eq!(with_tag("busybox"), "busybox:latest");
+        assert_eq!(with_tag("x/y:1"), "x/y:1");
+    }
+
+    #[test]
+    fn a_missing_image_is_no_such_image() {
+        let (_d, store) = crate::store::test_store();
+        let e = create(
+            &store,
+            &CreateRequest {
+                image: "nothere".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.is::<NoSuchImage>());
+        assert_eq!(e.to_string(), "No such image: nothere");
+    }
+}
