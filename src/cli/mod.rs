@@ -138,6 +138,18 @@ impl std::fmt::Display for DaemonError {
 }
 impl std::error::Error for DaemonError {}
 
+/// An error Docker's CLI prints as it is, with exit status 1 (a template
+/// that does not parse or run).
+#[derive(Debug)]
+pub(crate) struct PlainError(pub(crate) String);
+
+impl std::fmt::Display for PlainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for PlainError {}
+
 /// Wraps an error as one of Docker's daemon (for `map_err`).
 pub(crate) fn daemon_error(e: impl std::fmt::Display) -> anyhow::Error {
     DaemonError(e.to_string()).into()
@@ -151,6 +163,10 @@ pub(crate) fn report(err: &anyhow::Error) -> i32 {
     }
     if let Some(DaemonError(msg)) = err.downcast_ref::<DaemonError>() {
         eprintln!("Error response from daemon: {msg}");
+        return 1;
+    }
+    if let Some(PlainError(msg)) = err.downcast_ref::<PlainError>() {
+        eprintln!("{msg}");
         return 1;
     }
     eprintln!("Error: {err:#}");

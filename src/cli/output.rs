@@ -71,12 +71,18 @@ pub(crate) fn print_objects(format: Option<&str>, objects: &[Json]) -> Result<()
             let text = serde_json::to_string_pretty(objects)?;
             write_out(&format!("{text}\n"), false)
         }
+        Some(f) if ["json", "{{json .}}"].contains(&f.trim()) => {
+            // Docker marshals its typed objects: fields in their order,
+            // which a template's (sorted) map would lose.
+            let mut out = String::new();
+            for o in objects {
+                out.push_str(&serde_json::to_string(o)?);
+                out.push('\n');
+            }
+            write_out(&out, false)
+        }
         Some(f) => {
-            let f = if f.trim() == "json" {
-                "{{json .}}".to_string()
-            } else {
-                template::unescape(f)
-            };
+            let f = template::unescape(f);
             let tmpl = template::parse(&f, Mode::Object)?;
             let mut out = String::new();
             for o in objects {

@@ -168,7 +168,7 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
         )))
     });
     t.parse(&src)
-        .map_err(|e| anyhow::anyhow!("failed to parse template: {e}"))
+        .map_err(|e| super::PlainError(format!("failed to parse template: {e}")).into())
 }
 
 /// Runs a parsed template on one object.
@@ -176,7 +176,7 @@ pub(crate) fn execute(tmpl: &Template, data: &Json) -> Result<String> {
     let value =
         gotmpl::to_value(data).map_err(|e| anyhow::anyhow!("preparing template data: {e}"))?;
     tmpl.execute_to_string(&value)
-        .map_err(|e| anyhow::anyhow!("failed to execute template: {e}"))
+        .map_err(|e| super::PlainError(format!("failed to execute template: {e}")).into())
 }
 
 /// Docker's `.Label "name"` is a method with an argument, which gotmpl's
