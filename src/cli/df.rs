@@ -147,10 +147,9 @@ fn read_usage(store: &Store) -> Result<Usage> {
 
 /// `1.2MB (50%)`, or the size alone when there is nothing.
 fn reclaimable(part: u64, total: u64) -> String {
-    if total > 0 {
-        format!("{} ({}%)", human_size(part), part * 100 / total)
-    } else {
-        human_size(part)
+    match (part * 100).checked_div(total) {
+        Some(percent) => format!("{} ({percent}%)", human_size(part)),
+        None => human_size(part),
     }
 }
 

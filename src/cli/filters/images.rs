@@ -81,12 +81,12 @@ impl ImageFilter {
             .as_deref()
             .and_then(|c| c.parse::<Timestamp>().ok());
         if let Some(b) = self.before {
-            if !created.is_some_and(|c| c < b) {
+            if created.is_none_or(|c| c >= b) {
                 return None;
             }
         }
         if let Some(s) = self.since {
-            if !created.is_some_and(|c| c > s) {
+            if created.is_none_or(|c| c <= s) {
                 return None;
             }
         }
