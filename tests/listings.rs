@@ -409,6 +409,54 @@ fn images_filters_rmi_and_volume_filters_as_docker() {
         )
         .unwrap();
         assert_eq!(row["Digest"], "\u{3c}none>");
+        let docker28: BTreeSet<String> = [
+            "Containers",
+            "CreatedAt",
+            "CreatedSince",
+            "Digest",
+            "ID",
+            "Repository",
+            "SharedSize",
+            "Size",
+            "Tag",
+            "UniqueSize",
+            "VirtualSize",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(keys(&row), docker28);
+        if docker().is_some() {
+            let drow: Value = serde_json::from_str(
+                lines(&docker_out(&[
+                    "images",
+                    "--format",
+                    "json",
+                    "busybox:latest",
+                ]))[0]
+                    .as_str(),
+            )
+            .unwrap();
+            let brow: Value = serde_json::from_str(
+                lines(&b.ok(&["images", "--format", "json", "busybox:latest"]))[0].as_str(),
+            )
+            .unwrap();
+            assert_eq!(
+                keys(&brow),
+                keys(&drow),
+                "images --format json: berth vs Docker"
+            );
+            for k in [
+                "Repository",
+                "Tag",
+                "ID",
+                "Digest",
+                "Containers",
+                "CreatedAt",
+            ] {
+                assert_eq!(brow[k], drow[k], "{k}");
+            }
+        }
 
         // rmi: Docker's conflicts, then untag one name at a time.
         let out = b.status(&["rmi", &id[7..19]], 1);

@@ -50,6 +50,8 @@ pub(crate) fn ps(args: PsArgs) -> Result<()> {
     }
     // Newest first, as Docker lists.
     containers.sort_by_key(|(c, _)| std::cmp::Reverse(created_ns(&c.created)));
+    // Reading each image's config costs: only for `expose=`.
+    let wants_exposed = filter_args.contains("expose");
     let filter = ContainerFilter::new(
         filter_args,
         |v| container_by_id_or_name(&containers, v),
@@ -58,7 +60,13 @@ pub(crate) fn ps(args: PsArgs) -> Result<()> {
     .map_err(super::daemon_error)?;
     let exposed: Vec<Vec<String>> = containers
         .iter()
-        .map(|(c, _)| exposed_ports(&store, &index, c))
+        .map(|(c, _)| {
+            if wants_exposed {
+                exposed_ports(&store, &index, c)
+            } else {
+                Vec::new()
+            }
+        })
         .collect();
     let candidates: Vec<Candidate> = containers
         .iter()
