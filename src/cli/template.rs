@@ -77,11 +77,16 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
     // Header functions return their first argument unchanged, so that a
     // column's title survives `upper`, `json` or `truncate` (not `pad`).
     if header {
-        for name in ["json", "title", "lower", "upper"] {
-            t = t.func(name, |args| Ok(args.first().cloned().unwrap_or(Value::Nil)));
-        }
-        for name in ["split", "join", "truncate"] {
-            t = t.func(name, |args| Ok(args.first().cloned().unwrap_or(Value::Nil)));
+        // Docker's header functions take a string: given the header map
+        // itself (`table {{json .}}`) they fail, and the header is empty.
+        for name in ["json", "title", "lower", "upper", "split", "join", "truncate"] {
+            t = t.func(name, |args| match args.first() {
+                Some(v @ Value::String(_)) => Ok(v.clone()),
+                other => Err(gotmpl::TemplateError::Exec(format!(
+                    "wrong type for value; expected string; got {}",
+                    other.map_or("nil", |v| v.type_name())
+                ))),
+            });
         }
         t = t.func("__label", |args| {
             // SubHeaderContext.Label: the last dotted part, - and _ as spaces.
