@@ -807,6 +807,18 @@ fn prunes_and_system_df_as_docker() {
             verbose.contains("SHARED SIZE") && verbose.contains("LINKS"),
             "{verbose}"
         );
+        // -v with a template: run once on the lists, no newline added.
+        let out = b.ok(&[
+            "system",
+            "df",
+            "-v",
+            "--format",
+            "{{range .Images}}{{.Tag}} {{end}}|{{len .Containers}}|{{len .Volumes}}",
+        ]);
+        let (tags, rest) = out.split_once('|').unwrap();
+        let mut tags: Vec<&str> = tags.split_whitespace().collect();
+        tags.sort();
+        assert_eq!((tags, rest), (vec!["latest", "layers"], "2|3"));
 
         // Without a terminal or an answer, prunes ask and do nothing.
         let out = b.ok(&["container", "prune"]);

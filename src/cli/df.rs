@@ -11,7 +11,7 @@ use crate::store::images::ImageRecord;
 use crate::store::volumes::VolumeRecord;
 use crate::store::Store;
 use crate::util::du::tree_size;
-use crate::util::humanize::{human_size, human_size_precision, time_ago};
+use crate::util::humanize::{go_time, human_size, human_size_precision, time_ago};
 use crate::util::ids::short_id;
 use anyhow::Result;
 use serde_json::{json, Value as Json};
@@ -200,74 +200,127 @@ fn volumes_row(u: &Usage) -> Json {
     })
 }
 
-/// `-v`: one table per kind, as Docker's `verboseWriteTable`.
+/// `-v`: one table per kind, as Docker's `verboseWriteTable`; with a
+/// `--format` template, the template run once on `{Images, Containers,
+/// Volumes, BuildCache}` (untruncated rows), as Docker's `verboseWrite`.
 fn verbose(store: &Store, u: &Usage, format: Option<&str>) -> Result<()> {
-    if format.is_some_and(|f| f != "table") {
-        anyhow::bail!(
-            "berth system df -v prints Docker's tables only; use `berth images`, `berth ps -a -s` or `berth volume ls` with --format for templates"
-        );
-    }
+    let table = matches!(format, None | Some("") | Some("table"));
     let index = store.images()?;
-    let mut text = String::from("Images space usage:\n\n");
-    let mut rows = String::from(
-        "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS\n",
-    );
-    for i in &u.images {
-        let r = &i.record;
-        let (repo, tag) = r
-            .repo_tags
-            .first()
-            .and_then(|t| crate::model::reference::Reference::parse(t).ok())
-            .and_then(|t| t.tag().map(|tag| (t.familiar_name(), tag.to_string())))
-            .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
-        rows.push_str(&format!(
-            "{repo}\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            short_id(&r.id),
-            r.created
-                .as_deref()
-                .map(time_ago)
-                .unwrap_or_else(|| "N/A".into()),
-            human_size_precision(r.size, 3),
-            human_size(i.shared),
-            human_size(r.size.saturating_sub(i.shared)),
-            i.containers
-        ));
-    }
-    text.push_str(&String::from_utf8_lossy(&super::output::align(&rows)?));
-    text.push_str("\nContainers space usage:\n\n");
-    let mut rows =
-        String::from("CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES\n");
-    for (c, state, size) in &u.containers {
-        let image = if index.resolve(&c.image).is_ok_and(|i| i.id == c.image_id) {
-            crate::model::reference::familiar(&c.image)
+    let images: Vec<Json> = u
+        .images
+        .iter()
+        .map(|i| {
+            let r = &i.record;
+            let (repo, tag) = r
+                .repo_tags
+                .first()
+                .and_then(|t| crate::model::reference::Reference::parse(t).ok())
+                .and_then(|t| t.tag().map(|tag| (t.familiar_name(), tag.to_string())))
+                .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
+            json!({
+                "Containers": i.containers.to_string(),
+                "CreatedAt": r.created.as_deref().map(go_time).unwrap_or_default(),
+                "CreatedSince": r.created.as_deref().map(time_ago).unwrap_or_else(|| "N/A".into()),
+                "Digest": "",
+                "ID": if table { short_id(&r.id).to_string() } else { r.id.clone() },
+                "Repository": repo,
+                "SharedSize": human_size(i.shared),
+                "Size": human_size_precision(r.size, 3),
+                "Tag": tag,
+                "UniqueSize": human_size(r.size.saturating_sub(i.shared)),
+                "VirtualSize": human_size(r.size),
+            })
+        })
+        .collect();
+    let containers: Vec<Json> = u
+        .containers
+        .iter()
+        .map(|(c, state, size)| {
+            let mut row = super::ps::row(store, &index, c, state, table, false);
+            // Docker leaves the virtual size out here.
+            row["Size"] = json!(human_size_precision(*size, 3));
+            row
+        })
+        .collect();
+    let volumes: Vec<Json> = u
+        .volumes
+        .iter()
+        .map(|(v, links, size)| {
+            json!({
+                "Availability": "N/A",
+                "Driver": v.driver,
+                "Group": "N/A",
+                "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+                "Links": links.to_string(),
+                "Mountpoint": store.volume_data(&v.name),
+                "Name": v.name,
+                "Scope": "local",
+                "Size": human_size(*size),
+                "Status": "N/A",
+            })
+        })
+        .collect();
+    if let Some(f) = format.filter(|_| !table) {
+        let data = json!({
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": [],
+        });
+        // As Docker: the template's output alone, no newline after it.
+        let text = if f.trim() == "{{json .}}" || f.trim() == "json" {
+            serde_json::to_string(&data)?
         } else {
-            short_id(&c.image_id).to_string()
+            let tmpl = super::template::parse(
+                &super::template::unescape(f),
+                super::template::Mode::Object,
+            )?;
+            super::template::execute(&tmpl, &data)?
         };
-        let volumes = c
-            .host
-            .storage
-            .mounts
-            .iter()
-            .filter(|m| m.kind == MountKind::Volume)
-            .count();
-        rows.push_str(&format!(
-            "{}\t{image}\t{}\t{volumes}\t{}\t{}\t{}\t{}\n",
-            short_id(&c.id),
-            super::ps::quoted_command(&c.config.args, true),
-            human_size_precision(*size, 3),
-            time_ago(&c.created),
-            super::container::status_text(state),
-            c.name
-        ));
+        return write_out(&text, false);
     }
-    text.push_str(&String::from_utf8_lossy(&super::output::align(&rows)?));
-    text.push_str("\nLocal Volumes space usage:\n\n");
-    let mut rows = String::from("VOLUME NAME\tLINKS\tSIZE\n");
-    for (v, links, size) in &u.volumes {
-        rows.push_str(&format!("{}\t{links}\t{}\n", v.name, human_size(*size)));
-    }
-    text.push_str(&String::from_utf8_lossy(&super::output::align(&rows)?));
-    write_out(&text, false)
+    let section =
+        |title: &str, format: &str, headers: &[(&str, &str)], rows: Vec<Json>| -> Result<()> {
+            write_out(title, false)?;
+            let listing = Listing {
+                columns: &[],
+                extra_headers: headers,
+                rows,
+                labels: Vec::new(),
+            };
+            print_rows(&Format::parse(None, format), &listing)
+        };
+    section(
+        "Images space usage:\n\n",
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}",
+        &[
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("ID", "IMAGE ID"),
+            ("CreatedSince", "CREATED"),
+            ("Size", "SIZE"),
+            ("SharedSize", "SHARED SIZE"),
+            ("UniqueSize", "UNIQUE SIZE"),
+            ("Containers", "CONTAINERS"),
+        ],
+        images,
+    )?;
+    section(
+        "\nContainers space usage:\n\n",
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
+        super::ps::HEADERS,
+        containers,
+    )?;
+    section(
+        "\nLocal Volumes space usage:\n\n",
+        "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+        &[
+            ("Name", "VOLUME NAME"),
+            ("Links", "LINKS"),
+            ("Size", "SIZE"),
+        ],
+        volumes,
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ const DEFAULT_FORMAT: &str =
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 /// Docker's `ps` headers of every field a template can name.
-const HEADERS: &[(&str, &str)] = &[
+pub(crate) const HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
     ("Image", "IMAGE"),
     ("Command", "COMMAND"),
@@ -194,7 +194,7 @@ fn exposed_ports(store: &Store, index: &ImageIndex, c: &ContainerRecord) -> Vec<
 }
 
 /// One row: Docker's `ContainerContext` fields.
-fn row(
+pub(crate) fn row(
     store: &Store,
     index: &ImageIndex,
     c: &ContainerRecord,

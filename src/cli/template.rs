@@ -79,7 +79,9 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
     if header {
         // Docker's header functions take a string: given the header map
         // itself (`table {{json .}}`) they fail, and the header is empty.
-        for name in ["json", "title", "lower", "upper", "split", "join", "truncate"] {
+        for name in [
+            "json", "title", "lower", "upper", "split", "join", "truncate",
+        ] {
             t = t.func(name, |args| match args.first() {
                 Some(v @ Value::String(_)) => Ok(v.clone()),
                 other => Err(gotmpl::TemplateError::Exec(format!(
