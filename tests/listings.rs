@@ -127,6 +127,17 @@ fn ps_filters_flags_and_formats_as_docker() {
         assert_status(&out, 3, "run db");
         b.ok(&["create", "--name", "fresh", "busybox", "true"]);
 
+        // The image's label, for images -f too.
+        assert_eq!(
+            lines(&b.ok(&[
+                "images",
+                "-f",
+                "label=tier=web",
+                "--format",
+                "{{.Repository}}"
+            ])),
+            ["child"]
+        );
         // Without -a: running ones; -a newest first.
         assert_eq!(lines(&b.ok(&["ps", "--format", "{{.Names}}"])), ["web"]);
         assert_eq!(names(b, &[]), ["fresh", "db", "web", "base-c"]);

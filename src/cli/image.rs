@@ -24,7 +24,9 @@ pub(crate) fn images(args: ImagesArgs) -> Result<()> {
     if let Some(r) = &args.reference {
         flags.push(format!("reference={r}"));
     }
-    let filter = ImageFilter::new(FilterArgs::parse(&flags)?, |v| {
+    let filter_args = FilterArgs::parse(&flags)?;
+    let wants_labels = filter_args.contains("label");
+    let filter = ImageFilter::new(filter_args, |v| {
         index
             .resolve(v)
             .map(|i| i.created.as_deref().and_then(|c| c.parse().ok()))
@@ -38,7 +40,12 @@ pub(crate) fn images(args: ImagesArgs) -> Result<()> {
     let mut history = |i: &ImageRecord| lineage::history(&store, i);
     let mut rows = Vec::new();
     for img in &images {
-        let labels = image_labels(&store, img);
+        // Reading each image's config costs: only for `label=`.
+        let labels = if wants_labels {
+            image_labels(&store, img)
+        } else {
+            IndexMap::new()
+        };
         let has_children = img.repo_tags.is_empty()
             && img.repo_digests.is_empty()
             && images
