@@ -6,6 +6,10 @@
 mod archive;
 mod args;
 mod compose;
+mod compose_args;
+mod compose_ops;
+mod compose_progress;
+mod compose_up;
 mod container;
 mod df;
 mod doctor;

@@ -10,6 +10,7 @@
 use super::lifecycle::LifecycleConfig;
 use super::mounts::MountRequest;
 use super::network::NetworkConfig;
+use indexmap::IndexMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -54,6 +55,8 @@ pub(crate) struct ProcessRequest {
     pub(crate) health: HealthOverrides,
     /// `--init`: berth's minimal init as pid 1.
     pub(crate) init: bool,
+    /// `--label-file` then `-l`, merged over the image's labels.
+    pub(crate) labels: IndexMap<String, String>,
 }
 
 /// `--health-*` and `--no-healthcheck`, applied over the image's HEALTHCHECK.

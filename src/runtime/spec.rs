@@ -96,7 +96,11 @@ pub(crate) fn build_process(
         hostname,
         tty: opts.tty,
         open_stdin: opts.interactive,
-        labels: image.labels.clone().unwrap_or_default(),
+        labels: {
+            let mut labels = image.labels.clone().unwrap_or_default();
+            labels.extend(opts.labels.clone());
+            labels
+        },
         stop_signal: match &opts.stop_signal {
             Some(s) => Some(check_stop_signal(s, "--stop-signal")?),
             None => image
