@@ -270,7 +270,7 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             )
         })
         .collect();
-    Ok(json!({
+    let mut object = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": path,
@@ -332,7 +332,9 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "NetworkSettings": {
             "Networks": { c.host.network.mode.to_string(): {} },
         },
-    }))
+    });
+    super::inspect_run_flags::add(&mut object, store, c);
+    Ok(object)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod doctor;
 mod exec;
 mod files;
 mod image;
+mod inspect_run_flags;
 mod lifecycle;
 mod output;
 mod registry;

@@ -10,5 +10,6 @@ pub(crate) mod ids;
 pub(crate) mod openat2;
 pub(crate) mod path;
 pub(crate) mod proc;
+pub(crate) mod ram_bytes;
 pub(crate) mod report;
 pub(crate) mod signals;

@@ -8,16 +8,26 @@
 //! one `apply` call in [`CreateArgs::request`].
 
 mod health;
+mod kernel;
 mod lifecycle;
+mod logging;
+mod metadata;
 mod mounts;
+mod namespaces;
 mod network;
 mod process;
+mod refused;
 
 pub(crate) use health::HealthFlags;
+pub(crate) use kernel::KernelFlags;
 pub(crate) use lifecycle::LifecycleFlags;
+pub(crate) use logging::LoggingFlags;
+pub(crate) use metadata::MetadataFlags;
 pub(crate) use mounts::MountFlags;
+pub(crate) use namespaces::NamespaceFlags;
 pub(crate) use network::NetworkFlags;
 pub(crate) use process::ProcessFlags;
+pub(crate) use refused::RefusedFlags;
 
 use crate::model::CreateRequest;
 use anyhow::Result;
@@ -39,6 +49,22 @@ pub(crate) struct CreateArgs {
     pub(crate) network: NetworkFlags,
     #[command(flatten)]
     pub(crate) lifecycle: LifecycleFlags,
+    #[command(flatten)]
+    pub(crate) metadata: MetadataFlags,
+    #[command(flatten)]
+    pub(crate) namespaces: NamespaceFlags,
+    #[command(flatten)]
+    pub(crate) kernel: KernelFlags,
+    #[command(flatten)]
+    pub(crate) logging: LoggingFlags,
+    #[command(flatten)]
+    pub(crate) refused: RefusedFlags,
+    /// Write the container ID to the file (which must not exist)
+    #[arg(long, value_name = "string")]
+    pub(crate) cidfile: Option<std::path::PathBuf>,
+    /// Set platform if server is multi-platform capable (only this machine's, e.g. linux/amd64)
+    #[arg(long, value_name = "string")]
+    pub(crate) platform: Option<String>,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing", value_name = "string")]
     pub(crate) pull: String,
@@ -71,6 +97,12 @@ impl CreateArgs {
         self.mounts.apply(&mut req)?;
         self.network.apply(&mut req)?;
         self.lifecycle.apply(&mut req)?;
+        self.metadata.apply(&mut req)?;
+        self.namespaces.apply(&mut req)?;
+        self.kernel.apply(&mut req)?;
+        self.logging.apply(&mut req)?;
+        self.refused.check()?;
+        namespaces::check_combinations(&req)?;
         Ok(req)
     }
 }
