@@ -74,9 +74,14 @@ fn rotated(path: &Path, n: u32, gz: bool) -> PathBuf {
 impl LogWriter {
     /// The log of a container with logging `config` (nothing for `none`).
     pub(crate) fn open(path: &Path, config: &LogConfig) -> Result<LogWriter> {
+        let rotation = config.rotation()?;
         let (file, size) = if config.readable() {
             let f = open_append(path)?;
-            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            // The size matters only to rotation (an fstat saved otherwise).
+            let size = match rotation {
+                Some(_) => f.metadata().map(|m| m.len()).unwrap_or(0),
+                None => 0,
+            };
             (Some(f), size)
         } else {
             (None, 0)
@@ -85,7 +90,7 @@ impl LogWriter {
             file,
             path: path.to_path_buf(),
             size,
-            rotation: config.rotation()?,
+            rotation,
             pending: [Vec::new(), Vec::new()],
         })
     }
