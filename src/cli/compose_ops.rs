@@ -544,10 +544,11 @@ pub(crate) fn exec(args: &ComposeArgs, a: &A::ExecArgs) -> Result<()> {
         env,
         workdir: a.workdir.clone(),
         user: a.user.clone(),
+        detach_keys: crate::runtime::attach_client::parse_detach_keys("ctrl-p,ctrl-q")?,
     };
     use crate::runtime::exec::ExecOutcome;
     match crate::runtime::exec::exec(&c.record, c.state.process(), &opts)? {
-        ExecOutcome::Exited(0) => Ok(()),
+        ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
         ExecOutcome::Failed(f) => {
             eprintln!(

@@ -85,6 +85,10 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         read_only: s.read_only,
         network: network(t, &mut warnings)?,
         lifecycle: lifecycle(t)?,
+        namespaces: Default::default(),
+        log: Default::default(),
+        kernel: Default::default(),
+        annotations: Default::default(),
     };
     if let Some(o) = t.oneoff {
         apply_oneoff(&mut req, o)?;

@@ -6,10 +6,9 @@
 
 use super::observed::Container;
 use crate::model::Status;
-use crate::runtime::logfile::{self, LogQuery};
+use crate::runtime::logfile::{LogQuery, LogReader};
 use crate::store::Store;
 use anyhow::Result;
-use std::path::PathBuf;
 
 /// Where the output goes (implemented by the CLI).
 pub(crate) trait LogConsumer {
@@ -37,8 +36,7 @@ pub(crate) enum From {
 struct Followed {
     id: String,
     name: String,
-    path: PathBuf,
-    offset: u64,
+    reader: LogReader,
     out: Vec<u8>,
     err: Vec<u8>,
     /// The finish time last seen: a new one is an exit.
@@ -70,20 +68,26 @@ impl Follower {
             return Ok(());
         }
         let path = store.container_log(c.id());
-        let offset = match from {
-            From::Start => 0,
-            From::End => std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-            From::Tail(n) => logfile::tail_offset(&path, n)?,
+        let query = LogQuery {
+            tail: match from {
+                From::Start => None,
+                From::End => Some(0),
+                From::Tail(n) => Some(n),
+            },
+            ..self.query.clone()
         };
         let name = c.log_name();
         consumer.register(&name);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let reader = LogReader::print_existing(&path, &query, &mut out, &mut err)?;
+        emit_lines(&mut out, |l| consumer.log(&name, l));
+        emit_lines(&mut err, |l| consumer.err(&name, l));
         self.followed.push(Followed {
             id: c.id().to_string(),
             name,
-            path,
-            offset,
-            out: Vec::new(),
-            err: Vec::new(),
+            reader,
+            out,
+            err,
             finished_at: c.state.finished_at.clone(),
             gone: false,
         });
@@ -95,7 +99,7 @@ impl Follower {
     pub(crate) fn pump(&mut self, consumer: &dyn LogConsumer) -> Result<()> {
         for f in &mut self.followed {
             let (mut out, mut err) = (Vec::new(), Vec::new());
-            f.offset = logfile::print_from(&f.path, f.offset, &self.query, &mut out, &mut err)?;
+            f.reader.follow(&self.query, &mut out, &mut err)?;
             f.out.extend_from_slice(&out);
             f.err.extend_from_slice(&err);
             emit_lines(&mut f.out, |l| consumer.log(&f.name, l));
@@ -130,8 +134,7 @@ impl Follower {
                 );
                 // The container's last words come before its exit line.
                 let (mut out, mut err) = (Vec::new(), Vec::new());
-                f.offset =
-                    logfile::print_from(&f.path, f.offset, &self.query, &mut out, &mut err)?;
+                f.reader.follow(&self.query, &mut out, &mut err)?;
                 f.out.extend_from_slice(&out);
                 f.err.extend_from_slice(&err);
                 emit_lines(&mut f.out, |l| consumer.log(&f.name, l));
