@@ -1,0 +1,300 @@
+//! `berth compose` running projects, as the unprivileged test users: `up -d`
+//! waiting for a healthy dependency, `ps`, `logs`, `exec -T`, `run --rm`,
+//! the Compose labels seen by `berth ps --filter`, a second `up` that
+//! recreates only the service whose configuration changed, `--scale`,
+//! `depends_on` conditions that fail `up` with the service named, and
+//! `down -v` leaving no container nor volume.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// A service's shell that stops at once on SIGTERM (sh as pid 1 would
+/// otherwise ignore it and `down` would wait for the grace period).
+fn service_sh(script: &str) -> String {
+    format!("[\"sh\", \"-c\", \"trap 'exit 0' TERM; {script}; sleep 1000 & wait\"]")
+}
+
+/// A project directory owned by the user, holding `files`.
+fn project(b: &Berth, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = b.scratch_dir().join(name);
+    std::fs::create_dir(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    if running_as_root() && !b.user.is_root() {
+        for entry in std::iter::once(dir.clone()).chain(files.iter().map(|(f, _)| dir.join(f))) {
+            std::os::unix::fs::chown(&entry, Some(b.user.uid), Some(b.user.gid)).unwrap();
+        }
+    }
+    dir
+}
+
+/// Runs `berth compose ARGS` in `dir`.
+fn compose(b: &Berth, dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut argv = vec!["compose"];
+    argv.extend_from_slice(args);
+    let mut cmd = b.command(&argv);
+    cmd.current_dir(dir);
+    run(cmd)
+}
+
+/// `berth compose ARGS` in `dir`, asserted to succeed; its stdout and stderr.
+#[track_caller]
+fn compose_ok(b: &Berth, dir: &Path, args: &[&str]) -> (String, String) {
+    let out = compose(b, dir, args);
+    assert_success(&out, &format!("`compose {}` in {}", args.join(" "), dir.display()));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The full id of a container by name.
+fn container_id(b: &Berth, name: &str) -> String {
+    b.ok(&["inspect", "--format", "{{.Id}}", name]).trim().to_string()
+}
+
+/// The names of every container of the store, sorted.
+fn all_names(b: &Berth) -> Vec<String> {
+    let mut v: Vec<String> = b
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+fn web_db(greeting_default: &str) -> String {
+    format!(
+        "services:
+  db:
+    image: busybox
+    command: {db}
+    stop_grace_period: 2s
+    healthcheck:
+      test: [\"CMD\", \"test\", \"-f\", \"/data/ready\"]
+      interval: 1s
+      retries: 30
+    volumes:
+      - data:/data
+  web:
+    image: busybox
+    command: {web}
+    stop_grace_period: 2s
+    environment:
+      GREETING: ${{GREETING:-{greeting_default}}}
+    depends_on:
+      db:
+        condition: service_healthy
+volumes:
+  data:
+",
+        db = service_sh("echo db starting; sleep 1; echo kept > /data/ready; echo db ready"),
+        web = service_sh("echo web up $$GREETING"),
+    )
+}
+
+#[test]
+fn up_ps_logs_exec_run_down() {
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let compose_file = web_db("hi");
+        let dir = project(
+            &b,
+            "shop",
+            &[("compose.yaml", &compose_file), (".env", "GREETING=hello\n")],
+        );
+
+        let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+        // The dependency is healthy before its dependent starts.
+        let healthy = err.find("Container shop-db-1  Healthy");
+        let started = err.find("Container shop-web-1  Started");
+        assert!(
+            healthy.is_some() && started.is_some() && healthy < started,
+            "up -d as {}: db must be healthy before web starts:\n{err}",
+            user.name
+        );
+        assert!(err.contains("Volume shop_data  Created"), "{err}");
+
+        // Both keep running after `up` returned.
+        let (ps, _) = compose_ok(&b, &dir, &["ps"]);
+        let header = ps.lines().next().unwrap_or("");
+        for col in ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"] {
+            assert!(header.contains(col), "compose ps header {header:?}");
+        }
+        let db_line = ps.lines().find(|l| l.starts_with("shop-db-1 ")).unwrap_or_else(|| panic!("{ps}"));
+        assert!(db_line.contains("(healthy)") && db_line.contains("Up "), "{db_line}");
+        assert!(ps.lines().any(|l| l.starts_with("shop-web-1 ") && l.contains("Up ")), "{ps}");
+        let (services, _) = compose_ok(&b, &dir, &["ps", "--services"]);
+        let mut services: Vec<&str> = services.lines().collect();
+        services.sort();
+        assert_eq!(services, ["db", "web"]);
+        assert_eq!(compose_ok(&b, &dir, &["ps", "-q"]).0.lines().count(), 2);
+
+        // Compose's labels, seen by the plain commands.
+        let labelled = b.ok(&[
+            "ps",
+            "--filter",
+            "label=com.docker.compose.project=shop",
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut labelled: Vec<&str> = labelled.lines().collect();
+        labelled.sort();
+        assert_eq!(labelled, ["shop-db-1", "shop-web-1"]);
+        let labels = b.ok(&["inspect", "--format", "{{json .Config.Labels}}", "shop-web-1"]);
+        let labels: serde_json::Value = serde_json::from_str(labels.trim()).unwrap();
+        assert_eq!(labels["com.docker.compose.service"], "web");
+        assert_eq!(labels["com.docker.compose.container-number"], "1");
+        assert_eq!(labels["com.docker.compose.oneoff"], "False");
+        assert_eq!(labels["com.docker.compose.depends_on"], "db:service_healthy:false");
+        assert_eq!(labels["com.docker.compose.config-hash"].as_str().unwrap_or("").len(), 64);
+
+        // Logs: prefixed by container, `.env` interpolated.
+        let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-color"]);
+        assert!(logs.contains("web-1  | web up hello"), "logs:\n{logs}");
+        assert!(logs.contains("db-1  | db ready"), "logs:\n{logs}");
+        let (web_logs, _) = compose_ok(&b, &dir, &["logs", "--no-log-prefix", "web"]);
+        assert_eq!(web_logs.trim(), "web up hello");
+
+        // exec into a running service; its volume holds what db wrote.
+        let (out, _) = compose_ok(&b, &dir, &["exec", "-T", "db", "cat", "/data/ready"]);
+        assert_eq!(out.trim(), "kept");
+        let (out, _) = compose_ok(&b, &dir, &["exec", "-T", "web", "sh", "-c", "echo $GREETING"]);
+        assert_eq!(out.trim(), "hello");
+        let failed = compose(&b, &dir, &["exec", "-T", "web", "sh", "-c", "exit 7"]);
+        assert_eq!(failed.status.code(), Some(7), "{}", show(&failed));
+
+        // A one-off container, removed after it ran.
+        let (out, _) = compose_ok(&b, &dir, &["run", "--rm", "-T", "--no-deps", "web", "echo", "one-off"]);
+        assert_eq!(out.trim(), "one-off");
+        assert_eq!(all_names(&b), ["shop-db-1", "shop-web-1"]);
+
+        // Managed from elsewhere with -p.
+        let (ps, _) = compose_ok(&b, &b.dir, &["-p", "shop", "ps", "--services"]);
+        assert_eq!(ps.lines().count(), 2, "{ps}");
+
+        // down -v: no container, no volume.
+        let (_, err) = compose_ok(&b, &dir, &["down", "-v"]);
+        assert!(err.contains("Volume shop_data  Removed"), "{err}");
+        assert!(all_names(&b).is_empty(), "{:?}", all_names(&b));
+        assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), "");
+        let (ps, _) = compose_ok(&b, &dir, &["ps", "-a", "-q"]);
+        assert_eq!(ps.trim(), "");
+    }
+}
+
+#[test]
+fn second_up_recreates_only_the_changed_service() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let dir = project(&b, "app", &[("compose.yaml", &web_db("hi"))]);
+    compose_ok(&b, &dir, &["up", "-d"]);
+    let (db, web) = (container_id(&b, "app-db-1"), container_id(&b, "app-web-1"));
+
+    // Nothing changed: both kept.
+    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+    assert!(err.contains("Container app-web-1  Running"), "{err}");
+    assert_eq!(container_id(&b, "app-db-1"), db);
+    assert_eq!(container_id(&b, "app-web-1"), web);
+
+    // web's environment changed: only web is recreated.
+    std::fs::write(dir.join("compose.yaml"), web_db("changed")).unwrap();
+    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+    assert!(err.contains("Container app-web-1  Recreated"), "{err}");
+    assert!(!err.contains("Container app-db-1  Recreate"), "{err}");
+    assert_eq!(container_id(&b, "app-db-1"), db, "db must be kept");
+    let new_web = container_id(&b, "app-web-1");
+    assert_ne!(new_web, web, "web must be recreated");
+    let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-log-prefix", "web"]);
+    assert_eq!(logs.trim(), "web up changed");
+
+    // --force-recreate replaces both.
+    compose_ok(&b, &dir, &["up", "-d", "--force-recreate"]);
+    assert_ne!(container_id(&b, "app-db-1"), db);
+    assert_ne!(container_id(&b, "app-web-1"), new_web);
+
+    // --scale adds numbered containers.
+    compose_ok(&b, &dir, &["up", "-d", "--scale", "web=2"]);
+    assert_eq!(all_names(&b), ["app-db-1", "app-web-1", "app-web-2"]);
+
+    compose_ok(&b, &dir, &["down", "-v"]);
+    assert!(all_names(&b).is_empty());
+}
+
+#[test]
+fn failed_dependencies_fail_up_naming_them() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = format!(
+        "services:
+  sick:
+    image: busybox
+    command: {sick}
+    stop_grace_period: 1s
+    healthcheck:
+      test: [\"CMD\", \"false\"]
+      interval: 1s
+      retries: 1
+  needs_sick:
+    image: busybox
+    command: {idle}
+    depends_on:
+      sick:
+        condition: service_healthy
+",
+        sick = service_sh("true"),
+        idle = service_sh("true"),
+    );
+    let dir = project(&b, "bad", &[("compose.yaml", &text)]);
+    let out = compose(&b, &dir, &["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "up must fail: {}", show(&out));
+    assert!(
+        err.contains("dependency failed to start: container bad-sick-1 is unhealthy"),
+        "{err}"
+    );
+    let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "bad-needs_sick-1"]);
+    assert_eq!(st.trim(), "created", "the dependent must not start");
+    compose_ok(&b, &dir, &["down"]);
+
+    // service_completed_successfully: a zero exit lets the dependent
+    // start, another one fails `up` with the service named.
+    let completed = |code: i32| {
+        format!(
+            "services:
+  init:
+    image: busybox
+    command: [\"sh\", \"-c\", \"echo init done; exit {code}\"]
+  app:
+    image: busybox
+    command: {idle}
+    stop_grace_period: 1s
+    depends_on:
+      init:
+        condition: service_completed_successfully
+",
+            idle = service_sh("echo app up"),
+        )
+    };
+    let dir = project(&b, "seq", &[("compose.yaml", &completed(0))]);
+    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+    assert!(err.contains("Container seq-init-1  Exited"), "{err}");
+    let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "seq-app-1"]);
+    assert_eq!(st.trim(), "running");
+    let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-color"]);
+    assert!(logs.contains("init-1  | init done") && logs.contains("app-1  | app up"), "{logs}");
+    compose_ok(&b, &dir, &["down"]);
+
+    std::fs::write(dir.join("compose.yaml"), completed(3)).unwrap();
+    let out = compose(&b, &dir, &["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "up must fail: {}", show(&out));
+    assert!(err.contains("\"init\" didn't complete successfully: exit 3"), "{err}");
+    compose_ok(&b, &dir, &["down"]);
+    assert!(all_names(&b).is_empty());
+}
