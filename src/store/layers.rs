@@ -146,7 +146,8 @@ impl Store {
         sync_dir(&self.root.join("layers"))
     }
 
-    /// Removes every layer that no image and no container uses; returns
+    /// Removes every layer that no image, no container and no build cache
+    /// record uses; returns
     /// their diff ids and sizes.
     pub(crate) fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
         let mut used: HashSet<String> = HashSet::new();
@@ -156,6 +157,8 @@ impl Store {
         for c in self.containers()? {
             used.extend(c.layers);
         }
+        // The build cache keeps the layers of its results.
+        used.extend(self.cache_layers()?);
         let mut removed = Vec::new();
         for entry in std::fs::read_dir(self.root.join("layers"))? {
             let entry = entry?;

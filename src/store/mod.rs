@@ -15,6 +15,7 @@
 //! volumes/<name>/_data      named and anonymous volumes (volume.json beside)
 //! tmp/                      work in progress, removed when its owner is gone
 //! notices/<key>             warnings already given for this store (said once)
+//! build-cache/              step results of builds and RUN cache mounts (`build_cache`)
 //! run/                      runtime directory when the usual ones are unsafe
 //! ```
 //!
@@ -23,6 +24,7 @@
 //! `image_stores`.
 
 pub(crate) mod blobs;
+pub(crate) mod build_cache;
 pub(crate) mod containers;
 pub(crate) mod fstype;
 pub(crate) mod image_stores;
