@@ -30,6 +30,11 @@ const BERTH_MOUNT_POINTS: [&str; 6] = [
     "etc/resolv.conf",
 ];
 
+/// The mount points berth makes in every container (relative paths).
+pub(crate) fn berth_mount_points() -> Vec<PathBuf> {
+    BERTH_MOUNT_POINTS.iter().map(PathBuf::from).collect()
+}
+
 fn mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = BERTH_MOUNT_POINTS.iter().map(PathBuf::from).collect();
     for m in &record.host.storage.mounts {
