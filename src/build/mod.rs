@@ -36,6 +36,7 @@ pub mod eval;
 pub mod graph;
 pub mod ignore;
 pub mod progress;
+pub mod prune;
 pub mod shell;
 
 #[cfg(test)]

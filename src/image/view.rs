@@ -102,6 +102,7 @@ impl LayerView {
     }
 
     /// A view of directories given top first (tests, a single tree).
+    #[cfg(test)]
     pub(crate) fn from_dirs(dirs: Vec<PathBuf>) -> LayerView {
         LayerView { dirs }
     }

@@ -114,7 +114,11 @@ pub(crate) fn run_step(
     }
     let mut lowers = Vec::with_capacity(req.layers.len());
     for diff_id in req.layers.iter().rev() {
-        lowers.push(store.layer_link(diff_id)?);
+        let link = store.layer_link(diff_id)?;
+        // A repeated layer only once (see `start::overlay_spec`).
+        if !lowers.contains(&link) {
+            lowers.push(link);
+        }
     }
     if lowers.is_empty() {
         create_dir_mode(&req.dir.join("empty"), 0o755)?;

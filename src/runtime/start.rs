@@ -178,7 +178,13 @@ pub(crate) fn failed_state(failure: &StartFailure) -> ContainerState {
 pub(crate) fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
     let mut lowers = Vec::with_capacity(record.layers.len());
     for diff_id in record.layers.iter().rev() {
-        lowers.push(store.layer_link(diff_id)?);
+        let link = store.layer_link(diff_id)?;
+        // Overlay refuses a directory twice (ELOOP); an image may repeat a
+        // layer (two empty RUN steps). The topmost occurrence re-applies
+        // everything the lower one did, so the lower one can go.
+        if !lowers.contains(&link) {
+            lowers.push(link);
+        }
     }
     let base = format!("containers/{}", record.id);
     if lowers.is_empty() {
