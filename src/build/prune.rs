@@ -78,7 +78,9 @@ pub fn prune(store: &Store, all: bool) -> Result<PruneReport> {
             continue;
         }
         store.remove_cache_record(&r.key, &lock)?;
-        report.removed.push(r.key[..25.min(r.key.len())].to_string());
+        report
+            .removed
+            .push(r.key[..25.min(r.key.len())].to_string());
     }
     for (path, size) in store.cache_mounts()? {
         store.remove_cache_mount(&path, &lock)?;

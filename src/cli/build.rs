@@ -102,7 +102,10 @@ fn request(args: &BuildArgs) -> Result<BuildRequest> {
     } else {
         let path = PathBuf::from(&args.context);
         if !path.exists() {
-            bail!("unable to prepare context: path {:?} not found", args.context);
+            bail!(
+                "unable to prepare context: path {:?} not found",
+                args.context
+            );
         }
         ContextSource::Directory(path)
     };
@@ -133,9 +136,9 @@ fn request(args: &BuildArgs) -> Result<BuildRequest> {
         "default" => BuildNetwork::Default,
         "host" => BuildNetwork::Host,
         "none" => BuildNetwork::None,
-        other => bail!(
-            "network mode {other:?} not supported by berth build: use default, host or none"
-        ),
+        other => {
+            bail!("network mode {other:?} not supported by berth build: use default, host or none")
+        }
     };
     let mut secrets = Vec::new();
     for s in &args.secrets {
@@ -146,7 +149,9 @@ fn request(args: &BuildArgs) -> Result<BuildRequest> {
         let (name, ip) = h
             .split_once(':')
             .or_else(|| h.split_once('='))
-            .ok_or_else(|| anyhow!("invalid argument {h:?} for \"--add-host\" flag: expected HOST:IP"))?;
+            .ok_or_else(|| {
+                anyhow!("invalid argument {h:?} for \"--add-host\" flag: expected HOST:IP")
+            })?;
         if name.is_empty() || ip.parse::<std::net::IpAddr>().is_err() {
             bail!("invalid argument {h:?} for \"--add-host\" flag: expected HOST:IP with an IP address");
         }
@@ -202,8 +207,9 @@ fn parse_secret(s: &str) -> Result<Secret> {
         (None, None, Some(var)) => std::env::var(&var)
             .map_err(|_| anyhow!("secret {id}: the environment variable {var} is not set"))?
             .into_bytes(),
-        (None | Some("file"), Some(path), _) => std::fs::read(&path)
-            .with_context(|| format!("secret {id}: reading {path}"))?,
+        (None | Some("file"), Some(path), _) => {
+            std::fs::read(&path).with_context(|| format!("secret {id}: reading {path}"))?
+        }
         (None | Some("file"), None, None) => {
             bail!("secret {id}: give its file with src=PATH or its variable with env=VAR")
         }

@@ -457,7 +457,10 @@ mod tests {
         p.cached(b);
         let c = p.start("[2/2] RUN echo hi");
         p.log(c, false, b"hi\npart");
-        p.error(c, "process \"/bin/sh -c echo hi\" did not complete successfully: exit code: 1");
+        p.error(
+            c,
+            "process \"/bin/sh -c echo hi\" did not complete successfully: exit code: 1",
+        );
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<String> = text
             .lines()

@@ -133,9 +133,7 @@ impl LayerView {
                     // A file or symlink here hides the lower layers.
                     Ok(_) => break,
                     Err(e) if not_there(&e) => continue,
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("reading {}", p.display()))
-                    }
+                    Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
                 }
             }
             if next.is_empty() {
@@ -150,17 +148,13 @@ impl LayerView {
     pub(crate) fn lstat(&self, rel: &[String]) -> Result<Option<ViewEntry>> {
         let Some((name, parent)) = rel.split_last() else {
             // The root: the top layer's directory.
-            return Ok(self
-                .dirs
-                .iter()
-                .enumerate()
-                .find_map(|(l, d)| {
-                    std::fs::symlink_metadata(d).ok().map(|meta| ViewEntry {
-                        layer: l,
-                        rel: PathBuf::new(),
-                        meta,
-                    })
-                }));
+            return Ok(self.dirs.iter().enumerate().find_map(|(l, d)| {
+                std::fs::symlink_metadata(d).ok().map(|meta| ViewEntry {
+                    layer: l,
+                    rel: PathBuf::new(),
+                    meta,
+                })
+            }));
         };
         let mut rel_path: PathBuf = parent.iter().collect();
         rel_path.push(name);
@@ -386,8 +380,7 @@ mod tests {
         .ok();
         std::fs::create_dir_all(top.join("opq")).unwrap();
         std::fs::write(top.join("opq/new"), "n").unwrap();
-        let opaque_ok =
-            xattr::set(top.join("opq"), whiteout::opaque_xattr(false), b"y").is_ok();
+        let opaque_ok = xattr::set(top.join("opq"), whiteout::opaque_xattr(false), b"y").is_ok();
         let v = LayerView::from_dirs(vec![top.clone(), base.clone()]);
         let r = v.resolve("/bin/a", true).unwrap();
         assert_eq!(r.path, "/usr/bin/a");

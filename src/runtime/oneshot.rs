@@ -19,8 +19,8 @@
 use super::message::Message;
 use super::start::{launch_in, Dirs, Io};
 use crate::model::{
-    ContainerRecord, HostConfig, MountPoint, NetworkMode, ProcessConfig,
-    StartFailure, StorageConfig,
+    ContainerRecord, HostConfig, MountPoint, NetworkMode, ProcessConfig, StartFailure,
+    StorageConfig,
 };
 use crate::mounts::rootfs::OverlaySpec;
 use crate::store::Store;
@@ -145,7 +145,9 @@ pub(crate) fn run_step(
     let mut data = Vec::new();
     use std::io::Read;
     let _ = std::fs::File::from(report_r).read_to_end(&mut data);
-    let status = child.wait().context("waiting for the build step's helper")?;
+    let status = child
+        .wait()
+        .context("waiting for the build step's helper")?;
     pumped?;
     match Message::read_from(&mut &data[..]) {
         Ok(Some(Message::Exited(code))) => Ok(StepOutcome { exit_code: code }),

@@ -177,7 +177,11 @@ impl Store {
     }
 
     /// Removes a cache mount (the caller holds the lock).
-    pub(crate) fn remove_cache_mount(&self, path: &std::path::Path, _lock: &StoreLock) -> Result<()> {
+    pub(crate) fn remove_cache_mount(
+        &self,
+        path: &std::path::Path,
+        _lock: &StoreLock,
+    ) -> Result<()> {
         if path.parent() != Some(self.cache_mounts_dir().as_path()) {
             bail!("{} is not a cache mount of this store", path.display());
         }

@@ -96,7 +96,11 @@ fn now() -> u64 {
 /// stage's /etc/passwd and /etc/group. A user without a group gets the
 /// group of the same number (`--chown=1000` is 1000:1000), a named user
 /// their primary group, as BuildKit.
-fn resolve_user_ids(view: &LayerView, spec: &str, numeric_group_is_uid: bool) -> Result<(u32, u32)> {
+fn resolve_user_ids(
+    view: &LayerView,
+    spec: &str,
+    numeric_group_is_uid: bool,
+) -> Result<(u32, u32)> {
     if spec.is_empty() {
         return Ok((0, 0));
     }
@@ -137,7 +141,9 @@ fn resolve_user_ids(view: &LayerView, spec: &str, numeric_group_is_uid: bool) ->
                     })
                 })
                 .ok_or_else(|| {
-                    anyhow!("unable to find group {g}: no matching entries in the stage's /etc/group")
+                    anyhow!(
+                        "unable to find group {g}: no matching entries in the stage's /etc/group"
+                    )
                 })?,
         },
     };
@@ -216,8 +222,18 @@ pub(crate) fn copy_instruction(
     let kind = dest_kind(&view, &values.dest, &workdir);
     let downloads = cx.store.temp_dir("download")?;
     let planned = plan_items(
-        cx, &values, from.as_deref(), parents, is_add, unpack, checksum.as_deref(), &workdir,
-        kind, chmod, chown, &downloads,
+        cx,
+        &values,
+        from.as_deref(),
+        parents,
+        is_add,
+        unpack,
+        checksum.as_deref(),
+        &workdir,
+        kind,
+        chmod,
+        chown,
+        &downloads,
     );
     let (items, content_key, src_view) = match planned {
         Ok(x) => x,
@@ -236,7 +252,11 @@ pub(crate) fn copy_instruction(
         }
     };
     let link = values.link;
-    let parent_key = if link { String::new() } else { st.fs_key.clone() };
+    let parent_key = if link {
+        String::new()
+    } else {
+        st.fs_key.clone()
+    };
     let key = cache::key(
         &parent_key,
         &json!({
@@ -277,7 +297,13 @@ pub(crate) fn copy_instruction(
     };
     let owner = chown.unwrap_or((0, 0));
     let r = cache::step(cx, st, instr, spec, |cx, _st, _v| {
-        write_items(cx, (!link).then_some(&view), src_view.as_ref(), items, owner)
+        write_items(
+            cx,
+            (!link).then_some(&view),
+            src_view.as_ref(),
+            items,
+            owner,
+        )
     });
     let _ = crate::util::fsutil::remove_tree(&downloads);
     r
@@ -420,9 +446,17 @@ fn plan_items(
         }
         None => {}
         Some(from) => {
-            let (src_view, state) = source_view(cx, from)
-                .with_context(|| format!("{word} --from={from}"))?;
-            let planned = plan_view(&src_view, &local, &values.dest, workdir, dest_kind, &values.excludes, word)?;
+            let (src_view, state) =
+                source_view(cx, from).with_context(|| format!("{word} --from={from}"))?;
+            let planned = plan_view(
+                &src_view,
+                &local,
+                &values.dest,
+                workdir,
+                dest_kind,
+                &values.excludes,
+                word,
+            )?;
             keys.push(json!({"from": state, "sources": local}));
             for (entry, target, top) in planned {
                 let ft = entry.meta.file_type();
@@ -488,7 +522,11 @@ fn plan_items(
 
 /// The targets that are a source directory copied onto the destination
 /// itself (its contents go there; the directory keeps its metadata).
-fn top_targets(plan: &crate::build::context::CopyPlan, dest: &str, workdir: &str) -> HashSet<String> {
+fn top_targets(
+    plan: &crate::build::context::CopyPlan,
+    dest: &str,
+    workdir: &str,
+) -> HashSet<String> {
     let (d, _) = dest_path(dest, workdir);
     plan.items
         .iter()
@@ -572,7 +610,8 @@ fn plan_view(
     word: &str,
 ) -> Result<Vec<(ViewEntry, String, bool)>> {
     let (dest, wants_dir) = dest_path(dest, workdir);
-    let excludes = Matcher::new(excludes).map_err(|e| anyhow!("{word} failed: bad --exclude: {e}"))?;
+    let excludes =
+        Matcher::new(excludes).map_err(|e| anyhow!("{word} failed: bad --exclude: {e}"))?;
     let mut dest_kind = if wants_dir { DestKind::Dir } else { kind };
     let mut out = Vec::new();
     for src in sources {
@@ -634,7 +673,10 @@ fn walk_view(
     excludes: &Matcher,
     out: &mut Vec<(ViewEntry, String, bool)>,
 ) -> Result<()> {
-    let parts: Vec<String> = dir.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = dir
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     for name in view.read_dir(&parts)? {
         let name = name_str(&name)?;
         let inner_path = if inner.is_empty() {
@@ -664,7 +706,10 @@ fn walk_view(
 /// Paths of `view` matching a wildcard path, component by component.
 fn glob_view(view: &LayerView, pattern: &str) -> Result<Vec<(String, ViewEntry)>> {
     let comps: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
-    let split = comps.iter().position(|c| contains_wildcards(c)).unwrap_or(comps.len());
+    let split = comps
+        .iter()
+        .position(|c| contains_wildcards(c))
+        .unwrap_or(comps.len());
     let base = format!("/{}", comps[..split].join("/"));
     let r = view.resolve(&base, true)?;
     let Some(e) = r.entry else {
@@ -826,7 +871,8 @@ impl<'v> DestTree<'v> {
                 }
                 Some(e) if e.is_dir() => {
                     let m = &e.meta;
-                    let h = dir_header(m.mode() & 0o7777, m.uid(), m.gid(), m.mtime().max(0) as u64);
+                    let h =
+                        dir_header(m.mode() & 0o7777, m.uid(), m.gid(), m.mtime().max(0) as u64);
                     self.emit_dir(tar, &p, h)?;
                 }
                 Some(_) => bail!("cannot copy to {p}: not a directory"),
@@ -844,7 +890,11 @@ fn split_target(target: &str) -> (String, String) {
     let t = go_clean(target);
     match t.rsplit_once('/') {
         Some((parent, name)) => (
-            if parent.is_empty() { "/".into() } else { parent.into() },
+            if parent.is_empty() {
+                "/".into()
+            } else {
+                parent.into()
+            },
             name.to_string(),
         ),
         None => ("/".into(), t),
@@ -918,12 +968,17 @@ fn write_item<W: Write>(
             match existing {
                 Some(e) if e.is_dir() && item.keep_existing => {
                     let m = &e.meta;
-                    let eh = dir_header(m.mode() & 0o7777, m.uid(), m.gid(), m.mtime().max(0) as u64);
+                    let eh =
+                        dir_header(m.mode() & 0o7777, m.uid(), m.gid(), m.mtime().max(0) as u64);
                     tree.emit_dir(tar, &real, eh)?;
                 }
                 _ => {
                     tree.emitted.remove(&real);
-                    tree.emit_dir(tar, &real, dir_header(item.mode, item.uid, item.gid, item.mtime))?;
+                    tree.emit_dir(
+                        tar,
+                        &real,
+                        dir_header(item.mode, item.uid, item.gid, item.mtime),
+                    )?;
                 }
             }
             tree.created.insert(real, true);
@@ -992,7 +1047,10 @@ fn extract_archive<W: Write>(
     let FileSource::Context(rel) = src else {
         bail!("internal: only context archives are extracted");
     };
-    let open = || ctx.open_file(rel).with_context(|| format!("reading {rel:?}"));
+    let open = || {
+        ctx.open_file(rel)
+            .with_context(|| format!("reading {rel:?}"))
+    };
     let mut head = vec![0u8; 4];
     let n = read_full(&mut open()?, &mut head)?;
     head.truncate(n);
@@ -1004,21 +1062,27 @@ fn extract_archive<W: Write>(
         Box::new(open()?)
     };
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().with_context(|| format!("reading the archive {rel}"))? {
+    for entry in archive
+        .entries()
+        .with_context(|| format!("reading the archive {rel}"))?
+    {
         let mut entry = entry.with_context(|| format!("reading the archive {rel}"))?;
         let raw = entry.path()?.into_owned();
         let cleaned = crate::util::path::clean(&raw);
         if cleaned.escaped {
-            bail!("ADD {rel}: the archive entry {} leads out of the destination", raw.display());
+            bail!(
+                "ADD {rel}: the archive entry {} leads out of the destination",
+                raw.display()
+            );
         }
         let inner = cleaned.relative();
         if inner.as_os_str().is_empty() {
             continue;
         }
-        if inner
-            .iter()
-            .any(|c| c.to_string_lossy().starts_with(crate::image::whiteout::PREFIX))
-        {
+        if inner.iter().any(|c| {
+            c.to_string_lossy()
+                .starts_with(crate::image::whiteout::PREFIX)
+        }) {
             bail!("ADD {rel}: the archive entry {} has a whiteout name (.wh.), which a layer cannot hold", raw.display());
         }
         let target = format!("{}/{}", dir.trim_end_matches('/'), inner.display());
@@ -1039,9 +1103,16 @@ fn extract_archive<W: Write>(
                     .into_owned();
                 let lc = crate::util::path::clean(&link);
                 if lc.escaped {
-                    bail!("ADD {rel}: the hard link {} leads out of the destination", raw.display());
+                    bail!(
+                        "ADD {rel}: the hard link {} leads out of the destination",
+                        raw.display()
+                    );
                 }
-                let to = format!("{}/{}", rel_of(dir).trim_end_matches('/'), lc.relative().display());
+                let to = format!(
+                    "{}/{}",
+                    rel_of(dir).trim_end_matches('/'),
+                    lc.relative().display()
+                );
                 let to = to.trim_start_matches('/').to_string();
                 tar.append_link(&mut h, &rel_target, &to)?;
             }
@@ -1085,7 +1156,8 @@ pub(crate) fn materialize_context(ctx: &BuildContext, rel: &str, to: &Path) -> R
     let entry = index
         .get(rel)
         .ok_or_else(|| anyhow!("{rel:?} not found in the build context"))?;
-    let mut all: Vec<(String, crate::build::context::Entry)> = vec![(rel.to_string(), entry.clone())];
+    let mut all: Vec<(String, crate::build::context::Entry)> =
+        vec![(rel.to_string(), entry.clone())];
     if entry.kind == EntryKind::Dir {
         let mut below = Vec::new();
         index.walk_below(rel, &mut below);
@@ -1093,7 +1165,11 @@ pub(crate) fn materialize_context(ctx: &BuildContext, rel: &str, to: &Path) -> R
     }
     let strip = if rel.is_empty() { 0 } else { rel.len() + 1 };
     for (path, e) in all {
-        let inner = if path.len() > strip { &path[strip..] } else { "" };
+        let inner = if path.len() > strip {
+            &path[strip..]
+        } else {
+            ""
+        };
         let dest = if inner.is_empty() {
             to.to_path_buf()
         } else {
@@ -1155,7 +1231,10 @@ fn copy_view_entry(view: &LayerView, entry: &ViewEntry, to: &Path) -> Result<()>
         return Ok(());
     }
     let _ = std::os::unix::fs::lchown(to, Some(entry.meta.uid()), Some(entry.meta.gid()));
-    let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(entry.meta.mode() & 0o7777));
+    let _ = std::fs::set_permissions(
+        to,
+        std::fs::Permissions::from_mode(entry.meta.mode() & 0o7777),
+    );
     Ok(())
 }
 

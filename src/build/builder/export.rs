@@ -134,20 +134,29 @@ pub(crate) fn finish(
 
 /// Records the image and its names, under the lock. Nothing is written
 /// when the store already has exactly this (a cached rebuild).
-fn record(store: &Store, layers: &[String], config: &[u8], id: &str, tags: &[String]) -> Result<()> {
+fn record(
+    store: &Store,
+    layers: &[String],
+    config: &[u8],
+    id: &str,
+    tags: &[String],
+) -> Result<()> {
     let lock = store.lock()?;
     let mut size = 0;
     for l in layers {
         match store.layer(l) {
             Some(r) => size += r.size,
-            None => bail!("layer {l} of the build vanished from the store (pruned meanwhile?); build again"),
+            None => bail!(
+                "layer {l} of the build vanished from the store (pruned meanwhile?); build again"
+            ),
         }
     }
     store.put_blob(config)?;
     let mut index = store.images()?;
-    let unchanged = index.images.iter().any(|i| {
-        i.id == id && tags.iter().all(|t| i.repo_tags.contains(t))
-    });
+    let unchanged = index
+        .images
+        .iter()
+        .any(|i| i.id == id && tags.iter().all(|t| i.repo_tags.contains(t)));
     if unchanged {
         return Ok(());
     }
@@ -198,7 +207,11 @@ fn header(e: &ViewEntry, kind: tar::EntryType) -> tar::Header {
     h
 }
 
-fn walk(view: &LayerView, dir: &mut Vec<String>, tar: &mut tar::Builder<&mut dyn Write>) -> Result<()> {
+fn walk(
+    view: &LayerView,
+    dir: &mut Vec<String>,
+    tar: &mut tar::Builder<&mut dyn Write>,
+) -> Result<()> {
     for name in view.read_dir(dir)? {
         dir.push(name_str(&name)?);
         let Some(e) = view.lstat(dir)? else {

@@ -173,7 +173,11 @@ pub(crate) enum Mode {
 /// failing step, a missing source) is a [`BuildError`]; anything else is
 /// berth's own error. Must be called before the caller starts threads
 /// (the build may enter the user namespace).
-pub fn build(store: &Store, req: BuildRequest, progress: &dyn BuildProgress) -> Result<BuildOutcome> {
+pub fn build(
+    store: &Store,
+    req: BuildRequest,
+    progress: &dyn BuildProgress,
+) -> Result<BuildOutcome> {
     let tags = normalize_tags(&req.tags)?;
     let output = req.output.clone();
     let staging = store.temp_dir("build")?;
@@ -223,10 +227,14 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
     tags.iter()
         .map(|t| {
             let r = Reference::parse_tagged(t).map_err(|e| {
-                anyhow!("invalid argument {t:?} for \"-t, --tag\" flag: invalid reference format: {e}")
+                anyhow!(
+                    "invalid argument {t:?} for \"-t, --tag\" flag: invalid reference format: {e}"
+                )
             })?;
             if r.digest().is_some() {
-                anyhow::bail!("invalid argument {t:?} for \"-t, --tag\" flag: a tag cannot carry a digest");
+                anyhow::bail!(
+                    "invalid argument {t:?} for \"-t, --tag\" flag: a tag cannot carry a digest"
+                );
             }
             Ok(r.to_string())
         })
@@ -236,7 +244,7 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
 /// A Dockerfile error as a failed build, with its excerpt.
 pub(crate) fn parse_failure(e: &dockerfile::ParseError, source: &str) -> anyhow::Error {
     BuildError {
-        message: format!("dockerfile parse error: {e}"),
+        message: e.to_string(),
         vertex: None,
         logs: Vec::new(),
         snippet: Some(e.snippet(source)),
@@ -330,10 +338,15 @@ fn prepare(
     // in its user namespace.
     let settings = crate::image::registry::settings::Settings::load()?;
     for r in images_needed(&prepared) {
-        let v = progress.start(&format!("[internal] load metadata for {}", display_name(&r)));
+        let v = progress.start(&format!(
+            "[internal] load metadata for {}",
+            display_name(&r)
+        ));
         match crate::image::registry::pull::resolve_local(store, &settings, &r)? {
             Some(img) if !req.pull => {
-                prepared.images.insert(r.clone(), image_info(store, &img, &r)?);
+                prepared
+                    .images
+                    .insert(r.clone(), image_info(store, &img, &r)?);
                 progress.done(v);
             }
             _ => progress.done(v),
@@ -350,7 +363,34 @@ fn prepare(
         .map_or(2, |m| m.len());
     progress.status(v, &format!("transferring context: {ignore_len}B done"));
     progress.done(v);
+    if uses_context(&prepared) {
+        let v = progress.start("[internal] load build context");
+        let mut all = Vec::new();
+        prepared.ctx.index().walk_below("", &mut all);
+        let size: u64 = all.iter().map(|(_, e)| e.size).sum();
+        progress.status(v, &format!("transferring context: {}B done", size));
+        progress.done(v);
+    }
     Ok(prepared)
+}
+
+/// Whether a needed stage reads the context (COPY/ADD without --from, a
+/// bind mount without from=).
+fn uses_context(p: &Prepared) -> bool {
+    use crate::build::dockerfile::InstructionKind;
+    p.graph.needed.iter().any(|&i| {
+        p.df.stages[i]
+            .instructions
+            .iter()
+            .any(|instr| match &instr.kind {
+                InstructionKind::Copy(c) => c.from.is_none(),
+                InstructionKind::Add(_) => true,
+                InstructionKind::Run(r) => r.mounts.iter().any(|m| {
+                    m.contains("bind") && dockerfile::mount_from(m).ok().flatten().is_none()
+                }),
+                _ => false,
+            })
+    })
 }
 
 fn native_name() -> String {
@@ -432,7 +472,10 @@ fn resolve_images(
                 progress.done(v);
             }
             Err(e) => {
-                let message = format!("{}: failed to resolve source metadata: {e:#}", display_name(&r));
+                let message = format!(
+                    "{}: failed to resolve source metadata: {e:#}",
+                    display_name(&r)
+                );
                 progress.error(v, &message);
                 return Err(BuildError::new(message).into());
             }
@@ -554,11 +597,7 @@ mod tests {
 
     #[test]
     fn a_build_error_wins() {
-        let e = pick_error(vec![
-            NeedsExecution.into(),
-            BuildError::new("boom").into(),
-        ])
-        .unwrap();
+        let e = pick_error(vec![NeedsExecution.into(), BuildError::new("boom").into()]).unwrap();
         assert!(e.is::<BuildError>());
         assert!(pick_error(vec![]).is_none());
     }

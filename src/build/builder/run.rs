@@ -281,12 +281,11 @@ pub(crate) fn source_view(cx: &StageCx, from: &str) -> Result<(LayerView, String
             Ok((LayerView::open(cx.store, &r.layers)?, r.fs_key))
         }
         Source::Image(img) => {
-            let info = cx
-                .p
-                .images
-                .get(&img)
-                .ok_or(super::NeedsExecution)
-                .map_err(anyhow::Error::from)?;
+            let info =
+                cx.p.images
+                    .get(&img)
+                    .ok_or(super::NeedsExecution)
+                    .map_err(anyhow::Error::from)?;
             Ok((
                 LayerView::open(cx.store, &info.layers)?,
                 format!("image:{}", info.id),
@@ -453,7 +452,11 @@ fn execute_in(
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    placeholders.extend(targets.iter().map(|t| t.trim_start_matches('/').to_string()));
+    placeholders.extend(
+        targets
+            .iter()
+            .map(|t| t.trim_start_matches('/').to_string()),
+    );
     prune_placeholders(&upper, &view, &placeholders)?;
     let skip: Vec<PathBuf> = placeholders.iter().map(PathBuf::from).collect();
     crate::image::commit::layer_from_upper(cx.store, &upper, skip)
@@ -532,7 +535,8 @@ fn mount_point(
                 &file,
                 std::fs::Permissions::from_mode(m.mode.unwrap_or(0o400)),
             )?;
-            let _ = std::os::unix::fs::chown(&file, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)));
+            let _ =
+                std::os::unix::fs::chown(&file, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)));
             Ok(Some(MountPoint {
                 kind: MountKind::Bind,
                 source: file,
@@ -644,7 +648,11 @@ mod tests {
         prune_placeholders(
             &upper,
             &view,
-            &["etc/hosts".into(), "run/secrets/x".into(), "keep/real".into()],
+            &[
+                "etc/hosts".into(),
+                "run/secrets/x".into(),
+                "keep/real".into(),
+            ],
         )
         .unwrap();
         assert!(!upper.join("etc").exists());

@@ -201,7 +201,9 @@ pub(crate) fn run_stage(cx: &StageCx, i: usize) -> Result<StageResult> {
     let mut trigger_instrs: Vec<Instruction> = Vec::new();
     for t in &triggers {
         let mut instr = parse_onbuild_trigger(t).map_err(|e| {
-            BuildError::new(format!("failed to parse ONBUILD trigger {t:?} of the base image: {e}"))
+            BuildError::new(format!(
+                "failed to parse ONBUILD trigger {t:?} of the base image: {e}"
+            ))
         })?;
         instr.location = stage.location;
         trigger_instrs.push(instr);
@@ -548,8 +550,7 @@ fn healthcheck(h: &Healthcheck) -> (Json, String) {
     match h {
         Healthcheck::None => (
             json!({"Test": ["NONE"]}),
-            "{Test:[NONE] Interval:0s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}"
-                .into(),
+            "{Test:[NONE] Interval:0s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}".into(),
         ),
         Healthcheck::Check {
             test,
