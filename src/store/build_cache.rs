@@ -8,15 +8,16 @@
 //! build-cache/mounts/<hash>/lock   flock'd by a step using it with sharing=locked
 //! ```
 //!
-//! A record is written atomically (temporary file, fsync, rename) under
+//! A record is written atomically (temporary file, rename) under
 //! the store lock, in the same locked section that commits the layer it
-//! names, so that garbage collection never sees one without the other.
+//! names, so that garbage collection never sees one without the other;
+//! the build syncs the store once (`Store::sync`) before its image record.
 //! Layers named by records are kept by `remove_unused_layers`: the cache
 //! survives `image prune` of the images that were built with it. Readers
 //! take no lock; a record whose layer is gone is a miss.
 
 use super::{Store, StoreLock};
-use crate::util::fsutil::{create_dir_mode, read_json, remove_tree, write_json_atomic};
+use crate::util::fsutil::{create_dir_mode, read_json, remove_tree, write_atomic_relaxed};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -78,7 +79,10 @@ impl Store {
         let dir = self.cache_steps_dir();
         create_dir_mode(&self.root.join("build-cache"), 0o700)?;
         create_dir_mode(&dir, 0o700)?;
-        write_json_atomic(&dir.join(format!("{}.json", record.key)), record)
+        // Not fsynced: a build syncs the store once before it records its
+        // image; a record lost in a crash only costs a rebuild of the step.
+        let data = serde_json::to_vec_pretty(record).context("serializing metadata")?;
+        write_atomic_relaxed(&dir.join(format!("{}.json", record.key)), &data)
             .context("writing a build cache record")
     }
 

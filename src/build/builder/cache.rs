@@ -86,7 +86,7 @@ pub(crate) fn step(
     };
     let committed = (|| -> Result<()> {
         let lock = cx.store.lock()?;
-        layer.commit(cx.store, &lock)?;
+        layer.commit_unsynced(cx.store, &lock)?;
         cx.store.save_cache_record(&record, &lock)
     })();
     if let Err(e) = committed {

@@ -219,6 +219,9 @@ fn build_in(
     store.clean_stale_tmp();
     resolve_images(store, &mut prepared, pull, progress)?;
     let result = execute(store, &prepared, progress, Mode::Full)?;
+    // The steps' layers and records were written without fsyncs: one
+    // sync of the store makes them durable before the image names them.
+    store.sync()?;
     export::finish(store, &prepared, result, tags, output, progress)
 }
 
