@@ -46,14 +46,12 @@ pub fn usage(store: &Store) -> Result<CacheUsage> {
         u.count += 1;
         match &r.layer {
             Some(l) if used.contains(l) => u.active += 1,
-            Some(l) => {
-                if counted.insert(l.clone()) {
-                    let size = store.layer(l).map_or(0, |x| x.size);
-                    u.size += size;
-                    u.reclaimable += size;
-                }
+            Some(l) if counted.insert(l.clone()) => {
+                let size = store.layer(l).map_or(0, |x| x.size);
+                u.size += size;
+                u.reclaimable += size;
             }
-            None => {}
+            _ => {}
         }
     }
     for (_, size) in store.cache_mounts()? {

@@ -163,7 +163,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::History(a) => image::history(a),
         Command::Build(a) => build::build(a),
         Command::Builder(args::BuilderCommand::Prune(a)) => build::builder_prune(a),
-        Command::Buildx(args::BuildxCommand::Build(a)) => build::build(a),
+        Command::Buildx(args::BuildxCommand::Build(a)) => build::build(*a),
         Command::Buildx(args::BuildxCommand::Prune(a)) => build::builder_prune(a),
         Command::Inspect(a) => system::inspect(a),
         Command::Pull(a) => registry::pull(a),

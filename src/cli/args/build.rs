@@ -65,7 +65,7 @@ pub(crate) enum BuilderCommand {
 pub(crate) enum BuildxCommand {
     /// Start a build
     #[command(alias = "b")]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Remove build cache
     Prune(BuilderPruneArgs),
 }
