@@ -125,6 +125,8 @@ RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000
 COPY --chown=app:app --chmod=640 src/*.txt /data/
 COPY src/ README /copied/
 COPY README renamed
+COPY --link src/a.txt /linked/
+COPY --exclude=*.txt src/ /excl/
 ADD pkg.tar.gz /extracted/
 ADD --checksum=sha256:{sum} {url} /downloads/
 RUN <<EOF
@@ -161,10 +163,10 @@ CMD ["hello"]
             "{log}"
         );
         assert!(
-            log.contains("[ 1/13] FROM docker.io/library/busybox:latest"),
+            log.contains("[ 1/15] FROM docker.io/library/busybox:latest"),
             "{log}"
         );
-        assert!(log.contains("[ 2/13] WORKDIR app\n"), "{log}");
+        assert!(log.contains("[ 2/15] WORKDIR app\n"), "{log}");
         let cfg = inspect(b, "every");
         let c = &cfg["Config"];
         assert_eq!(c["Entrypoint"], serde_json::json!(["echo"]));
@@ -195,7 +197,8 @@ CMD ["hello"]
         let out = b.ok(&[
             "run", "--rm", "-u", "0", "--entrypoint", "sh", "every", "-c",
             "cat /where /heredoc /inline.txt /extracted/pkg/inside.txt /downloads/file.txt /tmp/me /app/sub/renamed; \
-             stat -c '%n %u:%g %a' /data /data/a.txt /data/b.txt /downloads/file.txt; ls /copied /copied/sub",
+             stat -c '%n %u:%g %a' /data /data/a.txt /data/b.txt /downloads/file.txt; ls /copied /copied/sub; \
+             find /excl /linked | sort",
         ]);
         // Owners other than root exist only with a subordinate range.
         let app = if b.user.subids { "1000:1000" } else { "0:0" };
@@ -204,7 +207,8 @@ CMD ["hello"]
             format!(
                 "/app/sub\nheredoc-run\ninline 1.0\nfrom the tar\ndownloaded\n1000\nreadme\n\
                  /data {app} 755\n/data/a.txt {app} 640\n/data/b.txt {app} 640\n/downloads/file.txt 0:0 600\n\
-                 /copied:\nREADME\na.txt\nb.txt\nsub\n\n/copied/sub:\nc.txt\n"
+                 /copied:\nREADME\na.txt\nb.txt\nsub\n\n/copied/sub:\nc.txt\n\
+                 /excl\n/excl/sub\n/excl/sub/c.txt\n/linked\n/linked/a.txt\n"
             )
         );
         // History: one entry per instruction, as BuildKit writes them.
@@ -401,6 +405,22 @@ fn multi_stage_builds_only_what_the_target_needs() {
             ],
         );
         assert_eq!(out, "app\nbuilt\ntool\nno\n");
+        // FROM scratch with a file from another stage.
+        std::fs::write(
+            ctx.join("Dockerfile.scratch"),
+            "FROM busybox AS bb\nFROM scratch\nCOPY --from=bb /bin/busybox /busybox\nENTRYPOINT [\"/busybox\"]\nCMD [\"echo\", \"from scratch\"]\n",
+        )
+        .unwrap();
+        chown_tree(b, &ctx);
+        let f = ctx.join("Dockerfile.scratch");
+        build_ok(b, &ctx, &["-f", f.to_str().unwrap(), "-t", "scratchy"]);
+        assert_eq!(b.run_rm("scratchy", &[]), "from scratch\n");
+        assert_eq!(
+            inspect(b, "scratchy")["RootFS"]["Layers"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
         // --target stops at a stage; a missing one fails before anything runs.
         let log = build_ok(b, &ctx, &["--target", "tools", "-t", "tools"]);
         assert!(!log.contains("[build"), "{log}");
@@ -711,6 +731,62 @@ fn errors_name_what_went_wrong_and_leave_nothing_behind() {
         assert_status(&out, 125, "build --network bridge0");
         assert!(b.container_ids().is_empty());
         assert!(tmp_is_empty(b));
+    });
+}
+
+#[test]
+fn an_interrupted_build_leaves_the_store_consistent() {
+    each_user(|b| {
+        b.load_busybox();
+        let ctx = context(
+            b,
+            &[("Dockerfile", "FROM busybox\nRUN echo started && sleep 60\n")],
+        );
+        let mut cmd = b.command(&[
+            "build",
+            "--progress=plain",
+            "-t",
+            "slow",
+            ctx.to_str().unwrap(),
+        ]);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        // Wait until the step runs, then Ctrl-C the whole process group.
+        let mut err = child.stderr.take().unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains(" started\n") {
+            let n = err.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "the build ended early:\n{}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let status = std::process::Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", child.id())])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let ended = child.wait().unwrap();
+        assert!(!ended.success());
+        // No step is left running, no container, no image; the next build works.
+        let ps = std::process::Command::new("pgrep")
+            .args(["-f", &format!("__berth-step {}", b.root.display())])
+            .output()
+            .unwrap();
+        assert!(ps.stdout.is_empty(), "a step helper outlived the build");
+        assert!(b.container_ids().is_empty());
+        assert!(b.cmd(&["image", "inspect", "slow"]).status.code() != Some(0));
+        std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN echo done > /d\n").unwrap();
+        build_ok(b, &ctx, &["-t", "after"]);
+        assert_eq!(b.run_rm("after", &["cat", "/d"]), "done\n");
+        assert!(
+            tmp_is_empty(b),
+            "the interrupted build's tmp/ was not cleaned"
+        );
     });
 }
 

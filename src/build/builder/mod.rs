@@ -202,17 +202,12 @@ fn build_in(
         .count();
     if !pull && missing == 0 {
         let recorder = Recorder::default();
-        match execute(store, &prepared, &recorder, Mode::CacheOnly) {
-            Ok(result) => {
-                recorder.replay(progress);
-                return export::finish(store, &prepared, result, tags, output, progress);
-            }
-            Err(e) if e.is::<NeedsExecution>() => {}
-            Err(e) => {
-                // A real failure is shown as it happened.
-                recorder.replay(progress);
-                return Err(e);
-            }
+        // Any failure here (a step to run, but also a file of a layer this
+        // process may not read outside the user namespace) sends the build
+        // the full way, which shows real failures as they happen.
+        if let Ok(result) = execute(store, &prepared, &recorder, Mode::CacheOnly) {
+            recorder.replay(progress);
+            return export::finish(store, &prepared, result, tags, output, progress);
         }
     }
     crate::userns::enter()?;
