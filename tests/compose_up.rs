@@ -298,3 +298,54 @@ fn failed_dependencies_fail_up_naming_them() {
     compose_ok(&b, &dir, &["down"]);
     assert!(all_names(&b).is_empty());
 }
+
+#[test]
+fn build_sections_are_built_and_rebuilt() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = "services:
+  app:
+    build:
+      context: ./app
+      args:
+        WHO: compose
+    command: [\"cat\", \"/built\"]
+";
+    let dir = project(&b, "bld", &[("compose.yaml", text)]);
+    let app = dir.join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(
+        app.join("Dockerfile"),
+        "FROM busybox\nARG WHO=nobody\nRUN echo \"built by $WHO\" > /built\n",
+    )
+    .unwrap();
+    if running_as_root() && !b.user.is_root() {
+        for p in [app.clone(), app.join("Dockerfile")] {
+            std::os::unix::fs::chown(&p, Some(b.user.uid), Some(b.user.gid)).unwrap();
+        }
+    }
+    // Attached `up`: the service's output, prefixed, then its exit.
+    let (out, err) = compose_ok(&b, &dir, &["up"]);
+    assert!(err.contains("Image bld-app  Built"), "{err}");
+    assert!(out.contains("app-1  | built by compose"), "{out}");
+    assert!(out.contains("app-1 exited with code 0"), "{out}");
+    let first = b.image_id("bld-app");
+
+    // `build --build-arg` overrides `args:`; the next `up --build` runs it.
+    compose_ok(&b, &dir, &["build", "--build-arg", "WHO=flag"]);
+    assert_ne!(b.image_id("bld-app"), first);
+    let (out, _) = compose_ok(&b, &dir, &["run", "--rm", "-T", "app"]);
+    assert_eq!(out.trim(), "built by flag");
+
+    // A failing build names the service and the step.
+    std::fs::write(app.join("Dockerfile"), "FROM busybox\nRUN exit 3\n").unwrap();
+    let out = compose(&b, &dir, &["build"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(err.contains("service \"app\"") && err.contains("exit code: 3"), "{err}");
+
+    // down --rmi local removes the image built for the service.
+    compose_ok(&b, &dir, &["down", "--rmi", "local"]);
+    assert!(b.cmd(&["image", "inspect", "bld-app"]).status.code() != Some(0));
+    assert!(all_names(&b).is_empty());
+}

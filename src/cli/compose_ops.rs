@@ -926,7 +926,16 @@ pub(crate) fn build(args: &ComposeArgs, a: &A::BuildArgs) -> Result<()> {
         },
     )?;
     let d = display(args, "Building")?;
-    let _ = (a.quiet, a.pull, a.push, &a.build_arg, a.no_cache, a.with_dependencies);
+    let events: &dyn crate::compose::progress::Progress = if a.quiet {
+        &crate::compose::progress::Silent
+    } else {
+        &d
+    };
+    let flags = images::BuildFlags {
+        pull: a.pull,
+        no_cache: a.no_cache,
+        build_args: a.build_arg.clone(),
+    };
     for s in project.model.services.values() {
         if s.build.is_none() {
             continue;
@@ -934,7 +943,10 @@ pub(crate) fn build(args: &ComposeArgs, a: &A::BuildArgs) -> Result<()> {
         if !a.services.is_empty() && !a.services.contains(&s.name) && !a.with_dependencies {
             continue;
         }
-        images::build_service(&store, &project, s, &d).map_err(fail)?;
+        images::build_service(&store, &project, s, &flags, events).map_err(fail)?;
+        if a.push && !s.image.is_empty() {
+            images::push_service(&store, s, a.quiet, events).map_err(fail)?;
+        }
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::image::registry::settings::Settings;
 use crate::store::Store;
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// A service's `pull_policy` (or `--pull`), as Compose reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +130,7 @@ pub(crate) fn ensure(
         let policy = PullPolicy::of(s)?;
         let id = match (&s.build, present) {
             (Some(_), present) if !opts.no_build && (policy == PullPolicy::Build || present.is_none()) => {
-                let id = build_service(store, project, s, events)?;
+                let id = build_service(store, project, s, &BuildFlags::default(), events)?;
                 local.insert(image.clone(), Some(id.clone()));
                 id
             }
@@ -205,25 +206,186 @@ fn pull_image(store: &Store, settings: &Settings, name: &str, _quiet: bool) -> R
     Err(pull::join_errors(errors))
 }
 
-/// Builds a service's image (`PROJECT-SERVICE` unless `image:` names it).
+/// `compose build`'s flags over the services' `build:` sections.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BuildFlags {
+    /// `--pull`: pull the base images even when the store has them.
+    pub(crate) pull: bool,
+    pub(crate) no_cache: bool,
+    /// `--build-arg K=V` (or `K`, from the environment), over `args:`.
+    pub(crate) build_args: Vec<String>,
+}
+
+/// Builds a service's image (`PROJECT-SERVICE` unless `image:` names it)
+/// with berth's builder; the image id.
 pub(crate) fn build_service(
     store: &Store,
     project: &Project,
     s: &Service,
+    flags: &BuildFlags,
     events: &dyn Progress,
 ) -> Result<String> {
-    let _ = store;
-    let id = format!("Image {}", project.image_name(s));
-    events.event(progress::error_message(
-        &id,
-        "berth build is not in this build of berth",
-    ));
-    bail!(
-        "service {:?} needs its image {} built from {}, and this build of berth cannot build images yet",
-        s.name,
-        project.image_name(s),
-        s.build.as_ref().map(|b| b.context.as_str()).unwrap_or(".")
-    )
+    let image = project.image_name(s);
+    let id = format!("Image {image}");
+    let req = match build_request(project, s, &image, flags) {
+        Ok(r) => r,
+        Err(e) => {
+            events.event(progress::error_message(&id, &format!("{e:#}")));
+            return Err(e);
+        }
+    };
+    if let Some(b) = &s.build {
+        if !b.cache_from.is_empty() || !b.cache_to.is_empty() {
+            events.event(Event::new(
+                &id,
+                Status::Warning,
+                "cache_from/cache_to ignored: berth's build cache is the local store's",
+            ));
+        }
+    }
+    events.event(progress::building(&id));
+    match crate::build::builder::build(store, req, &crate::build::progress::Silent) {
+        Ok(outcome) => {
+            events.event(progress::built(&id));
+            Ok(outcome.image_id)
+        }
+        Err(e) => {
+            let msg = match e.downcast_ref::<crate::build::progress::BuildError>() {
+                Some(be) => {
+                    let mut m = String::new();
+                    if let Some(v) = &be.vertex {
+                        m.push_str(&format!("{v}: "));
+                    }
+                    m.push_str(&be.message);
+                    for l in &be.logs {
+                        m.push_str(&format!("\n{l}"));
+                    }
+                    m
+                }
+                None => format!("{e:#}"),
+            };
+            events.event(progress::error_message(&id, &be_first_line(&msg)));
+            bail!("failed to build the image {image} of service {:?}: {msg}", s.name)
+        }
+    }
+}
+
+fn be_first_line(msg: &str) -> String {
+    msg.lines().next().unwrap_or("").to_string()
+}
+
+/// The service's `build:` section as a request to the builder; the
+/// fields berth's builder cannot honour are refused, naming them.
+fn build_request(
+    project: &Project,
+    s: &Service,
+    image: &str,
+    flags: &BuildFlags,
+) -> Result<crate::build::builder::BuildRequest> {
+    use crate::build::builder::{BuildNetwork, BuildRequest};
+    use crate::build::context::DockerfileSource;
+    let b = s
+        .build
+        .as_ref()
+        .ok_or_else(|| anyhow!("service {:?} has no build section", s.name))?;
+    let refuse = |field: &str, why: &str| {
+        anyhow!(
+            "service {:?}: build.{field} is not supported by berth: {why}; remove it from the build section",
+            s.name
+        )
+    };
+    let checks: &[(&str, bool, &str)] = &[
+        ("ssh", !b.ssh.is_empty(), "the builder forwards no SSH agent"),
+        ("additional_contexts", !b.additional_contexts.is_empty(), "the builder takes one context"),
+        ("secrets", !b.secrets.is_empty(), "use `berth build --secret` for builds that need secrets"),
+        ("entitlements", !b.entitlements.is_empty(), "the builder grants no entitlements"),
+        ("privileged", b.privileged, "RUN steps never run privileged"),
+        ("ulimits", !b.ulimits.is_empty(), "RUN steps take no ulimits"),
+        ("shm_size", b.shm_size.is_some(), "RUN steps take no shared-memory size"),
+        ("no_cache_filter", !b.no_cache_filter.is_empty(), "use no_cache for the whole build"),
+        ("isolation", !matches!(b.isolation.as_str(), "" | "default"), "isolation modes are Windows'"),
+    ];
+    for (field, set, why) in checks {
+        if *set {
+            return Err(refuse(field, why));
+        }
+    }
+    for p in &b.platforms.0 {
+        let asked = crate::build::eval::Platform::parse(p).map_err(|e| anyhow!("service {:?}: build.platforms: {e}", s.name))?;
+        if asked != crate::build::eval::Platform::native() {
+            return Err(refuse("platforms", &format!("berth builds for this machine's platform only, not {p}")));
+        }
+    }
+    let context = PathBuf::from(if b.context.is_empty() { "." } else { b.context.as_str() });
+    let context = if context.is_absolute() {
+        context
+    } else {
+        project.working_dir.join(context)
+    };
+    if !context.is_dir() {
+        bail!(
+            "service {:?}: build context {} is not a directory (URLs and git contexts are not supported)",
+            s.name,
+            context.display()
+        );
+    }
+    let dockerfile = if !b.dockerfile_inline.is_empty() {
+        DockerfileSource::Contents(b.dockerfile_inline.clone().into_bytes())
+    } else if b.dockerfile.is_empty() {
+        DockerfileSource::Default
+    } else {
+        let p = PathBuf::from(&b.dockerfile);
+        DockerfileSource::Path(if p.is_absolute() { p } else { context.join(p) })
+    };
+    let mut req = BuildRequest::for_directory(context);
+    req.dockerfile = dockerfile;
+    req.tags = std::iter::once(image.to_string())
+        .chain(b.tags.0.iter().cloned())
+        .collect();
+    for (k, v) in &b.args.0 {
+        match v {
+            Some(v) => {
+                req.build_args.insert(k.clone(), v.clone());
+            }
+            // A bare name takes the value from the environment.
+            None => {
+                if let Some(v) = project.environment.get(k) {
+                    req.build_args.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    for a in &flags.build_args {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                req.build_args.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Some(v) = project.environment.get(a) {
+                    req.build_args.insert(a.clone(), v.clone());
+                }
+            }
+        }
+    }
+    req.target = (!b.target.is_empty()).then(|| b.target.clone());
+    req.no_cache = b.no_cache || flags.no_cache;
+    req.pull = b.pull || flags.pull;
+    req.labels = b.labels.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    req.network = match b.network.as_str() {
+        "" | "default" => BuildNetwork::Default,
+        "host" => BuildNetwork::Host,
+        "none" => BuildNetwork::None,
+        other => return Err(refuse("network", &format!("{other:?} is not a network RUN steps can use (default, host or none)"))),
+    };
+    for (name, ips) in &b.extra_hosts.0 {
+        for ip in ips {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(refuse("extra_hosts", &format!("{name}: {ip:?} is not an IP address")));
+            }
+            req.add_hosts.push((name.clone(), ip.clone()));
+        }
+    }
+    Ok(req)
 }
 
 /// `compose push`: the image of each service that names one.
