@@ -44,7 +44,10 @@ fn compose(b: &Berth, dir: &Path, args: &[&str]) -> std::process::Output {
 #[track_caller]
 fn compose_ok(b: &Berth, dir: &Path, args: &[&str]) -> (String, String) {
     let out = compose(b, dir, args);
-    assert_success(&out, &format!("`compose {}` in {}", args.join(" "), dir.display()));
+    assert_success(
+        &out,
+        &format!("`compose {}` in {}", args.join(" "), dir.display()),
+    );
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -53,7 +56,9 @@ fn compose_ok(b: &Berth, dir: &Path, args: &[&str]) -> (String, String) {
 
 /// The full id of a container by name.
 fn container_id(b: &Berth, name: &str) -> String {
-    b.ok(&["inspect", "--format", "{{.Id}}", name]).trim().to_string()
+    b.ok(&["inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_string()
 }
 
 /// The names of every container of the store, sorted.
@@ -106,7 +111,10 @@ fn up_ps_logs_exec_run_down() {
         let dir = project(
             &b,
             "shop",
-            &[("compose.yaml", &compose_file), (".env", "GREETING=hello\n")],
+            &[
+                ("compose.yaml", &compose_file),
+                (".env", "GREETING=hello\n"),
+            ],
         );
 
         let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
@@ -123,12 +131,24 @@ fn up_ps_logs_exec_run_down() {
         // Both keep running after `up` returned.
         let (ps, _) = compose_ok(&b, &dir, &["ps"]);
         let header = ps.lines().next().unwrap_or("");
-        for col in ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"] {
+        for col in [
+            "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+        ] {
             assert!(header.contains(col), "compose ps header {header:?}");
         }
-        let db_line = ps.lines().find(|l| l.starts_with("shop-db-1 ")).unwrap_or_else(|| panic!("{ps}"));
-        assert!(db_line.contains("(healthy)") && db_line.contains("Up "), "{db_line}");
-        assert!(ps.lines().any(|l| l.starts_with("shop-web-1 ") && l.contains("Up ")), "{ps}");
+        let db_line = ps
+            .lines()
+            .find(|l| l.starts_with("shop-db-1 "))
+            .unwrap_or_else(|| panic!("{ps}"));
+        assert!(
+            db_line.contains("(healthy)") && db_line.contains("Up "),
+            "{db_line}"
+        );
+        assert!(
+            ps.lines()
+                .any(|l| l.starts_with("shop-web-1 ") && l.contains("Up ")),
+            "{ps}"
+        );
         let (services, _) = compose_ok(&b, &dir, &["ps", "--services"]);
         let mut services: Vec<&str> = services.lines().collect();
         services.sort();
@@ -146,13 +166,27 @@ fn up_ps_logs_exec_run_down() {
         let mut labelled: Vec<&str> = labelled.lines().collect();
         labelled.sort();
         assert_eq!(labelled, ["shop-db-1", "shop-web-1"]);
-        let labels = b.ok(&["inspect", "--format", "{{json .Config.Labels}}", "shop-web-1"]);
+        let labels = b.ok(&[
+            "inspect",
+            "--format",
+            "{{json .Config.Labels}}",
+            "shop-web-1",
+        ]);
         let labels: serde_json::Value = serde_json::from_str(labels.trim()).unwrap();
         assert_eq!(labels["com.docker.compose.service"], "web");
         assert_eq!(labels["com.docker.compose.container-number"], "1");
         assert_eq!(labels["com.docker.compose.oneoff"], "False");
-        assert_eq!(labels["com.docker.compose.depends_on"], "db:service_healthy:false");
-        assert_eq!(labels["com.docker.compose.config-hash"].as_str().unwrap_or("").len(), 64);
+        assert_eq!(
+            labels["com.docker.compose.depends_on"],
+            "db:service_healthy:false"
+        );
+        assert_eq!(
+            labels["com.docker.compose.config-hash"]
+                .as_str()
+                .unwrap_or("")
+                .len(),
+            64
+        );
 
         // Logs: prefixed by container, `.env` interpolated.
         let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-color"]);
@@ -164,13 +198,21 @@ fn up_ps_logs_exec_run_down() {
         // exec into a running service; its volume holds what db wrote.
         let (out, _) = compose_ok(&b, &dir, &["exec", "-T", "db", "cat", "/data/ready"]);
         assert_eq!(out.trim(), "kept");
-        let (out, _) = compose_ok(&b, &dir, &["exec", "-T", "web", "sh", "-c", "echo $GREETING"]);
+        let (out, _) = compose_ok(
+            &b,
+            &dir,
+            &["exec", "-T", "web", "sh", "-c", "echo $GREETING"],
+        );
         assert_eq!(out.trim(), "hello");
         let failed = compose(&b, &dir, &["exec", "-T", "web", "sh", "-c", "exit 7"]);
         assert_eq!(failed.status.code(), Some(7), "{}", show(&failed));
 
         // A one-off container, removed after it ran.
-        let (out, _) = compose_ok(&b, &dir, &["run", "--rm", "-T", "--no-deps", "web", "echo", "one-off"]);
+        let (out, _) = compose_ok(
+            &b,
+            &dir,
+            &["run", "--rm", "-T", "--no-deps", "web", "echo", "one-off"],
+        );
         assert_eq!(out.trim(), "one-off");
         assert_eq!(all_names(&b), ["shop-db-1", "shop-web-1"]);
 
@@ -258,7 +300,12 @@ fn failed_dependencies_fail_up_naming_them() {
         err.contains("dependency failed to start: container bad-sick-1 is unhealthy"),
         "{err}"
     );
-    let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "bad-needs_sick-1"]);
+    let st = b.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}}",
+        "bad-needs_sick-1",
+    ]);
     assert_eq!(st.trim(), "created", "the dependent must not start");
     compose_ok(&b, &dir, &["down"]);
 
@@ -287,14 +334,20 @@ fn failed_dependencies_fail_up_naming_them() {
     let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "seq-app-1"]);
     assert_eq!(st.trim(), "running");
     let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-color"]);
-    assert!(logs.contains("init-1  | init done") && logs.contains("app-1  | app up"), "{logs}");
+    assert!(
+        logs.contains("init-1  | init done") && logs.contains("app-1  | app up"),
+        "{logs}"
+    );
     compose_ok(&b, &dir, &["down"]);
 
     std::fs::write(dir.join("compose.yaml"), completed(3)).unwrap();
     let out = compose(&b, &dir, &["up", "-d"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "up must fail: {}", show(&out));
-    assert!(err.contains("\"init\" didn't complete successfully: exit 3"), "{err}");
+    assert!(
+        err.contains("\"init\" didn't complete successfully: exit 3"),
+        "{err}"
+    );
     compose_ok(&b, &dir, &["down"]);
     assert!(all_names(&b).is_empty());
 }
@@ -342,7 +395,10 @@ fn build_sections_are_built_and_rebuilt() {
     let out = compose(&b, &dir, &["build"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{}", show(&out));
-    assert!(err.contains("service \"app\"") && err.contains("exit code: 3"), "{err}");
+    assert!(
+        err.contains("service \"app\"") && err.contains("exit code: 3"),
+        "{err}"
+    );
 
     // down --rmi local removes the image built for the service.
     compose_ok(&b, &dir, &["down", "--rmi", "local"]);

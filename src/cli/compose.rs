@@ -45,7 +45,12 @@ pub struct ComposeArgs {
     #[arg(long, value_name = "MODE", env = "COMPOSE_PROGRESS")]
     pub progress: Option<String>,
     /// Control when to print ANSI control characters ("never"|"always"|"auto")
-    #[arg(long, value_name = "WHEN", default_value = "auto", env = "COMPOSE_ANSI")]
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "auto",
+        env = "COMPOSE_ANSI"
+    )]
     pub ansi: String,
     #[command(subcommand)]
     pub command: ComposeCommand,

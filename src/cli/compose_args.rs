@@ -69,7 +69,12 @@ pub struct UpArgs {
     pub exit_code_from: Option<String>,
     /// Use this timeout in seconds for container shutdown when attached or
     /// when containers are already running
-    #[arg(short = 't', long, value_name = "SECONDS", allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub timeout: Option<i64>,
     /// Show timestamps
     #[arg(long)]
@@ -120,7 +125,12 @@ pub struct DownArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     /// Specify a shutdown timeout in seconds
-    #[arg(short = 't', long, value_name = "SECONDS", allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub timeout: Option<i64>,
     /// Remove named volumes declared in the "volumes" section of the
     /// Compose file and anonymous volumes attached to containers
@@ -383,7 +393,12 @@ pub struct ServicesArgs {
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Specify a shutdown timeout in seconds
-    #[arg(short = 't', long, value_name = "SECONDS", allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub timeout: Option<i64>,
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
@@ -392,7 +407,12 @@ pub struct StopArgs {
 #[derive(Debug, Args)]
 pub struct RestartArgs {
     /// Specify a shutdown timeout in seconds
-    #[arg(short = 't', long, value_name = "SECONDS", allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub timeout: Option<i64>,
     /// Don't restart dependent services
     #[arg(long)]

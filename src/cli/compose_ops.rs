@@ -181,7 +181,8 @@ pub(crate) fn kill(args: &ComposeArgs, a: &A::KillArgs) -> Result<()> {
     let signal = crate::util::signals::parse_signal(&a.signal)?;
     let (store, project) = open(args, &a.services)?;
     let d = display(args, "Killing")?;
-    let any = ops::kill(&store, &project, &a.services, signal, a.remove_orphans, &d).map_err(fail)?;
+    let any =
+        ops::kill(&store, &project, &a.services, signal, a.remove_orphans, &d).map_err(fail)?;
     if !any {
         drop(d);
         eprint!("no container to kill");
@@ -222,7 +223,10 @@ fn confirm(msg: &str) -> Result<bool> {
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 pub(crate) fn pause(args: &ComposeArgs, a: &A::ServicesArgs, freeze: bool) -> Result<()> {
@@ -279,7 +283,11 @@ pub(crate) fn ps(args: &ComposeArgs, a: &A::PsArgs) -> Result<()> {
         }
     }
     let all = a.all || !statuses.is_empty();
-    let oneoff = if all { OneOff::Include } else { OneOff::Exclude };
+    let oneoff = if all {
+        OneOff::Include
+    } else {
+        OneOff::Exclude
+    };
     let mut containers = observed::containers(&store, &project.name, oneoff, &a.service)?;
     if !all {
         containers.retain(|c| c.status().is_active());
@@ -332,7 +340,12 @@ pub(crate) fn ps(args: &ComposeArgs, a: &A::PsArgs) -> Result<()> {
 }
 
 /// One `compose ps` row: Docker's container fields, and Compose's own.
-fn ps_row(store: &Store, index: &crate::store::images::ImageIndex, c: &Container, trunc: bool) -> Json {
+fn ps_row(
+    store: &Store,
+    index: &crate::store::images::ImageIndex,
+    c: &Container,
+    trunc: bool,
+) -> Json {
     let mut row = super::ps::row(store, index, &c.record, &c.state, trunc, false);
     let health = match c.status() {
         Status::Running => c
@@ -355,7 +368,14 @@ fn ps_row(store: &Store, index: &crate::store::images::ImageIndex, c: &Container
         m.insert("ExitCode".into(), json!(exit_code));
         m.insert("Publishers".into(), json!([]));
         m.insert("Image".into(), json!(c.record.image));
-        m.insert("ID".into(), json!(if trunc { crate::util::ids::short_id(c.id()).to_string() } else { c.id().to_string() }));
+        m.insert(
+            "ID".into(),
+            json!(if trunc {
+                crate::util::ids::short_id(c.id()).to_string()
+            } else {
+                c.id().to_string()
+            }),
+        );
     }
     row
 }
@@ -431,7 +451,9 @@ pub(crate) fn ls(_args: &ComposeArgs, a: &A::LsArgs) -> Result<()> {
 /// Compose's `PrintPrettySection`: tabwriter(20, 1, 3, ' ').
 fn write_pretty(text: &str) -> Result<()> {
     use std::io::Write;
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(20).padding(3);
+    let mut tw = tabwriter::TabWriter::new(Vec::new())
+        .minwidth(20)
+        .padding(3);
     tw.write_all(text.as_bytes())?;
     let bytes = tw.into_inner().context("aligning the table")?;
     write_out(&String::from_utf8_lossy(&bytes), false)
@@ -440,18 +462,30 @@ fn write_pretty(text: &str) -> Result<()> {
 pub(crate) fn logs(args: &ComposeArgs, a: &A::LogsArgs) -> Result<()> {
     let (store, project) = open(args, &a.services)?;
     if a.index.is_some() && a.services.len() != 1 {
-        return Err(fail(anyhow!("the --index option requires exactly one service")));
+        return Err(fail(anyhow!(
+            "the --index option requires exactly one service"
+        )));
     }
     let query = LogQuery {
         tail: None,
-        since: a.since.as_deref().map(logfile::parse_time_arg).transpose()?,
-        until: a.until.as_deref().map(logfile::parse_time_arg).transpose()?,
+        since: a
+            .since
+            .as_deref()
+            .map(logfile::parse_time_arg)
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(logfile::parse_time_arg)
+            .transpose()?,
         timestamps: a.timestamps,
     };
     let from = match a.tail.as_str() {
         "all" | "-1" => clogs::From::Start,
         n => clogs::From::Tail(n.parse().map_err(|_| {
-            fail(anyhow!("invalid --tail value {n:?}: a number of lines or \"all\""))
+            fail(anyhow!(
+                "invalid --tail value {n:?}: a number of lines or \"all\""
+            ))
         })?),
     };
     let mut containers = observed::containers(&store, &project.name, OneOff::Exclude, &a.services)?;
@@ -492,12 +526,21 @@ pub(crate) fn logs(args: &ComposeArgs, a: &A::LogsArgs) -> Result<()> {
 }
 
 /// The running container of `service` a command aims at (`--index`).
-fn running_container(store: &Store, project: &Project, service: &str, index: Option<u32>) -> Result<Container> {
-    let containers: Vec<Container> =
-        observed::containers(store, &project.name, OneOff::Include, std::slice::from_ref(&service.to_string()))?
-            .into_iter()
-            .filter(|c| c.status().is_running())
-            .collect();
+fn running_container(
+    store: &Store,
+    project: &Project,
+    service: &str,
+    index: Option<u32>,
+) -> Result<Container> {
+    let containers: Vec<Container> = observed::containers(
+        store,
+        &project.name,
+        OneOff::Include,
+        std::slice::from_ref(&service.to_string()),
+    )?
+    .into_iter()
+    .filter(|c| c.status().is_running())
+    .collect();
     observed::pick(&containers, service, index)
         .cloned()
         .map_err(|e| fail(anyhow!(e)))
@@ -577,7 +620,9 @@ pub(crate) fn top(args: &ComposeArgs, a: &A::ServicesArgs) -> Result<()> {
             entry.insert("SERVICE".to_string(), c.service().to_string());
             entry.insert(
                 "#".to_string(),
-                c.label(labels::CONTAINER_NUMBER).unwrap_or_default().to_string(),
+                c.label(labels::CONTAINER_NUMBER)
+                    .unwrap_or_default()
+                    .to_string(),
             );
             for (i, t) in titles.iter().enumerate() {
                 if !headers.contains(t) {
@@ -694,7 +739,13 @@ pub(crate) fn images(args: &ComposeArgs, a: &A::ImagesArgs) -> Result<()> {
     }
     let mut text = String::from("CONTAINER\tREPOSITORY\tTAG\tPLATFORM\tIMAGE ID\tSIZE\tCREATED\n");
     for r in &rows {
-        let orn = |s: &str| if s.is_empty() { "<none>".to_string() } else { s.to_string() };
+        let orn = |s: &str| {
+            if s.is_empty() {
+                "<none>".to_string()
+            } else {
+                s.to_string()
+            }
+        };
         text.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             r.container,
@@ -718,18 +769,35 @@ pub(crate) fn cp(args: &ComposeArgs, a: &A::CpArgs) -> Result<()> {
     let (src, dst) = (split(&a.source), split(&a.dest));
     let service = match (&src, &dst) {
         (Some((s, _)), None) | (None, Some((s, _))) => s.clone(),
-        (Some(_), Some(_)) => return Err(fail(anyhow!("copying between services is not supported"))),
+        (Some(_), Some(_)) => {
+            return Err(fail(anyhow!("copying between services is not supported")))
+        }
         (None, None) => return Err(fail(anyhow!("unknown copy direction"))),
     };
     let (store, project) = open(args, std::slice::from_ref(&service))?;
-    let oneoff = if a.all { OneOff::Include } else { OneOff::Exclude };
-    let containers = observed::containers(&store, &project.name, oneoff, std::slice::from_ref(&service))?;
+    let oneoff = if a.all {
+        OneOff::Include
+    } else {
+        OneOff::Exclude
+    };
+    let containers = observed::containers(
+        &store,
+        &project.name,
+        oneoff,
+        std::slice::from_ref(&service),
+    )?;
     let c = observed::pick(&containers, &service, a.index).map_err(|e| fail(anyhow!(e)))?;
     let opts = crate::runtime::cp::CpOptions {
         archive: a.archive,
         follow_link: a.follow_link,
     };
-    let abs = |p: &str| if p.starts_with('/') { p.to_string() } else { format!("/{p}") };
+    let abs = |p: &str| {
+        if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!("/{p}")
+        }
+    };
     match (src, dst) {
         (Some((_, path)), None) => {
             crate::runtime::cp::copy_out(&store, &c.record, &abs(&path), &a.dest, opts)
@@ -745,7 +813,10 @@ pub(crate) fn wait(args: &ComposeArgs, a: &A::WaitArgs) -> Result<()> {
     let (store, project) = open(args, &a.services)?;
     let containers = observed::containers(&store, &project.name, OneOff::Exclude, &a.services)?;
     if containers.is_empty() {
-        return Err(fail(anyhow!("no containers for project {:?}", project.name)));
+        return Err(fail(anyhow!(
+            "no containers for project {:?}",
+            project.name
+        )));
     }
     // Each container's exit code in turn; with --down-project the first
     // one that stops takes the project down.
@@ -755,7 +826,10 @@ pub(crate) fn wait(args: &ComposeArgs, a: &A::WaitArgs) -> Result<()> {
         let mut still = Vec::new();
         for mut c in pending {
             c.refresh(&store)?;
-            if matches!(c.status(), Status::Running | Status::Paused | Status::Restarting) {
+            if matches!(
+                c.status(),
+                Status::Running | Status::Paused | Status::Restarting
+            ) {
                 still.push(c);
                 continue;
             }
@@ -803,7 +877,9 @@ pub(crate) fn pull(args: &ComposeArgs, a: &A::PullArgs) -> Result<()> {
     }
     if let Some(p) = &a.policy {
         if !matches!(p.as_str(), "missing" | "always") {
-            return Err(fail(anyhow!("invalid pull policy {p:?}: use missing or always")));
+            return Err(fail(anyhow!(
+                "invalid pull policy {p:?}: use missing or always"
+            )));
         }
     }
     let settings = crate::image::registry::settings::Settings::load()?;
@@ -821,7 +897,11 @@ pub(crate) fn pull(args: &ComposeArgs, a: &A::PullArgs) -> Result<()> {
     use crate::compose::progress::{Event, Progress, Status as EvStatus};
     for s in project.model.services.values() {
         if s.image.is_empty() {
-            d.event(Event::text(&s.name, EvStatus::Done, "Skipped - No image to be pulled"));
+            d.event(Event::text(
+                &s.name,
+                EvStatus::Done,
+                "Skipped - No image to be pulled",
+            ));
             continue;
         }
         let policy = match &a.policy {
@@ -846,7 +926,11 @@ pub(crate) fn pull(args: &ComposeArgs, a: &A::PullArgs) -> Result<()> {
             _ => {}
         }
         if s.build.is_some() && a.ignore_buildable {
-            d.event(Event::text(&s.name, EvStatus::Done, "Skipped - Image can be built"));
+            d.event(Event::text(
+                &s.name,
+                EvStatus::Done,
+                "Skipped - Image can be built",
+            ));
             continue;
         }
         if pulled.contains(&s.image) {

@@ -299,7 +299,11 @@ fn draw(live: &mut Live) {
             Status::Error => color("31;1", &e.status_text),
             Status::Working => e.status_text.clone(),
         };
-        let elapsed = line.end.unwrap_or(now).duration_since(line.start).as_secs_f64();
+        let elapsed = line
+            .end
+            .unwrap_or(now)
+            .duration_since(line.start)
+            .as_secs_f64();
         let left = format!(" {spinner} {txt}{pad} {status}");
         let right = color("34", &format!("{elapsed:.1}s "));
         let used = visible_len(&left) + visible_len(&right);
@@ -403,7 +407,10 @@ impl Logs {
         let prefix = self.prefix_of(name);
         let text = if self.timestamps {
             let now = jiff::Zoned::now();
-            format!("{prefix}{} {line}\n", now.strftime("%Y-%m-%dT%H:%M:%S.%f%:z"))
+            format!(
+                "{prefix}{} {line}\n",
+                now.strftime("%Y-%m-%dT%H:%M:%S.%f%:z")
+            )
         } else {
             format!("{prefix}{line}\n")
         };
@@ -423,7 +430,11 @@ impl LogConsumer for Logs {
         }
         let code = RAINBOW[names.len() % RAINBOW.len()].to_string();
         names.push((name.to_string(), code));
-        let longest = names.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+        let longest = names
+            .iter()
+            .map(|(n, _)| n.chars().count())
+            .max()
+            .unwrap_or(0);
         *self.width.borrow_mut() = longest + 1;
     }
 
@@ -448,12 +459,11 @@ impl LogConsumer for Logs {
 /// Progress events mixed into container output (`up`'s shutdown while
 /// attached): on a terminal they become status lines of the log display,
 /// otherwise plain lines on stderr, as Compose's mixed writer.
-pub struct Mixed<'a> {
-    pub logs: &'a Logs,
+pub struct Mixed {
     pub tty: bool,
 }
 
-impl Progress for Mixed<'_> {
+impl Progress for Mixed {
     fn event(&self, e: Event) {
         if self.tty {
             let status = if colors_enabled() && !e.status_text.is_empty() {

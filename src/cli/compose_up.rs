@@ -7,12 +7,12 @@
 
 use super::compose::{load, load_options, ComposeArgs};
 use super::compose_args::{CreateArgs, CreateFlags, RunArgs, ServicesArgs, UpArgs};
-use super::compose_progress::{self as display, Display, Logs, Mixed, Mode};
+use super::compose_progress::{self as display, Display, Logs, Mixed};
 use super::ExitStatus;
 use crate::compose::converge::{self, CreateOptions, Recreate};
 use crate::compose::convert::OneOffOverrides;
 use crate::compose::images::{self, EnsureOptions};
-use crate::compose::logs::{self as clogs, Follower, LogConsumer};
+use crate::compose::logs::{self as clogs, Follower};
 use crate::compose::observed::{self, OneOff};
 use crate::compose::oneoff::{self, RunOptions};
 use crate::compose::progress::{Event, Progress};
@@ -182,7 +182,12 @@ fn create_options(
 }
 
 /// Loads the project and applies the creation flags to it.
-fn prepared(args: &ComposeArgs, f: &CreateFlags, services: &[String], no_deps: bool) -> Result<Project> {
+fn prepared(
+    args: &ComposeArgs,
+    f: &CreateFlags,
+    services: &[String],
+    no_deps: bool,
+) -> Result<Project> {
     let mut project = load_project(args, services)?;
     if no_deps {
         only_named(&mut project, services);
@@ -195,8 +200,8 @@ fn prepared(args: &ComposeArgs, f: &CreateFlags, services: &[String], no_deps: b
 
 pub(crate) fn create(args: &ComposeArgs, a: &CreateArgs) -> Result<()> {
     let project = prepared(args, &a.create, &a.services, false)?;
-    let opts = create_options(args, &project, &a.create, &a.services, None, false, false)
-        .map_err(fail)?;
+    let opts =
+        create_options(args, &project, &a.create, &a.services, None, false, false).map_err(fail)?;
     let store = Store::open_default()?;
     crate::userns::enter()?;
     let d = display(args, "Creating")?;
@@ -301,7 +306,9 @@ fn attach_set(project: &Project, a: &UpArgs) -> Result<Vec<String>> {
             .model
             .services
             .values()
-            .filter(|s| a.attach_dependencies || a.services.is_empty() || a.services.contains(&s.name))
+            .filter(|s| {
+                a.attach_dependencies || a.services.is_empty() || a.services.contains(&s.name)
+            })
             .filter(|s| s.attach.unwrap_or(true))
             .map(|s| s.name.clone())
             .collect()
@@ -324,7 +331,7 @@ fn catch_interrupts() {
     // async-signal-safe; SA_RESTART keeps system calls going.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_interrupt as usize;
+        sa.sa_sigaction = on_interrupt as *const () as usize;
         sa.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
@@ -432,10 +439,7 @@ impl Attached<'_> {
     /// handles Ctrl-C and the cascades.
     fn follow(&self, follower: &mut Follower) -> Result<()> {
         let tty = std::io::stdout().is_terminal();
-        let mixed = Mixed {
-            logs: &self.logs,
-            tty,
-        };
+        let mixed = Mixed { tty };
         let mut shutdown: Option<Shutdown> = None;
         let mut seen_interrupts = 0;
         let mut killed = false;
@@ -503,7 +507,10 @@ impl Attached<'_> {
             while let Ok(e) = s.events.try_recv() {
                 mixed.event(e);
             }
-            let r = s.thread.join().map_err(|_| anyhow!("the shutdown thread panicked"))?;
+            let r = s
+                .thread
+                .join()
+                .map_err(|_| anyhow!("the shutdown thread panicked"))?;
             r.map_err(fail)?;
         }
         match exit_code {
@@ -514,10 +521,12 @@ impl Attached<'_> {
     }
 
     fn service_of(&self, id: &str) -> Option<String> {
-        self.store
-            .container(id)
-            .ok()
-            .and_then(|r| r.config.labels.get(crate::compose::labels::SERVICE).cloned())
+        self.store.container(id).ok().and_then(|r| {
+            r.config
+                .labels
+                .get(crate::compose::labels::SERVICE)
+                .cloned()
+        })
     }
 }
 
@@ -563,8 +572,8 @@ pub(crate) fn run(args: &ComposeArgs, a: &RunArgs) -> Result<()> {
     }
     let mut env = Vec::new();
     for f in &a.env_from_file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| anyhow!("reading {}: {e}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| anyhow!("reading {}: {e}", f.display()))?;
         for line in text.lines() {
             let line = line.trim();
             if !line.is_empty() && !line.starts_with('#') {
@@ -598,7 +607,8 @@ pub(crate) fn run(args: &ComposeArgs, a: &RunArgs) -> Result<()> {
     }
     let entrypoint = match &a.entrypoint {
         Some(e) => Some(
-            crate::compose::types::shell_split(e).map_err(|e| fail(anyhow!("--entrypoint: {e}")))?,
+            crate::compose::types::shell_split(e)
+                .map_err(|e| fail(anyhow!("--entrypoint: {e}")))?,
         ),
         None => None,
     };
@@ -621,7 +631,6 @@ pub(crate) fn run(args: &ComposeArgs, a: &RunArgs) -> Result<()> {
         name: a.name.clone(),
         no_deps: a.no_deps,
         remove_orphans: a.remove_orphans,
-        ignore_orphans: env_flag(&project, "COMPOSE_IGNORE_ORPHANS"),
         env_files: args
             .env_files
             .iter()

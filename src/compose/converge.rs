@@ -269,7 +269,12 @@ impl Convergence<'_> {
                 c.number().unwrap_or(u32::MAX),
             )
         });
-        let next = containers.iter().filter_map(Container::number).max().unwrap_or(0) + 1;
+        let next = containers
+            .iter()
+            .filter_map(Container::number)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let mut updated: Vec<Container> = Vec::new();
         for (i, c) in containers.into_iter().enumerate() {
             if i >= expected {
@@ -387,10 +392,16 @@ impl Convergence<'_> {
         } else {
             s.container_name.clone()
         };
-        let mut made = self.create_quiet(s, &tmp, Role::Replica(number), inherit, Some(replaced_name))?;
+        let mut made =
+            self.create_quiet(s, &tmp, Role::Replica(number), inherit, Some(replaced_name))?;
         let timeout = self.timeout(s);
         let record = self.store.container(old.id())?;
-        lifecycle::stop(self.store, &record, None, Some(timeout.unwrap_or(Duration::from_secs(10))))?;
+        lifecycle::stop(
+            self.store,
+            &record,
+            None,
+            Some(timeout.unwrap_or(Duration::from_secs(10))),
+        )?;
         lifecycle::remove(self.store, &record, RemoveOptions::default())?;
         let lock = self.store.lock()?;
         self.store.rename_container(&made.record, &name, &lock)?;

@@ -13,8 +13,10 @@ use super::project::Project;
 use super::types::{self, Service, VolumeMount};
 use crate::model::lifecycle::{LifecycleConfig, RestartPolicy};
 use crate::model::network::NetworkConfig;
-use crate::model::{CreateRequest, HealthOverrides, MountKind, MountOrigin, MountRequest, NetworkMode};
 use crate::model::{ContainerRecord, ProcessRequest};
+use crate::model::{
+    CreateRequest, HealthOverrides, MountKind, MountOrigin, MountRequest, NetworkMode,
+};
 use crate::runtime::mount_spec;
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
@@ -110,7 +112,8 @@ fn unsupported(s: &Service, field: &str, why: &str) -> anyhow::Error {
 /// Fields whose effect berth cannot give (yet): errors, so that a project
 /// never runs differently from what its file says.
 fn refuse_unsupported(s: &Service) -> Result<()> {
-    const SECURITY: &str = "capabilities, privileged mode and security options are not in this build yet";
+    const SECURITY: &str =
+        "capabilities, privileged mode and security options are not in this build yet";
     const DEVICES: &str = "device access is not in this build yet";
     const KERNEL: &str = "this build has no namespace, sysctl or shared-memory settings yet";
     let checks: &[(&str, bool, &str)] = &[
@@ -120,7 +123,11 @@ fn refuse_unsupported(s: &Service) -> Result<()> {
         ("security_opt", !s.security_opt.is_empty(), SECURITY),
         ("devices", !s.devices.is_empty(), DEVICES),
         ("gpus", s.gpus.is_some(), DEVICES),
-        ("device_cgroup_rules", !s.device_cgroup_rules.is_empty(), DEVICES),
+        (
+            "device_cgroup_rules",
+            !s.device_cgroup_rules.is_empty(),
+            DEVICES,
+        ),
         ("sysctls", !s.sysctls.0.is_empty(), KERNEL),
         ("ipc", !s.ipc.is_empty(), KERNEL),
         ("pid", !s.pid.is_empty(), KERNEL),
@@ -128,23 +135,83 @@ fn refuse_unsupported(s: &Service) -> Result<()> {
         ("cgroup", !s.cgroup.is_empty(), KERNEL),
         ("userns_mode", !s.userns_mode.is_empty(), KERNEL),
         ("shm_size", s.shm_size.is_some(), KERNEL),
-        ("domainname", !s.domainname.is_empty(), "this build has no domain name setting yet"),
-        ("group_add", !s.group_add.is_empty(), "this build has no supplementary group setting yet"),
+        (
+            "domainname",
+            !s.domainname.is_empty(),
+            "this build has no domain name setting yet",
+        ),
+        (
+            "group_add",
+            !s.group_add.is_empty(),
+            "this build has no supplementary group setting yet",
+        ),
         ("oom_score_adj", s.oom_score_adj != 0, KERNEL),
-        ("annotations", !s.annotations.0.is_empty(), "this build keeps no annotations yet"),
-        ("cgroup_parent", !s.cgroup_parent.is_empty(), "berth places each container's cgroup under its monitor's"),
-        ("storage_opt", !s.storage_opt.is_empty(), "berth's storage takes no options"),
+        (
+            "annotations",
+            !s.annotations.0.is_empty(),
+            "this build keeps no annotations yet",
+        ),
+        (
+            "cgroup_parent",
+            !s.cgroup_parent.is_empty(),
+            "berth places each container's cgroup under its monitor's",
+        ),
+        (
+            "storage_opt",
+            !s.storage_opt.is_empty(),
+            "berth's storage takes no options",
+        ),
         ("runtime", !s.runtime.is_empty(), "berth is the runtime"),
-        ("isolation", !matches!(s.isolation.as_str(), "" | "default"), "isolation modes are Windows'"),
-        ("volume_driver", !matches!(s.volume_driver.as_str(), "" | "local"), "only local volumes exist"),
-        ("use_api_socket", s.use_api_socket, "berth has no daemon socket to share"),
-        ("provider", s.provider.is_some(), "provider services are not supported"),
-        ("models", s.models.is_some(), "model runners are not supported"),
-        ("post_start", s.post_start.is_some(), "lifecycle hooks are not supported yet"),
-        ("pre_stop", s.pre_stop.is_some(), "lifecycle hooks are not supported yet"),
-        ("pre_start", s.pre_start.is_some(), "lifecycle hooks are not supported yet"),
-        ("label_file", !s.label_file.is_empty(), "label files are not read yet; use labels"),
-        ("credential_spec", s.credential_spec.is_some(), "credential specs are Windows'"),
+        (
+            "isolation",
+            !matches!(s.isolation.as_str(), "" | "default"),
+            "isolation modes are Windows'",
+        ),
+        (
+            "volume_driver",
+            !matches!(s.volume_driver.as_str(), "" | "local"),
+            "only local volumes exist",
+        ),
+        (
+            "use_api_socket",
+            s.use_api_socket,
+            "berth has no daemon socket to share",
+        ),
+        (
+            "provider",
+            s.provider.is_some(),
+            "provider services are not supported",
+        ),
+        (
+            "models",
+            s.models.is_some(),
+            "model runners are not supported",
+        ),
+        (
+            "post_start",
+            s.post_start.is_some(),
+            "lifecycle hooks are not supported yet",
+        ),
+        (
+            "pre_stop",
+            s.pre_stop.is_some(),
+            "lifecycle hooks are not supported yet",
+        ),
+        (
+            "pre_start",
+            s.pre_start.is_some(),
+            "lifecycle hooks are not supported yet",
+        ),
+        (
+            "label_file",
+            !s.label_file.is_empty(),
+            "label files are not read yet; use labels",
+        ),
+        (
+            "credential_spec",
+            s.credential_spec.is_some(),
+            "credential specs are Windows'",
+        ),
         ("net", !s.net.is_empty(), "use network_mode"),
     ];
     for (field, set, why) in checks {
@@ -169,10 +236,7 @@ fn refuse_unsupported(s: &Service) -> Result<()> {
 /// that asks for them.
 fn resource_warnings(s: &Service, warnings: &mut Vec<String>) {
     let mut asked: Vec<&str> = Vec::new();
-    let limits = s
-        .deploy
-        .as_ref()
-        .and_then(|d| d.resources.limits.as_ref());
+    let limits = s.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
     if limits.is_some_and(|l| l.cpus != 0.0 || l.memory.is_some() || l.pids != 0) {
         asked.push("deploy.resources.limits");
     }
@@ -363,9 +427,10 @@ fn mounts(t: &Target, warnings: &mut Vec<String>) -> Result<Vec<MountRequest>> {
         out.push(volume(t, v, warnings)?);
     }
     for spec in &s.tmpfs.0 {
-        out.push(mount_spec::parse_tmpfs_flag(spec).map_err(|e| {
-            anyhow!("service {:?}: tmpfs {spec:?}: {e:#}", s.name)
-        })?);
+        out.push(
+            mount_spec::parse_tmpfs_flag(spec)
+                .map_err(|e| anyhow!("service {:?}: tmpfs {spec:?}: {e:#}", s.name))?,
+        );
     }
     for (kind, refs) in [("secret", &s.secrets), ("config", &s.configs)] {
         for r in refs {
@@ -396,8 +461,8 @@ fn mounts(t: &Target, warnings: &mut Vec<String>) -> Result<Vec<MountRequest>> {
 fn volume(t: &Target, v: &VolumeMount, warnings: &mut Vec<String>) -> Result<MountRequest> {
     let s = t.service;
     let at = || format!("service {:?}: volume {}", s.name, v.target);
-    let destination = mount_spec::check_destination(&v.target)
-        .map_err(|e| anyhow!("{}: {e}", at()))?;
+    let destination =
+        mount_spec::check_destination(&v.target).map_err(|e| anyhow!("{}: {e}", at()))?;
     let mut m = MountRequest {
         destination,
         read_only: v.read_only,
@@ -408,7 +473,11 @@ fn volume(t: &Target, v: &VolumeMount, warnings: &mut Vec<String>) -> Result<Mou
         "bind" => {
             m.kind = MountKind::Bind;
             if !v.source.starts_with('/') {
-                bail!("{}: bind source {:?} is not an absolute path", at(), v.source);
+                bail!(
+                    "{}: bind source {:?} is not an absolute path",
+                    at(),
+                    v.source
+                );
             }
             m.source = Some(v.source.clone());
             m.create_missing_source = v.bind.as_ref().is_none_or(|b| b.create_host_path);
@@ -421,7 +490,11 @@ fn volume(t: &Target, v: &VolumeMount, warnings: &mut Vec<String>) -> Result<Mou
                     );
                 }
                 if b.recursive.as_deref().is_some_and(|r| r != "enabled") {
-                    bail!("{}: bind recursive {:?} is not supported by berth", at(), b.recursive);
+                    bail!(
+                        "{}: bind recursive {:?} is not supported by berth",
+                        at(),
+                        b.recursive
+                    );
                 }
                 if !b.selinux.is_empty() {
                     warnings.push(format!(
@@ -435,9 +508,10 @@ fn volume(t: &Target, v: &VolumeMount, warnings: &mut Vec<String>) -> Result<Mou
         "volume" => {
             m.kind = MountKind::Volume;
             if !v.source.is_empty() {
-                let cfg = t.project.model.volumes.get(&v.source).ok_or_else(|| {
-                    anyhow!("{}: refers to undefined volume {}", at(), v.source)
-                })?;
+                let cfg =
+                    t.project.model.volumes.get(&v.source).ok_or_else(|| {
+                        anyhow!("{}: refers to undefined volume {}", at(), v.source)
+                    })?;
                 m.source = Some(if cfg.name.is_empty() {
                     format!("{}_{}", t.project.name, v.source)
                 } else {
@@ -486,7 +560,13 @@ fn file_reference(
         "secret" => t.project.model.secrets.get(&r.source),
         _ => t.project.model.configs.get(&r.source),
     }
-    .ok_or_else(|| anyhow!("service {:?} refers to undefined {kind} {}", s.name, r.source))?;
+    .ok_or_else(|| {
+        anyhow!(
+            "service {:?} refers to undefined {kind} {}",
+            s.name,
+            r.source
+        )
+    })?;
     if defined.external {
         bail!("unsupported external {kind} {}", defined.name);
     }
@@ -496,7 +576,11 @@ fn file_reference(
     if !defined.template_driver.is_empty() {
         bail!("Docker Compose does not support {kind}s.*.template_driver");
     }
-    let base = if kind == "secret" { "/run/secrets/" } else { "/" };
+    let base = if kind == "secret" {
+        "/run/secrets/"
+    } else {
+        "/"
+    };
     let target = if r.target.is_empty() {
         format!("{base}{}", r.source)
     } else if r.target.starts_with('/') {
@@ -585,7 +669,9 @@ fn network(t: &Target, warnings: &mut Vec<String>) -> Result<NetworkConfig> {
         "none" => NetworkMode::None,
         "" => {
             let only_default = s.networks.keys().all(|k| k == "default")
-                && s.networks.values().all(|n| n.as_ref().is_none_or(|n| *n == Default::default()));
+                && s.networks
+                    .values()
+                    .all(|n| n.as_ref().is_none_or(|n| *n == Default::default()));
             if !only_default {
                 return Err(unsupported(s, "networks", NETWORKS));
             }

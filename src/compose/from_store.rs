@@ -28,7 +28,11 @@ impl Project {
                     working_dir = PathBuf::from(w);
                 }
                 if let Some(f) = c.label(labels::CONFIG_FILES) {
-                    files = f.split(',').filter(|f| !f.is_empty()).map(PathBuf::from).collect();
+                    files = f
+                        .split(',')
+                        .filter(|f| !f.is_empty())
+                        .map(PathBuf::from)
+                        .collect();
                 }
             }
             let s = services
@@ -91,7 +95,9 @@ fn parse_depends_on(label: &str) -> BTreeMap<String, Dependency> {
     let mut out = BTreeMap::new();
     for item in label.split(',').filter(|i| !i.is_empty()) {
         let mut parts = item.splitn(3, ':');
-        let Some(service) = parts.next() else { continue };
+        let Some(service) = parts.next() else {
+            continue;
+        };
         let condition = parts.next().unwrap_or("service_started").to_string();
         let restart = parts.next() == Some("true");
         out.insert(

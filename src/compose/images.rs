@@ -56,7 +56,11 @@ pub(crate) struct EnsureOptions {
 
 /// `--pull` and `--build` as Compose applies them: by changing each
 /// service's pull policy (which is not part of the config hash).
-pub(crate) fn apply_pull_flag(project: &mut Project, pull: Option<&str>, build: bool) -> Result<()> {
+pub(crate) fn apply_pull_flag(
+    project: &mut Project,
+    pull: Option<&str>,
+    build: bool,
+) -> Result<()> {
     if let Some(p) = pull.filter(|p| *p != "policy") {
         if !matches!(p, "always" | "missing" | "never" | "build") {
             bail!("invalid --pull option {p:?}");
@@ -175,7 +179,11 @@ pub(crate) fn pull_service(
             let mut ev = Event::text(
                 &s.name,
                 status,
-                if s.build.is_some() { "Warning" } else { "Error" },
+                if s.build.is_some() {
+                    "Warning"
+                } else {
+                    "Error"
+                },
             );
             ev.status_text = format!("{e:#}");
             events.event(ev);
@@ -265,7 +273,10 @@ pub(crate) fn build_service(
                 None => format!("{e:#}"),
             };
             events.event(progress::error_message(&id, &be_first_line(&msg)));
-            bail!("failed to build the image {image} of service {:?}: {msg}", s.name)
+            bail!(
+                "failed to build the image {image} of service {:?}: {msg}",
+                s.name
+            )
         }
     }
 }
@@ -295,15 +306,47 @@ fn build_request(
         )
     };
     let checks: &[(&str, bool, &str)] = &[
-        ("ssh", !b.ssh.is_empty(), "the builder forwards no SSH agent"),
-        ("additional_contexts", !b.additional_contexts.is_empty(), "the builder takes one context"),
-        ("secrets", !b.secrets.is_empty(), "use `berth build --secret` for builds that need secrets"),
-        ("entitlements", !b.entitlements.is_empty(), "the builder grants no entitlements"),
+        (
+            "ssh",
+            !b.ssh.is_empty(),
+            "the builder forwards no SSH agent",
+        ),
+        (
+            "additional_contexts",
+            !b.additional_contexts.is_empty(),
+            "the builder takes one context",
+        ),
+        (
+            "secrets",
+            !b.secrets.is_empty(),
+            "use `berth build --secret` for builds that need secrets",
+        ),
+        (
+            "entitlements",
+            !b.entitlements.is_empty(),
+            "the builder grants no entitlements",
+        ),
         ("privileged", b.privileged, "RUN steps never run privileged"),
-        ("ulimits", !b.ulimits.is_empty(), "RUN steps take no ulimits"),
-        ("shm_size", b.shm_size.is_some(), "RUN steps take no shared-memory size"),
-        ("no_cache_filter", !b.no_cache_filter.is_empty(), "use no_cache for the whole build"),
-        ("isolation", !matches!(b.isolation.as_str(), "" | "default"), "isolation modes are Windows'"),
+        (
+            "ulimits",
+            !b.ulimits.is_empty(),
+            "RUN steps take no ulimits",
+        ),
+        (
+            "shm_size",
+            b.shm_size.is_some(),
+            "RUN steps take no shared-memory size",
+        ),
+        (
+            "no_cache_filter",
+            !b.no_cache_filter.is_empty(),
+            "use no_cache for the whole build",
+        ),
+        (
+            "isolation",
+            !matches!(b.isolation.as_str(), "" | "default"),
+            "isolation modes are Windows'",
+        ),
     ];
     for (field, set, why) in checks {
         if *set {
@@ -311,12 +354,20 @@ fn build_request(
         }
     }
     for p in &b.platforms.0 {
-        let asked = crate::build::eval::Platform::parse(p).map_err(|e| anyhow!("service {:?}: build.platforms: {e}", s.name))?;
+        let asked = crate::build::eval::Platform::parse(p)
+            .map_err(|e| anyhow!("service {:?}: build.platforms: {e}", s.name))?;
         if asked != crate::build::eval::Platform::native() {
-            return Err(refuse("platforms", &format!("berth builds for this machine's platform only, not {p}")));
+            return Err(refuse(
+                "platforms",
+                &format!("berth builds for this machine's platform only, not {p}"),
+            ));
         }
     }
-    let context = PathBuf::from(if b.context.is_empty() { "." } else { b.context.as_str() });
+    let context = PathBuf::from(if b.context.is_empty() {
+        "."
+    } else {
+        b.context.as_str()
+    });
     let context = if context.is_absolute() {
         context
     } else {
@@ -370,17 +421,30 @@ fn build_request(
     req.target = (!b.target.is_empty()).then(|| b.target.clone());
     req.no_cache = b.no_cache || flags.no_cache;
     req.pull = b.pull || flags.pull;
-    req.labels = b.labels.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    req.labels = b
+        .labels
+        .0
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     req.network = match b.network.as_str() {
         "" | "default" => BuildNetwork::Default,
         "host" => BuildNetwork::Host,
         "none" => BuildNetwork::None,
-        other => return Err(refuse("network", &format!("{other:?} is not a network RUN steps can use (default, host or none)"))),
+        other => {
+            return Err(refuse(
+                "network",
+                &format!("{other:?} is not a network RUN steps can use (default, host or none)"),
+            ))
+        }
     };
     for (name, ips) in &b.extra_hosts.0 {
         for ip in ips {
             if ip.parse::<std::net::IpAddr>().is_err() {
-                return Err(refuse("extra_hosts", &format!("{name}: {ip:?} is not an IP address")));
+                return Err(refuse(
+                    "extra_hosts",
+                    &format!("{name}: {ip:?} is not an IP address"),
+                ));
             }
             req.add_hosts.push((name.clone(), ip.clone()));
         }

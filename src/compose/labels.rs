@@ -14,7 +14,6 @@ pub(crate) const SERVICE: &str = "com.docker.compose.service";
 pub(crate) const CONFIG_HASH: &str = "com.docker.compose.config-hash";
 pub(crate) const CONTAINER_NUMBER: &str = "com.docker.compose.container-number";
 pub(crate) const VOLUME: &str = "com.docker.compose.volume";
-pub(crate) const NETWORK: &str = "com.docker.compose.network";
 pub(crate) const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
 pub(crate) const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 pub(crate) const ENVIRONMENT_FILE: &str = "com.docker.compose.project.environment_file";
@@ -106,15 +105,6 @@ pub(crate) fn for_volume(project: &str, key: &str) -> IndexMap<String, String> {
         (PROJECT.to_string(), project.to_string()),
         (VERSION.to_string(), version().to_string()),
         (VOLUME.to_string(), key.to_string()),
-    ])
-}
-
-/// The labels of a project's network.
-pub(crate) fn for_network(project: &str, key: &str) -> IndexMap<String, String> {
-    IndexMap::from([
-        (PROJECT.to_string(), project.to_string()),
-        (VERSION.to_string(), version().to_string()),
-        (NETWORK.to_string(), key.to_string()),
     ])
 }
 

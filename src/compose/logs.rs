@@ -63,7 +63,13 @@ impl Follower {
     }
 
     /// Adds a container, read from `from`.
-    pub(crate) fn add(&mut self, store: &Store, c: &Container, from: From, consumer: &dyn LogConsumer) -> Result<()> {
+    pub(crate) fn add(
+        &mut self,
+        store: &Store,
+        c: &Container,
+        from: From,
+        consumer: &dyn LogConsumer,
+    ) -> Result<()> {
         if self.is_following(c.id()) {
             return Ok(());
         }
@@ -149,7 +155,6 @@ impl Follower {
                 consumer.status(&f.name, &msg);
                 exits.push(Exit {
                     id: f.id.clone(),
-                    name: f.name.clone(),
                     code: state.exit_code,
                     restarting,
                 });
@@ -176,7 +181,6 @@ impl Follower {
 #[derive(Debug, Clone)]
 pub(crate) struct Exit {
     pub(crate) id: String,
-    pub(crate) name: String,
     pub(crate) code: i32,
     pub(crate) restarting: bool,
 }

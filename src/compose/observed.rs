@@ -19,7 +19,6 @@ pub(crate) struct Container {
 pub(crate) enum OneOff {
     Include,
     Exclude,
-    Only,
 }
 
 impl Container {
@@ -109,7 +108,6 @@ pub(crate) fn containers(
         let keep = match oneoff {
             OneOff::Include => true,
             OneOff::Exclude => !is_oneoff,
-            OneOff::Only => is_oneoff,
         };
         let service = record
             .config

@@ -25,7 +25,6 @@ pub(crate) struct RunOptions {
     pub(crate) name: Option<String>,
     pub(crate) no_deps: bool,
     pub(crate) remove_orphans: bool,
-    pub(crate) ignore_orphans: bool,
     pub(crate) env_files: Vec<String>,
     pub(crate) images: EnsureOptions,
     pub(crate) overrides: OneOffOverrides,
@@ -129,8 +128,7 @@ fn observed_state(
     store: &Store,
     project: &Project,
 ) -> Result<std::collections::BTreeMap<String, Vec<observed::Container>>> {
-    let mut out: std::collections::BTreeMap<String, Vec<observed::Container>> =
-        Default::default();
+    let mut out: std::collections::BTreeMap<String, Vec<observed::Container>> = Default::default();
     for c in observed::containers(store, &project.name, OneOff::Exclude, &[])? {
         out.entry(c.service().to_string()).or_default().push(c);
     }

@@ -162,7 +162,11 @@ pub(crate) fn pause(
 
 /// The stopped containers `rm` would remove (all of the selected services'
 /// once `stop` ran with `-s`).
-pub(crate) fn removable(store: &Store, project: &Project, services: &[String]) -> Result<Vec<Container>> {
+pub(crate) fn removable(
+    store: &Store,
+    project: &Project,
+    services: &[String],
+) -> Result<Vec<Container>> {
     Ok(
         observed::containers(store, &project.name, OneOff::Exclude, services)?
             .into_iter()
@@ -251,7 +255,10 @@ pub(crate) fn down(
         }
     }
     if opts.remove_orphans {
-        for c in containers.iter().filter(|c| converge::is_orphan(project, c)) {
+        for c in containers
+            .iter()
+            .filter(|c| converge::is_orphan(project, c))
+        {
             converge::stop_and_remove(store, c, opts.timeout, false, events)?;
         }
     }
@@ -333,9 +340,4 @@ fn remove_image(
         )),
     }
     Ok(())
-}
-
-/// Refuses a `compose` command on a project with nothing of it.
-pub(crate) fn no_such_project(name: &str) -> anyhow::Error {
-    anyhow::anyhow!("no configuration file provided: not found (and no project named {name:?} has containers)")
 }

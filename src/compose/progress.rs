@@ -31,7 +31,11 @@ pub(crate) struct Event {
 }
 
 impl Event {
-    pub(crate) fn new(id: impl Into<String>, status: Status, status_text: impl Into<String>) -> Event {
+    pub(crate) fn new(
+        id: impl Into<String>,
+        status: Status,
+        status_text: impl Into<String>,
+    ) -> Event {
         Event {
             id: id.into(),
             parent: None,
@@ -108,7 +112,6 @@ events! {
     removing => (Working, "Removing"),
     removed => (Done, "Removed"),
     restarting => (Working, "Restarting"),
-    restarted => (Done, "Restarted"),
     recreate => (Working, "Recreate"),
     recreated => (Done, "Recreated"),
     building => (Working, "Building"),

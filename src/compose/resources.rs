@@ -35,7 +35,11 @@ fn volume_hash(v: &VolumeConfig) -> String {
 }
 
 /// Makes the project's volumes that do not exist; an external one must.
-pub(crate) fn ensure_volumes(store: &Store, project: &Project, events: &dyn Progress) -> Result<()> {
+pub(crate) fn ensure_volumes(
+    store: &Store,
+    project: &Project,
+    events: &dyn Progress,
+) -> Result<()> {
     for (key, v) in &project.model.volumes {
         let name = volume_name(project, key, v);
         match store.volume(&name) {

@@ -46,7 +46,14 @@ pub(crate) fn start(
         if Project::scale(s) == 0 {
             continue;
         }
-        wait_dependencies(store, project, &s.name, &s.depends_on, opts.wait_timeout, events)?;
+        wait_dependencies(
+            store,
+            project,
+            &s.name,
+            &s.depends_on,
+            opts.wait_timeout,
+            events,
+        )?;
         let containers = observed::containers(
             store,
             &project.name,
@@ -80,13 +87,19 @@ pub(crate) fn start(
             );
         }
         let started = Instant::now();
-        wait_dependencies(store, project, &project.name, &all, opts.wait_timeout, events).map_err(|e| {
-            match opts.wait_timeout {
-                Some(t) if started.elapsed() >= t => {
-                    anyhow!("application not healthy after {}", go_duration(t))
-                }
-                _ => e,
+        wait_dependencies(
+            store,
+            project,
+            &project.name,
+            &all,
+            opts.wait_timeout,
+            events,
+        )
+        .map_err(|e| match opts.wait_timeout {
+            Some(t) if started.elapsed() >= t => {
+                anyhow!("application not healthy after {}", go_duration(t))
             }
+            _ => e,
         })?;
     }
     Ok(())
@@ -155,8 +168,12 @@ pub(crate) fn wait_dependencies(
         if Project::scale(s) == 0 {
             continue;
         }
-        let containers =
-            observed::containers(store, &project.name, OneOff::Exclude, std::slice::from_ref(dep))?;
+        let containers = observed::containers(
+            store,
+            &project.name,
+            OneOff::Exclude,
+            std::slice::from_ref(dep),
+        )?;
         if containers.is_empty() {
             if cfg.required {
                 bail!("{dependant} is missing dependency {dep}");
@@ -195,7 +212,10 @@ pub(crate) fn wait_dependencies(
                     if !required {
                         let reason = format!("optional dependency {dep:?} {what}");
                         for c in &containers {
-                            events.event(progress::skipped(&progress::container_id(c.name()), &reason));
+                            events.event(progress::skipped(
+                                &progress::container_id(c.name()),
+                                &reason,
+                            ));
                         }
                         events.warning(&format!("optional dependency {dep:?} {what}: {why}"));
                         continue;
