@@ -405,3 +405,54 @@ fn build_sections_are_built_and_rebuilt() {
     assert!(b.cmd(&["image", "inspect", "bld-app"]).status.code() != Some(0));
     assert!(all_names(&b).is_empty());
 }
+
+#[test]
+fn service_settings_reach_the_container() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = "services:
+  k:
+    image: busybox
+    command: [\"sh\", \"-c\", \"cat /proc/sys/kernel/domainname /proc/sys/kernel/shmmax; id -G; df -k /dev/shm | tail -1\"]
+    domainname: example.org
+    sysctls:
+      kernel.shmmax: \"123456789\"
+    shm_size: 32m
+    group_add: [\"1234\"]
+    annotations: {team: lab}
+    stop_grace_period: 3s
+    logging:
+      driver: json-file
+      options: {max-size: 1m}
+";
+    let dir = project(&b, "set", &[("compose.yaml", text)]);
+    let (out, _) = compose_ok(&b, &dir, &["up"]);
+    for want in [
+        "k-1  | example.org",
+        "k-1  | 123456789",
+        "k-1  | 0 1234",
+        " 32768 ",
+    ] {
+        assert!(out.contains(want), "{want:?} missing from:\n{out}");
+    }
+    let seen = b.ok(&[
+        "inspect",
+        "--format",
+        "{{json .HostConfig.Annotations}} {{.Config.StopTimeout}} {{json .HostConfig.LogConfig.Config}}",
+        "set-k-1",
+    ]);
+    assert_eq!(seen.trim(), r#"{"team":"lab"} 3 {"max-size":"1m"}"#);
+
+    // What `run` refuses, compose refuses too, naming the service.
+    let bad =
+        "services:\n  k:\n    image: busybox\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
+    std::fs::write(dir.join("compose.yaml"), bad).unwrap();
+    let out = compose(&b, &dir, &["up", "-d"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        err.contains("service \"k\": sysctls: \"net.ipv4.ip_forward\""),
+        "{err}"
+    );
+    compose_ok(&b, &dir, &["down"]);
+}

@@ -95,6 +95,7 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
     if let Some(o) = t.oneoff {
         apply_oneoff(&mut req, o)?;
     }
+    run_settings(s, &mut req)?;
     Ok(Converted {
         request: req,
         warnings,
@@ -115,7 +116,6 @@ fn refuse_unsupported(s: &Service) -> Result<()> {
     const SECURITY: &str =
         "capabilities, privileged mode and security options are not in this build yet";
     const DEVICES: &str = "device access is not in this build yet";
-    const KERNEL: &str = "this build has no namespace, sysctl or shared-memory settings yet";
     let checks: &[(&str, bool, &str)] = &[
         ("cap_add", !s.cap_add.is_empty(), SECURITY),
         ("cap_drop", !s.cap_drop.is_empty(), SECURITY),
@@ -127,29 +127,6 @@ fn refuse_unsupported(s: &Service) -> Result<()> {
             "device_cgroup_rules",
             !s.device_cgroup_rules.is_empty(),
             DEVICES,
-        ),
-        ("sysctls", !s.sysctls.0.is_empty(), KERNEL),
-        ("ipc", !s.ipc.is_empty(), KERNEL),
-        ("pid", !s.pid.is_empty(), KERNEL),
-        ("uts", !s.uts.is_empty(), KERNEL),
-        ("cgroup", !s.cgroup.is_empty(), KERNEL),
-        ("userns_mode", !s.userns_mode.is_empty(), KERNEL),
-        ("shm_size", s.shm_size.is_some(), KERNEL),
-        (
-            "domainname",
-            !s.domainname.is_empty(),
-            "this build has no domain name setting yet",
-        ),
-        (
-            "group_add",
-            !s.group_add.is_empty(),
-            "this build has no supplementary group setting yet",
-        ),
-        ("oom_score_adj", s.oom_score_adj != 0, KERNEL),
-        (
-            "annotations",
-            !s.annotations.0.is_empty(),
-            "this build keeps no annotations yet",
         ),
         (
             "cgroup_parent",
@@ -277,20 +254,94 @@ fn resource_warnings(s: &Service, warnings: &mut Vec<String>) {
             asked.join(", ")
         ));
     }
-    if let Some(l) = &s.logging {
-        if !matches!(l.driver.as_str(), "" | "json-file" | "local") || !l.options.is_empty() {
-            warnings.push(format!(
-                "service {:?}: logging not applied: berth keeps every container's output in its json-file log",
+}
+
+/// The settings `berth run` has flags for: namespaces, sysctls, shared
+/// memory, OOM score, domain name, groups, annotations, logging, stop
+/// timeout; checked as `run` checks its flags.
+fn run_settings(s: &Service, req: &mut CreateRequest) -> Result<()> {
+    use crate::model::kernel::{self, SysctlNamespace};
+    use crate::model::namespaces::{CgroupnsMode, IpcMode, PidMode, UtsMode};
+    let at = |field: &str, e: anyhow::Error| anyhow!("service {:?}: {field}: {e:#}", s.name);
+    let ns = &mut req.namespaces;
+    if !s.ipc.is_empty() {
+        ns.ipc = IpcMode::parse(&s.ipc).map_err(|e| at("ipc", e))?;
+    }
+    if !s.pid.is_empty() {
+        ns.pid = PidMode::parse(&s.pid).map_err(|e| at("pid", e))?;
+    }
+    if !s.uts.is_empty() {
+        ns.uts = UtsMode::parse(&s.uts).map_err(|e| at("uts", e))?;
+    }
+    if !s.cgroup.is_empty() {
+        ns.cgroupns = CgroupnsMode::parse(&s.cgroup).map_err(|e| at("cgroup", e))?;
+    }
+    if !s.userns_mode.is_empty() {
+        ns.userns =
+            crate::userns::keep_id::parse_mode(&s.userns_mode).map_err(|e| at("userns_mode", e))?;
+    }
+    for (k, v) in &s.sysctls.0 {
+        let (key, value, which) =
+            kernel::parse_sysctl(&format!("{k}={v}")).map_err(|e| at("sysctls", e))?;
+        match which {
+            SysctlNamespace::Network if !req.network.mode.is_private() => bail!(
+                "service {:?}: sysctls: {key:?} needs a network namespace of the container's own (network_mode: none)",
                 s.name
-            ));
+            ),
+            SysctlNamespace::Ipc if !req.namespaces.ipc.is_private() => bail!(
+                "service {:?}: sysctls: {key:?} needs an IPC namespace of the container's own (ipc: private or shareable)",
+                s.name
+            ),
+            _ => {}
         }
+        req.kernel.sysctls.insert(key, value);
     }
-    if !s.log_driver.is_empty() || !s.log_opt.is_empty() {
-        warnings.push(format!(
-            "service {:?}: log_driver/log_opt not applied: berth keeps every container's output in its json-file log",
-            s.name
-        ));
+    if let Some(b) = s.shm_size {
+        if !matches!(req.namespaces.ipc, IpcMode::Private | IpcMode::Shareable) {
+            bail!(
+                "service {:?}: shm_size sizes the container's own /dev/shm, which ipc: {} does not make",
+                s.name,
+                s.ipc
+            );
+        }
+        req.kernel.shm_size = (b.0 > 0).then_some(b.0 as u64);
     }
+    if s.oom_score_adj != 0 {
+        req.kernel.oom_score_adj =
+            Some(kernel::check_oom_score_adj(s.oom_score_adj).map_err(|e| at("oom_score_adj", e))?);
+    }
+    if !s.domainname.is_empty() {
+        crate::runtime::spec::check_domainname(&s.domainname).map_err(|e| at("domainname", e))?;
+        req.process.domainname = Some(s.domainname.clone());
+    }
+    for g in &s.group_add {
+        crate::runtime::user::check_group_spec(&g.0).map_err(|e| at("group_add", e))?;
+        req.process.group_add.push(g.0.clone());
+    }
+    for (k, v) in &s.annotations.0 {
+        req.annotations.insert(k.clone(), v.clone());
+    }
+    req.process.stop_timeout = s.stop_grace_period.map(|d| d.0.as_secs() as i64);
+    // `logging:` over the older `log_driver`/`log_opt`.
+    let (driver, opts): (String, Vec<String>) = match &s.logging {
+        Some(l) => (
+            l.driver.clone(),
+            l.options
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.0))
+                .collect(),
+        ),
+        None => (
+            s.log_driver.clone(),
+            s.log_opt
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.0))
+                .collect(),
+        ),
+    };
+    req.log = crate::model::logging::LogConfig::parse(non_empty(&driver).as_deref(), &opts)
+        .map_err(|e| at("logging", e))?;
+    Ok(())
 }
 
 /// Command, entrypoint, environment, user, terminal, health check, labels.
