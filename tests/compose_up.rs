@@ -456,3 +456,34 @@ fn service_settings_reach_the_container() {
     );
     compose_ok(&b, &dir, &["down"]);
 }
+
+#[test]
+fn recreate_keeps_anonymous_volumes() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = |x: &str| {
+        format!(
+            "services:\n  a:\n    image: busybox\n    command: {}\n    environment: {{X: \"{x}\"}}\n    volumes: [\"/cache\"]\n",
+            service_sh("true")
+        )
+    };
+    let dir = project(&b, "anon", &[("compose.yaml", &text("1"))]);
+    compose_ok(&b, &dir, &["up", "-d"]);
+    compose_ok(
+        &b,
+        &dir,
+        &["exec", "-T", "a", "sh", "-c", "echo kept > /cache/f"],
+    );
+    std::fs::write(dir.join("compose.yaml"), text("2")).unwrap();
+    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+    assert!(err.contains("Container anon-a-1  Recreated"), "{err}");
+    let (out, _) = compose_ok(
+        &b,
+        &dir,
+        &["exec", "-T", "a", "sh", "-c", "cat /cache/f; echo $X"],
+    );
+    assert_eq!(out, "kept\n2\n");
+    assert_eq!(b.ok(&["volume", "ls", "-q"]).lines().count(), 1);
+    compose_ok(&b, &dir, &["down", "-v"]);
+    assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), "");
+}
