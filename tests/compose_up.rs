@@ -487,3 +487,73 @@ fn recreate_keeps_anonymous_volumes() {
     compose_ok(&b, &dir, &["down", "-v"]);
     assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), "");
 }
+
+#[test]
+fn attached_up_profiles_override_and_listings() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let main = format!(
+        "services:
+  a:
+    image: busybox
+    command: {a}
+    healthcheck: {{test: [\"CMD\", \"true\"], interval: 1s}}
+  b:
+    image: busybox
+    command: [\"sh\", \"-c\", \"echo b done; exit 4\"]
+  dbg:
+    image: busybox
+    profiles: [debug]
+    command: [\"echo\", \"debugging\"]
+",
+        a = service_sh("echo a says $$FROM_OVERRIDE")
+    );
+    let over = "services:\n  a:\n    environment: {FROM_OVERRIDE: \"yes\"}\n";
+    let dir = project(
+        &b,
+        "att",
+        &[("compose.yaml", &main), ("compose.override.yaml", over)],
+    );
+    // Attached: prefixed output, the exit of b stops a, b's status is ours.
+    let out = compose(&b, &dir, &["up", "--exit-code-from", "b"]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a-1  | a says yes"), "{text}");
+    assert!(text.contains("b-1  | b done"), "{text}");
+    assert!(text.contains("b-1 exited with code 4"), "{text}");
+    // Only the services of the active profiles ran.
+    assert_eq!(all_names(&b), ["att-a-1", "att-b-1"]);
+
+    // --wait returns once a is healthy.
+    compose_ok(&b, &dir, &["up", "-d", "--wait", "a"]);
+    let st = b.ok(&["inspect", "--format", "{{.State.Health.Status}}", "att-a-1"]);
+    assert_eq!(st.trim(), "healthy");
+    let (json, _) = compose_ok(&b, &dir, &["ps", "-a", "--format", "json"]);
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let b_row = rows
+        .iter()
+        .find(|r| r["Service"] == "b")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(b_row["ExitCode"], 4);
+    assert_eq!(b_row["State"], "exited");
+    let (exited, _) = compose_ok(
+        &b,
+        &dir,
+        &["ps", "--status", "exited", "--format", "{{.Name}}"],
+    );
+    assert_eq!(exited.trim(), "att-b-1");
+    let (ls, _) = compose_ok(&b, &dir, &["ls", "-a"]);
+    assert!(
+        ls.contains("att ") && ls.contains("compose.override.yaml"),
+        "{ls}"
+    );
+
+    // A profile named on the command line adds its service.
+    let (out, _) = compose_ok(&b, &dir, &["--profile", "debug", "up", "dbg"]);
+    assert!(out.contains("dbg-1  | debugging"), "{out}");
+    compose_ok(&b, &dir, &["--profile", "debug", "down"]);
+    assert!(all_names(&b).is_empty(), "{:?}", all_names(&b));
+}
