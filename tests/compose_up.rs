@@ -557,3 +557,38 @@ fn attached_up_profiles_override_and_listings() {
     compose_ok(&b, &dir, &["--profile", "debug", "down"]);
     assert!(all_names(&b).is_empty(), "{:?}", all_names(&b));
 }
+
+#[test]
+fn interrupting_attached_up_stops_the_project() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = "services:\n  s:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'echo got term; exit 0' TERM; echo up; sleep 1000 & wait\"]\n";
+    let dir = project(&b, "intr", &[("compose.yaml", text)]);
+    let mut cmd = b.command(&["compose", "up"]);
+    cmd.current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let st = b.cmd(&["inspect", "--format", "{{.State.Status}}", "intr-s-1"]);
+        if String::from_utf8_lossy(&st.stdout).trim() == "running" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "intr-s-1 never ran");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("s-1  | got term"), "{}", show(&out));
+    let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "intr-s-1"]);
+    assert_eq!(st.trim(), "exited");
+    compose_ok(&b, &dir, &["down"]);
+}
