@@ -270,7 +270,7 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             )
         })
         .collect();
-    Ok(json!({
+    let mut object = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": path,
@@ -280,7 +280,7 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             "Running": state.status.is_running(),
             "Paused": state.status == Status::Paused,
             "Restarting": state.status == Status::Restarting,
-            "OOMKilled": false,
+            "OOMKilled": state.oom_killed,
             "Dead": false,
             "Pid": state.pid,
             "ExitCode": state.exit_code,
@@ -332,7 +332,9 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "NetworkSettings": {
             "Networks": { c.host.network.mode.to_string(): {} },
         },
-    }))
+    });
+    super::host_config::extend(&mut object["HostConfig"], c);
+    Ok(object)
 }
 
 #[cfg(test)]

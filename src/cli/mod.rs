@@ -10,6 +10,7 @@ mod container;
 mod doctor;
 mod exec;
 mod files;
+mod host_config;
 mod image;
 mod lifecycle;
 mod output;
@@ -17,6 +18,7 @@ mod registry;
 mod report;
 mod run;
 mod sandbox;
+mod stats;
 mod system;
 mod volume;
 
@@ -148,6 +150,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(a) => lifecycle::wait(a),
         Command::Rename(a) => lifecycle::rename(a),
         Command::Top(a) => lifecycle::top(a),
+        Command::Stats(a) => stats::stats(a),
+        Command::Update(a) => stats::update(a),
         Command::Exec(a) => exec::exec(a),
         Command::Cp(a) => files::cp(a),
         Command::Commit(a) => files::commit(a),
@@ -198,6 +202,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Wait(a) => lifecycle::wait(a),
             C::Rename(a) => lifecycle::rename(a),
             C::Top(a) => lifecycle::top(a),
+            C::Stats(a) => stats::stats(a),
+            C::Update(a) => stats::update(a),
             C::Exec(a) => exec::exec(a),
             C::Cp(a) => files::cp(a),
             C::Commit(a) => files::commit(a),

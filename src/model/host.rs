@@ -8,9 +8,11 @@
 //! existed. A new group is a nested field with `#[serde(default)]`, so
 //! that older records load with the group's defaults.
 
+use super::devices::DevicesConfig;
 use super::lifecycle::LifecycleConfig;
 use super::mounts::StorageConfig;
 use super::network::NetworkConfig;
+use super::resources::ResourcesConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -23,4 +25,10 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`...
+    #[serde(default)]
+    pub(crate) resources: ResourcesConfig,
+    /// `--device`, `--gpus`.
+    #[serde(default)]
+    pub(crate) devices: DevicesConfig,
 }

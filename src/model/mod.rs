@@ -9,6 +9,7 @@
 
 pub(crate) mod caps;
 pub(crate) mod container;
+pub(crate) mod devices;
 pub(crate) mod exit;
 pub(crate) mod health;
 pub(crate) mod host;
@@ -17,6 +18,7 @@ pub(crate) mod mounts;
 pub(crate) mod network;
 pub(crate) mod reference;
 pub(crate) mod request;
+pub(crate) mod resources;
 pub(crate) mod state;
 
 pub(crate) use container::{ContainerRecord, ProcessConfig};

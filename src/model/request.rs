@@ -7,9 +7,11 @@
 //! A new host-config group (security, resources, logging...) usually goes
 //! here as the same type `HostConfig` stores, copied as it is by `create`.
 
+use super::devices::DevicesConfig;
 use super::lifecycle::LifecycleConfig;
 use super::mounts::MountRequest;
 use super::network::NetworkConfig;
+use super::resources::ResourcesConfig;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +32,8 @@ pub(crate) struct CreateRequest {
     pub(crate) read_only: bool,
     pub(crate) network: NetworkConfig,
     pub(crate) lifecycle: LifecycleConfig,
+    pub(crate) resources: ResourcesConfig,
+    pub(crate) devices: DevicesConfig,
 }
 
 /// The process-related settings, merged with the image's config at create.

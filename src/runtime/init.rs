@@ -29,6 +29,8 @@ pub(crate) struct InitContext<'a> {
     /// gid for devpts terminals, when mapped.
     pub(crate) tty_gid: Option<u32>,
     pub(crate) setgroups_allowed: bool,
+    /// The container's cgroups to join first (see `resources`).
+    pub(crate) cgroup_procs: &'a [PathBuf],
 }
 
 /// Runs in the forked child; never returns.
@@ -48,7 +50,10 @@ fn setup_and_exec(
     ctx: &InitContext,
     err_pipe: &OwnedFd,
 ) -> Result<std::convert::Infallible, StartFailure> {
+    super::resources::join(ctx.cgroup_procs).map_err(StartFailure::setup)?;
     prepare(ctx).map_err(StartFailure::setup)?;
+    super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
+        .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
     if ctx.record.config.init {
         use std::os::fd::AsRawFd;
@@ -86,6 +91,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     mounts::dev::setup(&root, ctx.tty_gid)?;
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
     mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
+    mounts::devices::bind_all(&root, &ctx.record.host.devices)?;
     let user_targets: Vec<&str> = ctx
         .record
         .host
@@ -101,6 +107,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     drop(root);
     mounts::pivot::pivot(&rootfs)?;
     mounts::proc_sys::restrict_paths()?;
+    super::devices::update_ld_cache(&ctx.record.host.devices.provisioned);
     nix::unistd::sethostname(&ctx.record.config.hostname).context("setting the hostname")?;
     Ok(())
 }

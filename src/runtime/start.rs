@@ -36,11 +36,13 @@ pub(crate) struct Launched {
 /// child, and waits until it exec'd the container's program. On failure
 /// the child has been reaped and the error carries Docker's status. The
 /// caller is inside berth's user namespace (or real root) and no thread
-/// exists.
+/// exists. The init joins the cgroups whose `cgroup.procs` files are
+/// `cgroup_procs` before anything else (`resources::ContainerCgroup`).
 pub(crate) fn launch(
     store: &Store,
     record: &ContainerRecord,
     io: Io,
+    cgroup_procs: &[std::path::PathBuf],
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let dir = store.container_dir(&record.id);
@@ -72,6 +74,7 @@ pub(crate) fn launch(
         console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
+        cgroup_procs,
     };
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .context("creating a pipe")

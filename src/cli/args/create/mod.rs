@@ -7,17 +7,21 @@
 //! its struct and its `apply`, one `#[command(flatten)]` field below and
 //! one `apply` call in [`CreateArgs::request`].
 
+mod devices;
 mod health;
 mod lifecycle;
 mod mounts;
 mod network;
 mod process;
+mod resources;
 
+pub(crate) use devices::DeviceFlags;
 pub(crate) use health::HealthFlags;
 pub(crate) use lifecycle::LifecycleFlags;
 pub(crate) use mounts::MountFlags;
 pub(crate) use network::NetworkFlags;
 pub(crate) use process::ProcessFlags;
+pub(crate) use resources::{LimitFlags, ResourceFlags};
 
 use crate::model::CreateRequest;
 use anyhow::Result;
@@ -39,6 +43,10 @@ pub(crate) struct CreateArgs {
     pub(crate) network: NetworkFlags,
     #[command(flatten)]
     pub(crate) lifecycle: LifecycleFlags,
+    #[command(flatten)]
+    pub(crate) resources: ResourceFlags,
+    #[command(flatten)]
+    pub(crate) devices: DeviceFlags,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing", value_name = "string")]
     pub(crate) pull: String,
@@ -71,6 +79,8 @@ impl CreateArgs {
         self.mounts.apply(&mut req)?;
         self.network.apply(&mut req)?;
         self.lifecycle.apply(&mut req)?;
+        self.resources.apply(&mut req)?;
+        self.devices.apply(&mut req)?;
         Ok(req)
     }
 }
