@@ -462,11 +462,15 @@ fn only_controller(r: &ResourcesConfig, c: Controller) -> ResourcesConfig {
 /// `parent`. A directory with processes cannot (EBUSY): they move into
 /// its child [`LEAF`] first, and stay below `parent`.
 fn enable_v2_controllers(parent: &Path, controllers: &[Controller]) -> Result<()> {
+    let names: Vec<&str> = controllers.iter().map(|c| c.v2_name()).collect();
+    enable_v2(parent, &names)
+}
+
+fn enable_v2(parent: &Path, names: &[&str]) -> Result<()> {
     let enabled = cgroupfs::words(&parent.join("cgroup.subtree_control"));
-    let add: Vec<String> = controllers
+    let add: Vec<String> = names
         .iter()
-        .map(|c| c.v2_name())
-        .filter(|n| !enabled.iter().any(|e| e == n))
+        .filter(|n| !enabled.iter().any(|e| e == *n))
         .map(|n| format!("+{n}"))
         .collect();
     if add.is_empty() {
