@@ -4,7 +4,7 @@
 use super::args::{StatsArgs, UpdateArgs};
 use super::output::{print_listing, Listing};
 use super::ExitStatus;
-use crate::model::{ContainerRecord, RestartPolicy};
+use crate::model::{ContainerRecord, RestartPolicy, Status};
 use crate::runtime::lifecycle;
 use crate::runtime::resources::stats::Sample;
 use crate::store::Store;
@@ -72,7 +72,7 @@ pub(crate) fn stats(args: StatsArgs) -> Result<()> {
             .map(|t| {
                 store
                     .observed_state(&t.record.id)
-                    .is_ok_and(|s| s.status.is_running())
+                    .is_ok_and(|s| matches!(s.status, Status::Running | Status::Paused))
             })
             .collect();
         // CPU % needs two samples: the first round waits a second.

@@ -271,11 +271,21 @@ impl Monitor {
             }
             StreamsOrConsole::Console(ours) => Some(ours),
         };
-        let mut cgroup =
-            super::resources::ContainerCgroup::create(&self.record.id, &self.record.host.resources)
-                .map_err(StartFailure::setup)?;
-        match launch(&self.store, &self.record, io, &cgroup.procs_files()) {
-            Ok(l) => {
+        let launched = match super::resources::ContainerCgroup::create(
+            &self.record.id,
+            &self.record.host.resources,
+        ) {
+            Ok(mut cgroup) => match launch(&self.store, &self.record, io, &cgroup.procs_files()) {
+                Ok(l) => Ok((l, cgroup)),
+                Err(failure) => {
+                    cgroup.remove();
+                    Err(failure)
+                }
+            },
+            Err(e) => Err(StartFailure::setup(e)),
+        };
+        match launched {
+            Ok((l, cgroup)) => {
                 self.cgroup = Some(cgroup);
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
@@ -310,7 +320,6 @@ impl Monitor {
                 Ok(l.pid.as_raw())
             }
             Err(failure) => {
-                cgroup.remove();
                 self.streams = Streams::None;
                 self.state = ContainerState {
                     monitor_pid: self.state.monitor_pid,
