@@ -83,6 +83,11 @@ fn yes() -> bool {
 }
 
 impl DevicesConfig {
+    /// Nothing given.
+    pub(crate) fn is_unset(&self) -> bool {
+        self == &DevicesConfig::default()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.devices.is_empty() && self.requests.is_empty() && self.cdi_devices.is_empty()
     }

@@ -25,10 +25,11 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
-    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`...
-    #[serde(default)]
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`... (left out of
+    /// the record when none is given, so records keep their old shape).
+    #[serde(default, skip_serializing_if = "ResourcesConfig::is_unset")]
     pub(crate) resources: ResourcesConfig,
     /// `--device`, `--gpus`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "DevicesConfig::is_unset")]
     pub(crate) devices: DevicesConfig,
 }

@@ -77,6 +77,11 @@ impl Controller {
 }
 
 impl ResourcesConfig {
+    /// Nothing given.
+    pub(crate) fn is_unset(&self) -> bool {
+        self == &ResourcesConfig::default()
+    }
+
     /// Whether any cgroup limit is set (ulimits are not cgroup limits).
     pub(crate) fn has_cgroup_limits(&self) -> bool {
         !self.cgroup_flags().is_empty()

@@ -602,7 +602,7 @@ pub(crate) fn prepare(
     req: &crate::model::CreateRequest,
 ) -> Result<(ResourcesConfig, crate::model::devices::DevicesConfig)> {
     let r = &req.resources;
-    if r != &ResourcesConfig::default() {
+    if !r.is_unset() {
         check(r)?;
         ulimit::check(&r.ulimits, crate::userns::is_real_root())?;
         if r.has_cgroup_limits() {
