@@ -335,6 +335,26 @@ fn bad_limits_are_docker_errors_before_anything_is_made() {
                 vec!["--blkio-weight", "5"],
                 "Range of blkio weight is from 10 to 1000",
             ),
+            (
+                vec!["--memory-swappiness", "101"],
+                "Invalid value: 101, valid memory swappiness range is 0-100",
+            ),
+            (
+                vec!["--kernel-memory", "10m"],
+                "--kernel-memory is not supported",
+            ),
+            (
+                vec!["--cpu-rt-runtime", "950000"],
+                "--cpu-rt-period and --cpu-rt-runtime are not supported",
+            ),
+            (
+                vec!["--device-read-bps", "/dev/null:1mb"],
+                "--device-read-bps is not supported: berth sets no per-device I/O",
+            ),
+            (
+                vec!["--device-cgroup-rule", "c 1:3 mr"],
+                "--device-cgroup-rule is not supported",
+            ),
             (vec!["--ulimit", "foo=1"], "invalid ulimit type: foo"),
             (
                 vec!["--ulimit", "nofile=10:5"],
@@ -436,6 +456,8 @@ fn as_root_limits_are_enforced_and_oom_is_recorded() {
         "0.5",
         "--cpu-shares",
         "512",
+        "--memory-swappiness",
+        "10",
         "busybox",
         "sleep",
         "120",
@@ -455,6 +477,19 @@ fn as_root_limits_are_enforced_and_oom_is_recorded() {
     let mem = cgroup_dir(&pid, "memory").expect("a memory cgroup");
     assert!(mem.ends_with(&own), "{}", mem.display());
     assert_eq!(applied_memory_limit(&pid), Some(64 << 20));
+    if let Ok(s) = std::fs::read_to_string(mem.join("memory.swappiness")) {
+        assert_eq!(s.trim(), "10", "cgroup v1: --memory-swappiness");
+    }
+    assert_eq!(
+        b.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}",
+            "lim"
+        ])
+        .trim(),
+        "10 false"
+    );
     let pids = cgroup_dir(&pid, "pids").expect("a pids cgroup");
     assert_eq!(
         std::fs::read_to_string(pids.join("pids.max"))

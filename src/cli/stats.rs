@@ -132,6 +132,7 @@ pub(crate) fn stats(args: StatsArgs) -> Result<()> {
             ],
             extra_headers: &[("Container", "CONTAINER")],
             rows,
+            labels: vec![],
         };
         print_listing(args.format.as_deref(), &listing)?;
         if args.no_stream {

@@ -9,10 +9,14 @@
 //! that older records load with the group's defaults.
 
 use super::devices::DevicesConfig;
+use super::kernel::KernelConfig;
 use super::lifecycle::LifecycleConfig;
+use super::logging::LogConfig;
 use super::mounts::StorageConfig;
+use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
 use super::resources::ResourcesConfig;
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -32,4 +36,20 @@ pub(crate) struct HostConfig {
     /// `--device`, `--gpus`.
     #[serde(default, skip_serializing_if = "DevicesConfig::is_unset")]
     pub(crate) devices: DevicesConfig,
+    /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`.
+    #[serde(default, skip_serializing_if = "NamespaceConfig::is_default")]
+    pub(crate) namespaces: NamespaceConfig,
+    /// `--log-driver`, `--log-opt`.
+    #[serde(
+        default,
+        rename = "log_config",
+        skip_serializing_if = "LogConfig::is_default"
+    )]
+    pub(crate) log: LogConfig,
+    /// `--sysctl`, `--shm-size`, `--oom-score-adj`.
+    #[serde(default, skip_serializing_if = "KernelConfig::is_default")]
+    pub(crate) kernel: KernelConfig,
+    /// `--annotation KEY=VALUE`: metadata for tools, shown by inspect.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub(crate) annotations: IndexMap<String, String>,
 }

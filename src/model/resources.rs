@@ -34,6 +34,10 @@ pub(crate) struct ResourcesConfig {
     pub(crate) blkio_weight: u16,
     /// `--ulimit`.
     pub(crate) ulimits: Vec<Ulimit>,
+    /// `--memory-swappiness`, 0 to 100 (cgroup v1 only).
+    pub(crate) memory_swappiness: Option<i64>,
+    /// `--oom-kill-disable` (cgroup v1 only).
+    pub(crate) oom_kill_disable: bool,
 }
 
 /// One `--ulimit name=soft[:hard]`; -1 is unlimited.
@@ -118,6 +122,16 @@ impl ResourcesConfig {
             Controller::Memory,
         );
         add(self.memory_swap != 0, "--memory-swap", Controller::Memory);
+        add(
+            self.memory_swappiness.is_some(),
+            "--memory-swappiness",
+            Controller::Memory,
+        );
+        add(
+            self.oom_kill_disable,
+            "--oom-kill-disable",
+            Controller::Memory,
+        );
         add(
             self.pids_limit.is_some_and(|p| p > 0),
             "--pids-limit",

@@ -126,6 +126,12 @@ fn v1_memory(dir: &Path, r: &ResourcesConfig) -> Result<()> {
             &r.memory_reservation.to_string(),
         )?;
     }
+    if let Some(s) = r.memory_swappiness {
+        write(dir, "memory.swappiness", &s.to_string())?;
+    }
+    if r.oom_kill_disable {
+        write(dir, "memory.oom_control", "1")?;
+    }
     Ok(())
 }
 

@@ -76,6 +76,9 @@ pub(crate) struct Plan {
     pub(crate) missing: Vec<(Controller, Missing)>,
     /// `--memory-swap` asked for on a kernel without swap accounting.
     pub(crate) no_swap_accounting: bool,
+    /// Flags the cgroup version where their controller lives cannot apply
+    /// (`--memory-swappiness` and `--oom-kill-disable` on cgroup v2).
+    pub(crate) unsupported: Vec<&'static str>,
 }
 
 /// Our cgroup v2 directory for containers' cgroups, if writable.
@@ -129,6 +132,14 @@ pub(crate) fn plan_with(r: &ResourcesConfig, h: &Hierarchies, m: &Membership) ->
             Some(p) => {
                 let offered = cgroupfs::words(&p.join("cgroup.controllers"));
                 if offered.iter().any(|o| o == c.v2_name()) {
+                    if c == Controller::Memory {
+                        if r.memory_swappiness.is_some() {
+                            plan.unsupported.push("--memory-swappiness");
+                        }
+                        if r.oom_kill_disable {
+                            plan.unsupported.push("--oom-kill-disable");
+                        }
+                    }
                     plan.placed.push((c, Place::V2));
                 } else {
                     plan.missing
@@ -208,6 +219,13 @@ fn unapplied(r: &ResourcesConfig, plan: &Plan) -> Option<(Vec<&'static str>, Str
         reasons.push(
             "swap: this kernel does not account swap in cgroups (boot with swapaccount=1)".into(),
         );
+    }
+    if !plan.unsupported.is_empty() {
+        flags.extend(&plan.unsupported);
+        reasons.push(format!(
+            "{}: cgroup v2 has no per-cgroup swappiness or OOM killer switch",
+            plan.unsupported.join(", ")
+        ));
     }
     if flags.is_empty() {
         return None;
@@ -525,18 +543,48 @@ fn move_container_processes(init: i32, dir: &Path) -> Result<()> {
         .with_context(|| format!("moving the container into {}", dir.display()))
 }
 
-/// The processes in the pid namespace of `init` (as the host sees them).
+/// The container's processes (as the host sees them): those of the pid
+/// namespace whose pid 1 `init` is, or, when it shares a pid namespace
+/// (`--pid host`, `--pid container:X`), `init` and its descendants.
 pub(crate) fn container_pids(init: i32) -> Vec<i32> {
-    let Ok(ns) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
-        return vec![];
-    };
+    let status = std::fs::read_to_string(format!("/proc/{init}/status")).unwrap_or_default();
+    let own_namespace = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|v| v.split_whitespace().last())
+        == Some("1");
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).ok();
+    let mut parents: Vec<(i32, i32)> = Vec::new();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        if std::fs::read_link(e.path().join("ns/pid")).is_ok_and(|n| n == ns) {
-            out.push(pid);
+        if own_namespace {
+            if ns.is_some() && std::fs::read_link(e.path().join("ns/pid")).ok() == ns {
+                out.push(pid);
+            }
+        } else if let Some(ppid) = std::fs::read_to_string(e.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            })
+        {
+            parents.push((pid, ppid));
+        }
+    }
+    if !own_namespace {
+        out.push(init);
+        let mut i = 0;
+        while i < out.len() {
+            let p = out[i];
+            out.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+            i += 1;
         }
     }
     out
@@ -657,6 +705,9 @@ pub(crate) fn check(r: &ResourcesConfig) -> Result<()> {
     }
     if r.cpu_shares < 0 {
         bail!("invalid --cpu-shares {}: shares are a positive relative weight (Docker's default is 1024)", r.cpu_shares);
+    }
+    if let Some(s) = r.memory_swappiness.filter(|s| !(0..=100).contains(s)) {
+        bail!("Invalid value: {s}, valid memory swappiness range is 0-100");
     }
     if r.blkio_weight != 0 && !(10..=1000).contains(&r.blkio_weight) {
         bail!("Range of blkio weight is from 10 to 1000");

@@ -207,3 +207,25 @@ fn cgroups_of_a_fake_tree_are_made_and_filled() {
     .unwrap();
     assert!(cg.oom_killed());
 }
+
+#[test]
+fn v1_only_memory_flags_are_said_on_cgroup_v2() {
+    let (_d, h, _) = fake("memory");
+    // Memory on cgroup v2 here: no v1 memory hierarchy for us.
+    let m = Membership::parse("0::/user\n4:memory:/not/ours\n");
+    let h = Hierarchies { v1: vec![], ..h };
+    let r = ResourcesConfig {
+        memory: 64 << 20,
+        memory_swappiness: Some(10),
+        oom_kill_disable: true,
+        ..Default::default()
+    };
+    let plan = plan_with(&r, &h, &m);
+    assert_eq!(plan.placed, [(Controller::Memory, Place::V2)]);
+    let w = unapplied_warning(&r, &plan).unwrap();
+    assert!(
+        w.starts_with("--memory-swappiness, --oom-kill-disable are not applied: "),
+        "{w}"
+    );
+    assert!(w.contains("cgroup v2 has no per-cgroup swappiness"), "{w}");
+}

@@ -1,7 +1,10 @@
 //! Resource limits: `--memory`, `--memory-swap`, `--memory-reservation`,
 //! `--cpus`, `--cpu-shares`, `--cpu-period`, `--cpu-quota`,
 //! `--cpuset-cpus`, `--cpuset-mems`, `--pids-limit`, `--blkio-weight` (the
-//! flags `update` takes too) and `--ulimit`, in Docker's syntax and units.
+//! flags `update` takes too), `--memory-swappiness`, `--oom-kill-disable`
+//! and `--ulimit`, in Docker's syntax and units; Docker's other resource
+//! flags are refused with the reason (`--kernel-memory`, `--cpu-rt-*`,
+//! `--blkio-weight-device`, `--device-read-*`, `--device-write-*`).
 
 use crate::model::resources::{parse_bytes, parse_ulimit, ResourcesConfig};
 use crate::model::CreateRequest;
@@ -92,7 +95,7 @@ impl LimitFlags {
             cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
             pids_limit: self.pids_limit,
             blkio_weight: self.blkio_weight.unwrap_or(0),
-            ulimits: vec![],
+            ..Default::default()
         };
         Ok(r)
     }
@@ -117,14 +120,56 @@ impl LimitFlags {
 pub(crate) struct ResourceFlags {
     #[command(flatten)]
     pub(crate) limits: LimitFlags,
+    /// Tune container memory swappiness (0 to 100) (default -1)
+    #[arg(
+        long = "memory-swappiness",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
+    pub(crate) memory_swappiness: Option<i64>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub(crate) oom_kill_disable: bool,
     /// Ulimit options (default [])
     #[arg(long, value_name = "ulimit")]
     pub(crate) ulimit: Vec<String>,
+    /// Not supported: kernel memory limits are deprecated and gone from Linux 5.4+
+    #[arg(long = "kernel-memory", value_name = "bytes")]
+    pub(crate) kernel_memory: Option<String>,
+    /// Not supported: real-time CPU scheduling of containers
+    #[arg(long = "cpu-rt-period", value_name = "int")]
+    pub(crate) cpu_rt_period: Option<i64>,
+    /// Not supported: real-time CPU scheduling of containers
+    #[arg(long = "cpu-rt-runtime", value_name = "int")]
+    pub(crate) cpu_rt_runtime: Option<i64>,
+    /// Not supported: per-device I/O weights (--blkio-weight applies)
+    #[arg(long = "blkio-weight-device", value_name = "list")]
+    pub(crate) blkio_weight_device: Vec<String>,
+    /// Not supported: per-device I/O rate limits
+    #[arg(long = "device-read-bps", value_name = "list")]
+    pub(crate) device_read_bps: Vec<String>,
+    /// Not supported: per-device I/O rate limits
+    #[arg(long = "device-read-iops", value_name = "list")]
+    pub(crate) device_read_iops: Vec<String>,
+    /// Not supported: per-device I/O rate limits
+    #[arg(long = "device-write-bps", value_name = "list")]
+    pub(crate) device_write_bps: Vec<String>,
+    /// Not supported: per-device I/O rate limits
+    #[arg(long = "device-write-iops", value_name = "list")]
+    pub(crate) device_write_iops: Vec<String>,
 }
 
 impl ResourceFlags {
     pub(crate) fn apply(&self, req: &mut CreateRequest) -> Result<()> {
+        self.refuse()?;
         let mut r = self.limits.config()?;
+        r.memory_swappiness = self.memory_swappiness.filter(|s| *s != -1);
+        r.oom_kill_disable = self.oom_kill_disable;
+        if r.oom_kill_disable && r.memory == 0 {
+            crate::util::report::warning(
+                "Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.",
+            );
+        }
         crate::runtime::resources::check(&r)?;
         for u in &self.ulimit {
             let parsed = parse_ulimit(u).map_err(|e| bad(u, "--ulimit", e))?;
@@ -133,6 +178,40 @@ impl ResourceFlags {
             r.ulimits.push(parsed);
         }
         req.resources = r;
+        Ok(())
+    }
+}
+
+impl ResourceFlags {
+    /// Docker's resource flags berth does not implement, each with why.
+    fn refuse(&self) -> Result<()> {
+        if self.kernel_memory.is_some() {
+            anyhow::bail!(
+                "--kernel-memory is not supported: kernel memory limits are deprecated in Docker and \
+                 gone from Linux 5.4 on (kernel memory counts against --memory)"
+            );
+        }
+        if self.cpu_rt_period.is_some() || self.cpu_rt_runtime.is_some() {
+            anyhow::bail!(
+                "--cpu-rt-period and --cpu-rt-runtime are not supported: real-time CPU time for a \
+                 container's cgroup needs the kernel's real-time group scheduling \
+                 (CONFIG_RT_GROUP_SCHED, cgroup v1) and root; use --cpus or --cpu-shares"
+            );
+        }
+        let per_device = [
+            ("--blkio-weight-device", &self.blkio_weight_device),
+            ("--device-read-bps", &self.device_read_bps),
+            ("--device-read-iops", &self.device_read_iops),
+            ("--device-write-bps", &self.device_write_bps),
+            ("--device-write-iops", &self.device_write_iops),
+        ];
+        if let Some((flag, _)) = per_device.iter().find(|(_, v)| !v.is_empty()) {
+            anyhow::bail!(
+                "{flag} is not supported: berth sets no per-device I/O weights or rate limits; \
+                 --blkio-weight sets the container's I/O weight where the io (blkio) cgroup \
+                 controller is available"
+            );
+        }
         Ok(())
     }
 }
@@ -152,6 +231,8 @@ mod tests {
                 ..Default::default()
             },
             ulimit: vec!["nofile=1024:2048".into(), "nofile=512".into()],
+            memory_swappiness: Some(-1),
+            ..Default::default()
         };
         let mut req = CreateRequest::default();
         f.apply(&mut req).unwrap();
@@ -160,6 +241,7 @@ mod tests {
             (r.memory, r.memory_swap, r.nano_cpus, r.pids_limit),
             (64 << 20, -1, 500_000_000, Some(50))
         );
+        assert_eq!(r.memory_swappiness, None, "-1 is Docker's unset");
         assert_eq!(r.ulimits.len(), 1);
         assert_eq!(r.ulimits[0].soft, 512);
         let e = LimitFlags {
