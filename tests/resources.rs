@@ -297,6 +297,13 @@ fn limits_are_applied_or_said_once_and_the_container_runs() {
             "{}",
             show(&out)
         );
+        let out = b.cmd(&["update", "--cpu-rt-runtime", "950000", "later"]);
+        assert_status(&out, 125, "update --cpu-rt-runtime");
+        assert!(
+            stderr(&out).contains("--cpu-rt-period and --cpu-rt-runtime are not supported"),
+            "{}",
+            show(&out)
+        );
         b.ok(&["rm", "later"]);
     });
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value as Json};
 use std::time::Duration;
 
 pub(crate) fn update(args: UpdateArgs) -> Result<()> {
+    crate::cli::args::refuse_cpu_rt(args.cpu_rt_period, args.cpu_rt_runtime)?;
     if !args.limits.any() && args.restart.is_none() {
         eprintln!("you must provide one or more flags when using this command");
         return Err(ExitStatus(1).into());

@@ -7,6 +7,12 @@ use clap::Args;
 pub(crate) struct UpdateArgs {
     #[command(flatten)]
     pub(crate) limits: LimitFlags,
+    /// Not supported: real-time CPU scheduling of containers
+    #[arg(long = "cpu-rt-period", value_name = "int")]
+    pub(crate) cpu_rt_period: Option<i64>,
+    /// Not supported: real-time CPU scheduling of containers
+    #[arg(long = "cpu-rt-runtime", value_name = "int")]
+    pub(crate) cpu_rt_runtime: Option<i64>,
     /// Restart policy to apply when a container exits
     #[arg(long, value_name = "string")]
     pub(crate) restart: Option<String>,

@@ -95,7 +95,7 @@ pub(crate) use namespaces::NamespaceFlags;
 pub(crate) use network::NetworkFlags;
 pub(crate) use process::ProcessFlags;
 pub(crate) use refused::RefusedFlags;
-pub(crate) use resources::{LimitFlags, ResourceFlags};
+pub(crate) use resources::{refuse_cpu_rt, LimitFlags, ResourceFlags};
 
 use crate::model::CreateRequest;
 use anyhow::Result;

@@ -191,13 +191,7 @@ impl ResourceFlags {
                  gone from Linux 5.4 on (kernel memory counts against --memory)"
             );
         }
-        if self.cpu_rt_period.is_some() || self.cpu_rt_runtime.is_some() {
-            anyhow::bail!(
-                "--cpu-rt-period and --cpu-rt-runtime are not supported: real-time CPU time for a \
-                 container's cgroup needs the kernel's real-time group scheduling \
-                 (CONFIG_RT_GROUP_SCHED, cgroup v1) and root; use --cpus or --cpu-shares"
-            );
-        }
+        refuse_cpu_rt(self.cpu_rt_period, self.cpu_rt_runtime)?;
         let per_device = [
             ("--blkio-weight-device", &self.blkio_weight_device),
             ("--device-read-bps", &self.device_read_bps),
@@ -214,6 +208,19 @@ impl ResourceFlags {
         }
         Ok(())
     }
+}
+
+/// `--cpu-rt-period` and `--cpu-rt-runtime` (of `run`, `create` and
+/// `update`), refused with the reason.
+pub(crate) fn refuse_cpu_rt(period: Option<i64>, runtime: Option<i64>) -> Result<()> {
+    if period.is_some() || runtime.is_some() {
+        anyhow::bail!(
+            "--cpu-rt-period and --cpu-rt-runtime are not supported: real-time CPU time for a \
+             container's cgroup needs the kernel's real-time group scheduling \
+             (CONFIG_RT_GROUP_SCHED, cgroup v1) and root; use --cpus or --cpu-shares"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
