@@ -594,3 +594,30 @@ fn as_root_limits_are_enforced_and_oom_is_recorded() {
         "false"
     );
 }
+
+#[test]
+fn flags_end_at_the_image_as_dockers() {
+    // `-c` is `--cpu-shares` before the image and the command's after it
+    // (`run IMG -c ...` as Dockerfiles' `ENTRYPOINT ["sh"]` images take).
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    assert_eq!(
+        b.ok(&[
+            "run",
+            "--rm",
+            "-c",
+            "512",
+            "--entrypoint",
+            "echo",
+            "busybox",
+            "-c",
+            "-d",
+            "--rm",
+            "--cpus=1"
+        ]),
+        "-c -d --rm --cpus=1\n"
+    );
+    let out = b.cmd(&["run", "--rm", "-Z", "busybox", "true"]);
+    assert_status(&out, 125, "an unknown flag before the image");
+    assert!(stderr(&out).contains("'-Z'"), "{}", show(&out));
+}

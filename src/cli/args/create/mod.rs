@@ -143,27 +143,38 @@ pub(crate) struct CreateArgs {
     /// Suppress the pull output
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
-    /// Image to run
-    #[arg(value_name = "IMAGE")]
-    pub(crate) image: String,
-    /// Command and arguments, replacing the image's CMD
+    // As Docker, flags end at the image: everything after it is the
+    // command's (`run IMG -c x` runs `-c x`), so one positional holds both
+    // (read them with `image()` and `command()`).
+    /// Image to run, then the command and arguments replacing the image's CMD
     #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
     )]
-    pub(crate) command: Vec<String>,
+    pub(crate) image_and_command: Vec<String>,
 }
 
 impl CreateArgs {
+    /// The image named.
+    pub(crate) fn image(&self) -> &str {
+        self.image_and_command.first().map_or("", String::as_str)
+    }
+
+    /// The command and its arguments given after the image.
+    pub(crate) fn command(&self) -> &[String] {
+        self.image_and_command.get(1..).unwrap_or_default()
+    }
+
     /// The request these flags make, checked.
     pub(crate) fn request(&self) -> Result<CreateRequest> {
         let mut req = CreateRequest {
             name: self.name.clone(),
-            image: self.image.clone(),
+            image: self.image().to_string(),
             ..Default::default()
         };
-        req.process.command = self.command.clone();
+        req.process.command = self.command().to_vec();
         self.process.apply(&mut req)?;
         self.health.apply(&mut req)?;
         self.mounts.apply(&mut req)?;
