@@ -91,6 +91,8 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         log: Default::default(),
         kernel: Default::default(),
         annotations: Default::default(),
+        devices: Default::default(),
+        resources: Default::default(),
     };
     if let Some(o) = t.oneoff {
         apply_oneoff(&mut req, o)?;
