@@ -592,3 +592,41 @@ fn interrupting_attached_up_stops_the_project() {
     assert_eq!(st.trim(), "exited");
     compose_ok(&b, &dir, &["down"]);
 }
+
+#[test]
+fn resource_limits_ulimits_and_devices() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = "services:
+  r:
+    image: busybox
+    command: [\"sh\", \"-c\", \"ulimit -n; ls -l /dev/mydev | cut -c1\"]
+    mem_limit: 64m
+    pids_limit: 50
+    deploy:
+      resources:
+        limits: {cpus: \"0.5\"}
+    ulimits:
+      nofile: {soft: 1000, hard: 2000}
+    devices: [\"/dev/null:/dev/mydev\"]
+";
+    let dir = project(&b, "res", &[("compose.yaml", text)]);
+    let (out, _) = compose_ok(&b, &dir, &["up"]);
+    assert!(
+        out.contains("r-1  | 1000\n") && out.contains("r-1  | c\n"),
+        "{out}"
+    );
+    // Recorded as `run`'s flags record them (applied where this user's
+    // cgroups allow; otherwise the runtime warned once).
+    let seen = b.ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{json .HostConfig.Ulimits}}",
+        "res-r-1",
+    ]);
+    assert_eq!(
+        seen.trim(),
+        r#"67108864 500000000 50 [{"Hard":2000,"Name":"nofile","Soft":1000}]"#
+    );
+    compose_ok(&b, &dir, &["down"]);
+}

@@ -76,7 +76,6 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
     let s = t.service;
     let mut warnings = Vec::new();
     refuse_unsupported(s)?;
-    resource_warnings(s, &mut warnings);
     let mut req = CreateRequest {
         name: Some(t.name.clone()),
         image: t.project.image_name(s),
@@ -98,6 +97,7 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         apply_oneoff(&mut req, o)?;
     }
     run_settings(s, &mut req)?;
+    resources(s, &mut req, &mut warnings)?;
     Ok(Converted {
         request: req,
         warnings,
@@ -117,13 +117,12 @@ fn unsupported(s: &Service, field: &str, why: &str) -> anyhow::Error {
 fn refuse_unsupported(s: &Service) -> Result<()> {
     const SECURITY: &str =
         "capabilities, privileged mode and security options are not in this build yet";
-    const DEVICES: &str = "device access is not in this build yet";
+    const DEVICES: &str = "use devices: (device files) or `berth run --gpus`";
     let checks: &[(&str, bool, &str)] = &[
         ("cap_add", !s.cap_add.is_empty(), SECURITY),
         ("cap_drop", !s.cap_drop.is_empty(), SECURITY),
         ("privileged", s.privileged, SECURITY),
         ("security_opt", !s.security_opt.is_empty(), SECURITY),
-        ("devices", !s.devices.is_empty(), DEVICES),
         ("gpus", s.gpus.is_some(), DEVICES),
         (
             "device_cgroup_rules",
@@ -211,51 +210,127 @@ fn refuse_unsupported(s: &Service) -> Result<()> {
     Ok(())
 }
 
-/// Resource limits: not applied by this build; one warning per service
-/// that asks for them.
-fn resource_warnings(s: &Service, warnings: &mut Vec<String>) {
-    let mut asked: Vec<&str> = Vec::new();
-    let limits = s.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
-    if limits.is_some_and(|l| l.cpus != 0.0 || l.memory.is_some() || l.pids != 0) {
-        asked.push("deploy.resources.limits");
-    }
-    if s.deploy
-        .as_ref()
-        .and_then(|d| d.resources.reservations.as_ref())
-        .is_some()
-    {
-        asked.push("deploy.resources.reservations");
-    }
-    for (field, set) in [
-        ("mem_limit", s.mem_limit.is_some()),
-        ("memswap_limit", s.memswap_limit.is_some()),
-        ("mem_reservation", s.mem_reservation.is_some()),
-        ("mem_swappiness", s.mem_swappiness.is_some()),
-        ("cpus", s.cpus != 0.0),
-        ("cpu_shares", s.cpu_shares != 0),
-        ("cpu_quota", s.cpu_quota != 0),
-        ("cpu_period", s.cpu_period != 0),
-        ("cpu_count", s.cpu_count != 0),
-        ("cpu_percent", s.cpu_percent != 0.0),
-        ("cpu_rt_period", s.cpu_rt_period != 0),
-        ("cpu_rt_runtime", s.cpu_rt_runtime != 0),
-        ("cpuset", !s.cpuset.is_empty()),
-        ("pids_limit", s.pids_limit != 0),
-        ("ulimits", !s.ulimits.is_empty()),
-        ("blkio_config", s.blkio_config.is_some()),
-        ("oom_kill_disable", s.oom_kill_disable),
+/// Resource limits (`deploy.resources`, `mem_limit`, `cpus`, `pids_limit`,
+/// `ulimits`, ...) and `devices`, as `run`'s flags give them; the runtime
+/// applies the limits where this user's cgroups allow and warns once per
+/// container otherwise. Reservations of CPUs (a swarm placement hint) are
+/// not applied, with a warning.
+fn resources(s: &Service, req: &mut CreateRequest, warnings: &mut Vec<String>) -> Result<()> {
+    use super::types::Ulimit;
+    use crate::model::resources::Ulimit as RUlimit;
+    let at = |field: &str, why: String| anyhow!("service {:?}: {field}: {why}", s.name);
+    for (field, set, why) in [
+        (
+            "cpu_rt_period",
+            s.cpu_rt_period != 0,
+            "real-time CPU scheduling of containers is not supported",
+        ),
+        (
+            "cpu_rt_runtime",
+            s.cpu_rt_runtime != 0,
+            "real-time CPU scheduling of containers is not supported",
+        ),
+        ("cpu_count", s.cpu_count != 0, "it is Windows'; use cpus"),
+        (
+            "cpu_percent",
+            s.cpu_percent != 0.0,
+            "it is Windows'; use cpus",
+        ),
     ] {
         if set {
-            asked.push(field);
+            return Err(unsupported(s, field, why));
         }
     }
-    if !asked.is_empty() {
-        warnings.push(format!(
-            "service {:?}: {} not applied: this build of berth sets no resource limits",
-            s.name,
-            asked.join(", ")
+    let r = &mut req.resources;
+    let limits = s.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
+    let reservations = s
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.as_ref());
+    let bytes = |b: Option<super::types::UnitBytes>| b.map(|b| b.0).unwrap_or(0);
+    r.memory = bytes(limits.and_then(|l| l.memory).or(s.mem_limit));
+    r.memory_reservation = bytes(reservations.and_then(|l| l.memory).or(s.mem_reservation));
+    r.memory_swap = bytes(s.memswap_limit);
+    let cpus = limits
+        .map(|l| l.cpus)
+        .filter(|c| *c != 0.0)
+        .unwrap_or(s.cpus);
+    if !cpus.is_finite() || cpus < 0.0 {
+        return Err(at(
+            "cpus",
+            format!("{cpus} is not a positive number of CPUs"),
         ));
     }
+    r.nano_cpus = (f64::from(cpus) * 1e9).round() as i64;
+    let pids = limits
+        .map(|l| l.pids)
+        .filter(|p| *p != 0)
+        .unwrap_or(s.pids_limit);
+    r.pids_limit = (pids != 0).then_some(pids);
+    r.cpu_shares = s.cpu_shares;
+    r.cpu_quota = s.cpu_quota;
+    r.cpu_period = s.cpu_period;
+    r.cpuset_cpus = s.cpuset.clone();
+    r.memory_swappiness = s.mem_swappiness.map(|b| b.0).filter(|v| *v != -1);
+    r.oom_kill_disable = s.oom_kill_disable;
+    if let Some(b) = &s.blkio_config {
+        let only_weight = b
+            .as_object()
+            .is_some_and(|o| o.keys().all(|k| k == "weight"));
+        if !only_weight {
+            return Err(unsupported(
+                s,
+                "blkio_config",
+                "only its weight applies (per-device weights and rates are not supported)",
+            ));
+        }
+        let w = b["weight"].as_u64().unwrap_or(0);
+        r.blkio_weight = u16::try_from(w).map_err(|_| {
+            at(
+                "blkio_config.weight",
+                format!("{w} is not between 10 and 1000"),
+            )
+        })?;
+    }
+    for (name, u) in &s.ulimits {
+        let (soft, hard) = match u {
+            Ulimit::Single(n) => (*n, *n),
+            Ulimit::Pair { soft, hard } => (*soft, *hard),
+        };
+        r.ulimits.push(RUlimit {
+            name: name.clone(),
+            soft,
+            hard,
+        });
+    }
+    if reservations.is_some_and(|r| r.cpus != 0.0 || r.pids != 0) {
+        warnings.push(format!(
+            "service {:?}: deploy.resources.reservations of cpus and pids are not applied: they place swarm tasks, a single machine has nothing to reserve",
+            s.name
+        ));
+    }
+    if !r.is_unset() {
+        crate::runtime::resources::check(r).map_err(|e| at("resources", format!("{e:#}")))?;
+    }
+    if !s.devices.is_empty() {
+        let flags: Vec<String> = s
+            .devices
+            .iter()
+            .map(|d| {
+                let mut v = d.source.clone();
+                if !d.target.is_empty() {
+                    v = format!("{v}:{}", d.target);
+                }
+                if !d.permissions.is_empty() {
+                    v = format!("{v}:{}", d.permissions);
+                }
+                v
+            })
+            .collect();
+        req.devices = crate::runtime::devices::from_flags(&flags, &[])
+            .map_err(|e| at("devices", format!("{e:#}")))?;
+    }
+    Ok(())
 }
 
 /// The settings `berth run` has flags for: namespaces, sysctls, shared
