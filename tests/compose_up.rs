@@ -630,3 +630,38 @@ fn resource_limits_ulimits_and_devices() {
     );
     compose_ok(&b, &dir, &["down"]);
 }
+
+#[test]
+fn secrets_and_configs_are_mounted() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let text = "services:
+  s:
+    image: busybox
+    command: [\"sh\", \"-c\", \"cat /run/secrets/pw; cat /run/secrets/tok; echo; cat /etc/app.conf\"]
+    secrets: [pw, tok]
+    configs:
+      - source: conf
+        target: /etc/app.conf
+secrets:
+  pw: {file: ./pw.txt}
+  tok: {environment: TOKEN}
+configs:
+  conf: {content: \"setting=1\\n\"}
+";
+    let dir = project(
+        &b,
+        "sec",
+        &[("compose.yaml", text), ("pw.txt", "hunter2\n")],
+    );
+    let mut cmd = b.command(&["compose", "up"]);
+    cmd.current_dir(&dir).env("TOKEN", "t0k");
+    let out = run(cmd);
+    assert_success(&out, "compose up with secrets");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["s-1  | hunter2\n", "s-1  | t0k\n", "s-1  | setting=1\n"] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    compose_ok(&b, &dir, &["down"]);
+    assert!(!b.root.join("compose").join("sec").exists());
+}
