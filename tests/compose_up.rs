@@ -232,48 +232,51 @@ fn up_ps_logs_exec_run_down() {
 
 #[test]
 fn second_up_recreates_only_the_changed_service() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let dir = project(&b, "app", &[("compose.yaml", &web_db("hi"))]);
-    compose_ok(&b, &dir, &["up", "-d"]);
-    let (db, web) = (container_id(&b, "app-db-1"), container_id(&b, "app-web-1"));
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let dir = project(&b, "app", &[("compose.yaml", &web_db("hi"))]);
+        compose_ok(&b, &dir, &["up", "-d"]);
+        let (db, web) = (container_id(&b, "app-db-1"), container_id(&b, "app-web-1"));
 
-    // Nothing changed: both kept.
-    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
-    assert!(err.contains("Container app-web-1  Running"), "{err}");
-    assert_eq!(container_id(&b, "app-db-1"), db);
-    assert_eq!(container_id(&b, "app-web-1"), web);
+        // Nothing changed: both kept.
+        let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+        assert!(err.contains("Container app-web-1  Running"), "{err}");
+        assert_eq!(container_id(&b, "app-db-1"), db);
+        assert_eq!(container_id(&b, "app-web-1"), web);
 
-    // web's environment changed: only web is recreated.
-    std::fs::write(dir.join("compose.yaml"), web_db("changed")).unwrap();
-    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
-    assert!(err.contains("Container app-web-1  Recreated"), "{err}");
-    assert!(!err.contains("Container app-db-1  Recreate"), "{err}");
-    assert_eq!(container_id(&b, "app-db-1"), db, "db must be kept");
-    let new_web = container_id(&b, "app-web-1");
-    assert_ne!(new_web, web, "web must be recreated");
-    let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-log-prefix", "web"]);
-    assert_eq!(logs.trim(), "web up changed");
+        // web's environment changed: only web is recreated.
+        std::fs::write(dir.join("compose.yaml"), web_db("changed")).unwrap();
+        let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+        assert!(err.contains("Container app-web-1  Recreated"), "{err}");
+        assert!(!err.contains("Container app-db-1  Recreate"), "{err}");
+        assert_eq!(container_id(&b, "app-db-1"), db, "db must be kept");
+        let new_web = container_id(&b, "app-web-1");
+        assert_ne!(new_web, web, "web must be recreated");
+        let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-log-prefix", "web"]);
+        assert_eq!(logs.trim(), "web up changed");
 
-    // --force-recreate replaces both.
-    compose_ok(&b, &dir, &["up", "-d", "--force-recreate"]);
-    assert_ne!(container_id(&b, "app-db-1"), db);
-    assert_ne!(container_id(&b, "app-web-1"), new_web);
+        // --force-recreate replaces both.
+        compose_ok(&b, &dir, &["up", "-d", "--force-recreate"]);
+        assert_ne!(container_id(&b, "app-db-1"), db);
+        assert_ne!(container_id(&b, "app-web-1"), new_web);
 
-    // --scale adds numbered containers.
-    compose_ok(&b, &dir, &["up", "-d", "--scale", "web=2"]);
-    assert_eq!(all_names(&b), ["app-db-1", "app-web-1", "app-web-2"]);
+        // --scale adds numbered containers.
+        compose_ok(&b, &dir, &["up", "-d", "--scale", "web=2"]);
+        assert_eq!(all_names(&b), ["app-db-1", "app-web-1", "app-web-2"]);
 
-    compose_ok(&b, &dir, &["down", "-v"]);
-    assert!(all_names(&b).is_empty());
+        compose_ok(&b, &dir, &["down", "-v"]);
+        assert!(all_names(&b).is_empty());
+    }
 }
 
 #[test]
 fn failed_dependencies_fail_up_naming_them() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = format!(
-        "services:
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = format!(
+            "services:
   sick:
     image: busybox
     command: {sick}
@@ -289,31 +292,31 @@ fn failed_dependencies_fail_up_naming_them() {
       sick:
         condition: service_healthy
 ",
-        sick = service_sh("true"),
-        idle = service_sh("true"),
-    );
-    let dir = project(&b, "bad", &[("compose.yaml", &text)]);
-    let out = compose(&b, &dir, &["up", "-d"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "up must fail: {}", show(&out));
-    assert!(
-        err.contains("dependency failed to start: container bad-sick-1 is unhealthy"),
-        "{err}"
-    );
-    let st = b.ok(&[
-        "inspect",
-        "--format",
-        "{{.State.Status}}",
-        "bad-needs_sick-1",
-    ]);
-    assert_eq!(st.trim(), "created", "the dependent must not start");
-    compose_ok(&b, &dir, &["down"]);
+            sick = service_sh("true"),
+            idle = service_sh("true"),
+        );
+        let dir = project(&b, "bad", &[("compose.yaml", &text)]);
+        let out = compose(&b, &dir, &["up", "-d"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "up must fail: {}", show(&out));
+        assert!(
+            err.contains("dependency failed to start: container bad-sick-1 is unhealthy"),
+            "{err}"
+        );
+        let st = b.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            "bad-needs_sick-1",
+        ]);
+        assert_eq!(st.trim(), "created", "the dependent must not start");
+        compose_ok(&b, &dir, &["down"]);
 
-    // service_completed_successfully: a zero exit lets the dependent
-    // start, another one fails `up` with the service named.
-    let completed = |code: i32| {
-        format!(
-            "services:
+        // service_completed_successfully: a zero exit lets the dependent
+        // start, another one fails `up` with the service named.
+        let completed = |code: i32| {
+            format!(
+                "services:
   init:
     image: busybox
     command: [\"sh\", \"-c\", \"echo init done; exit {code}\"]
@@ -325,38 +328,40 @@ fn failed_dependencies_fail_up_naming_them() {
       init:
         condition: service_completed_successfully
 ",
-            idle = service_sh("echo app up"),
-        )
-    };
-    let dir = project(&b, "seq", &[("compose.yaml", &completed(0))]);
-    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
-    assert!(err.contains("Container seq-init-1  Exited"), "{err}");
-    let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "seq-app-1"]);
-    assert_eq!(st.trim(), "running");
-    let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-color"]);
-    assert!(
-        logs.contains("init-1  | init done") && logs.contains("app-1  | app up"),
-        "{logs}"
-    );
-    compose_ok(&b, &dir, &["down"]);
+                idle = service_sh("echo app up"),
+            )
+        };
+        let dir = project(&b, "seq", &[("compose.yaml", &completed(0))]);
+        let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+        assert!(err.contains("Container seq-init-1  Exited"), "{err}");
+        let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "seq-app-1"]);
+        assert_eq!(st.trim(), "running");
+        let (logs, _) = compose_ok(&b, &dir, &["logs", "--no-color"]);
+        assert!(
+            logs.contains("init-1  | init done") && logs.contains("app-1  | app up"),
+            "{logs}"
+        );
+        compose_ok(&b, &dir, &["down"]);
 
-    std::fs::write(dir.join("compose.yaml"), completed(3)).unwrap();
-    let out = compose(&b, &dir, &["up", "-d"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "up must fail: {}", show(&out));
-    assert!(
-        err.contains("\"init\" didn't complete successfully: exit 3"),
-        "{err}"
-    );
-    compose_ok(&b, &dir, &["down"]);
-    assert!(all_names(&b).is_empty());
+        std::fs::write(dir.join("compose.yaml"), completed(3)).unwrap();
+        let out = compose(&b, &dir, &["up", "-d"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "up must fail: {}", show(&out));
+        assert!(
+            err.contains("\"init\" didn't complete successfully: exit 3"),
+            "{err}"
+        );
+        compose_ok(&b, &dir, &["down"]);
+        assert!(all_names(&b).is_empty());
+    }
 }
 
 #[test]
 fn build_sections_are_built_and_rebuilt() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = "services:
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = "services:
   app:
     build:
       context: ./app
@@ -364,53 +369,61 @@ fn build_sections_are_built_and_rebuilt() {
         WHO: compose
     command: [\"cat\", \"/built\"]
 ";
-    let dir = project(&b, "bld", &[("compose.yaml", text)]);
-    let app = dir.join("app");
-    std::fs::create_dir(&app).unwrap();
-    std::fs::write(
-        app.join("Dockerfile"),
-        "FROM busybox\nARG WHO=nobody\nRUN echo \"built by $WHO\" > /built\n",
-    )
-    .unwrap();
-    if running_as_root() && !b.user.is_root() {
-        for p in [app.clone(), app.join("Dockerfile")] {
-            std::os::unix::fs::chown(&p, Some(b.user.uid), Some(b.user.gid)).unwrap();
+        let dir = project(&b, "bld", &[("compose.yaml", text)]);
+        let app = dir.join("app");
+        std::fs::create_dir(&app).unwrap();
+        std::fs::write(
+            app.join("Dockerfile"),
+            "FROM busybox\nARG WHO=nobody\nRUN echo \"built by $WHO\" > /built\n",
+        )
+        .unwrap();
+        if running_as_root() && !b.user.is_root() {
+            for p in [app.clone(), app.join("Dockerfile")] {
+                std::os::unix::fs::chown(&p, Some(b.user.uid), Some(b.user.gid)).unwrap();
+            }
         }
+        // Attached `up`: the service's output, prefixed, then its exit.
+        let (out, err) = compose_ok(&b, &dir, &["up"]);
+        assert!(err.contains("Image bld-app  Built"), "{err}");
+        assert!(out.contains("app-1  | built by compose"), "{out}");
+        assert!(out.contains("app-1 exited with code 0"), "{out}");
+        let first = b.image_id("bld-app");
+
+        // `build --build-arg` overrides `args:`; the next `up --build` runs it.
+        compose_ok(&b, &dir, &["build", "--build-arg", "WHO=flag"]);
+        assert_ne!(b.image_id("bld-app"), first);
+        let (out, _) = compose_ok(&b, &dir, &["run", "--rm", "-T", "app"]);
+        assert_eq!(out.trim(), "built by flag");
+
+        // A failing build names the service and the step.
+        std::fs::write(app.join("Dockerfile"), "FROM busybox\nRUN exit 3\n").unwrap();
+        let out = compose(&b, &dir, &["build"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}", show(&out));
+        assert!(
+            err.contains("service \"app\"") && err.contains("exit code: 3"),
+            "{err}"
+        );
+
+        // down --rmi local removes the image built for the service.
+        compose_ok(&b, &dir, &["down", "--rmi", "local"]);
+        assert!(b.cmd(&["image", "inspect", "bld-app"]).status.code() != Some(0));
+        assert!(all_names(&b).is_empty());
     }
-    // Attached `up`: the service's output, prefixed, then its exit.
-    let (out, err) = compose_ok(&b, &dir, &["up"]);
-    assert!(err.contains("Image bld-app  Built"), "{err}");
-    assert!(out.contains("app-1  | built by compose"), "{out}");
-    assert!(out.contains("app-1 exited with code 0"), "{out}");
-    let first = b.image_id("bld-app");
-
-    // `build --build-arg` overrides `args:`; the next `up --build` runs it.
-    compose_ok(&b, &dir, &["build", "--build-arg", "WHO=flag"]);
-    assert_ne!(b.image_id("bld-app"), first);
-    let (out, _) = compose_ok(&b, &dir, &["run", "--rm", "-T", "app"]);
-    assert_eq!(out.trim(), "built by flag");
-
-    // A failing build names the service and the step.
-    std::fs::write(app.join("Dockerfile"), "FROM busybox\nRUN exit 3\n").unwrap();
-    let out = compose(&b, &dir, &["build"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", show(&out));
-    assert!(
-        err.contains("service \"app\"") && err.contains("exit code: 3"),
-        "{err}"
-    );
-
-    // down --rmi local removes the image built for the service.
-    compose_ok(&b, &dir, &["down", "--rmi", "local"]);
-    assert!(b.cmd(&["image", "inspect", "bld-app"]).status.code() != Some(0));
-    assert!(all_names(&b).is_empty());
 }
 
 #[test]
 fn service_settings_reach_the_container() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = "services:
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        // Supplementary groups need a subordinate id range.
+        let (groups, want_groups) = if user.subids {
+            ("    group_add: [\"1234\"]\n", "k-1  | 0 1234")
+        } else {
+            ("", "k-1  | 0")
+        };
+        let text = "services:
   k:
     image: busybox
     command: [\"sh\", \"-c\", \"cat /proc/sys/kernel/domainname /proc/sys/kernel/shmmax; id -G; df -k /dev/shm | tail -1\"]
@@ -418,82 +431,87 @@ fn service_settings_reach_the_container() {
     sysctls:
       kernel.shmmax: \"123456789\"
     shm_size: 32m
-    group_add: [\"1234\"]
     annotations: {team: lab}
     stop_grace_period: 3s
     logging:
       driver: json-file
       options: {max-size: 1m}
-";
-    let dir = project(&b, "set", &[("compose.yaml", text)]);
-    let (out, _) = compose_ok(&b, &dir, &["up"]);
-    for want in [
-        "k-1  | example.org",
-        "k-1  | 123456789",
-        "k-1  | 0 1234",
-        " 32768 ",
-    ] {
-        assert!(out.contains(want), "{want:?} missing from:\n{out}");
-    }
-    let seen = b.ok(&[
+"
+        .to_string()
+            + groups;
+        let dir = project(&b, "set", &[("compose.yaml", &text)]);
+        let (out, _) = compose_ok(&b, &dir, &["up"]);
+        for want in [
+            "k-1  | example.org",
+            "k-1  | 123456789",
+            want_groups,
+            " 32768 ",
+        ] {
+            assert!(out.contains(want), "{want:?} missing from:\n{out}");
+        }
+        let seen = b.ok(&[
         "inspect",
         "--format",
         "{{json .HostConfig.Annotations}} {{.Config.StopTimeout}} {{json .HostConfig.LogConfig.Config}}",
         "set-k-1",
     ]);
-    assert_eq!(seen.trim(), r#"{"team":"lab"} 3 {"max-size":"1m"}"#);
+        assert_eq!(seen.trim(), r#"{"team":"lab"} 3 {"max-size":"1m"}"#);
 
-    // What `run` refuses, compose refuses too, naming the service.
-    let bad =
-        "services:\n  k:\n    image: busybox\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
-    std::fs::write(dir.join("compose.yaml"), bad).unwrap();
-    let out = compose(&b, &dir, &["up", "-d"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{}", show(&out));
-    assert!(
-        err.contains("service \"k\": sysctls: \"net.ipv4.ip_forward\""),
-        "{err}"
-    );
-    compose_ok(&b, &dir, &["down"]);
+        // What `run` refuses, compose refuses too, naming the service.
+        let bad =
+            "services:\n  k:\n    image: busybox\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
+        std::fs::write(dir.join("compose.yaml"), bad).unwrap();
+        let out = compose(&b, &dir, &["up", "-d"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}", show(&out));
+        assert!(
+            err.contains("service \"k\": sysctls: \"net.ipv4.ip_forward\""),
+            "{err}"
+        );
+        compose_ok(&b, &dir, &["down"]);
+    }
 }
 
 #[test]
 fn recreate_keeps_anonymous_volumes() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = |x: &str| {
-        format!(
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = |x: &str| {
+            format!(
             "services:\n  a:\n    image: busybox\n    command: {}\n    environment: {{X: \"{x}\"}}\n    volumes: [\"/cache\"]\n",
             service_sh("true")
         )
-    };
-    let dir = project(&b, "anon", &[("compose.yaml", &text("1"))]);
-    compose_ok(&b, &dir, &["up", "-d"]);
-    compose_ok(
-        &b,
-        &dir,
-        &["exec", "-T", "a", "sh", "-c", "echo kept > /cache/f"],
-    );
-    std::fs::write(dir.join("compose.yaml"), text("2")).unwrap();
-    let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
-    assert!(err.contains("Container anon-a-1  Recreated"), "{err}");
-    let (out, _) = compose_ok(
-        &b,
-        &dir,
-        &["exec", "-T", "a", "sh", "-c", "cat /cache/f; echo $X"],
-    );
-    assert_eq!(out, "kept\n2\n");
-    assert_eq!(b.ok(&["volume", "ls", "-q"]).lines().count(), 1);
-    compose_ok(&b, &dir, &["down", "-v"]);
-    assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), "");
+        };
+        let dir = project(&b, "anon", &[("compose.yaml", &text("1"))]);
+        compose_ok(&b, &dir, &["up", "-d"]);
+        compose_ok(
+            &b,
+            &dir,
+            &["exec", "-T", "a", "sh", "-c", "echo kept > /cache/f"],
+        );
+        std::fs::write(dir.join("compose.yaml"), text("2")).unwrap();
+        let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+        assert!(err.contains("Container anon-a-1  Recreated"), "{err}");
+        let (out, _) = compose_ok(
+            &b,
+            &dir,
+            &["exec", "-T", "a", "sh", "-c", "cat /cache/f; echo $X"],
+        );
+        assert_eq!(out, "kept\n2\n");
+        assert_eq!(b.ok(&["volume", "ls", "-q"]).lines().count(), 1);
+        compose_ok(&b, &dir, &["down", "-v"]);
+        assert_eq!(b.ok(&["volume", "ls", "-q"]).trim(), "");
+    }
 }
 
 #[test]
 fn attached_up_profiles_override_and_listings() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let main = format!(
-        "services:
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let main = format!(
+            "services:
   a:
     image: busybox
     command: {a}
@@ -506,98 +524,102 @@ fn attached_up_profiles_override_and_listings() {
     profiles: [debug]
     command: [\"echo\", \"debugging\"]
 ",
-        a = service_sh("echo a says $$FROM_OVERRIDE")
-    );
-    let over = "services:\n  a:\n    environment: {FROM_OVERRIDE: \"yes\"}\n";
-    let dir = project(
-        &b,
-        "att",
-        &[("compose.yaml", &main), ("compose.override.yaml", over)],
-    );
-    // Attached: prefixed output, the exit of b stops a, b's status is ours.
-    let out = compose(&b, &dir, &["up", "--exit-code-from", "b"]);
-    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("a-1  | a says yes"), "{text}");
-    assert!(text.contains("b-1  | b done"), "{text}");
-    assert!(text.contains("b-1 exited with code 4"), "{text}");
-    // Only the services of the active profiles ran.
-    assert_eq!(all_names(&b), ["att-a-1", "att-b-1"]);
+            a = service_sh("echo a says $$FROM_OVERRIDE")
+        );
+        let over = "services:\n  a:\n    environment: {FROM_OVERRIDE: \"yes\"}\n";
+        let dir = project(
+            &b,
+            "att",
+            &[("compose.yaml", &main), ("compose.override.yaml", over)],
+        );
+        // Attached: prefixed output, the exit of b stops a, b's status is ours.
+        let out = compose(&b, &dir, &["up", "--exit-code-from", "b"]);
+        assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("a-1  | a says yes"), "{text}");
+        assert!(text.contains("b-1  | b done"), "{text}");
+        assert!(text.contains("b-1 exited with code 4"), "{text}");
+        // Only the services of the active profiles ran.
+        assert_eq!(all_names(&b), ["att-a-1", "att-b-1"]);
 
-    // --wait returns once a is healthy.
-    compose_ok(&b, &dir, &["up", "-d", "--wait", "a"]);
-    let st = b.ok(&["inspect", "--format", "{{.State.Health.Status}}", "att-a-1"]);
-    assert_eq!(st.trim(), "healthy");
-    let (json, _) = compose_ok(&b, &dir, &["ps", "-a", "--format", "json"]);
-    let rows: Vec<serde_json::Value> = json
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let b_row = rows
-        .iter()
-        .find(|r| r["Service"] == "b")
-        .unwrap_or_else(|| panic!("{json}"));
-    assert_eq!(b_row["ExitCode"], 4);
-    assert_eq!(b_row["State"], "exited");
-    let (exited, _) = compose_ok(
-        &b,
-        &dir,
-        &["ps", "--status", "exited", "--format", "{{.Name}}"],
-    );
-    assert_eq!(exited.trim(), "att-b-1");
-    let (ls, _) = compose_ok(&b, &dir, &["ls", "-a"]);
-    assert!(
-        ls.contains("att ") && ls.contains("compose.override.yaml"),
-        "{ls}"
-    );
+        // --wait returns once a is healthy.
+        compose_ok(&b, &dir, &["up", "-d", "--wait", "a"]);
+        let st = b.ok(&["inspect", "--format", "{{.State.Health.Status}}", "att-a-1"]);
+        assert_eq!(st.trim(), "healthy");
+        let (json, _) = compose_ok(&b, &dir, &["ps", "-a", "--format", "json"]);
+        let rows: Vec<serde_json::Value> = json
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let b_row = rows
+            .iter()
+            .find(|r| r["Service"] == "b")
+            .unwrap_or_else(|| panic!("{json}"));
+        assert_eq!(b_row["ExitCode"], 4);
+        assert_eq!(b_row["State"], "exited");
+        let (exited, _) = compose_ok(
+            &b,
+            &dir,
+            &["ps", "--status", "exited", "--format", "{{.Name}}"],
+        );
+        assert_eq!(exited.trim(), "att-b-1");
+        let (ls, _) = compose_ok(&b, &dir, &["ls", "-a"]);
+        assert!(
+            ls.contains("att ") && ls.contains("compose.override.yaml"),
+            "{ls}"
+        );
 
-    // A profile named on the command line adds its service.
-    let (out, _) = compose_ok(&b, &dir, &["--profile", "debug", "up", "dbg"]);
-    assert!(out.contains("dbg-1  | debugging"), "{out}");
-    compose_ok(&b, &dir, &["--profile", "debug", "down"]);
-    assert!(all_names(&b).is_empty(), "{:?}", all_names(&b));
+        // A profile named on the command line adds its service.
+        let (out, _) = compose_ok(&b, &dir, &["--profile", "debug", "up", "dbg"]);
+        assert!(out.contains("dbg-1  | debugging"), "{out}");
+        compose_ok(&b, &dir, &["--profile", "debug", "down"]);
+        assert!(all_names(&b).is_empty(), "{:?}", all_names(&b));
+    }
 }
 
 #[test]
 fn interrupting_attached_up_stops_the_project() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = "services:\n  s:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'echo got term; exit 0' TERM; echo up; sleep 1000 & wait\"]\n";
-    let dir = project(&b, "intr", &[("compose.yaml", text)]);
-    let mut cmd = b.command(&["compose", "up"]);
-    cmd.current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let st = b.cmd(&["inspect", "--format", "{{.State.Status}}", "intr-s-1"]);
-        if String::from_utf8_lossy(&st.stdout).trim() == "running" {
-            break;
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = "services:\n  s:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'echo got term; exit 0' TERM; echo up; sleep 1000 & wait\"]\n";
+        let dir = project(&b, "intr", &[("compose.yaml", text)]);
+        let mut cmd = b.command(&["compose", "up"]);
+        cmd.current_dir(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let st = b.cmd(&["inspect", "--format", "{{.State.Status}}", "intr-s-1"]);
+            if String::from_utf8_lossy(&st.stdout).trim() == "running" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "intr-s-1 never ran");
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        assert!(std::time::Instant::now() < deadline, "intr-s-1 never ran");
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("s-1  | got term"), "{}", show(&out));
+        let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "intr-s-1"]);
+        assert_eq!(st.trim(), "exited");
+        compose_ok(&b, &dir, &["down"]);
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("s-1  | got term"), "{}", show(&out));
-    let st = b.ok(&["inspect", "--format", "{{.State.Status}}", "intr-s-1"]);
-    assert_eq!(st.trim(), "exited");
-    compose_ok(&b, &dir, &["down"]);
 }
 
 #[test]
 fn resource_limits_ulimits_and_devices() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = "services:
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = "services:
   r:
     image: busybox
     command: [\"sh\", \"-c\", \"ulimit -n; ls -l /dev/mydev | cut -c1\"]
@@ -610,32 +632,34 @@ fn resource_limits_ulimits_and_devices() {
       nofile: {soft: 1000, hard: 2000}
     devices: [\"/dev/null:/dev/mydev\"]
 ";
-    let dir = project(&b, "res", &[("compose.yaml", text)]);
-    let (out, _) = compose_ok(&b, &dir, &["up"]);
-    assert!(
-        out.contains("r-1  | 1000\n") && out.contains("r-1  | c\n"),
-        "{out}"
-    );
-    // Recorded as `run`'s flags record them (applied where this user's
-    // cgroups allow; otherwise the runtime warned once).
-    let seen = b.ok(&[
+        let dir = project(&b, "res", &[("compose.yaml", text)]);
+        let (out, _) = compose_ok(&b, &dir, &["up"]);
+        assert!(
+            out.contains("r-1  | 1000\n") && out.contains("r-1  | c\n"),
+            "{out}"
+        );
+        // Recorded as `run`'s flags record them (applied where this user's
+        // cgroups allow; otherwise the runtime warned once).
+        let seen = b.ok(&[
         "inspect",
         "--format",
         "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{json .HostConfig.Ulimits}}",
         "res-r-1",
     ]);
-    assert_eq!(
-        seen.trim(),
-        r#"67108864 500000000 50 [{"Hard":2000,"Name":"nofile","Soft":1000}]"#
-    );
-    compose_ok(&b, &dir, &["down"]);
+        assert_eq!(
+            seen.trim(),
+            r#"67108864 500000000 50 [{"Hard":2000,"Name":"nofile","Soft":1000}]"#
+        );
+        compose_ok(&b, &dir, &["down"]);
+    }
 }
 
 #[test]
 fn secrets_and_configs_are_mounted() {
-    let b = Berth::new(&main_user());
-    b.load_busybox();
-    let text = "services:
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = "services:
   s:
     image: busybox
     command: [\"sh\", \"-c\", \"cat /run/secrets/pw; cat /run/secrets/tok; echo; cat /etc/app.conf\"]
@@ -649,19 +673,20 @@ secrets:
 configs:
   conf: {content: \"setting=1\\n\"}
 ";
-    let dir = project(
-        &b,
-        "sec",
-        &[("compose.yaml", text), ("pw.txt", "hunter2\n")],
-    );
-    let mut cmd = b.command(&["compose", "up"]);
-    cmd.current_dir(&dir).env("TOKEN", "t0k");
-    let out = run(cmd);
-    assert_success(&out, "compose up with secrets");
-    let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["s-1  | hunter2\n", "s-1  | t0k\n", "s-1  | setting=1\n"] {
-        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        let dir = project(
+            &b,
+            "sec",
+            &[("compose.yaml", text), ("pw.txt", "hunter2\n")],
+        );
+        let mut cmd = b.command(&["compose", "up"]);
+        cmd.current_dir(&dir).env("TOKEN", "t0k");
+        let out = run(cmd);
+        assert_success(&out, "compose up with secrets");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for want in ["s-1  | hunter2\n", "s-1  | t0k\n", "s-1  | setting=1\n"] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        compose_ok(&b, &dir, &["down"]);
+        assert!(!b.root.join("compose").join("sec").exists());
     }
-    compose_ok(&b, &dir, &["down"]);
-    assert!(!b.root.join("compose").join("sec").exists());
 }
