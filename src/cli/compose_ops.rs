@@ -98,7 +98,7 @@ fn open(args: &ComposeArgs, services: &[String]) -> Result<(Store, Project)> {
 
 pub(crate) fn down(args: &ComposeArgs, a: &A::DownArgs) -> Result<()> {
     let (store, project) = open(args, &a.services)?;
-    crate::userns::enter()?;
+    ops::enter_user_namespace(&store, &project)?;
     let opts = DownOptions {
         services: a.services.clone(),
         remove_orphans: a.remove_orphans
