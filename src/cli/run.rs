@@ -20,6 +20,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     let mut request = a.request()?;
     crate::userns::enter()?;
     request.image_id = Some(ensure_image(&store, a)?);
+    crate::runtime::network::ops::preflight(&request.network)?;
     let record = lifecycle::create(&store, &request)?;
     if args.detach {
         return match lifecycle::start(&store, &record) {

@@ -37,7 +37,6 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         Some(n) => Some(spec::validate_name(n)?),
         None => None,
     };
-    spec::ensure_network_runs(&req.network.mode, &req.network.mode.to_string())?;
     let lock = store.lock()?;
     let name = match chosen {
         // Before volumes and bind directories are made: a conflict must leave nothing behind.
@@ -72,6 +71,14 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
+    let mut network = req.network.clone();
+    let image_exposed: Vec<String> = config
+        .config
+        .exposed_ports
+        .as_ref()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    super::network::records::resolve_at_create(store, &lock, &mut network, &image_exposed)?;
     let inherited = super::volumes::volumes_from(store, &req.volumes_from)?;
     let mounts = super::volumes::materialize(store, &req.mounts, inherited, &image_volumes, &lock)?;
     let record = ContainerRecord {
@@ -87,7 +94,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
                 mounts,
                 read_only: req.read_only,
             },
-            network: req.network.clone(),
+            network,
             lifecycle: req.lifecycle.clone(),
         },
     };

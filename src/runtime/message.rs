@@ -47,6 +47,11 @@ pub(crate) enum Message {
     Refused(String),
     /// monitor → spawner: the monitor waits for a client's `Ready`.
     Listening,
+    /// client → monitor: join the running container to the network with
+    /// this id (`network connect`; the record already names it).
+    NetConnect(String),
+    /// client → monitor: take the container off the network with this id.
+    NetDisconnect(String),
 }
 
 /// Largest payload accepted: bigger frames mean a confused peer.
@@ -74,6 +79,8 @@ impl Message {
             Message::Done => 11,
             Message::Refused(_) => 12,
             Message::Listening => 13,
+            Message::NetConnect(_) => 40,
+            Message::NetDisconnect(_) => 41,
         }
     }
 
@@ -81,7 +88,9 @@ impl Message {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let payload: &[u8] = match self {
             Message::Stdin(d) | Message::Stdout(d) | Message::Stderr(d) => d,
-            Message::Refused(text) => text.as_bytes(),
+            Message::Refused(text) | Message::NetConnect(text) | Message::NetDisconnect(text) => {
+                text.as_bytes()
+            }
             _ => &[],
         };
         let mut buf = Vec::with_capacity(HEADER + 8 + payload.len());
@@ -137,6 +146,8 @@ impl Message {
             11 => Message::Done,
             12 => Message::Refused(String::from_utf8_lossy(&p).into_owned()),
             13 => Message::Listening,
+            40 => Message::NetConnect(String::from_utf8_lossy(&p).into_owned()),
+            41 => Message::NetDisconnect(String::from_utf8_lossy(&p).into_owned()),
             _ => return Err(invalid(format!("unknown message kind {kind}"))),
         })
     }
@@ -231,6 +242,8 @@ mod tests {
             Message::Done,
             Message::Refused("no".into()),
             Message::Listening,
+            Message::NetConnect("ab12".into()),
+            Message::NetDisconnect("cd34".into()),
         ]
     }
 

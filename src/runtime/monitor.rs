@@ -163,6 +163,8 @@ struct Monitor {
     waiting_for_client: bool,
     /// The start the first client asked for failed: the monitor is done.
     start_failed: bool,
+    /// Published ports, addresses, network memberships.
+    net: super::network::ContainerNetwork,
 }
 
 /// When the next health probe runs, and the probe in flight.
@@ -180,6 +182,9 @@ impl Monitor {
         let listener = UnixListener::bind(&socket)
             .with_context(|| format!("creating the attach socket {}", socket.display()))?;
         let log = LogWriter::open(&store.container_log(id))?;
+        // Host ports are bound before anything starts: a port in use
+        // fails here, reported on the ready pipe.
+        let net = super::network::ContainerNetwork::new(&record)?;
         let mut state = store.container_state(id)?;
         state.restart_count = 0;
         let me = ProcessId::current();
@@ -206,6 +211,7 @@ impl Monitor {
             final_message: None,
             waiting_for_client: false,
             start_failed: false,
+            net,
         })
     }
 
@@ -262,8 +268,13 @@ impl Monitor {
             }
             StreamsOrConsole::Console(ours) => Some(ours),
         };
-        match launch(&self.store, &self.record, io) {
+        let net = match self.net.prepare(&self.store, &self.record) {
+            Ok(n) => n,
+            Err(e) => return Err(self.launch_failed(StartFailure::setup(e))),
+        };
+        match launch(&self.store, &self.record, io, &net) {
             Ok(l) => {
+                self.net.launched(l.pid.as_raw(), net);
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
                     match super::console::receive_master(ours.as_raw_fd()) {
@@ -286,6 +297,7 @@ impl Monitor {
                 self.state.finished_at = None;
                 self.state.exit_code = 0;
                 self.state.error.clear();
+                self.state.network = self.net.state();
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
                     self.health.next = Some(Instant::now() + hc.interval());
@@ -296,20 +308,24 @@ impl Monitor {
                 self.broadcast(&Message::Started(l.pid.as_raw()));
                 Ok(l.pid.as_raw())
             }
-            Err(failure) => {
-                self.streams = Streams::None;
-                self.state = ContainerState {
-                    monitor_pid: self.state.monitor_pid,
-                    monitor_start: self.state.monitor_start,
-                    ..failed_state(&failure)
-                };
-                let _ = self
-                    .store
-                    .save_container_state(&self.record.id, &self.state);
-                self.final_message = Some(Message::Failed(failure.clone()));
-                Err(failure)
-            }
+            Err(failure) => Err(self.launch_failed(failure)),
         }
+    }
+
+    /// The container could not be launched: record why.
+    fn launch_failed(&mut self, failure: StartFailure) -> StartFailure {
+        self.net.stopped(&self.store);
+        self.streams = Streams::None;
+        self.state = ContainerState {
+            monitor_pid: self.state.monitor_pid,
+            monitor_start: self.state.monitor_start,
+            ..failed_state(&failure)
+        };
+        let _ = self
+            .store
+            .save_container_state(&self.record.id, &self.state);
+        self.final_message = Some(Message::Failed(failure.clone()));
+        failure
     }
 
     /// Pipes or a console socket for the container's stdio.
@@ -384,6 +400,10 @@ impl Monitor {
             for c in &self.clients {
                 fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
             }
+            let net_base = fds.len();
+            for fd in self.net.poll_fds() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
             match poll(&mut fds, timeout) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("waiting for events"),
@@ -398,7 +418,9 @@ impl Monitor {
             let clients_ready: Vec<usize> = (0..self.clients.len())
                 .filter(|&i| ready(client_base + i))
                 .collect();
+            let net_ready: Vec<bool> = (net_base..fds.len()).map(ready).collect();
             drop(fds);
+            self.net.ready(&net_ready);
 
             if out_ready {
                 self.pump(Stream::Stdout, &mut buf);
@@ -451,20 +473,42 @@ impl Monitor {
                 }
             }
             self.tick_timers()?;
+            self.tick_network();
             if self.init.is_none() && self.restart_at.is_none() && !self.waiting_for_client {
                 return self.finish();
             }
         }
     }
 
+    /// Network work that waits for no descriptor: joining the helpers
+    /// once the container reported its start (off the launch path; a
+    /// container that already exited joins nothing), forwarder rounds.
+    fn tick_network(&mut self) {
+        self.net.tick();
+        if self.init.is_some() && self.net.join_due() {
+            self.net.join(&self.store, &self.record);
+            let error = self.net.problem().unwrap_or_default().to_string();
+            if error != self.state.error {
+                self.state.error = error;
+                let _ = self
+                    .store
+                    .save_container_state(&self.record.id, &self.state);
+            }
+        }
+    }
+
     fn next_timeout(&self) -> PollTimeout {
         let now = Instant::now();
+        if self.net.timeout() == Some(std::time::Duration::ZERO) {
+            return PollTimeout::ZERO;
+        }
         let deadlines = [
             self.restart_at,
             self.health
                 .next
                 .filter(|_| self.init.is_some() && self.health.running.is_none()),
             self.health.running.as_ref().map(|p| p.deadline()),
+            self.net.timeout().map(|t| now + t),
         ];
         match deadlines.iter().flatten().min() {
             None => PollTimeout::NONE,
@@ -606,6 +650,14 @@ impl Monitor {
                     };
                     let _ = reply.write_to(&mut self.clients[i].stream);
                 }
+                Message::NetConnect(ref id) | Message::NetDisconnect(ref id) => {
+                    let connect = matches!(message, Message::NetConnect(_));
+                    let reply = match self.change_networks(id, connect) {
+                        Ok(()) => Message::Done,
+                        Err(e) => Message::Refused(format!("{e:#}")),
+                    };
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
                 _ => {}
             }
         }
@@ -662,6 +714,8 @@ impl Monitor {
         let _ = self.log.flush_stream(Stream::Stderr);
         self.streams = Streams::None;
         self.init = None;
+        self.net.stopped(&self.store);
+        self.state.network = Default::default();
         super::cgroup::remove_container_cgroup(&self.record.id);
         if let Some(p) = self.health.running.take() {
             p.kill();
@@ -755,6 +809,8 @@ impl Monitor {
     /// The container is over: final state, `--rm`, and we go.
     fn finish(&mut self) -> Result<()> {
         let _ = std::fs::remove_file(&self.socket);
+        self.net.stopped(&self.store);
+        self.state.network = Default::default();
         if self.state.status.is_active() {
             self.state.status = Status::Exited;
         }
@@ -770,6 +826,29 @@ impl Monitor {
             self.broadcast(&message);
         }
         result
+    }
+
+    /// `network connect`/`disconnect` of the running container, asked by
+    /// a client that already changed the record.
+    fn change_networks(&mut self, network_id: &str, connect: bool) -> Result<()> {
+        if self.init.is_none() {
+            anyhow::bail!("container {} is not running", self.record.id);
+        }
+        self.record = self.store.container(&self.record.id)?;
+        if connect {
+            let ep = self
+                .record
+                .host
+                .network
+                .endpoint(network_id)
+                .context("the container's record does not name the network")?;
+            self.net.connect(&self.store, &self.record, &ep)?;
+        } else {
+            self.net.disconnect(&self.store, network_id)?;
+        }
+        self.state.network = self.net.state();
+        self.store
+            .save_container_state(&self.record.id, &self.state)
     }
 
     /// `pause` and `unpause`, asked by a client: the monitor freezes the

@@ -41,6 +41,7 @@ pub(crate) fn launch(
     store: &Store,
     record: &ContainerRecord,
     io: Io,
+    net: &super::network::Launch,
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let dir = store.container_dir(&record.id);
@@ -55,8 +56,9 @@ pub(crate) fn launch(
     store
         .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
         .map_err(setup)?;
-    let private_net = record.host.network.mode.is_private();
-    crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
+    let private_net = net.init.is_private();
+    crate::mounts::files::write_files(&dir, &record.config.hostname, &net.hosts, &net.resolv)
+        .map_err(setup)?;
     let overlay = overlay_spec(store, record).map_err(setup)?;
     let console_socket = match &io {
         Io::Tty { console } => Some(console.as_raw_fd()),
@@ -68,6 +70,7 @@ pub(crate) fn launch(
         container_dir: dir,
         overlay,
         private_net,
+        network: &net.init,
         attach_stdin: true,
         console_socket,
         tty_gid: tty_gid(),

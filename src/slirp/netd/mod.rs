@@ -668,7 +668,7 @@ impl Netd {
         if ip == self.spec.gateway {
             // DNS over TCP is forwarded to the upstream resolvers.
             return if dst.port() == 53 && !self.spec.internal {
-                self.upstream.clone()
+                self.upstream_of(from)
             } else {
                 Vec::new()
             };
@@ -736,17 +736,19 @@ impl Netd {
         let Some(mac) = self.joined(from).map(|j| j.mac) else {
             return;
         };
+        let upstream = self.upstream_of(from);
         let answer = dns::parse_query(query).and_then(|q| {
+            // Docker's default bridge resolves no member names.
             let local = self.members.iter().flatten().find_map(|m| {
                 let j = m.joined.as_ref()?;
-                j.names.contains(&q.name).then_some(j.spec.ip)
+                (self.spec.resolve_names && j.names.contains(&q.name)).then_some(j.spec.ip)
             });
             match local {
                 Some(ip) => Some(dns::local_answer(query, &q, ip)),
                 None if self.spec.internal => {
                     Some(dns::error_answer(query, &q, dns::RCODE_REFUSED))
                 }
-                None if self.upstream.is_empty() => {
+                None if upstream.is_empty() => {
                     Some(dns::error_answer(query, &q, dns::RCODE_SERVFAIL))
                 }
                 None => None,
@@ -759,11 +761,19 @@ impl Netd {
             }
             return;
         }
-        if self.spec.internal || self.upstream.is_empty() {
+        if self.spec.internal || upstream.is_empty() {
             return;
         }
-        let upstream = self.upstream[0];
-        self.udp_send(src, dst, upstream, query);
+        self.udp_send(src, dst, upstream[0], query);
+    }
+
+    /// Where member `from`'s DNS queries for other names go: its own
+    /// resolvers (`--dns`) if it has some, else the network's.
+    fn upstream_of(&self, from: usize) -> Vec<SocketAddr> {
+        match self.joined(from) {
+            Some(j) if !j.spec.dns_upstream.is_empty() => j.spec.dns_upstream.clone(),
+            _ => self.upstream.clone(),
+        }
     }
 
     /// Sends a member's datagram through the flow's host socket (made on
@@ -1115,6 +1125,12 @@ fn primary_host_ipv4() -> Option<Ipv4Addr> {
         let ip = ifa.address?.as_sockaddr_in()?.ip();
         (!ip.is_loopback()).then_some(ip)
     })
+}
+
+/// The helper's idea of the host's address (what `host-gateway` reaches
+/// without `allow_host_loopback`).
+pub fn host_address() -> Option<Ipv4Addr> {
+    primary_host_ipv4()
 }
 
 /// For tests: the helper's idea of the host's address.
