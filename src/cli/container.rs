@@ -46,11 +46,11 @@ pub(crate) fn ps(args: PsArgs) -> Result<()> {
             "RunningFor": time_ago(&c.created),
             "Status": status_text(&state),
             "State": state.status.as_str(),
-            "Ports": "",
+            "Ports": super::network::display_ports(&c, &state),
             "Names": c.name,
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             "Mounts": c.host.storage.mounts.iter().map(|m| m.volume.clone().unwrap_or_else(|| m.source.display().to_string())).collect::<Vec<_>>().join(","),
-            "Networks": c.host.network.mode.to_string(),
+            "Networks": super::network::network_names(&c),
         }));
     }
     if args.quiet {
@@ -139,6 +139,8 @@ struct PsFilters {
     names: Vec<String>,
     ids: Vec<String>,
     labels: Vec<String>,
+    networks: Vec<String>,
+    publish: Vec<String>,
 }
 
 impl PsFilters {
@@ -148,6 +150,8 @@ impl PsFilters {
             names: vec![],
             ids: vec![],
             labels: vec![],
+            networks: vec![],
+            publish: vec![],
         };
         for filter in filters {
             match filter.split_once('=') {
@@ -161,7 +165,9 @@ impl PsFilters {
                 Some(("name", v)) => f.names.push(v.to_string()),
                 Some(("id", v)) => f.ids.push(v.to_string()),
                 Some(("label", v)) => f.labels.push(v.to_string()),
-                _ => bail!("invalid filter '{filter}': supported filters are status=, name=, id= and label="),
+                Some(("network", v)) => f.networks.push(v.to_string()),
+                Some(("publish", v)) => f.publish.extend(super::network::port_filter_values("publish", v)?),
+                _ => bail!("invalid filter '{filter}': supported filters are status=, name=, id=, label=, network= and publish="),
             }
         }
         Ok(f)
@@ -175,6 +181,16 @@ impl PsFilters {
                     .iter()
                     .any(|n| c.name.contains(n.trim_start_matches('/'))))
             && (self.ids.is_empty() || self.ids.iter().any(|i| c.id.starts_with(i.as_str())))
+            && (self.networks.is_empty()
+                || self
+                    .networks
+                    .iter()
+                    .any(|n| super::network::on_network_filter(c, n)))
+            && (self.publish.is_empty()
+                || self
+                    .publish
+                    .iter()
+                    .any(|p| super::network::publishes(state, p)))
             && self.labels.iter().all(|l| match l.split_once('=') {
                 Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
                 None => c.config.labels.contains_key(l.as_str()),
@@ -270,6 +286,15 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             )
         })
         .collect();
+    let mut host_config = json!({
+        "Binds": binds,
+        "NetworkMode": c.host.network.mode.to_string(),
+        "AutoRemove": c.host.lifecycle.auto_remove,
+        "ReadonlyRootfs": c.host.storage.read_only,
+    });
+    if let Json::Object(m) = &mut host_config {
+        m.extend(super::network::host_config_json(c));
+    }
     Ok(json!({
         "Id": c.id,
         "Created": c.created,
@@ -297,12 +322,7 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "RestartCount": state.restart_count,
         "Driver": "overlay",
         "Platform": "linux",
-        "HostConfig": {
-            "Binds": binds,
-            "NetworkMode": c.host.network.mode.to_string(),
-            "AutoRemove": c.host.lifecycle.auto_remove,
-            "ReadonlyRootfs": c.host.storage.read_only,
-        },
+        "HostConfig": host_config,
         "GraphDriver": {
             "Name": "overlay",
             "Data": {
@@ -328,10 +348,9 @@ pub(crate) fn inspect_json(store: &Store, c: &ContainerRecord) -> Result<Json> {
             "Entrypoint": c.config.entrypoint,
             "Labels": c.config.labels,
             "StopSignal": c.config.stop_signal,
+            "ExposedPorts": super::network::exposed_json(c),
         },
-        "NetworkSettings": {
-            "Networks": { c.host.network.mode.to_string(): {} },
-        },
+        "NetworkSettings": super::network::settings_json(c, &state),
     }))
 }
 

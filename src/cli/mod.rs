@@ -12,6 +12,7 @@ mod exec;
 mod files;
 mod image;
 mod lifecycle;
+mod network;
 mod output;
 mod registry;
 mod report;
@@ -134,6 +135,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         std::env::set_var("BERTH_ROOT", root);
     }
     use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
+    use args::NetworkCommand as N;
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),
@@ -205,6 +207,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Diff(a) => files::diff(a),
             C::Pause(a) => exec::pause(a, true),
             C::Unpause(a) => exec::pause(a, false),
+            C::Port(a) => network::port(a),
         },
         Command::Volume(sub) => match sub {
             V::Create(a) => volume::create(a),
@@ -213,6 +216,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             V::Rm(a) => volume::rm(a),
             V::Prune(a) => volume::prune(a),
         },
+        Command::Network(sub) => match sub {
+            N::Create(a) => network::create(a),
+            N::Ls(a) => network::ls(a),
+            N::Inspect(a) => network::inspect(a),
+            N::Rm(a) => network::rm(a),
+            N::Prune(a) => network::prune(a),
+            N::Connect(a) => network::connect(a),
+            N::Disconnect(a) => network::disconnect(a),
+        },
+        Command::Port(a) => network::port(a),
         Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
         Command::Sandbox(a) => sandbox::sandbox(a),

@@ -11,6 +11,7 @@ mod container;
 mod create;
 mod files;
 mod image;
+mod network;
 mod system;
 mod volume;
 
@@ -18,6 +19,7 @@ pub(crate) use container::*;
 pub(crate) use create::*;
 pub(crate) use files::*;
 pub(crate) use image::*;
+pub(crate) use network::*;
 pub(crate) use system::*;
 pub(crate) use volume::*;
 
@@ -140,6 +142,11 @@ pub(crate) enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Define and run multi-container applications (Docker Compose)
     Compose(super::compose::ComposeArgs),
     /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
@@ -225,4 +232,6 @@ pub(crate) enum ContainerCommand {
     Pause(PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
 }

@@ -954,7 +954,7 @@ impl Netd {
                  (e.g. `sysctl net.ipv4.ping_group_range=\"0 2147483647\"` as root)",
                 self.spec.name,
                 range.trim(),
-                nix::unistd::getegid()
+                host_gid()
             );
             self.ping_denied_said = true;
         }
@@ -1125,6 +1125,16 @@ fn primary_host_ipv4() -> Option<Ipv4Addr> {
         let ip = ifa.address?.as_sockaddr_in()?.ip();
         (!ip.is_loopback()).then_some(ip)
     })
+}
+
+/// Our group as the host sees it (the helper runs in berth's user
+/// namespace, where it is 0): what ping_group_range must include.
+fn host_gid() -> u32 {
+    let own = nix::unistd::getegid().as_raw();
+    std::fs::read_to_string("/proc/self/gid_map")
+        .ok()
+        .and_then(|map| crate::store::host_id_of(&map, own))
+        .unwrap_or(own)
 }
 
 /// The helper's idea of the host's address (what `host-gateway` reaches
