@@ -134,8 +134,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(root) = &cli.root {
         std::env::set_var("BERTH_ROOT", root);
     }
-    use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
     use args::NetworkCommand as N;
+    use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),

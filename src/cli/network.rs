@@ -123,10 +123,9 @@ fn predefined_id(store: &Store, name: &str) -> String {
 
 fn find(store: &Store, spec: &str) -> Result<Shown> {
     let all = all_networks(store)?;
-    if let Some(i) = all
-        .iter()
-        .position(|n| n.id == spec || n.name == spec || (spec == "default" && n.name == DEFAULT_BRIDGE))
-    {
+    if let Some(i) = all.iter().position(|n| {
+        n.id == spec || n.name == spec || (spec == "default" && n.name == DEFAULT_BRIDGE)
+    }) {
         return Ok(all.into_iter().nth(i).expect("found"));
     }
     let prefixed: Vec<Shown> = all
@@ -171,7 +170,11 @@ pub(crate) fn ls(args: NetworkLsArgs) -> Result<()> {
             println!("{id}");
             continue;
         }
-        let labels = n.record.as_ref().map(|r| r.labels.clone()).unwrap_or_default();
+        let labels = n
+            .record
+            .as_ref()
+            .map(|r| r.labels.clone())
+            .unwrap_or_default();
         rows.push(json!({
             "ID": id,
             "Name": n.name,
@@ -367,7 +370,11 @@ fn network_json(n: &Shown, running: &[(ContainerRecord, ContainerState)]) -> Jso
                 sorted(&r.labels),
                 r.internal,
                 r.attachable,
-                if r.default_bridge { Json::Null } else { json!({}) },
+                if r.default_bridge {
+                    Json::Null
+                } else {
+                    json!({})
+                },
             )
         }
         None => (vec![], json!({}), json!({}), false, false, Json::Null),
@@ -439,7 +446,9 @@ pub(crate) fn prune(args: NetworkPruneArgs) -> Result<()> {
     }
     let store = Store::open_default()?;
     if !args.force
-        && !confirm("WARNING! This will remove all custom networks not used by at least one container.")?
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )?
     {
         return Ok(());
     }
@@ -484,8 +493,9 @@ fn parse_until(t: &str) -> Result<jiff::Timestamp> {
     if let Ok(secs) = t.parse::<i64>() {
         return jiff::Timestamp::from_second(secs).context("invalid until= timestamp");
     }
-    let d = crate::util::humanize::parse_go_duration(t)
-        .with_context(|| format!("invalid filter 'until={t}': a timestamp or a duration such as 24h"))?;
+    let d = crate::util::humanize::parse_go_duration(t).with_context(|| {
+        format!("invalid filter 'until={t}': a timestamp or a duration such as 24h")
+    })?;
     let d = jiff::SignedDuration::try_from(d).context("until= duration too large")?;
     jiff::Timestamp::now()
         .checked_sub(d)
@@ -497,8 +507,9 @@ pub(crate) fn connect(args: NetworkConnectArgs) -> Result<()> {
         .ip
         .as_deref()
         .map(|ip| {
-            ip.parse()
-                .map_err(|_| anyhow::anyhow!("invalid argument \"{ip}\" for \"--ip\" flag: not an IPv4 address"))
+            ip.parse().map_err(|_| {
+                anyhow::anyhow!("invalid argument \"{ip}\" for \"--ip\" flag: not an IPv4 address")
+            })
         })
         .transpose()?;
     let store = Store::open_default()?;
@@ -543,7 +554,10 @@ pub(crate) fn port(args: PortArgs) -> Result<()> {
                 .filter(|b| b.container_port == port && b.proto == proto)
                 .collect();
             if found.is_empty() {
-                eprintln!("Error: No public port '{want}' published for {}", args.container);
+                eprintln!(
+                    "Error: No public port '{want}' published for {}",
+                    args.container
+                );
                 return Err(super::ExitStatus(1).into());
             }
             for b in found {
@@ -834,12 +848,11 @@ pub(crate) fn on_network_filter(c: &ContainerRecord, value: &str) -> bool {
     match &c.host.network.mode {
         NetworkMode::Host | NetworkMode::None => c.host.network.mode.to_string() == value,
         NetworkMode::Container(_) => false,
-        _ => c
-            .host
-            .network
-            .user_networks()
-            .iter()
-            .any(|e| e.network == value || (!value.is_empty() && e.network_id.starts_with(value))),
+        _ => {
+            c.host.network.user_networks().iter().any(|e| {
+                e.network == value || (!value.is_empty() && e.network_id.starts_with(value))
+            })
+        }
     }
 }
 
@@ -850,10 +863,17 @@ pub(crate) fn port_filter_values(key: &str, value: &str) -> Result<Vec<String>> 
         Some((p, proto)) => (p, proto),
         None => (value, "tcp"),
     };
-    let bad = || anyhow::anyhow!("invalid filter '{key}={value}': expected PORT[/PROTO] or START-END[/PROTO]");
+    let bad = || {
+        anyhow::anyhow!(
+            "invalid filter '{key}={value}': expected PORT[/PROTO] or START-END[/PROTO]"
+        )
+    };
     let proto = Proto::parse(proto).ok_or_else(bad)?;
     let (a, b) = match ports.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let p = ports.parse::<u16>().map_err(|_| bad())?;
             (p, p)
@@ -916,7 +936,10 @@ mod tests {
     use crate::model::net_state::NetworkState;
     use crate::model::Status;
 
-    fn running_with(ports: Vec<PortBinding>, exposed: &[&str]) -> (ContainerRecord, ContainerState) {
+    fn running_with(
+        ports: Vec<PortBinding>,
+        exposed: &[&str],
+    ) -> (ContainerRecord, ContainerState) {
         let mut c = ContainerRecord::default();
         c.host.network.exposed = exposed.iter().map(|s| s.to_string()).collect();
         let state = ContainerState {
@@ -976,7 +999,10 @@ mod tests {
     #[test]
     fn inspect_ports_and_bindings() {
         let (mut c, s) = running_with(
-            vec![b(80, "0.0.0.0", 18080, Proto::Tcp), b(80, "::", 18080, Proto::Tcp)],
+            vec![
+                b(80, "0.0.0.0", 18080, Proto::Tcp),
+                b(80, "::", 18080, Proto::Tcp),
+            ],
             &["7000/tcp", "80/tcp"],
         );
         assert_eq!(
@@ -984,7 +1010,10 @@ mod tests {
             json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18080"}, {"HostIp": "::", "HostPort": "18080"}], "7000/tcp": null})
         );
         c.host.network.publish = crate::slirp::portfwd::parse_publish("18080:80").unwrap();
-        c.host.network.publish.extend(crate::slirp::portfwd::parse_publish("127.0.0.1::81/udp").unwrap());
+        c.host
+            .network
+            .publish
+            .extend(crate::slirp::portfwd::parse_publish("127.0.0.1::81/udp").unwrap());
         let h = host_config_json(&c);
         assert_eq!(
             h["PortBindings"],
@@ -998,7 +1027,10 @@ mod tests {
             go_time("2026-11-30T08:23:02.273725018Z"),
             "2026-11-30 08:23:02.273725018 +0000 UTC"
         );
-        assert_eq!(go_time("2026-11-30T08:23:02Z"), "2026-11-30 08:23:02 +0000 UTC");
+        assert_eq!(
+            go_time("2026-11-30T08:23:02Z"),
+            "2026-11-30 08:23:02 +0000 UTC"
+        );
         assert!(pattern_match("tn", "tnet"));
         assert!(pattern_match("^tn", "tnet") && !pattern_match("^et", "tnet"));
         assert!(pattern_match("net$", "tnet") && pattern_match("^tnet$", "tnet"));

@@ -18,6 +18,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     let detach_keys = parse_detach_keys(&args.detach_keys)?;
     let store = Store::open_default()?;
     let mut request = a.request()?;
+    crate::runtime::network::ops::enter_userns_for(&store, &request.network)?;
     crate::userns::enter()?;
     request.image_id = Some(ensure_image(&store, a)?);
     crate::runtime::network::ops::preflight(&request.network)?;
@@ -105,6 +106,7 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
         bail!("you cannot start and attach multiple containers at once");
     }
     let store = Store::open_default()?;
+    crate::runtime::network::ops::enter_userns_for_names(&store, &args.containers)?;
     crate::userns::enter()?;
     if args.attach || args.interactive {
         let record = store.resolve_container(&args.containers[0])?;
@@ -177,6 +179,7 @@ pub(crate) fn restart(args: RestartArgs) -> Result<()> {
         .map(crate::util::signals::parse_signal)
         .transpose()?;
     let store = Store::open_default()?;
+    crate::runtime::network::ops::enter_userns_for_names(&store, &args.containers)?;
     crate::userns::enter()?;
     super::for_each_name(&args.containers, |spec| {
         let record = store.resolve_container(spec)?;

@@ -36,6 +36,45 @@ pub(crate) fn preflight(cfg: &NetworkConfig) -> Result<()> {
     Ok(())
 }
 
+/// For `--network container:X`: before berth enters a user namespace of
+/// its own, it joins X's (a sibling namespace would not own X's network
+/// namespace, which the new container must join). Called by the commands
+/// that start containers, from the initial namespace; a no-op for other
+/// modes, for real root, and once inside a namespace.
+pub(crate) fn enter_userns_for(store: &Store, cfg: &NetworkConfig) -> Result<()> {
+    let NetworkMode::Container(other) = &cfg.mode else {
+        return Ok(());
+    };
+    if !crate::userns::is_initial_userns() {
+        return Ok(());
+    }
+    let c = store.resolve_container(other)?;
+    let state = store.observed_state(&c.id)?;
+    if !state.status.is_running() {
+        bail!("cannot join network of a non running container: {}", c.id);
+    }
+    crate::runtime::nsenter::Target::open(
+        state.process(),
+        &c.name,
+        nix::sched::CloneFlags::CLONE_NEWUSER,
+    )?
+    .join()
+    .with_context(|| format!("joining the user namespace of container {}", c.name))
+}
+
+/// [`enter_userns_for`] for the containers a command starts by name (the
+/// first that shares another's network decides).
+pub(crate) fn enter_userns_for_names(store: &Store, names: &[String]) -> Result<()> {
+    for n in names {
+        if let Ok(c) = store.resolve_container(n) {
+            if matches!(c.host.network.mode, NetworkMode::Container(_)) {
+                return enter_userns_for(store, &c.host.network);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `network connect [--alias A] [--ip IP] NETWORK CONTAINER`.
 pub(crate) fn connect(
     store: &Store,
