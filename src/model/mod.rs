@@ -29,6 +29,6 @@ pub(crate) use health::{HealthConfig, HealthResult, HealthState, HealthStatus};
 pub(crate) use host::HostConfig;
 pub(crate) use lifecycle::RestartPolicy;
 pub(crate) use mounts::{MountKind, MountPoint, MountRequest, StorageConfig};
-pub(crate) use network::{EndpointConfig, NetworkConfig, NetworkMode};
+pub(crate) use network::{NetworkConfig, NetworkMode};
 pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
 pub(crate) use state::{ContainerState, Status};

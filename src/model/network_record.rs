@@ -57,10 +57,6 @@ impl NetworkRecord {
     pub(crate) fn mtu(&self) -> Option<u32> {
         self.options.get(OPT_MTU).and_then(|m| m.parse().ok())
     }
-
-    pub(crate) fn short_id(&self) -> &str {
-        &self.id[..12.min(self.id.len())]
-    }
 }
 
 /// A member's address on a network, held while its monitor lives.

@@ -485,8 +485,13 @@ impl Monitor {
     /// container that already exited joins nothing), forwarder rounds.
     fn tick_network(&mut self) {
         self.net.tick();
+        if self.net.went_idle() {
+            trim_resident_code();
+        }
         if self.init.is_some() && self.net.join_due() {
             self.net.join(&self.store, &self.record);
+            // Joining ran code the loop needs no more (a helper's start).
+            trim_resident_code();
             let error = self.net.problem().unwrap_or_default().to_string();
             if error != self.state.error {
                 self.state.error = error;

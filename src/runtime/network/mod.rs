@@ -9,13 +9,18 @@
 //! - [`init_side`]: what the container's init does (namespace, TAPs);
 //! - [`monitor_side`]: what the monitor owns (ports, memberships);
 //! - [`ops`]: `network connect`/`disconnect` on containers, for the CLI
-//!   and compose.
+//!   and compose;
+//! - [`oneshot`]: the network of a process run without a monitor (a
+//!   build's RUN step).
 //!
 //! The API for compose and build is in ARCHITECTURE.md ("Networks").
 
 pub(crate) mod etc;
 pub(crate) mod init_side;
 pub(crate) mod monitor_side;
+// The build's RUN steps (`runtime::oneshot`) take this when they land.
+#[allow(dead_code)]
+pub(crate) mod oneshot;
 pub(crate) mod ops;
 pub(crate) mod plan;
 pub(crate) mod records;

@@ -51,23 +51,6 @@ pub(crate) struct Launch {
     from_init: Option<OwnedFd>,
 }
 
-impl Launch {
-    /// The host's network, for callers without a container network
-    /// (hosts and resolv.conf as for `--network host`).
-    pub(crate) fn host(hostname: &str) -> Launch {
-        let cfg = crate::model::NetworkConfig {
-            mode: NetworkMode::Host,
-            ..Default::default()
-        };
-        Launch {
-            init: InitNetwork::Host,
-            hosts: etc::hosts(hostname, &cfg, None, None, false),
-            resolv: host_resolv_conf(),
-            from_init: None,
-        }
-    }
-}
-
 struct Live {
     att: Attachment,
     /// The TAP device until the helper has it (then the membership holds it).
@@ -88,6 +71,8 @@ pub(crate) struct ContainerNetwork {
     join_at: Option<Instant>,
     /// The last problem with a network helper, cleared when all is well.
     problem: Option<String>,
+    /// The forwarder had connections at its last run.
+    forwarding: bool,
 }
 
 impl ContainerNetwork {
@@ -114,6 +99,7 @@ impl ContainerNetwork {
             init_pid: None,
             join_at: None,
             problem: None,
+            forwarding: false,
         })
     }
 
@@ -326,6 +312,15 @@ impl ContainerNetwork {
         }
     }
 
+    /// True once each time the forwarder's last connection closed: the
+    /// monitor then drops the code pages the data path faulted in.
+    pub(crate) fn went_idle(&mut self) -> bool {
+        let now = self.forwarder.as_ref().is_some_and(|f| f.connections() > 0);
+        let idle = self.forwarding && !now;
+        self.forwarding = now;
+        idle
+    }
+
     /// Work that is due without readiness (forwarder rounds, retries).
     pub(crate) fn tick(&mut self) {
         if self.forwarder_due.is_some_and(|t| t <= Instant::now()) {
@@ -515,8 +510,4 @@ fn join_other(store: &Store, other: &str) -> Result<Launch> {
 /// host's network.
 fn host_address() -> Option<Ipv4Addr> {
     crate::slirp::netd::host_address()
-}
-
-fn host_resolv_conf() -> String {
-    std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
 }
