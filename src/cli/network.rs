@@ -6,7 +6,11 @@ use super::args::{
     NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, NetworkInspectArgs,
     NetworkLsArgs, NetworkPruneArgs, NetworkRmArgs, PortArgs,
 };
-use super::output::{confirm, print_listing, print_objects, Listing};
+use super::filters::networks::{NetworkFacts, NetworkFilter};
+use super::filters::prune::PruneFilter;
+use super::output::{print_listing, print_objects, Listing};
+use super::prune::{confirm, Pruned};
+use crate::model::filters::FilterArgs;
 use crate::model::network::DEFAULT_BRIDGE;
 use crate::model::network_record::NetworkRecord;
 use crate::model::ports::{parse_exposed, PortBinding, Proto};
@@ -48,7 +52,8 @@ pub(crate) fn create(args: NetworkCreateArgs) -> Result<()> {
         options: key_values(&args.opt, "--opt")?,
     };
     let store = Store::open_default()?;
-    let record = records::create(&store, &req)?;
+    let record =
+        records::create(&store, &req).map_err(|e| super::daemon_error(format!("{e:#}")))?;
     println!("{}", record.id);
     Ok(())
 }
@@ -152,13 +157,22 @@ fn members(store: &Store) -> Result<Vec<(ContainerRecord, ContainerState)>> {
 }
 
 pub(crate) fn ls(args: NetworkLsArgs) -> Result<()> {
+    let filter =
+        NetworkFilter::new(FilterArgs::parse(&args.filter)?).map_err(super::daemon_error)?;
     let store = Store::open_default()?;
-    let filters = NetworkFilters::parse(&args.filter)?;
     let running = members(&store)?;
     let mut rows = Vec::new();
+    let mut labels_per_row = Vec::new();
     for n in all_networks(&store)? {
-        let used = running.iter().any(|(c, s)| on_network(c, s, &n));
-        if !filters.keep(&n, used) {
+        let facts = NetworkFacts {
+            name: &n.name,
+            id: &n.id,
+            driver: n.driver,
+            labels: n.record.as_ref().map(|r| &r.labels),
+            builtin: n.record.as_ref().is_none_or(|r| r.default_bridge),
+            in_use: running.iter().any(|(c, s)| on_network(c, s, &n)),
+        };
+        if !filter.matches(&facts) {
             continue;
         }
         let id = if args.no_trunc {
@@ -175,6 +189,7 @@ pub(crate) fn ls(args: NetworkLsArgs) -> Result<()> {
             .as_ref()
             .map(|r| r.labels.clone())
             .unwrap_or_default();
+        labels_per_row.push(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         rows.push(json!({
             "ID": id,
             "Name": n.name,
@@ -183,7 +198,7 @@ pub(crate) fn ls(args: NetworkLsArgs) -> Result<()> {
             "IPv6": "false",
             "Internal": n.record.as_ref().is_some_and(|r| r.internal).to_string(),
             "Labels": labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "CreatedAt": go_time(&n.created),
+            "CreatedAt": crate::util::humanize::go_time(&n.created),
         }));
     }
     if args.quiet {
@@ -205,6 +220,7 @@ pub(crate) fn ls(args: NetworkLsArgs) -> Result<()> {
                 ("CreatedAt", "CREATED AT"),
             ],
             rows,
+            labels: labels_per_row,
         },
     )
 }
@@ -215,93 +231,6 @@ fn on_network(c: &ContainerRecord, state: &ContainerState, n: &Shown) -> bool {
         (None, NetworkMode::None) => n.name == "none",
         (Some(r), _) => state.network.endpoint(&r.id).is_some(),
         _ => false,
-    }
-}
-
-/// `network ls -f`: Docker's keys and matching rules (name and id as
-/// unanchored patterns, the rest exact).
-struct NetworkFilters {
-    pairs: Vec<(String, String)>,
-}
-
-impl NetworkFilters {
-    fn parse(flags: &[String]) -> Result<NetworkFilters> {
-        let mut pairs = Vec::new();
-        for f in flags {
-            let Some((k, v)) = f.split_once('=') else {
-                bail!("bad format of filter (expected name=value)");
-            };
-            let k = k.trim().to_ascii_lowercase();
-            if !["name", "id", "label", "driver", "scope", "type", "dangling"].contains(&k.as_str())
-            {
-                bail!("Invalid filter '{k}'");
-            }
-            if k == "type" && !["custom", "builtin"].contains(&v) {
-                bail!("invalid filter: 'type'='{v}'");
-            }
-            if k == "dangling" && !["true", "false", "1", "0"].contains(&v) {
-                bail!("invalid filter 'dangling={v}'");
-            }
-            pairs.push((k, v.to_string()));
-        }
-        Ok(NetworkFilters { pairs })
-    }
-
-    fn values(&self, key: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// Values of one key are alternatives; keys must all hold.
-    fn keep(&self, n: &Shown, used: bool) -> bool {
-        let any = |key: &str, f: &dyn Fn(&str) -> bool| {
-            let vals = self.values(key);
-            vals.is_empty() || vals.iter().any(|v| f(v))
-        };
-        let builtin = n.record.as_ref().is_none_or(|r| r.default_bridge);
-        let labels = n.record.as_ref().map(|r| &r.labels);
-        any("name", &|v| pattern_match(v, &n.name))
-            && any("id", &|v| pattern_match(v, &n.id))
-            && any("driver", &|v| v == n.driver)
-            && any("scope", &|v| v == "local")
-            && any("type", &|v| (v == "builtin") == builtin)
-            && any("dangling", &|v| {
-                let want = v == "true" || v == "1";
-                !builtin && want != used
-            })
-            && self.values("label").iter().all(|l| {
-                let Some(labels) = labels else { return false };
-                match l.split_once('=') {
-                    Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-                    None => labels.contains_key(*l),
-                }
-            })
-    }
-}
-
-/// Docker matches `name=` and `id=` as an exact value or an unanchored
-/// regular expression; berth takes the common forms: exact, substring,
-/// `^` and `$` anchors.
-fn pattern_match(pattern: &str, s: &str) -> bool {
-    if pattern == s {
-        return true;
-    }
-    let (start, p) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let (end, p) = match p.strip_suffix('$') {
-        Some(p) => (true, p),
-        None => (false, p),
-    };
-    match (start, end) {
-        (true, true) => s == p,
-        (true, false) => s.starts_with(p),
-        (false, true) => s.ends_with(p),
-        (false, false) => s.contains(p),
     }
 }
 
@@ -428,23 +357,12 @@ pub(crate) fn rm(args: NetworkRmArgs) -> Result<()> {
     Ok(())
 }
 
+/// Filter keys of `network prune`.
+pub(crate) const PRUNE_FILTERS: &[&str] = &["label", "label!", "until"];
+
 pub(crate) fn prune(args: NetworkPruneArgs) -> Result<()> {
-    let mut keep_rules: Vec<(bool, String, Option<String>)> = Vec::new();
-    let mut until: Option<jiff::Timestamp> = None;
-    for f in &args.filter {
-        if let Some(l) = f.strip_prefix("label!=") {
-            let (k, v) = split_label(l);
-            keep_rules.push((false, k, v));
-        } else if let Some(l) = f.strip_prefix("label=") {
-            let (k, v) = split_label(l);
-            keep_rules.push((true, k, v));
-        } else if let Some(t) = f.strip_prefix("until=") {
-            until = Some(parse_until(t)?);
-        } else {
-            bail!("invalid filter '{f}': network prune supports label=, label!= and until=");
-        }
-    }
-    let store = Store::open_default()?;
+    let filter = PruneFilter::new(FilterArgs::parse(&args.filter)?, PRUNE_FILTERS)
+        .map_err(super::daemon_error)?;
     if !args.force
         && !confirm(
             "WARNING! This will remove all custom networks not used by at least one container.",
@@ -452,54 +370,28 @@ pub(crate) fn prune(args: NetworkPruneArgs) -> Result<()> {
     {
         return Ok(());
     }
-    let removed = records::prune(&store, |r| {
-        let labelled = |k: &str, v: &Option<String>| match v {
-            Some(v) => r.labels.get(k) == Some(v),
-            None => r.labels.contains_key(k),
-        };
-        let label_ok = keep_rules
-            .iter()
-            .all(|(want, k, v)| labelled(k, v) == *want);
-        let old_enough = until.is_none_or(|u| {
-            r.created
-                .parse::<jiff::Timestamp>()
-                .is_ok_and(|created| created < u)
-        });
-        !(label_ok && old_enough)
-    })?;
-    if !removed.is_empty() {
-        println!("Deleted Networks:");
-        for n in &removed {
-            println!("{n}");
-        }
-        println!();
+    let store = Store::open_default()?;
+    let pruned = prune_networks(&store, &filter)?;
+    if !pruned.output.is_empty() {
+        println!("{}", pruned.output);
     }
     Ok(())
 }
 
-fn split_label(l: &str) -> (String, Option<String>) {
-    match l.split_once('=') {
-        Some((k, v)) => (k.to_string(), Some(v.to_string())),
-        None => (l.to_string(), None),
-    }
-}
-
-/// `until=`: a timestamp (RFC 3339 or seconds since the epoch) or a Go
-/// duration ago (`24h`).
-fn parse_until(t: &str) -> Result<jiff::Timestamp> {
-    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
-        return Ok(ts);
-    }
-    if let Ok(secs) = t.parse::<i64>() {
-        return jiff::Timestamp::from_second(secs).context("invalid until= timestamp");
-    }
-    let d = crate::util::humanize::parse_go_duration(t).with_context(|| {
-        format!("invalid filter 'until={t}': a timestamp or a duration such as 24h")
+/// The user-defined networks no running container is on, that `filter`
+/// lets go (`network prune`, `system prune`).
+pub(crate) fn prune_networks(store: &Store, filter: &PruneFilter) -> Result<Pruned> {
+    let removed = records::prune(store, |r| {
+        !filter.allows(Some(&r.created), |k| r.labels.get(k).map(String::as_str))
     })?;
-    let d = jiff::SignedDuration::try_from(d).context("until= duration too large")?;
-    jiff::Timestamp::now()
-        .checked_sub(d)
-        .context("until= duration too large")
+    let mut output = String::new();
+    if !removed.is_empty() {
+        output = format!("Deleted Networks:\n{}\n", removed.join("\n"));
+    }
+    Ok(Pruned {
+        output,
+        reclaimed: 0,
+    })
 }
 
 pub(crate) fn connect(args: NetworkConnectArgs) -> Result<()> {
@@ -513,14 +405,20 @@ pub(crate) fn connect(args: NetworkConnectArgs) -> Result<()> {
         })
         .transpose()?;
     let store = Store::open_default()?;
-    let c = store.resolve_container(&args.container)?;
+    let c = store
+        .resolve_container(&args.container)
+        .map_err(super::daemon_error)?;
     ops::connect(&store, &c, &args.network, &args.alias, ip)
+        .map_err(|e| super::daemon_error(format!("{e:#}")))
 }
 
 pub(crate) fn disconnect(args: NetworkDisconnectArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let c = store.resolve_container(&args.container)?;
+    let c = store
+        .resolve_container(&args.container)
+        .map_err(super::daemon_error)?;
     ops::disconnect(&store, &c, &args.network, args.force)
+        .map_err(|e| super::daemon_error(format!("{e:#}")))
 }
 
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`.
@@ -842,60 +740,6 @@ pub(crate) fn settings_json(c: &ContainerRecord, state: &ContainerState) -> Json
     })
 }
 
-/// `ps -f network=NAME|ID`: Docker matches a network's name exactly or
-/// its id by prefix, among the networks the container is configured for.
-pub(crate) fn on_network_filter(c: &ContainerRecord, value: &str) -> bool {
-    match &c.host.network.mode {
-        NetworkMode::Host | NetworkMode::None => c.host.network.mode.to_string() == value,
-        NetworkMode::Container(_) => false,
-        _ => {
-            c.host.network.user_networks().iter().any(|e| {
-                e.network == value || (!value.is_empty() && e.network_id.starts_with(value))
-            })
-        }
-    }
-}
-
-/// `ps -f publish=PORT[/PROTO]` and ranges (`8000-8080/tcp`): the
-/// `80/tcp` forms to look for.
-pub(crate) fn port_filter_values(key: &str, value: &str) -> Result<Vec<String>> {
-    let (ports, proto) = match value.split_once('/') {
-        Some((p, proto)) => (p, proto),
-        None => (value, "tcp"),
-    };
-    let bad = || {
-        anyhow::anyhow!(
-            "invalid filter '{key}={value}': expected PORT[/PROTO] or START-END[/PROTO]"
-        )
-    };
-    let proto = Proto::parse(proto).ok_or_else(bad)?;
-    let (a, b) = match ports.split_once('-') {
-        Some((a, b)) => (
-            a.parse::<u16>().map_err(|_| bad())?,
-            b.parse::<u16>().map_err(|_| bad())?,
-        ),
-        None => {
-            let p = ports.parse::<u16>().map_err(|_| bad())?;
-            (p, p)
-        }
-    };
-    if b < a {
-        return Err(bad());
-    }
-    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
-}
-
-/// Whether a running container publishes host port `port` (`8080/tcp`),
-/// Docker's `publish=` rule (the public port).
-pub(crate) fn publishes(state: &ContainerState, port: &str) -> bool {
-    state.status.is_active()
-        && state
-            .network
-            .ports
-            .iter()
-            .any(|b| format!("{}/{}", b.host_port, b.proto) == port)
-}
-
 /// The networks `ps` shows in NETWORKS (comma-separated names).
 pub(crate) fn network_names(c: &ContainerRecord) -> String {
     match &c.host.network.mode {
@@ -909,24 +753,6 @@ pub(crate) fn network_names(c: &ContainerRecord) -> String {
             .map(|e| e.network.clone())
             .collect::<Vec<_>>()
             .join(","),
-    }
-}
-
-/// Go's `time.Time.String()` of an RFC 3339 time, as Docker prints
-/// `CreatedAt` (`2026-11-30 08:23:02.273725018 +0000 UTC`).
-fn go_time(rfc3339: &str) -> String {
-    match rfc3339.parse::<jiff::Timestamp>() {
-        Ok(t) => {
-            let base = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
-            let nanos = t.subsec_nanosecond();
-            let frac = if nanos == 0 {
-                String::new()
-            } else {
-                format!(".{nanos:09}").trim_end_matches('0').to_string()
-            };
-            format!("{base}{frac} +0000 UTC")
-        }
-        Err(_) => rfc3339.to_string(),
     }
 }
 
@@ -1019,20 +845,5 @@ mod tests {
             h["PortBindings"],
             json!({"80/tcp": [{"HostIp": "", "HostPort": "18080"}], "81/udp": [{"HostIp": "127.0.0.1", "HostPort": ""}]})
         );
-    }
-
-    #[test]
-    fn go_times_and_patterns() {
-        assert_eq!(
-            go_time("2026-11-30T08:23:02.273725018Z"),
-            "2026-11-30 08:23:02.273725018 +0000 UTC"
-        );
-        assert_eq!(
-            go_time("2026-11-30T08:23:02Z"),
-            "2026-11-30 08:23:02 +0000 UTC"
-        );
-        assert!(pattern_match("tn", "tnet"));
-        assert!(pattern_match("^tn", "tnet") && !pattern_match("^et", "tnet"));
-        assert!(pattern_match("net$", "tnet") && pattern_match("^tnet$", "tnet"));
     }
 }

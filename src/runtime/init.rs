@@ -6,12 +6,11 @@
 //! exec happened) and exits.
 
 use super::message::Message;
-use super::{caps, spec, user};
+use super::{caps, namespaces, spec, user};
 use crate::model::exit::{EXIT_BERTH_ERROR, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::model::{ContainerRecord, StartFailure};
 use crate::mounts::{self, rootfs::OverlaySpec};
 use anyhow::{Context, Result};
-use nix::sched::CloneFlags;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -31,6 +30,9 @@ pub(crate) struct InitContext<'a> {
     /// gid for devpts terminals, when mapped.
     pub(crate) tty_gid: Option<u32>,
     pub(crate) setgroups_allowed: bool,
+    /// Namespaces shared with other containers or the host, prepared by
+    /// the monitor (`--ipc`, `--pid`, `--userns`).
+    pub(crate) namespaces: &'a super::namespaces::Launch,
 }
 
 /// Runs in the forked child; never returns.
@@ -66,21 +68,23 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         nix::unistd::dup2_stdin(&null).context("redirecting stdin from /dev/null")?;
     }
-    let flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP;
+    // The network namespace is made by the network's setup, with its
+    // devices, before the sysctls of `after_unshare` apply to it.
+    let flags = namespaces::unshare_flags(ctx.record, false);
     nix::sched::unshare(flags).context("creating the container's namespaces")?;
+    super::network::init_side::setup(ctx.network)?;
+    namespaces::after_unshare(ctx.record, ctx.namespaces)?;
     // Nothing we mount may propagate back to the host.
     crate::mounts::make_private()?;
-    super::network::init_side::setup(ctx.network)?;
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
     let root =
         mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
-    mounts::proc_sys::mount_proc(&root)?;
+    namespaces::after_rootfs(&root, ctx.record)?;
+    namespaces::mount_proc(&root, ctx.record)?;
     mounts::dev::setup(&root, ctx.tty_gid)?;
+    namespaces::after_dev(&root, ctx.record, ctx.namespaces)?;
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
     mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
     let user_targets: Vec<&str> = ctx
@@ -98,7 +102,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     drop(root);
     mounts::pivot::pivot(&rootfs)?;
     mounts::proc_sys::restrict_paths()?;
-    nix::unistd::sethostname(&ctx.record.config.hostname).context("setting the hostname")?;
+    namespaces::set_names(ctx.record)?;
     Ok(())
 }
 
@@ -108,7 +112,12 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     let config = &ctx.record.config;
     let passwd = read_small_file("/etc/passwd");
     let group = read_small_file("/etc/group");
-    let u = user::resolve(&config.user, passwd.as_deref(), group.as_deref())?;
+    let mut u = user::resolve(&config.user, passwd.as_deref(), group.as_deref())?;
+    u.groups.extend(namespaces::extra_groups(
+        &config.group_add,
+        group.as_deref(),
+        ctx.setgroups_allowed,
+    )?);
     if let Some(socket) = ctx.console_socket {
         super::console::setup_in_container(socket, u.uid, ctx.tty_gid.unwrap_or(u.gid))?;
     }
@@ -130,8 +139,8 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     let not_mapped = |what: &str, id: u32| {
         format!(
             "switching to {what} {id}: the id is not mapped in berth's user namespace (with a \
-             single mapping only root exists; an administrator can add a subordinate range in \
-             /etc/subuid and /etc/subgid)"
+             single mapping only root exists, or only you with --userns keep-id; an \
+             administrator can add a subordinate range in /etc/subuid and /etc/subgid)"
         )
     };
     if ctx.setgroups_allowed {

@@ -147,6 +147,17 @@ pub(crate) enum Command {
     Network(NetworkCommand),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Manage berth (disk usage, information, cleaning up)
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Write a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        long_about = "Write a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.\n\n\
+            bash: berth completion bash > ~/.local/share/bash-completion/completions/berth\n\
+            zsh: berth completion zsh > ~/.zfunc/_berth (with fpath+=~/.zfunc before compinit)\n\
+            fish: berth completion fish > ~/.config/fish/completions/berth.fish"
+    )]
+    Completion(CompletionArgs),
     /// Define and run multi-container applications (Docker Compose)
     Compose(super::compose::ComposeArgs),
     /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
@@ -234,4 +245,6 @@ pub(crate) enum ContainerCommand {
     Unpause(PauseArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
 }
