@@ -104,6 +104,10 @@ pub(crate) struct EndpointConfig {
     /// `--ip`: a fixed address; otherwise the lowest free one at each start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ip: Option<Ipv4Addr>,
+    /// `--mac-address`: the interface's MAC; otherwise Docker's 02:42 and
+    /// the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mac: Option<super::ipnet::Mac>,
     /// `--network NAME:allow_host_loopback=true`: the host address also
     /// reaches services bound only to the host's loopback (Podman's option).
     #[serde(skip_serializing_if = "std::ops::Not::not")]

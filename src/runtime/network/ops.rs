@@ -113,6 +113,7 @@ pub(crate) fn connect(
         aliases: aliases.to_vec(),
         ip,
         allow_host_loopback: false,
+        mac: None,
     };
     records::check_endpoint(&net, &ep)?;
     let before = c.clone();

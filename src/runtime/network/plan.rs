@@ -26,7 +26,7 @@ pub(crate) struct Attachment {
 
 impl Attachment {
     pub(crate) fn mac(&self) -> Mac {
-        Mac::for_ip(self.ip)
+        self.endpoint.mac.unwrap_or_else(|| Mac::for_ip(self.ip))
     }
 
     /// The first network holds the default route, unless it is internal

@@ -23,6 +23,16 @@ pub(crate) struct NetworkFlags {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long = "ip", value_name = "string")]
     pub(crate) ip: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address", value_name = "string")]
+    pub(crate) mac_address: Option<String>,
+    /// IPv6 address: refused, berth's networks are IPv4 only
+    #[arg(long = "ip6", value_name = "string")]
+    pub(crate) ip6: Option<String>,
+    /// Container IPv4/IPv6 link-local addresses: refused, berth's networks
+    /// give one address per interface
+    #[arg(long = "link-local-ip", value_name = "list")]
+    pub(crate) link_local_ip: Vec<String>,
     /// Publish a container's port(s) to the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp]
     #[arg(short = 'p', long = "publish", value_name = "list")]
     pub(crate) publish: Vec<String>,
@@ -77,7 +87,15 @@ impl NetworkFlags {
             if let Some(ip) = &self.ip {
                 first.ip = Some(parse_ipv4(ip, "--ip")?);
             }
+            if let Some(mac) = &self.mac_address {
+                first.mac = Some(parse_mac(mac)?);
+            }
         } else {
+            if self.mac_address.is_some() {
+                bail!(
+                    "conflicting options: mac-address and the network mode: --mac-address needs                      a network of berth's (bridge or one made with `network create`)"
+                );
+            }
             if !self.network_alias.is_empty() {
                 bail!(
                     "network-scoped alias is supported only for containers in user defined \
@@ -87,6 +105,18 @@ impl NetworkFlags {
             if self.ip.is_some() {
                 bail!("--ip needs a network of berth's (bridge or one made with `network create`)");
             }
+        }
+        if self.ip6.is_some() {
+            bail!(
+                "--ip6 is not supported: berth's networks are IPv4 only (published ports still \
+                 listen on the host's IPv6 addresses)"
+            );
+        }
+        if !self.link_local_ip.is_empty() {
+            bail!(
+                "--link-local-ip is not supported: berth's networks give each interface one \
+                 IPv4 address (use --ip to choose it)"
+            );
         }
         for p in &self.publish {
             cfg.publish
@@ -121,6 +151,17 @@ fn endpoint(name: &str) -> EndpointConfig {
     }
 }
 
+/// Docker's rule: a unicast MAC address.
+fn parse_mac(value: &str) -> Result<crate::model::ipnet::Mac> {
+    let mac: crate::model::ipnet::Mac = value.parse().map_err(|e| {
+        anyhow::anyhow!("invalid argument \"{value}\" for \"--mac-address\" flag: {e}")
+    })?;
+    if !mac.is_unicast() {
+        bail!("invalid argument \"{value}\" for \"--mac-address\" flag: not a unicast MAC address");
+    }
+    Ok(mac)
+}
+
 fn parse_ipv4(value: &str, flag: &str) -> Result<Ipv4Addr> {
     value.parse::<Ipv4Addr>().map_err(|_| {
         anyhow::anyhow!("invalid argument \"{value}\" for \"{flag}\" flag: not an IPv4 address")
@@ -141,10 +182,11 @@ pub(crate) fn parse_network_value(value: &str) -> Result<(NetworkMode, EndpointC
                 "name" => ep.network = v.to_string(),
                 "alias" => ep.aliases.push(v.to_string()),
                 "ip" => ep.ip = Some(parse_ipv4(v, "--network ip=")?),
+                "mac-address" => ep.mac = Some(parse_mac(v)?),
                 "allow_host_loopback" => ep.allow_host_loopback = parse_bool(v, value)?,
                 other => bail!(
                     "invalid --network {value:?}: unknown option {other:?} (berth knows name, \
-                     alias, ip and allow_host_loopback)"
+                     alias, ip, mac-address and allow_host_loopback)"
                 ),
             }
         }
