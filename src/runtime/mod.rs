@@ -21,6 +21,7 @@ pub(crate) mod mount_spec;
 pub(crate) mod namespaces;
 pub(crate) mod network;
 pub(crate) mod nsenter;
+pub(crate) mod oneshot;
 pub(crate) mod policy;
 pub(crate) mod pty;
 pub(crate) mod reexec;
