@@ -42,6 +42,16 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Two consecutive ports that were free a moment ago.
+fn free_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if p < u16::MAX && TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
 /// `curl -s --max-time 5 URL`: the body, or None when it failed.
 fn curl(url: &str) -> Option<String> {
     let out = Command::new("curl")
@@ -263,8 +273,11 @@ fn default_network_published_ports_and_conflicts() {
                 "{e}"
             );
         }
-        // Ports come back after restart, and after stop and start.
+        // Ports come back after restart (also with an immediate kill: the
+        // old monitor lets go of them first), and after stop and start.
         b.ok(&["restart", "-t", "1", "web"]);
+        assert_eq!(curl_until(&format!("http://127.0.0.1:{p1}/")), "hello\n");
+        b.ok(&["restart", "-t", "0", "web"]);
         assert_eq!(curl_until(&format!("http://127.0.0.1:{p1}/")), "hello\n");
         b.ok(&["stop", "-t", "1", "web"]);
         assert_eq!(b.ok(&["ps", "-a", "--format", "{{.Ports}}"]).trim(), "");
@@ -277,6 +290,31 @@ fn default_network_published_ports_and_conflicts() {
             None,
             "the port is closed"
         );
+
+        // Ranges, and -P for --expose (a random host port each).
+        let r = free_pair();
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "ranges",
+            "-p",
+            &format!("127.0.0.1:{r}-{}:8000-8001", r + 1),
+            "-P",
+            "--expose",
+            "9000/udp",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        let ports = b.ok(&["port", "ranges"]);
+        assert!(
+            ports.contains(&format!("8000/tcp -> 127.0.0.1:{r}\n"))
+                && ports.contains(&format!("8001/tcp -> 127.0.0.1:{}\n", r + 1))
+                && ports.contains("9000/udp -> 0.0.0.0:"),
+            "{ports}"
+        );
+        b.ok(&["rm", "-f", "ranges"]);
 
         // `--network host` and `--network none` keep working.
         let out = b.ok(&[

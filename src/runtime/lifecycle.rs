@@ -20,6 +20,7 @@ use crate::image::config::ImageConfig;
 use crate::model::{ContainerRecord, CreateRequest, HostConfig, Status, StorageConfig};
 use crate::store::images::NoSuchImage;
 use crate::store::Store;
+use crate::util::proc::ProcessId;
 use crate::util::report;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
@@ -201,6 +202,7 @@ pub(crate) fn stop(
     }
     let signal = signal.unwrap_or_else(|| stop_signal(record));
     let init = state.process();
+    let monitor = state.monitor();
     let _ = init.signal(signal);
     let deadline = timeout.map(|t| Instant::now() + t);
     while store.observed_state(&record.id)?.status.is_running() {
@@ -211,7 +213,22 @@ pub(crate) fn stop(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    wait_for_ports_released(record, monitor);
     Ok(())
+}
+
+/// The monitor holds the published ports until it exits, a moment after
+/// it recorded the exit: wait for that (briefly), so that a `start` or
+/// `restart` right after can bind them again.
+fn wait_for_ports_released(record: &ContainerRecord, monitor: ProcessId) {
+    let net = &record.host.network;
+    if net.publish.is_empty() && !net.publish_all {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while monitor.is_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// How long `stop` waits before SIGKILL: `explicit` seconds (`stop -t`),

@@ -250,7 +250,7 @@ impl Monitor {
             }
         }
         self.waiting_for_client = wait_for_client;
-        trim_resident_code();
+        crate::util::resident::trim_code();
         self.event_loop(&signals)
     }
 
@@ -489,12 +489,12 @@ impl Monitor {
     fn tick_network(&mut self) {
         self.net.tick();
         if self.net.went_idle() {
-            trim_resident_code();
+            crate::util::resident::trim_code();
         }
         if self.init.is_some() && self.net.join_due() {
             self.net.join(&self.store, &self.record);
             // Joining ran code the loop needs no more (a helper's start).
-            trim_resident_code();
+            crate::util::resident::trim_code();
             let error = self.net.problem().unwrap_or_default().to_string();
             if error != self.state.error {
                 self.state.error = error;
@@ -892,54 +892,6 @@ impl Monitor {
             Status::Running
         };
         self.store.save_container_state(id, &self.state)
-    }
-}
-
-/// Drops the pages of our executable and libraries from our resident
-/// set. The monitor lives as long as its container, but after start-up it
-/// runs only its event loop: the pages of everything else (argument
-/// parsing, the store, the launch path), and those mapped around them by
-/// fault-around, would stay counted against it. Only read-only file
-/// mappings that hold no private (relocated) page are touched: their
-/// content is the file's, so what the loop needs comes back from the page
-/// cache on first use. MADV_RANDOM then stops fault-around from mapping
-/// neighbours of each page the loop touches.
-fn trim_resident_code() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut current: Option<(usize, usize, bool)> = None;
-    let mut candidates = Vec::new();
-    for line in smaps.lines() {
-        let mut fields = line.split_whitespace();
-        let first = fields.next().unwrap_or_default();
-        if let Some((start, end)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            let perms = fields.next().unwrap_or_default();
-            let path = fields.nth(3).unwrap_or_default();
-            let eligible = !perms.contains('w') && path.starts_with('/');
-            current = match (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                (Ok(s), Ok(e)) => Some((s, e, eligible)),
-                _ => None,
-            };
-        } else if first == "Anonymous:" {
-            if let Some((start, end, true)) = current {
-                if fields.next() == Some("0") {
-                    candidates.push((start, end));
-                }
-            }
-        }
-    }
-    for (start, end) in candidates {
-        // SAFETY: each range is a read-only file mapping of ours without
-        // private pages; dropping its pages loses nothing, and MADV_RANDOM
-        // only changes read-ahead.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
-        }
     }
 }
 

@@ -331,6 +331,10 @@ impl Netd {
         }
         if failed {
             self.remove_member(slot);
+        } else {
+            // Joins are rare; what served them (JSON, the launch) is not
+            // needed by the switch loop.
+            crate::util::resident::trim_code();
         }
     }
 
