@@ -377,11 +377,18 @@ mod tests {
             volumes: false,
         };
         let warnings: Vec<&str> = PRUNERS.iter().filter_map(|p| (p.warning)(plain)).collect();
-        assert_eq!(warnings, ["all stopped containers", "all dangling images"]);
+        assert_eq!(
+            warnings,
+            [
+                "all stopped containers",
+                "all networks not used by at least one container",
+                "all dangling images"
+            ]
+        );
         let all = PruneOptions {
             all: true,
             volumes: true,
         };
-        assert_eq!(PRUNERS.iter().filter_map(|p| (p.warning)(all)).count(), 3);
+        assert_eq!(PRUNERS.iter().filter_map(|p| (p.warning)(all)).count(), 4);
     }
 }
