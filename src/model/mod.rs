@@ -10,6 +10,7 @@
 pub(crate) mod caps;
 pub(crate) mod container;
 pub(crate) mod container_filter;
+pub(crate) mod devices;
 pub(crate) mod exit;
 pub(crate) mod filters;
 pub(crate) mod health;
@@ -26,6 +27,7 @@ pub(crate) mod network_record;
 pub(crate) mod ports;
 pub(crate) mod reference;
 pub(crate) mod request;
+pub(crate) mod resources;
 pub(crate) mod state;
 
 pub(crate) use container::{ContainerRecord, ProcessConfig};

@@ -47,6 +47,13 @@ pub(crate) enum Message {
     Refused(String),
     /// monitor → spawner: the monitor waits for a client's `Ready`.
     Listening,
+    /// client → monitor: new limits for the running container (`update`),
+    /// as JSON; answered `Done` or `Refused`.
+    Update(String),
+    /// client → monitor: the container's counters (`stats`).
+    StatsRequest,
+    /// monitor → client: the counters, as JSON (`resources::stats::Sample`).
+    Stats(String),
     /// client → monitor: join the running container to the network with
     /// this id (`network connect`; the record already names it).
     NetConnect(String),
@@ -79,8 +86,12 @@ impl Message {
             Message::Done => 11,
             Message::Refused(_) => 12,
             Message::Listening => 13,
-            Message::NetConnect(_) => 40,
-            Message::NetDisconnect(_) => 41,
+            // Kinds from 40: requests of resource limits and stats.
+            Message::Update(_) => 40,
+            Message::StatsRequest => 41,
+            Message::Stats(_) => 42,
+            Message::NetConnect(_) => 43,
+            Message::NetDisconnect(_) => 44,
         }
     }
 
@@ -88,9 +99,11 @@ impl Message {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let payload: &[u8] = match self {
             Message::Stdin(d) | Message::Stdout(d) | Message::Stderr(d) => d,
-            Message::Refused(text) | Message::NetConnect(text) | Message::NetDisconnect(text) => {
-                text.as_bytes()
-            }
+            Message::Refused(text)
+            | Message::Update(text)
+            | Message::Stats(text)
+            | Message::NetConnect(text)
+            | Message::NetDisconnect(text) => text.as_bytes(),
             _ => &[],
         };
         let mut buf = Vec::with_capacity(HEADER + 8 + payload.len());
@@ -146,8 +159,11 @@ impl Message {
             11 => Message::Done,
             12 => Message::Refused(String::from_utf8_lossy(&p).into_owned()),
             13 => Message::Listening,
-            40 => Message::NetConnect(String::from_utf8_lossy(&p).into_owned()),
-            41 => Message::NetDisconnect(String::from_utf8_lossy(&p).into_owned()),
+            40 => Message::Update(String::from_utf8_lossy(&p).into_owned()),
+            41 => Message::StatsRequest,
+            42 => Message::Stats(String::from_utf8_lossy(&p).into_owned()),
+            43 => Message::NetConnect(String::from_utf8_lossy(&p).into_owned()),
+            44 => Message::NetDisconnect(String::from_utf8_lossy(&p).into_owned()),
             _ => return Err(invalid(format!("unknown message kind {kind}"))),
         })
     }
@@ -242,6 +258,9 @@ mod tests {
             Message::Done,
             Message::Refused("no".into()),
             Message::Listening,
+            Message::Update(r#"{"resources":{"memory":1}}"#.into()),
+            Message::StatsRequest,
+            Message::Stats("{}".into()),
             Message::NetConnect("ab12".into()),
             Message::NetDisconnect("cd34".into()),
         ]

@@ -12,6 +12,9 @@
 //! two writers never overwrite each other (a health result once undid a
 //! `pause` this way).
 
+mod requests;
+pub(crate) use requests::UpdateRequest;
+
 use super::logfile::{LogWriter, Stream};
 use super::message::{Decoder, Message};
 use super::policy::Backoff;
@@ -165,6 +168,10 @@ struct Monitor {
     start_failed: bool,
     /// Published ports, addresses, network memberships.
     net: super::network::ContainerNetwork,
+    /// The container's cgroups while it runs (limits, pause, stats).
+    cgroup: Option<super::resources::ContainerCgroup>,
+    /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
+    terminating: bool,
 }
 
 /// When the next health probe runs, and the probe in flight.
@@ -212,6 +219,8 @@ impl Monitor {
             waiting_for_client: false,
             start_failed: false,
             net,
+            cgroup: None,
+            terminating: false,
         })
     }
 
@@ -272,8 +281,24 @@ impl Monitor {
             Ok(n) => n,
             Err(e) => return Err(self.launch_failed(StartFailure::setup(e))),
         };
-        match launch(&self.store, &self.record, io, &net) {
-            Ok(l) => {
+        let launched = match super::resources::ContainerCgroup::create(
+            &self.record.id,
+            &self.record.host.resources,
+        ) {
+            Ok(mut cgroup) => {
+                match launch(&self.store, &self.record, io, &net, &cgroup.procs_files()) {
+                    Ok(l) => Ok((l, cgroup)),
+                    Err(failure) => {
+                        cgroup.remove();
+                        Err(failure)
+                    }
+                }
+            }
+            Err(e) => Err(StartFailure::setup(e)),
+        };
+        match launched {
+            Ok((l, cgroup)) => {
+                self.cgroup = Some(cgroup);
                 self.net.launched(l.pid.as_raw(), net);
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
@@ -286,7 +311,6 @@ impl Monitor {
                         Err(e) => return Err(StartFailure::setup(e)),
                     }
                 }
-                super::cgroup::place_container(l.pid.as_raw(), &self.record.id);
                 self.init = Some(l.pid);
                 self.started = Instant::now();
                 let init = ProcessId::of(l.pid.as_raw());
@@ -298,6 +322,7 @@ impl Monitor {
                 self.state.exit_code = 0;
                 self.state.error.clear();
                 self.state.network = self.net.state();
+                self.state.oom_killed = false;
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
                     self.health.next = Some(
@@ -461,11 +486,7 @@ impl Monitor {
                     match Signal::try_from(info.ssi_signo as i32) {
                         Ok(Signal::SIGCHLD) => {}
                         // Asked to go away: stop the container; its exit ends us.
-                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => {
-                            if let Some(pid) = self.init {
-                                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-                            }
-                        }
+                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => self.terminate(),
                         _ => {}
                     }
                 }
@@ -651,6 +672,14 @@ impl Monitor {
                         super::console::resize(m.as_raw_fd(), rows, cols);
                     }
                 }
+                Message::Update(json) => {
+                    let reply = self.update_resources(&json);
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
+                Message::StatsRequest => {
+                    let reply = self.stats_sample();
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
                 Message::Pause | Message::Unpause => {
                     let reply = match self.set_paused(message == Message::Pause) {
                         Ok(()) => Message::Done,
@@ -728,7 +757,10 @@ impl Monitor {
         self.init = None;
         self.net.stopped(&self.store);
         self.state.network = Default::default();
-        super::cgroup::remove_container_cgroup(&self.record.id);
+        if let Some(mut cgroup) = self.cgroup.take() {
+            self.state.oom_killed = cgroup.oom_killed();
+            cgroup.remove();
+        }
         if let Some(p) = self.health.running.take() {
             p.kill();
         }
@@ -740,7 +772,7 @@ impl Monitor {
         self.state.exit_code = code;
         self.state.finished_at = Some(now_rfc3339());
         self.final_message = Some(Message::Exited(code));
-        let stopped = self.store.stopped_by_user(&self.record.id);
+        let stopped = self.terminating || self.store.stopped_by_user(&self.record.id);
         if self.record.host.lifecycle.restart.should_restart(
             code,
             self.state.restart_count,

@@ -15,7 +15,6 @@
 
 use super::{Store, StoreLock};
 use crate::model::network_record::{Lease, NetworkRecord};
-use crate::model::ContainerRecord;
 use crate::util::fsutil::{create_dir_mode, read_json, remove_tree, write_json_atomic};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -161,20 +160,6 @@ impl Store {
                 .join("leases")
                 .join(container_id),
         );
-    }
-
-    /// Rewrites a container's record after its networks changed (`network
-    /// connect`/`disconnect`); the name and everything else stay.
-    pub(crate) fn update_container_record(
-        &self,
-        record: &ContainerRecord,
-        _lock: &StoreLock,
-    ) -> Result<()> {
-        let path = self.container_dir(&record.id).join("config.json");
-        if !path.exists() {
-            bail!(super::containers::NoSuchContainer(record.id.clone()));
-        }
-        write_json_atomic(&path, record)
     }
 }
 

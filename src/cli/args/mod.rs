@@ -12,6 +12,7 @@ mod container;
 mod create;
 mod files;
 mod image;
+mod limits;
 mod network;
 mod system;
 mod volume;
@@ -21,6 +22,7 @@ pub(crate) use container::*;
 pub(crate) use create::*;
 pub(crate) use files::*;
 pub(crate) use image::*;
+pub(crate) use limits::*;
 pub(crate) use network::*;
 pub(crate) use system::*;
 pub(crate) use volume::*;
@@ -81,6 +83,10 @@ pub(crate) enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -241,6 +247,10 @@ pub(crate) enum ContainerCommand {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
