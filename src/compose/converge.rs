@@ -64,6 +64,7 @@ pub(crate) fn create(
 ) -> Result<()> {
     check_names(project)?;
     let image_ids = images::ensure(store, project, &opts.images, events)?;
+    super::networks::ensure_networks(store, project, events)?;
     resources::ensure_volumes(store, project, events)?;
     let generated = resources::generated_files(store, project)?;
     let observed = observed::containers(store, &project.name, OneOff::Include, &[])?;

@@ -308,8 +308,8 @@ pub(crate) enum RemoveImages {
 }
 
 /// `down`: the containers in reverse dependency order (orphans too with
-/// `--remove-orphans`), then with `-v` the project's volumes, with `--rmi`
-/// its images, and the files compose wrote for it. False when there was
+/// `--remove-orphans`), then the project's networks, with `-v` its
+/// volumes, with `--rmi` its images, and the files compose wrote for it. False when there was
 /// nothing to remove.
 pub(crate) fn down(
     store: &Store,
@@ -361,6 +361,9 @@ pub(crate) fn down(
             found = true;
             remove_image(&image, rmi, events)?;
         }
+    }
+    for name in super::networks::project_networks(store, project)? {
+        found |= super::networks::remove_network(store, &name, events)?;
     }
     if opts.volumes {
         let mut names: Vec<String> = project
