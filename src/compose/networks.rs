@@ -404,3 +404,84 @@ pub(crate) fn port_mapping(s: &Service, p: &PortConfig) -> Result<PortMapping> {
         proto,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::{LoadOptions, Selection};
+
+    fn project(yaml: &str) -> Project {
+        let opts = LoadOptions {
+            files: vec!["-".into()],
+            project_name: Some("p".into()),
+            interpolate: true,
+            cwd: std::env::temp_dir(),
+            stdin: Some(yaml.into()),
+            ..LoadOptions::default()
+        };
+        Project::load(&opts, &Selection::default()).unwrap()
+    }
+
+    #[test]
+    fn services_join_their_networks_with_their_name_as_alias() {
+        let p = project(
+            "services:
+  web:
+    image: x
+    networks:
+      front: {aliases: [www], ipv4_address: 10.5.0.9}
+      default: {gw_priority: 1}
+  db: {image: x, networks: [ext, default]}
+networks:
+  front: {ipam: {config: [{subnet: 10.5.0.0/24}]}}
+  ext: {external: true, name: shared}
+",
+        );
+        let eps = endpoints(&p, p.service("web").unwrap()).unwrap();
+        // The highest gw_priority first: it holds the default route.
+        assert_eq!(eps[0].network, "p_default");
+        assert_eq!(eps[0].aliases, ["web"]);
+        assert_eq!(eps[1].network, "p_front");
+        assert_eq!(eps[1].aliases, ["web", "www"]);
+        assert_eq!(eps[1].ip, Some("10.5.0.9".parse().unwrap()));
+        // By key otherwise; an external network by its own name.
+        let eps = endpoints(&p, p.service("db").unwrap()).unwrap();
+        let names: Vec<&str> = eps.iter().map(|e| e.network.as_str()).collect();
+        assert_eq!(names, ["p_default", "shared"]);
+        let req = network_request(&p, "front", "p_front", &p.model.networks["front"]).unwrap();
+        assert_eq!(req.subnet, Some("10.5.0.0/24".parse().unwrap()));
+        assert_eq!(req.labels[labels::PROJECT], "p");
+        assert_eq!(req.labels[NETWORK], "front");
+    }
+
+    #[test]
+    fn ports_become_publish_mappings() {
+        let p = project(
+            "services:
+  web:
+    image: x
+    ports: [\"8080:80\", \"127.0.0.1:9000-9002:90/udp\", \"7000\"]
+",
+        );
+        let s = p.service("web").unwrap();
+        let m: Vec<String> = s
+            .ports
+            .iter()
+            .map(|x| port_mapping(s, x).unwrap().to_string())
+            .collect();
+        assert_eq!(m, ["8080:80/tcp", "127.0.0.1:9000-9002:90/udp", "7000/tcp"]);
+    }
+
+    #[test]
+    fn unsupported_drivers_are_errors_naming_the_key() {
+        let p = project(
+            "services:
+  web: {image: x, networks: [o]}
+networks:
+  o: {driver: overlay}
+",
+        );
+        let e = network_request(&p, "o", "p_o", &p.model.networks["o"]).unwrap_err();
+        assert!(format!("{e:#}").contains("networks.o.driver"), "{e:#}");
+    }
+}
