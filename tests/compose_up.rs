@@ -457,9 +457,9 @@ fn service_settings_reach_the_container() {
     ]);
         assert_eq!(seen.trim(), r#"{"team":"lab"} 3 {"max-size":"1m"}"#);
 
-        // What `run` refuses, compose refuses too, naming the service.
-        let bad =
-            "services:\n  k:\n    image: busybox\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
+        // What `run` refuses, compose refuses too, naming the service
+        // (net.* sysctls on the host's network).
+        let bad = "services:\n  k:\n    image: busybox\n    network_mode: host\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
         std::fs::write(dir.join("compose.yaml"), bad).unwrap();
         let out = compose(&b, &dir, &["up", "-d"]);
         let err = String::from_utf8_lossy(&out.stderr);
