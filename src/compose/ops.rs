@@ -270,7 +270,8 @@ pub(crate) fn remove(
 /// Enters berth's user namespace for a command that removes the project's
 /// containers: the one a running container's monitor is in when there is
 /// such a container (joined, with the same id mapping: no newuidmap and
-/// newgidmap to run, which were half of a quick `down`), else a new one.
+/// newgidmap processes to run, several milliseconds of a quick `down`),
+/// else a new one.
 /// Before any thread exists.
 pub(crate) fn enter_user_namespace(store: &Store, project: &Project) -> Result<()> {
     if !crate::userns::is_real_root() && !nix::unistd::Uid::effective().is_root() {
