@@ -11,6 +11,7 @@
 use super::lifecycle::LifecycleConfig;
 use super::mounts::StorageConfig;
 use super::network::NetworkConfig;
+use super::security::SecurityConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -23,4 +24,7 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
+    /// Capabilities, seccomp, Landlock.
+    #[serde(default)]
+    pub(crate) security: SecurityConfig,
 }

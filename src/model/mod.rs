@@ -17,6 +17,7 @@ pub(crate) mod mounts;
 pub(crate) mod network;
 pub(crate) mod reference;
 pub(crate) mod request;
+pub(crate) mod security;
 pub(crate) mod state;
 
 pub(crate) use container::{ContainerRecord, ProcessConfig};
@@ -27,4 +28,5 @@ pub(crate) use lifecycle::RestartPolicy;
 pub(crate) use mounts::{MountKind, MountPoint, MountRequest, StorageConfig};
 pub(crate) use network::NetworkMode;
 pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
+pub(crate) use security::{SeccompConfig, SecurityConfig};
 pub(crate) use state::{ContainerState, Status};

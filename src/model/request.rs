@@ -10,6 +10,7 @@
 use super::lifecycle::LifecycleConfig;
 use super::mounts::MountRequest;
 use super::network::NetworkConfig;
+use super::security::SecurityConfig;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +31,7 @@ pub(crate) struct CreateRequest {
     pub(crate) read_only: bool,
     pub(crate) network: NetworkConfig,
     pub(crate) lifecycle: LifecycleConfig,
+    pub(crate) security: SecurityConfig,
 }
 
 /// The process-related settings, merged with the image's config at create.

@@ -89,6 +89,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
             },
             network: req.network.clone(),
             lifecycle: req.lifecycle.clone(),
+            security: req.security.clone(),
         },
     };
     if let Err(e) = store.create_container(&record, &lock) {

@@ -12,12 +12,14 @@ mod lifecycle;
 mod mounts;
 mod network;
 mod process;
+mod security;
 
 pub(crate) use health::HealthFlags;
 pub(crate) use lifecycle::LifecycleFlags;
 pub(crate) use mounts::MountFlags;
 pub(crate) use network::NetworkFlags;
 pub(crate) use process::ProcessFlags;
+pub(crate) use security::SecurityFlags;
 
 use crate::model::CreateRequest;
 use anyhow::Result;
@@ -39,6 +41,8 @@ pub(crate) struct CreateArgs {
     pub(crate) network: NetworkFlags,
     #[command(flatten)]
     pub(crate) lifecycle: LifecycleFlags,
+    #[command(flatten)]
+    pub(crate) security: SecurityFlags,
     /// Pull image before running ("always", "missing", "never")
     #[arg(long, default_value = "missing", value_name = "string")]
     pub(crate) pull: String,
@@ -71,6 +75,7 @@ impl CreateArgs {
         self.mounts.apply(&mut req)?;
         self.network.apply(&mut req)?;
         self.lifecycle.apply(&mut req)?;
+        self.security.apply(&mut req)?;
         Ok(req)
     }
 }
