@@ -103,6 +103,9 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         .map(|m| m.destination.as_str())
         .collect();
     mounts::files::bind_all(&root, &ctx.container_dir, &user_targets)?;
+    if ctx.confinement.fakeroot {
+        mounts::files::bind_apt_fakeroot(&root, &ctx.container_dir)?;
+    }
     if ctx.record.host.storage.read_only {
         mounts::pivot::make_root_read_only(&rootfs)?;
     }

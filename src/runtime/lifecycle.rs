@@ -38,6 +38,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         None => None,
     };
     spec::ensure_network_runs(&req.network.mode, &req.network.mode.to_string())?;
+    say_fidelity(store);
     let lock = store.lock()?;
     let name = match chosen {
         // Before volumes and bind directories are made: a conflict must leave nothing behind.
@@ -102,6 +103,21 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         return Err(e);
     }
     Ok(record)
+}
+
+/// Once per store, for a user without subordinate ids: what a single id
+/// mapping means for the containers (issue 13: emulated ownership).
+fn say_fidelity(store: &Store) {
+    if crate::userns::single_mapping() {
+        crate::store::placement::warn_once(
+            store.root(),
+            "fakeroot",
+            "containers run with emulated ownership (no subordinate ids): chown, setuid, \
+             setgroups and device mknod succeed without effect, apt runs without its privilege \
+             drop, and every file is owned by root inside the container; an /etc/subuid and \
+             /etc/subgid range gives real ownership",
+        );
+    }
 }
 
 /// `busybox` → `busybox:latest`, as Docker names a missing image.
