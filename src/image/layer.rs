@@ -288,7 +288,11 @@ pub(crate) fn parse_size(s: &str) -> Option<u64> {
         'T' => (&t[..t.len() - 1], 40),
         _ => (t, 0),
     };
-    digits.trim().parse::<u64>().ok()?.checked_mul(1u64 << shift)
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1u64 << shift)
 }
 
 /// Copies a file's contents and keeps its holes: blocks of zeros are

@@ -368,7 +368,10 @@ fn zero_blocks_stay_holes_and_data_round_trips() {
     drop(f);
     assert_eq!(std::fs::read(&p).unwrap(), content);
     let blocks = std::fs::metadata(&p).unwrap().blocks();
-    assert!(blocks * 512 < 1 << 20, "{blocks} blocks for 2 bytes of data");
+    assert!(
+        blocks * 512 < 1 << 20,
+        "{blocks} blocks for 2 bytes of data"
+    );
 }
 
 #[test]

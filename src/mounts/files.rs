@@ -96,7 +96,8 @@ pub(crate) fn bind_all(root: &InRoot, dir: &Path, user_targets: &[&str]) -> Resu
 /// emulated (fakeroot: a single id mapping): apt drops privileges to
 /// `_apt` and checks that it worked, which the emulation cannot make
 /// true, so it must stay root (as enroot's and Charliecloud's setups do).
-pub(crate) const APT_FAKEROOT: &str = "// Written by berth: this container runs without subordinate ids, where \
+pub(crate) const APT_FAKEROOT: &str =
+    "// Written by berth: this container runs without subordinate ids, where \
      ownership changes\n// succeed without effect; apt must not try to drop privileges.\n\
      APT::Sandbox::User \"root\";\n";
 

@@ -194,9 +194,8 @@ fn reachable_by_others(dest: &Path) -> bool {
     let Ok(dir) = std::fs::canonicalize(dir) else {
         return true;
     };
-    dir.ancestors().all(|d| {
-        std::fs::metadata(d).map_or(true, |m| m.permissions().mode() & 0o011 != 0)
-    })
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).map_or(true, |m| m.permissions().mode() & 0o011 != 0))
 }
 
 fn display(p: &Path) -> String {

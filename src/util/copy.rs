@@ -61,13 +61,18 @@ fn copy_children(src: &OwnedFd, dst: &OwnedFd, at: &Path) -> Result<()> {
             .with_context(|| format!("reading {}", here.display()))?;
         match st.st_mode & libc::S_IFMT {
             libc::S_IFDIR => {
-                match nix::sys::stat::mkdirat(dst, name.as_os_str(), Mode::from_bits_truncate(0o700))
-                {
+                match nix::sys::stat::mkdirat(
+                    dst,
+                    name.as_os_str(),
+                    Mode::from_bits_truncate(0o700),
+                ) {
                     Ok(()) => {}
                     // Made meanwhile (by a container sharing the volume):
                     // not ours to fill.
                     Err(nix::errno::Errno::EEXIST) => continue,
-                    Err(e) => return Err(e).with_context(|| format!("creating {}", here.display())),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("creating {}", here.display()))
+                    }
                 }
                 let from = open_child_dir(src, &name)
                     .with_context(|| format!("opening {}", here.display()))?;
@@ -102,7 +107,9 @@ fn copy_children(src: &OwnedFd, dst: &OwnedFd, at: &Path) -> Result<()> {
                 let to = match created {
                     Ok(fd) => fd,
                     Err(nix::errno::Errno::EEXIST) => continue,
-                    Err(e) => return Err(e).with_context(|| format!("creating {}", here.display())),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("creating {}", here.display()))
+                    }
                 };
                 let from = openat(
                     src,
@@ -205,8 +212,14 @@ mod tests {
         fs::create_dir(&dst).unwrap();
         copy_tree(dir_fd(&src).as_fd(), dir_fd(&dst).as_fd()).unwrap();
         assert_eq!(fs::read(dst.join("sub/f")).unwrap(), b"data");
-        assert_eq!(fs::metadata(dst.join("sub/f")).unwrap().mode() & 0o777, 0o640);
-        assert_eq!(fs::read_link(dst.join("link")).unwrap(), Path::new("/etc/passwd"));
+        assert_eq!(
+            fs::metadata(dst.join("sub/f")).unwrap().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            fs::read_link(dst.join("link")).unwrap(),
+            Path::new("/etc/passwd")
+        );
         assert!(!dir_is_empty(&dst));
         let (s, d) = (fs::metadata(&src).unwrap(), fs::metadata(&dst).unwrap());
         assert_eq!(d.mode() & 0o7777, 0o751);
