@@ -24,7 +24,8 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
-    /// Capabilities, seccomp, Landlock.
-    #[serde(default)]
+    /// Capabilities, seccomp, Landlock (written only when not the
+    /// defaults, so records of containers without them stay as they were).
+    #[serde(default, skip_serializing_if = "SecurityConfig::is_default")]
     pub(crate) security: SecurityConfig,
 }

@@ -40,6 +40,13 @@ pub(crate) struct SecurityConfig {
     pub(crate) landlock: bool,
 }
 
+impl SecurityConfig {
+    /// Docker's defaults: nothing was asked for.
+    pub(crate) fn is_default(&self) -> bool {
+        *self == SecurityConfig::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
