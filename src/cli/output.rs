@@ -143,8 +143,14 @@ fn parse_template(src: &str) -> Result<Template> {
         })
         .func("pad", |args| {
             let s = arg_str(args, 0);
-            let l = args.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
-            let r = args.get(2).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
+            // Bounded: a template must not make berth allocate gigabytes.
+            let width = |i: usize| {
+                args.get(i)
+                    .and_then(Value::as_int)
+                    .unwrap_or(0)
+                    .clamp(0, 4096)
+            };
+            let (l, r) = (width(1) as usize, width(2) as usize);
             Ok(Value::from(format!(
                 "{}{s}{}",
                 " ".repeat(l),
@@ -194,6 +200,10 @@ pub(crate) fn confirm(warning: &str) -> Result<bool> {
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
+
+#[cfg(test)]
+#[path = "output_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

@@ -240,7 +240,7 @@ impl<R: Read> Read for TapReader<R> {
                 "the layer unpacks to more than {} (the limit set by {MAX_LAYER_SIZE_VAR}); if \
                  the image is trusted and that large, raise the limit, e.g. \
                  {MAX_LAYER_SIZE_VAR}=200G",
-                crate::util::humanize::human_size(tap.limit)
+                binary_size(tap.limit)
             )));
         }
         if tap.recording {
@@ -271,6 +271,16 @@ fn max_layer_size() -> Result<u64> {
             ),
         },
     }
+}
+
+/// A size as the limit is written: `64M`, `1G`, or bytes.
+fn binary_size(n: u64) -> String {
+    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
 }
 
 /// `123`, `10K`, `512M`, `64G`, `1T` (powers of 1024; `B`/`iB` allowed).

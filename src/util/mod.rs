@@ -7,6 +7,8 @@ pub(crate) mod digest;
 pub(crate) mod fsutil;
 pub(crate) mod humanize;
 pub(crate) mod ids;
+#[cfg(test)]
+pub(crate) mod json_gen;
 pub(crate) mod openat2;
 pub(crate) mod path;
 pub(crate) mod proc;
