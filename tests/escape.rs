@@ -856,8 +856,8 @@ fn volume_copy_up(ctx: &Ctx, t: &mut Tally) {
     let u = ctx.user().to_string();
     let victim = ctx.host_file("ORIGINAL");
     let _ = ctx.b.cmd(&["rm", "-f", "mk", "planter"]);
-    // An image with 2000 files under /data/d.
-    let script = "mkdir -p /data/d && /probe make-files /data/d 2000 IMAGE";
+    // An image with 500 files under /data/d.
+    let script = "mkdir -p /data/d && /probe make-files /data/d 500 IMAGE";
     ctx.b.ok(&[
         "run", "--name", "mk", "-v", &ctx.mount, "busybox", "sh", "-c", script,
     ]);
@@ -879,7 +879,7 @@ fn volume_copy_up(ctx: &Ctx, t: &mut Tally) {
         "/probe",
         "plant",
         "/data/d",
-        "2000",
+        "500",
         &victim_s,
     ]);
     std::thread::sleep(Duration::from_millis(300));
@@ -1070,13 +1070,13 @@ fn hostile_layers(ctx: &Ctx, t: &mut Tally) {
             Held(stderr(&o).trim().to_string())
         },
     );
-    // A sparse entry: 256 MiB apparent, a few KiB on disk.
+    // A sparse entry: 64 MiB apparent, a few KiB on disk.
     let mut layers = base.clone();
     layers.push(archive::layer(&[Entry::Sparse(
         "sparse",
-        (256 << 20) - 512,
+        (64 << 20) - 512,
         &[7u8; 512],
-        256 << 20,
+        64 << 20,
     )]));
     let before = disk_usage(&ctx.b.root);
     let o = ctx.load(&archive::docker_archive(
@@ -1091,16 +1091,16 @@ fn hostile_layers(ctx: &Ctx, t: &mut Tally) {
         "layer: sparse file",
         if !o.status.success() {
             Skipped(show(&o))
-        } else if grew > 64 << 20 {
+        } else if grew > 32 << 20 {
             Escape(format!("the store grew by {} MiB", grew >> 20))
         } else {
             Held(format!("the store grew by {} KiB", grew >> 10))
         },
     );
     let _ = ctx.b.cmd(&["rmi", "-f", "sparse:escape"]);
-    // A decompression bomb: 96 MiB of zeros in 100 KiB of gzip.
-    let (bomb, bomb_id) = archive::zero_bomb(&ctx.b.scratch_dir(), "zeros", 96 << 20);
-    let mut stored: Vec<Vec<u8>> = base.iter().map(|l| archive::gzip(l)).collect();
+    // A decompression bomb: 48 MiB of zeros in 50 KiB of gzip.
+    let (bomb, bomb_id) = archive::zero_bomb(&ctx.b.scratch_dir(), "zeros", 48 << 20);
+    let mut stored: Vec<Vec<u8>> = base.clone();
     let mut ids: Vec<String> = base
         .iter()
         .map(|l| {
@@ -1118,13 +1118,13 @@ fn hostile_layers(ctx: &Ctx, t: &mut Tally) {
     let mut cmd = ctx
         .b
         .command(&[OsArg::from("load"), "-i".into(), path.clone().into()]);
-    cmd.env("BERTH_MAX_LAYER_SIZE", "32M");
+    cmd.env("BERTH_MAX_LAYER_SIZE", "16M");
     let o = run(cmd);
     t.record(
         &u,
         "layer: decompression bomb, limit",
         if o.status.success() {
-            Escape("a layer over BERTH_MAX_LAYER_SIZE=32M was loaded".into())
+            Escape("a layer over BERTH_MAX_LAYER_SIZE=16M was loaded".into())
         } else if stderr(&o).contains("BERTH_MAX_LAYER_SIZE") {
             Held(stderr(&o).trim().to_string())
         } else {
@@ -1139,8 +1139,8 @@ fn hostile_layers(ctx: &Ctx, t: &mut Tally) {
         "layer: decompression bomb, disk",
         if !o.status.success() {
             Skipped(show(&o))
-        } else if grew > 48 << 20 {
-            Escape(format!("96 MiB of zeros took {} MiB of disk", grew >> 20))
+        } else if grew > 24 << 20 {
+            Escape(format!("48 MiB of zeros took {} MiB of disk", grew >> 20))
         } else {
             Held(format!("the store grew by {} KiB", grew >> 10))
         },

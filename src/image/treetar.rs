@@ -210,7 +210,7 @@ impl<W: Write> Walker<W> {
 /// The names in a directory, sorted, without `.` and `..`.
 pub(crate) fn list_dir(fd: &OwnedFd, what: &Path) -> Result<Vec<OsString>> {
     let mut names: Vec<OsString> = Vec::new();
-    let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(fd).context("duplicating a descriptor")?)
+    let mut d = nix::dir::Dir::from_fd(fd.try_clone().context("duplicating a descriptor")?)
         .with_context(|| format!("listing {}", what.display()))?;
     for e in d.iter() {
         let e = e.with_context(|| format!("listing {}", what.display()))?;

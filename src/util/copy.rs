@@ -133,7 +133,7 @@ fn copy_children(src: &OwnedFd, dst: &OwnedFd, at: &Path) -> Result<()> {
 /// The names in a directory, without `.` and `..`.
 fn list_dir(fd: &OwnedFd, at: &Path) -> Result<Vec<std::ffi::OsString>> {
     use std::os::unix::ffi::OsStrExt;
-    let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(fd).context("duplicating a descriptor")?)
+    let mut d = nix::dir::Dir::from_fd(fd.try_clone().context("duplicating a descriptor")?)
         .with_context(|| format!("listing {}", at.display()))?;
     let mut names = Vec::new();
     for e in d.iter() {

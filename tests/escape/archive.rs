@@ -167,14 +167,6 @@ pub fn docker_archive(
     b.into_inner().unwrap()
 }
 
-/// gzip of `data`.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
 /// A layer with one regular file of `size` zero bytes, gzip-compressed
 /// (by gzip(1): the uncompressed tar is never held in memory, and a
 /// debug build of the test would take minutes); its diff id.
