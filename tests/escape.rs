@@ -329,7 +329,16 @@ fn descriptors_and_cwd(ctx: &Ctx, t: &mut Tally) {
             Held("no berth monitor in the container's /proc".into())
         },
     );
-    // The working directory through a descriptor berth may hold.
+    // The working directory through a descriptor berth holds, or one the
+    // caller left open (fd 7: a host directory, as a shell script might).
+    let host = ctx.host_dir();
+    let berth = ctx.b.program().to_string_lossy().into_owned();
+    let with_fd_7 = |args: &[&str]| {
+        let script = format!("exec 7<'{}'; exec \"$0\" \"$@\"", host.display());
+        let mut a = vec!["-c", script.as_str(), berth.as_str()];
+        a.extend_from_slice(args);
+        run(ctx.b.user_command(Path::new("/bin/sh"), &a))
+    };
     for (name, via_exec) in [
         ("cwd: run -w /proc/self/fd/N", false),
         ("cwd: exec -w /proc/self/fd/N", true),
@@ -338,9 +347,11 @@ fn descriptors_and_cwd(ctx: &Ctx, t: &mut Tally) {
         for n in 3..10 {
             let w = format!("/proc/self/fd/{n}");
             let o = if via_exec {
-                ctx.b.cmd(&["exec", "-w", &w, "box", "/probe", "cwd"])
+                with_fd_7(&["exec", "-w", &w, "box", "/probe", "cwd"])
             } else {
-                ctx.run(&["-w", &w, "busybox", "/probe", "cwd"])
+                with_fd_7(&[
+                    "run", "--rm", "-w", &w, "-v", &ctx.mount, "busybox", "/probe", "cwd",
+                ])
             };
             if o.status.success() && out(&o).starts_with("OUTSIDE") {
                 verdict = Escape(format!("-w {w}: {}", out(&o)));
