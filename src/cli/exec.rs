@@ -23,7 +23,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
     // Before anything enters the container: our executable must not be
     // writable from it (CVE-2019-5736); this may start the command over
     // from the monitor's read-only view of it.
-    crate::runtime::selfexe::reexec_protected(state.monitor())?;
+    crate::runtime::selfexe::reexec_protected(state.monitor(), state.process())?;
     if args.interactive && args.tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         bail!("the input device is not a TTY");
     }

@@ -37,9 +37,53 @@ pub(crate) fn is_protected(fd: &impl AsRawFd) -> bool {
     ro || (seals > 0 && seals & libc::F_SEAL_WRITE != 0)
 }
 
-/// Whether our own executable is protected.
-pub(crate) fn self_is_protected() -> bool {
-    std::fs::File::open("/proc/self/exe").is_ok_and(|f| is_protected(&f))
+/// Whether our own executable is protected from the processes of a
+/// user namespace with these id maps (`/proc/PID/uid_map` text): on a
+/// read-only mount, a sealed memfd, or a file none of the namespace's ids
+/// may write (root's `/usr/local/bin/berth` seen from a rootless
+/// container: capabilities in a user namespace do not reach an inode
+/// whose owner it does not map). The last saves the read-only view on the
+/// launch path of the common installation.
+pub(crate) fn self_is_protected_from(uid_map: &str, gid_map: &str) -> bool {
+    let Ok(f) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    is_protected(&f) || !writable_through(&f, uid_map, gid_map)
+}
+
+/// Whether a process whose ids fall in these maps could write `f`, by its
+/// owner, group and mode; a file with an access control list counts as
+/// writable (berth does not read ACLs).
+fn writable_through(f: &std::fs::File, uid_map: &str, gid_map: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = f.metadata() else {
+        return true;
+    };
+    let path = format!("/proc/self/fd/{}", f.as_raw_fd());
+    match xattr::get(&path, "system.posix_acl_access") {
+        Ok(None) => {}
+        // A filesystem without ACLs has none.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        Ok(Some(_)) | Err(_) => return true,
+    }
+    let maps = |text: &str, id: u32| {
+        crate::userns::idmap::parse_proc_map(text)
+            .iter()
+            .any(|l| id >= l.outside && u64::from(id) < u64::from(l.outside) + u64::from(l.count))
+    };
+    let mode = meta.mode();
+    (mode & 0o200 != 0 && maps(uid_map, meta.uid()))
+        || (mode & 0o020 != 0 && maps(gid_map, meta.gid()))
+        || mode & 0o002 != 0
+}
+
+/// Our own id maps (for the monitor: its container is in our namespace,
+/// or, under real root, in one with the same identity map).
+fn own_maps() -> (String, String) {
+    (
+        std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default(),
+        std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default(),
+    )
 }
 
 /// How the monitor is started: its program, and what the spawned child
@@ -73,7 +117,8 @@ impl MonitorProgram {
         if !exists {
             bail!("berth's executable {} is no longer there", path.display());
         }
-        if self_is_protected() {
+        let (uid_map, gid_map) = own_maps();
+        if self_is_protected_from(&uid_map, &gid_map) {
             return Ok(MonitorProgram {
                 path,
                 view: None,
@@ -192,15 +237,19 @@ fn sealed_copy() -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Makes sure our own executable is protected before this process enters
-/// a container (`exec`): if it is not, re-executes this very command
+/// Makes sure our own executable is protected from the container whose
+/// init is `init` before this process enters it (`exec`): if it is not,
+/// re-executes this very command
 /// (same argv and environment) from the executable of the container's
 /// monitor `monitor`, a read-only view, or else from a sealed copy.
 /// Returns only when protected already; afterwards the new image of this
 /// process starts over and returns here at once.
-pub(crate) fn reexec_protected(monitor: ProcessId) -> Result<()> {
-    if self_is_protected() {
-        return Ok(());
+pub(crate) fn reexec_protected(monitor: ProcessId, init: ProcessId) -> Result<()> {
+    let read = |what: &str| std::fs::read_to_string(format!("/proc/{}/{what}", init.pid));
+    if let (Ok(uid_map), Ok(gid_map)) = (read("uid_map"), read("gid_map")) {
+        if init.is_alive() && self_is_protected_from(&uid_map, &gid_map) {
+            return Ok(());
+        }
     }
     let exe = match monitor_exe(monitor) {
         Some(fd) => fd,
@@ -250,6 +299,30 @@ fn monitor_exe(monitor: ProcessId) -> Option<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writability_follows_owner_group_mode_and_the_maps() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("bin");
+        std::fs::write(&p, b"x").unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        let mine = (format!("0 {uid} 1"), format!("0 {gid} 1"));
+        let others = ("0 4000000000 1".to_string(), "0 4000000000 1".to_string());
+        let set =
+            |m: u32| std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+        set(0o755);
+        assert!(writable_through(&f, &mine.0, &mine.1));
+        assert!(!writable_through(&f, &others.0, &others.1));
+        set(0o555);
+        assert!(!writable_through(&f, &mine.0, &mine.1));
+        set(0o575);
+        assert!(writable_through(&f, &mine.0, &mine.1));
+        set(0o557);
+        assert!(writable_through(&f, &others.0, &others.1));
+    }
 
     #[test]
     fn a_sealed_copy_is_protected_and_the_same_program() {
