@@ -273,3 +273,33 @@ fn sandbox_runs_a_command_in_an_image() {
         assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     });
 }
+
+#[test]
+fn inspect_shows_the_security_settings() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&[
+            "create",
+            "--name",
+            "sec",
+            "--cap-add",
+            "net_admin",
+            "--cap-drop",
+            "CHOWN",
+            "--security-opt",
+            "no-new-privileges",
+            "busybox",
+        ]);
+        let out = b.ok(&[
+            "inspect",
+            "--format",
+            "{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Privileged}}",
+            "sec",
+        ]);
+        assert_eq!(
+            out.trim(),
+            r#"["CAP_NET_ADMIN"] ["CAP_CHOWN"] ["no-new-privileges"] false"#
+        );
+        b.ok(&["rm", "sec"]);
+    });
+}

@@ -42,6 +42,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         workdir: args.workdir,
         user: args.user,
         privileged: args.privileged,
+        detach_keys: crate::runtime::attach_client::parse_detach_keys(&args.detach_keys)?,
     };
     if let Some(w) = &opts.workdir {
         if !w.starts_with('/') {
@@ -49,7 +50,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         }
     }
     match exec_in(&record, state.process(), &opts)? {
-        ExecOutcome::Exited(0) => Ok(()),
+        ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
         ExecOutcome::Failed(f) => {
             eprintln!(

@@ -113,6 +113,7 @@ fn in_image(plan: &Plan, image: &str) -> Result<()> {
         sig_proxy: !terminal,
         send_ready: true,
         signal_target: None,
+        output: Default::default(),
     };
     super::run::run_attached(&store, &record, &opts)
 }

@@ -9,11 +9,16 @@
 
 pub(crate) mod caps;
 pub(crate) mod container;
+pub(crate) mod container_filter;
 pub(crate) mod exit;
+pub(crate) mod filters;
 pub(crate) mod health;
 pub(crate) mod host;
+pub(crate) mod kernel;
 pub(crate) mod lifecycle;
+pub(crate) mod logging;
 pub(crate) mod mounts;
+pub(crate) mod namespaces;
 pub(crate) mod network;
 pub(crate) mod reference;
 pub(crate) mod request;
@@ -25,7 +30,7 @@ pub(crate) use exit::StartFailure;
 pub(crate) use health::{HealthConfig, HealthResult, HealthState, HealthStatus};
 pub(crate) use host::HostConfig;
 pub(crate) use lifecycle::RestartPolicy;
-pub(crate) use mounts::{MountKind, MountPoint, MountRequest, StorageConfig};
+pub(crate) use mounts::{MountKind, MountOrigin, MountPoint, MountRequest, StorageConfig};
 pub(crate) use network::NetworkMode;
 pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
 pub(crate) use security::{SeccompConfig, SecurityConfig};

@@ -49,6 +49,8 @@ pub(crate) struct ExecOptions {
     /// `--privileged`: every capability (the container's seccomp filter
     /// still applies, as with Docker).
     pub(crate) privileged: bool,
+    /// `--detach-keys` as bytes: with `-it`, leave the process running.
+    pub(crate) detach_keys: Vec<u8>,
 }
 
 /// How the exec ended.
@@ -58,6 +60,8 @@ pub(crate) enum ExecOutcome {
     Exited(i32),
     /// It never ran: Docker's status (126, 127) and the message.
     Failed(StartFailure),
+    /// The user typed the detach keys; the process runs on.
+    Detached,
 }
 
 /// The process's stdio, ours and its.
@@ -144,6 +148,7 @@ pub(crate) fn exec(
         workdir,
         argv: &opts.argv,
         extra_env: &opts.env,
+        group_add: opts.user.is_none(),
         tty: opts.tty,
         stdio: child_stdio,
         console,
@@ -181,7 +186,12 @@ pub(crate) fn exec(
     }
     crate::util::signals::forward_to(child);
     if let Some(master) = master {
-        super::pty::relay(master, child, opts.interactive)?;
+        if let super::pty::Relayed::Detached(master) =
+            super::pty::relay(master, child, opts.interactive, &opts.detach_keys)?
+        {
+            super::pty::hold_detached(master, child)?;
+            return Ok(ExecOutcome::Detached);
+        }
     } else if let Some(pipes) = pipes {
         super::pipe_relay::relay(pipes, child)?;
     }
@@ -199,6 +209,9 @@ pub(crate) struct InContainer<'a> {
     pub(crate) argv: &'a [String],
     /// Added to the container's environment.
     pub(crate) extra_env: &'a [String],
+    /// `--group-add` applies: the container's own user (Docker's exec
+    /// with -u gets the groups of that user only).
+    pub(crate) group_add: bool,
     pub(crate) tty: bool,
     /// Descriptors for stdin, stdout and stderr.
     pub(crate) stdio: Option<[RawFd; 3]>,
@@ -275,7 +288,14 @@ pub(crate) fn become_process(p: &InContainer) -> Result<(Vec<String>, Vec<String
     let config = &p.record.config;
     let passwd = init::read_small_file("/etc/passwd");
     let group = init::read_small_file("/etc/group");
-    let u = user::resolve(p.user, passwd.as_deref(), group.as_deref())?;
+    let mut u = user::resolve(p.user, passwd.as_deref(), group.as_deref())?;
+    if p.group_add {
+        u.groups.extend(super::namespaces::extra_groups(
+            &config.group_add,
+            group.as_deref(),
+            crate::userns::setgroups_allowed(),
+        )?);
+    }
     if let Some(socket) = p.console {
         console::setup_in_container(socket, u.uid, super::start::tty_gid().unwrap_or(u.gid))?;
     }

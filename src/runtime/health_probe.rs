@@ -67,6 +67,7 @@ impl Probe {
                     workdir: &record.config.working_dir,
                     argv: &argv,
                     extra_env: &[],
+                    group_add: true,
                     tty: false,
                     stdio: Some(stdio),
                     console: None,

@@ -219,7 +219,7 @@ impl Monitor {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .with_context(|| format!("creating the attach socket {}", socket.display()))?;
-        let log = LogWriter::open(&store.container_log(id))?;
+        let log = LogWriter::open(&store.container_log(id), &record.host.log)?;
         let mut state = store.container_state(id)?;
         state.restart_count = 0;
         let me = ProcessId::current();
@@ -329,7 +329,10 @@ impl Monitor {
                 self.state.error.clear();
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
-                    self.health.next = Some(Instant::now() + hc.interval());
+                    self.health.next = Some(
+                        Instant::now()
+                            + hc.next_interval(std::time::Duration::ZERO, Default::default()),
+                    );
                 }
                 let _ = self
                     .store
@@ -694,6 +697,10 @@ impl Monitor {
     /// The container's init exited: drain its output, record the exit and
     /// decide about a restart. True when the monitor's work is done.
     fn container_exited(&mut self, code: i32) -> Result<bool> {
+        super::namespaces::end_leftovers(
+            &self.record,
+            self.health.running.as_ref().map(|p| p.pid()),
+        );
         let mut buf = vec![0u8; 64 * 1024];
         // Every process of the pid namespace is gone with its init, so the
         // pipes reach their end now.
@@ -769,7 +776,13 @@ impl Monitor {
             && self.health.next.is_some_and(|t| t <= now)
         {
             if let (Some(hc), Some(pid)) = (&self.record.config.healthcheck, self.init) {
-                let interval = hc.interval();
+                let status = self
+                    .state
+                    .health
+                    .as_ref()
+                    .map(|h| h.status)
+                    .unwrap_or_default();
+                let interval = hc.next_interval(self.started.elapsed(), status);
                 let record = &self.record;
                 match probe_confinement(&mut self.health.confinement, record)
                     .and_then(|c| super::health_probe::Probe::start(record, pid, hc, c))

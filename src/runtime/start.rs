@@ -62,6 +62,7 @@ pub(crate) fn launch(
         Io::Tty { console } => Some(console.as_raw_fd()),
         Io::Pipes { .. } => None,
     };
+    let mut namespaces = super::namespaces::Launch::prepare(store, record).map_err(setup)?;
     // Compiled once per launch, before the clone (issue 9: well under a
     // millisecond; the default profile's first compile is ~0.2 ms).
     let confinement = super::security::Confinement::for_container(
@@ -69,7 +70,6 @@ pub(crate) fn launch(
         super::security::single_mapping_in(None),
     )
     .map_err(setup)?;
-    let own_userns = root_userns(record);
     let ctx = InitContext {
         record,
         store_root: store.root(),
@@ -80,6 +80,7 @@ pub(crate) fn launch(
         console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
+        namespaces: &namespaces,
         confinement: &confinement,
     };
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -87,28 +88,10 @@ pub(crate) fn launch(
         .map_err(setup)?;
     // A raw clone with CLONE_NEWPID makes the child pid 1 of a new pid
     // namespace without changing ours, so a restart can do it again.
+    let clone_flags = ctx.namespaces.clone_flags() | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: no thread exists, so the child is a complete copy of this
     // single-threaded process; with no new stack it continues like fork.
-    let go = if own_userns {
-        Some(
-            pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .context("creating a pipe")
-                .map_err(setup)?,
-        )
-    } else {
-        None
-    };
-    let userns_flag = if own_userns { libc::CLONE_NEWUSER } else { 0 };
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_NEWPID | userns_flag | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_clone, clone_flags, 0usize, 0usize, 0usize, 0usize) };
     if r < 0 {
         return Err(setup(
             anyhow::Error::from(std::io::Error::last_os_error())
@@ -117,10 +100,7 @@ pub(crate) fn launch(
     }
     if r == 0 {
         drop(err_r);
-        if let Some((go_r, go_w)) = go {
-            drop(go_w);
-            wait_for_id_maps(go_r);
-        }
+        ctx.namespaces.child_wait();
         // The monitor blocks the signals it reads through a signalfd; the
         // container's program must start with none blocked, or `kill -TERM`
         // would never reach it.
@@ -141,15 +121,13 @@ pub(crate) fn launch(
         init::run(&ctx, err_w)
     }
     let child = Pid::from_raw(r as i32);
-    if let Some((go_r, go_w)) = go {
-        drop(go_r);
-        if let Err(e) = write_root_id_maps(child, go_w) {
-            drop(err_w);
-            let _ = crate::util::signals::wait_exit(child);
-            return Err(setup(e));
-        }
-    }
     drop(err_w);
+    drop(ctx);
+    if let Err(e) = namespaces.after_clone(child.as_raw()) {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = crate::util::signals::wait_exit(child);
+        return Err(setup(e));
+    }
     drop(io);
     match read_start_report(err_r) {
         None => Ok(Launched { pid: child }),
@@ -174,24 +152,14 @@ pub(crate) fn root_userns(record: &ContainerRecord) -> bool {
 /// but the last, so that the namespace is not mistaken for the initial one.
 const ROOT_ID_MAP: &str = "0 0 4294967294";
 
-/// In the parent: maps the child's new user namespace, then lets it go on.
-fn write_root_id_maps(child: Pid, go: OwnedFd) -> Result<()> {
+/// In the monitor: maps the new user namespace of `child` (see
+/// [`root_userns`]).
+pub(crate) fn write_root_id_maps(child: i32) -> Result<()> {
     for file in ["uid_map", "gid_map"] {
         std::fs::write(format!("/proc/{child}/{file}"), ROOT_ID_MAP)
             .with_context(|| format!("writing the container's {file}"))?;
     }
-    nix::unistd::write(&go, &[1]).context("releasing the container's init")?;
     Ok(())
-}
-
-/// In the child: waits until the parent mapped our user namespace; if
-/// the parent gave up, leaves at once (it reports why).
-fn wait_for_id_maps(go: OwnedFd) {
-    let mut b = [0u8; 1];
-    if !matches!(nix::unistd::read(&go, &mut b), Ok(1)) {
-        // SAFETY: leave the cloned child without running destructors.
-        unsafe { libc::_exit(crate::model::exit::EXIT_BERTH_ERROR) }
-    }
 }
 
 /// The state of a container that could not start.

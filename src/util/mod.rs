@@ -4,6 +4,7 @@
 
 pub(crate) mod copy;
 pub(crate) mod digest;
+pub(crate) mod du;
 pub(crate) mod fsutil;
 pub(crate) mod humanize;
 pub(crate) mod ids;
@@ -12,5 +13,7 @@ pub(crate) mod json_gen;
 pub(crate) mod openat2;
 pub(crate) mod path;
 pub(crate) mod proc;
+pub(crate) mod ram_bytes;
 pub(crate) mod report;
 pub(crate) mod signals;
+pub(crate) mod timestamp;

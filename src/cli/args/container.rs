@@ -46,15 +46,15 @@ pub(crate) struct RestartArgs {
     /// Signal to send to the container
     #[arg(short = 's', long = "signal", value_name = "string")]
     pub(crate) signal: Option<String>,
-    /// Seconds to wait before killing the container
+    /// Seconds to wait before killing the container (default: the container's --stop-timeout, else 10; negative waits forever)
     #[arg(
         short = 't',
         long = "time",
         alias = "timeout",
-        default_value_t = 10,
-        value_name = "int"
+        value_name = "int",
+        allow_negative_numbers = true
     )]
-    pub(crate) time: i64,
+    pub(crate) time: Option<i64>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub(crate) containers: Vec<String>,
 }
@@ -64,15 +64,15 @@ pub(crate) struct StopArgs {
     /// Signal to send to the container (default: the image's STOPSIGNAL, else SIGTERM)
     #[arg(short = 's', long = "signal", value_name = "string")]
     pub(crate) signal: Option<String>,
-    /// Seconds to wait before killing the container
+    /// Seconds to wait before killing the container (default: the container's --stop-timeout, else 10; negative waits forever)
     #[arg(
         short = 't',
         long = "time",
         alias = "timeout",
-        default_value_t = 10,
-        value_name = "int"
+        value_name = "int",
+        allow_negative_numbers = true
     )]
-    pub(crate) time: i64,
+    pub(crate) time: Option<i64>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub(crate) containers: Vec<String>,
 }
@@ -108,12 +108,21 @@ pub(crate) struct PsArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub(crate) no_trunc: bool,
-    /// Filter output based on conditions provided (status=, name=, id=)
+    /// Filter output based on conditions provided (ancestor=, before=, since=, exited=, status=, health=, id=, name=, label=, volume=, expose=, is-task=, isolation=)
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub(crate) filter: Vec<String>,
     /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
     #[arg(long, value_name = "string")]
     pub(crate) format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
+    pub(crate) last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub(crate) latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub(crate) size: bool,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +184,13 @@ pub(crate) struct ExecArgs {
     /// Detached mode: run command in the background
     #[arg(short = 'd', long)]
     pub(crate) detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(
+        long = "detach-keys",
+        default_value = "ctrl-p,ctrl-q",
+        value_name = "string"
+    )]
+    pub(crate) detach_keys: String,
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "list")]
     pub(crate) env: Vec<String>,

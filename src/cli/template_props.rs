@@ -62,8 +62,10 @@ proptest! {
 
     #[test]
     fn templates_never_panic(src in template_text()) {
-        if let Ok(t) = parse_template(&unescape(&src)) {
-            let _ = execute(&t, &data());
+        for mode in [Mode::Row, Mode::Header, Mode::Object] {
+            if let Ok(t) = parse(&unescape(&src), mode) {
+                let _ = execute(&t, &data());
+            }
         }
     }
 }
