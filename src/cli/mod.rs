@@ -5,6 +5,8 @@
 
 mod archive;
 mod args;
+mod build;
+mod build_progress;
 mod compose;
 mod container;
 mod df;
@@ -205,6 +207,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Rmi(a) => rmi::rmi(a),
         Command::Tag(a) => image::tag(a),
         Command::History(a) => image::history(a),
+        Command::Build(a) => build::build(a),
+        Command::Builder(args::BuilderCommand::Prune(a)) => build::builder_prune(a),
+        Command::Buildx(args::BuildxCommand::Build(a)) => build::build(*a),
+        Command::Buildx(args::BuildxCommand::Prune(a)) => build::builder_prune(a),
         Command::Inspect(a) => system::inspect(a),
         Command::Pull(a) => registry::pull(a),
         Command::Push(a) => registry::push(a),
@@ -217,6 +223,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => system::info(a),
         Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
+            I::Build(a) => build::build(a),
             I::Ls(a) => image::images(a),
             I::Rm(a) => rmi::rmi(a),
             I::Tag(a) => image::tag(a),

@@ -113,7 +113,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
 
 /// Once per store, for a user without subordinate ids: what a single id
 /// mapping means for the containers (issue 13: emulated ownership).
-fn say_fidelity(store: &Store) {
+pub(crate) fn say_fidelity(store: &Store) {
     if crate::userns::single_mapping() {
         crate::store::placement::warn_once(
             store.root(),

@@ -20,6 +20,7 @@ pub(crate) mod monitor;
 pub(crate) mod mount_spec;
 pub(crate) mod namespaces;
 pub(crate) mod nsenter;
+pub(crate) mod oneshot;
 pub(crate) mod pipe_relay;
 pub(crate) mod policy;
 pub(crate) mod pty;

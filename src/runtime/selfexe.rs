@@ -37,24 +37,80 @@ pub(crate) fn is_protected(fd: &impl AsRawFd) -> bool {
     ro || (seals > 0 && seals & libc::F_SEAL_WRITE != 0)
 }
 
-/// Whether our own executable is protected from the processes of a
-/// user namespace with these id maps (`/proc/PID/uid_map` text): on a
-/// read-only mount, a sealed memfd, or a file none of the namespace's ids
-/// may write (root's `/usr/local/bin/berth` seen from a rootless
-/// container: capabilities in a user namespace do not reach an inode
-/// whose owner it does not map). The last saves the read-only view on the
-/// launch path of the common installation.
-pub(crate) fn self_is_protected_from(uid_map: &str, gid_map: &str) -> bool {
+/// The ids of a user namespace, as this process sees them (the ids
+/// `stat` reports to us), each a (first, count) range.
+#[derive(Debug, Default)]
+pub(crate) struct NamespaceIds {
+    uids: Vec<(u32, u32)>,
+    gids: Vec<(u32, u32)>,
+}
+
+impl NamespaceIds {
+    /// From `/proc/PID/uid_map` and `gid_map` text. The kernel writes the
+    /// second column in the reader's ids when the reader is in another
+    /// namespace, but in the parent namespace's when the reader is in the
+    /// same one (then the first column is ours).
+    pub(crate) fn from_maps(uid_map: &str, gid_map: &str, same_namespace: bool) -> NamespaceIds {
+        let ranges = |text: &str| {
+            crate::userns::idmap::parse_proc_map(text)
+                .iter()
+                .map(|l| {
+                    let first = if same_namespace { l.inside } else { l.outside };
+                    (first, l.count)
+                })
+                .collect()
+        };
+        NamespaceIds {
+            uids: ranges(uid_map),
+            gids: ranges(gid_map),
+        }
+    }
+
+    /// Our own namespace's (for the monitor: its container is in our
+    /// namespace, or in one nested in it that maps a part of ours).
+    fn own() -> NamespaceIds {
+        let read = |f: &str| std::fs::read_to_string(format!("/proc/self/{f}")).unwrap_or_default();
+        NamespaceIds::from_maps(&read("uid_map"), &read("gid_map"), true)
+    }
+
+    /// The namespace of process `pid`, or `None` when it cannot be read.
+    fn of_process(pid: i32) -> Option<NamespaceIds> {
+        let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).ok();
+        let ns = |p: String| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        use std::os::unix::fs::MetadataExt;
+        let ours = ns("/proc/self/ns/user".to_string())?;
+        let theirs = ns(format!("/proc/{pid}/ns/user"))?;
+        Some(NamespaceIds::from_maps(
+            &read("uid_map")?,
+            &read("gid_map")?,
+            ours == theirs,
+        ))
+    }
+
+    fn has(ranges: &[(u32, u32)], id: u32) -> bool {
+        ranges.iter().any(|&(first, count)| {
+            id >= first && u64::from(id) < u64::from(first) + u64::from(count)
+        })
+    }
+}
+
+/// Whether our own executable is protected from the processes of user
+/// namespace `ids`: on a read-only mount, a sealed memfd, or a file none
+/// of the namespace's ids may write (root's `/usr/local/bin/berth` seen
+/// from a rootless container: capabilities in a user namespace do not
+/// reach an inode whose owner it does not map). The last saves the
+/// read-only view on the launch path of the common installation.
+pub(crate) fn self_is_protected_from(ids: &NamespaceIds) -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
-    is_protected(&f) || !writable_through(&f, uid_map, gid_map)
+    is_protected(&f) || !writable_through(&f, ids)
 }
 
-/// Whether a process whose ids fall in these maps could write `f`, by its
+/// Whether a process whose ids are in `ids` could write `f`, by its
 /// owner, group and mode; a file with an access control list counts as
 /// writable (berth does not read ACLs).
-fn writable_through(f: &std::fs::File, uid_map: &str, gid_map: &str) -> bool {
+fn writable_through(f: &std::fs::File, ids: &NamespaceIds) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = f.metadata() else {
         return true;
@@ -66,24 +122,10 @@ fn writable_through(f: &std::fs::File, uid_map: &str, gid_map: &str) -> bool {
         Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {}
         Ok(Some(_)) | Err(_) => return true,
     }
-    let maps = |text: &str, id: u32| {
-        crate::userns::idmap::parse_proc_map(text)
-            .iter()
-            .any(|l| id >= l.outside && u64::from(id) < u64::from(l.outside) + u64::from(l.count))
-    };
     let mode = meta.mode();
-    (mode & 0o200 != 0 && maps(uid_map, meta.uid()))
-        || (mode & 0o020 != 0 && maps(gid_map, meta.gid()))
+    (mode & 0o200 != 0 && NamespaceIds::has(&ids.uids, meta.uid()))
+        || (mode & 0o020 != 0 && NamespaceIds::has(&ids.gids, meta.gid()))
         || mode & 0o002 != 0
-}
-
-/// Our own id maps (for the monitor: its container is in our namespace,
-/// or, under real root, in one with the same identity map).
-fn own_maps() -> (String, String) {
-    (
-        std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default(),
-        std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default(),
-    )
 }
 
 /// How the monitor is started: its program, and what the spawned child
@@ -117,8 +159,7 @@ impl MonitorProgram {
         if !exists {
             bail!("berth's executable {} is no longer there", path.display());
         }
-        let (uid_map, gid_map) = own_maps();
-        if self_is_protected_from(&uid_map, &gid_map) {
+        if self_is_protected_from(&NamespaceIds::own()) {
             return Ok(MonitorProgram {
                 path,
                 view: None,
@@ -245,9 +286,8 @@ fn sealed_copy() -> Result<OwnedFd> {
 /// Returns only when protected already; afterwards the new image of this
 /// process starts over and returns here at once.
 pub(crate) fn reexec_protected(monitor: ProcessId, init: ProcessId) -> Result<()> {
-    let read = |what: &str| std::fs::read_to_string(format!("/proc/{}/{what}", init.pid));
-    if let (Ok(uid_map), Ok(gid_map)) = (read("uid_map"), read("gid_map")) {
-        if init.is_alive() && self_is_protected_from(&uid_map, &gid_map) {
+    if let Some(ids) = NamespaceIds::of_process(init.pid) {
+        if init.is_alive() && self_is_protected_from(&ids) {
             return Ok(());
         }
     }
@@ -309,19 +349,29 @@ mod tests {
         let f = std::fs::File::open(&p).unwrap();
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        let mine = (format!("0 {uid} 1"), format!("0 {gid} 1"));
-        let others = ("0 4000000000 1".to_string(), "0 4000000000 1".to_string());
+        let mine = NamespaceIds::from_maps(&format!("0 {uid} 1"), &format!("0 {gid} 1"), false);
+        let others = NamespaceIds::from_maps("0 4000000000 1", "0 4000000000 1", false);
+        // Read from inside the namespace, the first column is in our ids.
+        let mine_inside = NamespaceIds::from_maps(
+            &format!("{uid} 4000000000 1"),
+            &format!("{gid} 4000000000 1"),
+            true,
+        );
+        let others_inside =
+            NamespaceIds::from_maps(&format!("0 {uid} 1"), &format!("0 {gid} 1"), true);
         let set =
             |m: u32| std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
         set(0o755);
-        assert!(writable_through(&f, &mine.0, &mine.1));
-        assert!(!writable_through(&f, &others.0, &others.1));
+        assert!(writable_through(&f, &mine));
+        assert!(!writable_through(&f, &others));
+        assert!(writable_through(&f, &mine_inside));
+        assert_eq!(writable_through(&f, &others_inside), uid == 0);
         set(0o555);
-        assert!(!writable_through(&f, &mine.0, &mine.1));
+        assert!(!writable_through(&f, &mine));
         set(0o575);
-        assert!(writable_through(&f, &mine.0, &mine.1));
+        assert!(writable_through(&f, &mine));
         set(0o557);
-        assert!(writable_through(&f, &others.0, &others.1));
+        assert!(writable_through(&f, &others));
     }
 
     #[test]

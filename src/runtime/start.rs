@@ -55,9 +55,43 @@ pub(crate) fn launch(
     store
         .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
         .map_err(setup)?;
+    let overlay = overlay_spec(store, record).map_err(setup)?;
+    launch_in(
+        store,
+        record,
+        &Dirs {
+            dir,
+            overlay,
+            attach_stdin: true,
+        },
+        io,
+    )
+}
+
+/// Where a container's files are: its directory (upper, work, merged and
+/// the generated /etc files) and its overlay. A container's are under
+/// `containers/<id>/`; a build step's under the store's `tmp/`.
+pub(crate) struct Dirs {
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) overlay: OverlaySpec,
+    /// Whether the program gets the stdin of `io` (else /dev/null).
+    pub(crate) attach_stdin: bool,
+}
+
+/// The launch itself, shared by containers and build steps
+/// (`oneshot`): everything the init applies (namespaces, mounts, user,
+/// capabilities, security settings) comes from `record`, so both get it.
+pub(crate) fn launch_in(
+    store: &Store,
+    record: &ContainerRecord,
+    dirs: &Dirs,
+    io: Io,
+) -> Result<Launched, StartFailure> {
+    let setup = StartFailure::setup;
+    let dir = dirs.dir.clone();
     let private_net = record.host.network.mode.is_private();
     crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
-    let overlay = overlay_spec(store, record).map_err(setup)?;
+    let overlay = dirs.overlay.clone();
     let console_socket = match &io {
         Io::Tty { console } => Some(console.as_raw_fd()),
         Io::Pipes { .. } => None,
@@ -76,7 +110,7 @@ pub(crate) fn launch(
         container_dir: dir,
         overlay,
         private_net,
-        attach_stdin: true,
+        attach_stdin: dirs.attach_stdin,
         console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
@@ -177,7 +211,13 @@ pub(crate) fn failed_state(failure: &StartFailure) -> ContainerState {
 pub(crate) fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
     let mut lowers = Vec::with_capacity(record.layers.len());
     for diff_id in record.layers.iter().rev() {
-        lowers.push(store.layer_link(diff_id)?);
+        let link = store.layer_link(diff_id)?;
+        // Overlay refuses a directory twice (ELOOP); an image may repeat a
+        // layer (two empty RUN steps). The topmost occurrence re-applies
+        // everything the lower one did, so the lower one can go.
+        if !lowers.contains(&link) {
+            lowers.push(link);
+        }
     }
     let base = format!("containers/{}", record.id);
     if lowers.is_empty() {

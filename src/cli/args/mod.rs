@@ -7,6 +7,7 @@
 //! flags into its part of the `CreateRequest`. A new flag group is a new
 //! file there and one line in `create/mod.rs`.
 
+mod build;
 mod container;
 mod create;
 mod files;
@@ -14,6 +15,7 @@ mod image;
 mod system;
 mod volume;
 
+pub(crate) use build::*;
 pub(crate) use container::*;
 pub(crate) use create::*;
 pub(crate) use files::*;
@@ -99,6 +101,14 @@ pub(crate) enum Command {
     Tag(TagArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+    /// Docker Buildx (the same builder: build, prune)
+    #[command(subcommand)]
+    Buildx(BuildxCommand),
     /// Return low-level information on containers or images
     Inspect(InspectArgs),
     /// Download an image from a registry
@@ -164,6 +174,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),
