@@ -1305,6 +1305,7 @@ fn other_users(ctxs: &[Ctx], t: &mut Tally) {
         "another user's runtime directory",
         denied("open", &o),
     );
+    squatted_runtime_dir(sub, nosub, t);
     let root = sub.b.root.to_string_lossy().into_owned();
     let o = nosub.b.cmd(&["--root", &root, "ps", "-a"]);
     t.record(
@@ -1316,6 +1317,54 @@ fn other_users(ctxs: &[Ctx], t: &mut Tally) {
             Held(stderr(&o).trim().chars().take(100).collect())
         },
     );
+}
+
+/// Runtime directory squatting: with no `XDG_RUNTIME_DIR`, another user
+/// made `/tmp/berth-$UID` (mode 0777) before the victim's first run. berth
+/// must not use it (the attacker could replace its sockets). In a private
+/// `/tmp` (a mount namespace of its own) so that no one else's runs are
+/// touched.
+fn squatted_runtime_dir(victim: &Ctx, attacker: &Ctx, t: &mut Tally) {
+    let name = "runtime directory squatted in /tmp";
+    let uid = victim.b.user.uid;
+    let sandbox = victim.b.dir.parent().unwrap();
+    let script = format!(
+        r#"set -e
+exec 3<"{sb}"
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p "{sb}"
+mount --no-canonicalize --bind /proc/self/fd/3 "{sb}"
+exec 3<&-
+setpriv --reuid={auid} --regid={agid} --init-groups -- mkdir -m 0777 /tmp/berth-{uid}
+setpriv --reuid={uid} --regid={gid} --init-groups -- env -i HOME="{home}" PATH=/usr/bin:/bin \
+    USER={user} BERTH_ROOT="{root}" "{berth}" run --rm busybox echo fine
+echo "left: $(ls -A /tmp/berth-{uid}/)"
+"#,
+        sb = sandbox.display(),
+        auid = attacker.b.user.uid,
+        agid = attacker.b.user.gid,
+        gid = victim.b.user.gid,
+        home = victim.b.user.home.display(),
+        user = victim.b.user.name,
+        root = victim.b.root.display(),
+        berth = victim.b.program().display(),
+    );
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+    let o = run(c);
+    let verdict = if !stdout(&o).contains("left:") {
+        Skipped(format!(
+            "the private /tmp could not be set up: {}",
+            show(&o)
+        ))
+    } else if stdout(&o) != "fine\nleft: \n" {
+        Escape(format!("berth used the squatted directory: {}", show(&o)))
+    } else if !stderr(&o).contains(&format!("not using the runtime directory /tmp/berth-{uid}")) {
+        Escape(format!("no warning naming the directory: {}", show(&o)))
+    } else {
+        Held("not used; warned, owner named".into())
+    };
+    t.record(victim.user(), name, verdict);
 }
 
 /// A directory of the user's that every other user can reach (all its

@@ -303,3 +303,38 @@ fn inspect_shows_the_security_settings() {
         b.ok(&["rm", "sec"]);
     });
 }
+
+/// A build's RUN steps are confined as containers are: Docker's default
+/// capabilities, a seccomp filter (the default profile), and, for
+/// the user without subordinate ids, the fakeroot emulation (chown
+/// "succeeds").
+#[test]
+fn build_steps_get_the_default_confinement() {
+    each_user(|b| {
+        b.load_busybox();
+        let ctx = b.scratch_dir();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM busybox\n\
+             RUN grep -E '^(CapBnd|CapEff|Seccomp):' /proc/self/status > /status\n\
+             RUN touch /f && chown 1234:1234 /f && echo chown-ok > /chown\n",
+        )
+        .unwrap();
+        if running_as_root() && !b.user.is_root() {
+            let status = std::process::Command::new("chown")
+                .args(["-R", &format!("{}:{}", b.user.uid, b.user.gid)])
+                .arg(&ctx)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let ctx_arg = ctx.display().to_string();
+        b.ok(&["build", "-q", "-t", "confined", &ctx_arg]);
+        let s = parse_status(&b.run_rm("confined", &["cat", "/status"]));
+        assert_eq!(s["Seccomp"], "2", "{s:?}");
+        assert_eq!(s["CapBnd"], DOCKER_DEFAULT, "{s:?}");
+        assert_eq!(s["CapEff"], DOCKER_DEFAULT, "{s:?}");
+        assert_eq!(b.run_rm("confined", &["cat", "/chown"]), "chown-ok\n");
+        b.ok(&["rmi", "confined"]);
+    });
+}
