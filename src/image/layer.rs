@@ -289,7 +289,7 @@ fn max_layer_size() -> Result<u64> {
 /// A size as the limit is written: `64M`, `1G`, or bytes.
 fn binary_size(n: u64) -> String {
     for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{}{unit}", n >> shift);
         }
     }
