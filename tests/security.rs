@@ -338,3 +338,35 @@ fn build_steps_get_the_default_confinement() {
         b.ok(&["rmi", "confined"]);
     });
 }
+
+/// `info` and `doctor` report the kernel's Landlock ABI (the number the
+/// kernel gives `landlock_create_ruleset(NULL, 0, VERSION)`).
+#[test]
+fn info_and_doctor_report_the_landlock_abi() {
+    let b = Berth::new(&main_user());
+    // SAFETY: the version query takes no pointer and changes nothing.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    let abi = if abi < 0 { 0 } else { abi };
+    assert_eq!(
+        b.ok(&["info", "--format", "{{.LandlockABI}}"]).trim(),
+        abi.to_string()
+    );
+    let info = b.ok(&["info"]);
+    assert!(info.contains(&format!(" Landlock ABI: {abi}")), "{info}");
+    let doctor = b.cmd(&["doctor"]);
+    let line = stdout(&doctor)
+        .lines()
+        .find(|l| l.contains("landlock:"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no landlock line: {}", show(&doctor)));
+    if abi > 0 {
+        assert!(line.contains(&format!("Landlock ABI {abi}")), "{line}");
+    }
+}
