@@ -31,6 +31,12 @@ fn ownership_changes_are_real_with_a_range_and_emulated_without() {
             // Said once per store.
             let again = b.cmd(&["run", "--rm", "busybox", "true"]);
             assert!(!stderr(&again).contains(EMULATED), "{}", show(&again));
+            // So is why the mapping is single (on the store's first use).
+            assert!(
+                !stderr(&again).contains("no subuid range"),
+                "{}",
+                show(&again)
+            );
             // setuid "works" for programs that drop privileges.
             let out = b.ok(&[
                 "run", "--rm", "busybox", "su", "-s", "/bin/sh", "nobody", "-c", "echo ran",
