@@ -14,6 +14,7 @@ mod doctor;
 mod exec;
 mod files;
 mod filters;
+mod host_config;
 mod image;
 mod inspect;
 mod inspect_run_flags;
@@ -27,6 +28,7 @@ mod report;
 mod rmi;
 mod run;
 mod sandbox;
+mod stats;
 mod system;
 mod template;
 mod volume;
@@ -196,6 +198,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(a) => lifecycle::wait(a),
         Command::Rename(a) => lifecycle::rename(a),
         Command::Top(a) => lifecycle::top(a),
+        Command::Stats(a) => stats::stats(a),
+        Command::Update(a) => stats::update(a),
         Command::Exec(a) => exec::exec(a),
         Command::Cp(a) => files::cp(a),
         Command::Commit(a) => files::commit(a),
@@ -251,6 +255,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Wait(a) => lifecycle::wait(a),
             C::Rename(a) => lifecycle::rename(a),
             C::Top(a) => lifecycle::top(a),
+            C::Stats(a) => stats::stats(a),
+            C::Update(a) => stats::update(a),
             C::Exec(a) => exec::exec(a),
             C::Cp(a) => files::cp(a),
             C::Commit(a) => files::commit(a),

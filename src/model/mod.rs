@@ -10,6 +10,7 @@
 pub(crate) mod caps;
 pub(crate) mod container;
 pub(crate) mod container_filter;
+pub(crate) mod devices;
 pub(crate) mod exit;
 pub(crate) mod filters;
 pub(crate) mod health;
@@ -22,6 +23,7 @@ pub(crate) mod namespaces;
 pub(crate) mod network;
 pub(crate) mod reference;
 pub(crate) mod request;
+pub(crate) mod resources;
 pub(crate) mod security;
 pub(crate) mod state;
 

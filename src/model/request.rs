@@ -8,12 +8,14 @@
 //! here as the same type `HostConfig` stores, copied as it is by `create`.
 
 use super::container::AttachStreams;
+use super::devices::DevicesConfig;
 use super::kernel::KernelConfig;
 use super::lifecycle::LifecycleConfig;
 use super::logging::LogConfig;
 use super::mounts::MountRequest;
 use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
+use super::resources::ResourcesConfig;
 use super::security::SecurityConfig;
 use indexmap::IndexMap;
 use std::path::PathBuf;
@@ -37,6 +39,8 @@ pub(crate) struct CreateRequest {
     pub(crate) network: NetworkConfig,
     pub(crate) lifecycle: LifecycleConfig,
     pub(crate) security: SecurityConfig,
+    pub(crate) resources: ResourcesConfig,
+    pub(crate) devices: DevicesConfig,
     /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`; `container:X`
     /// names X as given (create resolves it).
     pub(crate) namespaces: NamespaceConfig,

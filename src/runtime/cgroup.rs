@@ -2,9 +2,9 @@
 //! on a whole cgroup, so a container can be frozen only when its
 //! processes sit alone in a cgroup v2 directory whose `cgroup.freeze` we
 //! may write. When the monitor's own cgroup is writable (delegated to the
-//! user, or as root), the monitor moves each container into a child cgroup
-//! of its own at start (`place_container`); otherwise pausing is refused
-//! with what an administrator can delegate.
+//! user, or as root), each container gets a child cgroup of its own at
+//! start, which its init joins before it execs (`resources::ContainerCgroup`);
+//! otherwise pausing is refused with what an administrator can delegate.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -24,44 +24,6 @@ fn v2_root() -> PathBuf {
             })
         })
         .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"))
-}
-
-/// The cgroup a container of ours gets under `parent`.
-fn container_cgroup(parent: &Path, id: &str) -> PathBuf {
-    parent.join(format!("berth-{}", &id[..12.min(id.len())]))
-}
-
-/// Moves the container's init into a cgroup of its own below ours, when
-/// ours is writable, so that `pause` can freeze it alone. Best effort:
-/// without a writable cgroup the container runs in ours.
-pub(crate) fn place_container(pid: i32, id: &str) {
-    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
-    else {
-        return;
-    };
-    let parent = v2_root().join(own.trim_start_matches('/'));
-    if nix::unistd::access(&parent, nix::unistd::AccessFlags::W_OK).is_err() {
-        return;
-    }
-    let dir = container_cgroup(&parent, id);
-    if std::fs::create_dir(&dir).is_err() && !dir.is_dir() {
-        return;
-    }
-    let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
-}
-
-/// Removes the container's cgroup once its processes are gone.
-pub(crate) fn remove_container_cgroup(id: &str) {
-    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
-    else {
-        return;
-    };
-    let parent = v2_root().join(own.trim_start_matches('/'));
-    let _ = std::fs::remove_dir(container_cgroup(&parent, id));
 }
 
 /// The cgroup v2 path of a process (`0::/user.slice/...`), if it has one.

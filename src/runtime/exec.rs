@@ -130,6 +130,7 @@ pub(crate) fn exec(
         Confinement::for_exec(record, single_mapping_in(Some(init.pid)), opts.privileged)?;
     let stdio = Stdio::for_exec(opts)?;
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+    super::resources::join_for_exec(init.pid, &record.id);
     nsenter::not_dumpable();
     target.join()?;
     let old_mask = crate::util::signals::block();
@@ -301,6 +302,7 @@ pub(crate) fn become_process(p: &InContainer) -> Result<(Vec<String>, Vec<String
     }
     let env = exec_env(config, &u.home, p.extra_env, p.tty);
     init::enter_workdir(p.workdir, false)?;
+    super::resources::ulimit::apply(&p.record.host.resources.ulimits)?;
     p.confinement.before_identity()?;
     if crate::userns::setgroups_allowed() {
         let groups: Vec<nix::unistd::Gid> = u

@@ -28,6 +28,8 @@ pub(crate) struct InitContext<'a> {
     /// gid for devpts terminals, when mapped.
     pub(crate) tty_gid: Option<u32>,
     pub(crate) setgroups_allowed: bool,
+    /// The container's cgroups to join first (see `resources`).
+    pub(crate) cgroup_procs: &'a [PathBuf],
     /// Namespaces shared with other containers or the host, prepared by
     /// the monitor (`--ipc`, `--pid`, `--userns`).
     pub(crate) namespaces: &'a super::namespaces::Launch,
@@ -58,7 +60,10 @@ fn setup_and_exec(
     unsafe {
         libc::setsid();
     }
+    super::resources::join(ctx.cgroup_procs).map_err(StartFailure::setup)?;
     prepare(ctx).map_err(StartFailure::setup)?;
+    super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
+        .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
     if ctx.record.config.init {
         use std::os::fd::AsRawFd;
@@ -93,6 +98,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     namespaces::after_dev(&root, ctx.record, ctx.namespaces)?;
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
     mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
+    mounts::devices::bind_all(&root, &ctx.record.host.devices)?;
     let user_targets: Vec<&str> = ctx
         .record
         .host
@@ -116,6 +122,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     if !ctx.confinement.privileged {
         mounts::proc_sys::restrict_paths()?;
     }
+    super::devices::update_ld_cache(&ctx.record.host.devices.provisioned);
     namespaces::set_names(ctx.record)?;
     Ok(())
 }

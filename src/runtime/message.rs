@@ -47,6 +47,13 @@ pub(crate) enum Message {
     Refused(String),
     /// monitor → spawner: the monitor waits for a client's `Ready`.
     Listening,
+    /// client → monitor: new limits for the running container (`update`),
+    /// as JSON; answered `Done` or `Refused`.
+    Update(String),
+    /// client → monitor: the container's counters (`stats`).
+    StatsRequest,
+    /// monitor → client: the counters, as JSON (`resources::stats::Sample`).
+    Stats(String),
 }
 
 /// Largest payload accepted: bigger frames mean a confused peer.
@@ -74,6 +81,10 @@ impl Message {
             Message::Done => 11,
             Message::Refused(_) => 12,
             Message::Listening => 13,
+            // Kinds from 40: requests of resource limits and stats.
+            Message::Update(_) => 40,
+            Message::StatsRequest => 41,
+            Message::Stats(_) => 42,
         }
     }
 
@@ -81,7 +92,9 @@ impl Message {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let payload: &[u8] = match self {
             Message::Stdin(d) | Message::Stdout(d) | Message::Stderr(d) => d,
-            Message::Refused(text) => text.as_bytes(),
+            Message::Refused(text) | Message::Update(text) | Message::Stats(text) => {
+                text.as_bytes()
+            }
             _ => &[],
         };
         let mut buf = Vec::with_capacity(HEADER + 8 + payload.len());
@@ -137,6 +150,9 @@ impl Message {
             11 => Message::Done,
             12 => Message::Refused(String::from_utf8_lossy(&p).into_owned()),
             13 => Message::Listening,
+            40 => Message::Update(String::from_utf8_lossy(&p).into_owned()),
+            41 => Message::StatsRequest,
+            42 => Message::Stats(String::from_utf8_lossy(&p).into_owned()),
             _ => return Err(invalid(format!("unknown message kind {kind}"))),
         })
     }
@@ -231,6 +247,9 @@ mod tests {
             Message::Done,
             Message::Refused("no".into()),
             Message::Listening,
+            Message::Update(r#"{"resources":{"memory":1}}"#.into()),
+            Message::StatsRequest,
+            Message::Stats("{}".into()),
         ]
     }
 

@@ -12,6 +12,9 @@
 //! two writers never overwrite each other (a health result once undid a
 //! `pause` this way).
 
+mod requests;
+pub(crate) use requests::UpdateRequest;
+
 use super::logfile::{LogWriter, Stream};
 use super::message::{Decoder, Message};
 use super::policy::Backoff;
@@ -201,6 +204,10 @@ struct Monitor {
     waiting_for_client: bool,
     /// The start the first client asked for failed: the monitor is done.
     start_failed: bool,
+    /// The container's cgroups while it runs (limits, pause, stats).
+    cgroup: Option<super::resources::ContainerCgroup>,
+    /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
+    terminating: bool,
 }
 
 /// When the next health probe runs, and the probe in flight.
@@ -247,6 +254,8 @@ impl Monitor {
             final_message: None,
             waiting_for_client: false,
             start_failed: false,
+            cgroup: None,
+            terminating: false,
         })
     }
 
@@ -303,8 +312,22 @@ impl Monitor {
             }
             StreamsOrConsole::Console(ours) => Some(ours),
         };
-        match launch(&self.store, &self.record, io) {
-            Ok(l) => {
+        let launched = match super::resources::ContainerCgroup::create(
+            &self.record.id,
+            &self.record.host.resources,
+        ) {
+            Ok(mut cgroup) => match launch(&self.store, &self.record, io, &cgroup.procs_files()) {
+                Ok(l) => Ok((l, cgroup)),
+                Err(failure) => {
+                    cgroup.remove();
+                    Err(failure)
+                }
+            },
+            Err(e) => Err(StartFailure::setup(e)),
+        };
+        match launched {
+            Ok((l, cgroup)) => {
+                self.cgroup = Some(cgroup);
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
                     match super::console::receive_master(ours.as_raw_fd()) {
@@ -316,7 +339,6 @@ impl Monitor {
                         Err(e) => return Err(StartFailure::setup(e)),
                     }
                 }
-                super::cgroup::place_container(l.pid.as_raw(), &self.record.id);
                 self.init = Some(l.pid);
                 self.started = Instant::now();
                 let init = ProcessId::of(l.pid.as_raw());
@@ -327,6 +349,7 @@ impl Monitor {
                 self.state.finished_at = None;
                 self.state.exit_code = 0;
                 self.state.error.clear();
+                self.state.oom_killed = false;
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
                     self.health.next = Some(
@@ -480,11 +503,7 @@ impl Monitor {
                     match Signal::try_from(info.ssi_signo as i32) {
                         Ok(Signal::SIGCHLD) => {}
                         // Asked to go away: stop the container; its exit ends us.
-                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => {
-                            if let Some(pid) = self.init {
-                                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-                            }
-                        }
+                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => self.terminate(),
                         _ => {}
                     }
                 }
@@ -643,6 +662,14 @@ impl Monitor {
                         super::console::resize(m.as_raw_fd(), rows, cols);
                     }
                 }
+                Message::Update(json) => {
+                    let reply = self.update_resources(&json);
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
+                Message::StatsRequest => {
+                    let reply = self.stats_sample();
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
                 Message::Pause | Message::Unpause => {
                     let reply = match self.set_paused(message == Message::Pause) {
                         Ok(()) => Message::Done,
@@ -710,7 +737,10 @@ impl Monitor {
         let _ = self.log.flush_stream(Stream::Stderr);
         self.streams = Streams::None;
         self.init = None;
-        super::cgroup::remove_container_cgroup(&self.record.id);
+        if let Some(mut cgroup) = self.cgroup.take() {
+            self.state.oom_killed = cgroup.oom_killed();
+            cgroup.remove();
+        }
         if let Some(p) = self.health.running.take() {
             p.kill();
         }
@@ -722,7 +752,7 @@ impl Monitor {
         self.state.exit_code = code;
         self.state.finished_at = Some(now_rfc3339());
         self.final_message = Some(Message::Exited(code));
-        let stopped = self.store.stopped_by_user(&self.record.id);
+        let stopped = self.terminating || self.store.stopped_by_user(&self.record.id);
         if self.record.host.lifecycle.restart.should_restart(
             code,
             self.state.restart_count,

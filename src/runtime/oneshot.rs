@@ -330,6 +330,7 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
             userxattr: p.userxattr,
         },
         attach_stdin: false,
+        cgroup_procs: vec![],
     };
     // Only `--pid/--ipc/--network container:` would read containers' states
     // through the store; a build step has private namespaces.

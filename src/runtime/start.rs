@@ -36,11 +36,13 @@ pub(crate) struct Launched {
 /// child, and waits until it exec'd the container's program. On failure
 /// the child has been reaped and the error carries Docker's status. The
 /// caller is inside berth's user namespace (or real root) and no thread
-/// exists.
+/// exists. The init joins the cgroups whose `cgroup.procs` files are
+/// `cgroup_procs` before anything else (`resources::ContainerCgroup`).
 pub(crate) fn launch(
     store: &Store,
     record: &ContainerRecord,
     io: Io,
+    cgroup_procs: &[std::path::PathBuf],
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let dir = store.container_dir(&record.id);
@@ -63,6 +65,7 @@ pub(crate) fn launch(
             dir,
             overlay,
             attach_stdin: true,
+            cgroup_procs: cgroup_procs.to_vec(),
         },
         io,
     )
@@ -76,6 +79,10 @@ pub(crate) struct Dirs {
     pub(crate) overlay: OverlaySpec,
     /// Whether the program gets the stdin of `io` (else /dev/null).
     pub(crate) attach_stdin: bool,
+    /// The `cgroup.procs` files of the cgroups the init joins first (a
+    /// container's limits, `resources::ContainerCgroup`); none for a build
+    /// step, which stays in its builder's cgroup.
+    pub(crate) cgroup_procs: Vec<std::path::PathBuf>,
 }
 
 /// The launch itself, shared by containers and build steps
@@ -114,6 +121,7 @@ pub(crate) fn launch_in(
         console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
+        cgroup_procs: &dirs.cgroup_procs,
         namespaces: &namespaces,
         confinement: &confinement,
     };

@@ -12,6 +12,7 @@ mod container;
 mod create;
 mod files;
 mod image;
+mod limits;
 mod system;
 mod volume;
 
@@ -20,6 +21,7 @@ pub(crate) use container::*;
 pub(crate) use create::*;
 pub(crate) use files::*;
 pub(crate) use image::*;
+pub(crate) use limits::*;
 pub(crate) use system::*;
 pub(crate) use volume::*;
 
@@ -79,6 +81,10 @@ pub(crate) enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -234,6 +240,10 @@ pub(crate) enum ContainerCommand {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
