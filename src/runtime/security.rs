@@ -22,7 +22,7 @@
 
 use crate::model::{ContainerRecord, SeccompConfig, SecurityConfig};
 use crate::seccomp;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use caps::CapsHashSet;
 
 /// How a container's process is confined, ready for the child.
@@ -209,6 +209,96 @@ fn enforce_landlock() -> Result<()> {
         );
     }
     prepared.enforce().context("enforcing Landlock")?;
+    Ok(())
+}
+
+/// The security settings as `run` flags or a compose service give them.
+pub(crate) struct Settings<'a> {
+    pub(crate) privileged: bool,
+    pub(crate) cap_add: &'a [String],
+    pub(crate) cap_drop: &'a [String],
+    pub(crate) security_opt: &'a [String],
+    pub(crate) landlock: bool,
+}
+
+/// Checks and canonicalizes the settings (capability names, `--security-opt`
+/// values, a seccomp profile read and parsed now): bad values are the
+/// user's error at create, not a container that cannot start.
+pub(crate) fn config(flags: &Settings) -> Result<SecurityConfig> {
+    let names = |list: &[String], flag: &str| -> Result<Vec<String>> {
+        list.iter()
+            .flat_map(|v| v.split(','))
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| {
+                crate::runtime::caps::canonical_name(n.trim())
+                    .with_context(|| format!("{flag} {n}"))
+            })
+            .collect()
+    };
+    let mut config = SecurityConfig {
+        privileged: flags.privileged,
+        cap_add: names(flags.cap_add, "--cap-add")?,
+        cap_drop: names(flags.cap_drop, "--cap-drop")?,
+        landlock: flags.landlock,
+        ..Default::default()
+    };
+    for opt in flags.security_opt {
+        apply_security_opt(&mut config, opt)?;
+    }
+    Ok(config)
+}
+
+/// One `--security-opt` value (`key=value`; Docker also takes `key:value`
+/// from its older releases).
+fn apply_security_opt(config: &mut SecurityConfig, opt: &str) -> Result<()> {
+    let (key, value) = match opt.split_once('=').or_else(|| opt.split_once(':')) {
+        Some((k, v)) => (k, Some(v)),
+        None => (opt, None),
+    };
+    match (key, value) {
+        ("no-new-privileges", None) => config.no_new_privileges = true,
+        ("no-new-privileges", Some(v)) => {
+            config.no_new_privileges = match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => bail!("invalid --security-opt {opt}: no-new-privileges takes true or false"),
+            }
+        }
+        ("seccomp", Some(v)) => {
+            config.seccomp = match v {
+                "unconfined" => SeccompConfig::Unconfined,
+                "builtin" | "default" => SeccompConfig::Default,
+                "" => bail!(
+                    "invalid --security-opt {opt}: seccomp needs unconfined, builtin or the path \
+                     of a profile in Docker's JSON format"
+                ),
+                path => {
+                    let text = std::fs::read_to_string(path).with_context(|| {
+                        format!("--security-opt seccomp={path}: reading the profile")
+                    })?;
+                    // Checked now: a bad profile is the user's error at create,
+                    // not a container that cannot start.
+                    crate::seccomp::json::parse(&text)
+                        .with_context(|| format!("--security-opt seccomp={path}"))?;
+                    SeccompConfig::Custom(text)
+                }
+            }
+        }
+        ("label" | "apparmor", Some(_)) => crate::util::report::notice(&format!(
+            "--security-opt {opt}: accepted, but berth applies no SELinux label or AppArmor \
+             profile (it confines containers with user namespaces, seccomp and, with \
+             --landlock, Landlock)"
+        )),
+        ("systempaths", Some("unconfined")) => bail!(
+            "--security-opt systempaths=unconfined is not supported: use --privileged to drop \
+             the masked paths"
+        ),
+        _ => bail!(
+            "invalid --security-opt {opt}: berth knows seccomp=unconfined|builtin|PROFILE.json, \
+             no-new-privileges[=true|false], label=... and apparmor=... (the last two are not \
+             applied)"
+        ),
+    }
     Ok(())
 }
 
