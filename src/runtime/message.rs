@@ -54,6 +54,11 @@ pub(crate) enum Message {
     StatsRequest,
     /// monitor → client: the counters, as JSON (`resources::stats::Sample`).
     Stats(String),
+    /// client → monitor: join the running container to the network with
+    /// this id (`network connect`; the record already names it).
+    NetConnect(String),
+    /// client → monitor: take the container off the network with this id.
+    NetDisconnect(String),
 }
 
 /// Largest payload accepted: bigger frames mean a confused peer.
@@ -85,6 +90,8 @@ impl Message {
             Message::Update(_) => 40,
             Message::StatsRequest => 41,
             Message::Stats(_) => 42,
+            Message::NetConnect(_) => 43,
+            Message::NetDisconnect(_) => 44,
         }
     }
 
@@ -92,9 +99,11 @@ impl Message {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let payload: &[u8] = match self {
             Message::Stdin(d) | Message::Stdout(d) | Message::Stderr(d) => d,
-            Message::Refused(text) | Message::Update(text) | Message::Stats(text) => {
-                text.as_bytes()
-            }
+            Message::Refused(text)
+            | Message::Update(text)
+            | Message::Stats(text)
+            | Message::NetConnect(text)
+            | Message::NetDisconnect(text) => text.as_bytes(),
             _ => &[],
         };
         let mut buf = Vec::with_capacity(HEADER + 8 + payload.len());
@@ -153,6 +162,8 @@ impl Message {
             40 => Message::Update(String::from_utf8_lossy(&p).into_owned()),
             41 => Message::StatsRequest,
             42 => Message::Stats(String::from_utf8_lossy(&p).into_owned()),
+            43 => Message::NetConnect(String::from_utf8_lossy(&p).into_owned()),
+            44 => Message::NetDisconnect(String::from_utf8_lossy(&p).into_owned()),
             _ => return Err(invalid(format!("unknown message kind {kind}"))),
         })
     }
@@ -250,6 +261,8 @@ mod tests {
             Message::Update(r#"{"resources":{"memory":1}}"#.into()),
             Message::StatsRequest,
             Message::Stats("{}".into()),
+            Message::NetConnect("ab12".into()),
+            Message::NetDisconnect("cd34".into()),
         ]
     }
 

@@ -15,5 +15,6 @@ pub(crate) mod path;
 pub(crate) mod proc;
 pub(crate) mod ram_bytes;
 pub(crate) mod report;
+pub(crate) mod resident;
 pub(crate) mod signals;
 pub(crate) mod timestamp;
