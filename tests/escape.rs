@@ -1239,10 +1239,33 @@ fn landlock(ctx: &Ctx, t: &mut Tally) {
         .expect("python3");
     let mut ready = [0u8; 5];
     let _ = listener.stdout.as_mut().unwrap().read_exact(&mut ready);
-    let plain = ctx.run(&["busybox", "/probe", "connect-abstract", &name]);
-    let locked = ctx.run(&["--landlock", "busybox", "/probe", "connect-abstract", &name]);
+    // The default network is private (abstract sockets belong to a network
+    // namespace); on the host's network only Landlock's scoping stops it.
+    let private = ctx.run(&["busybox", "/probe", "connect-abstract", &name]);
+    let plain = ctx.run(&[
+        "--network",
+        "host",
+        "busybox",
+        "/probe",
+        "connect-abstract",
+        &name,
+    ]);
+    let locked = ctx.run(&[
+        "--network",
+        "host",
+        "--landlock",
+        "busybox",
+        "/probe",
+        "connect-abstract",
+        &name,
+    ]);
     let _ = listener.kill();
     let _ = listener.wait();
+    t.record(
+        &u,
+        "default network: host abstract socket",
+        denied("connect", &private),
+    );
     let s = out(&locked);
     t.record(
         &u,
