@@ -20,7 +20,9 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     let mut request = a.request()?;
     crate::userns::enter()?;
     request.image_id = Some(ensure_image(&store, a)?);
+    crate::util::trace::step("image resolved");
     let record = lifecycle::create(&store, &request)?;
+    crate::util::trace::step("container record created");
     if args.detach {
         return match lifecycle::start(&store, &record) {
             Ok(()) => {
@@ -35,7 +37,6 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         tty: a.process.tty,
         detach_keys,
         sig_proxy: args.sig_proxy && !a.process.tty,
-        send_ready: true,
         signal_target: None,
     };
     run_attached(&store, &record, &opts)
@@ -113,7 +114,6 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
             tty: record.config.tty,
             detach_keys,
             sig_proxy: !record.config.tty,
-            send_ready: true,
             signal_target: None,
         };
         return run_attached(&store, &record, &opts);
@@ -162,7 +162,6 @@ pub(crate) fn attach(args: AttachArgs) -> Result<()> {
         tty: record.config.tty,
         detach_keys,
         sig_proxy: args.sig_proxy && !record.config.tty,
-        send_ready: false,
         signal_target: Some(state.process()),
     };
     let outcome = lifecycle::attach(&store, &record, &opts)?;

@@ -50,12 +50,26 @@ fn setup_and_exec(
 ) -> Result<std::convert::Infallible, StartFailure> {
     prepare(ctx).map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
+    crate::util::trace::step("user, environment, capabilities set");
     if ctx.record.config.init {
         use std::os::fd::AsRawFd;
         super::init_reaper::become_init(&[err_pipe.as_raw_fd()])
             .map_err(|e| StartFailure::setup(anyhow::anyhow!("starting the init (--init): {e}")))?;
     }
+    send_trace(err_pipe);
     exec(&argv, &env)
+}
+
+/// Our `BERTH_TRACE` lines, to the monitor, just before the exec (the
+/// pipe's end tells it the exec happened; lines come before that).
+fn send_trace(err_pipe: &OwnedFd) {
+    if crate::util::trace::enabled() {
+        crate::util::trace::step("exec");
+        let lines = crate::util::trace::take();
+        if let Ok(mut pipe) = err_pipe.try_clone().map(std::fs::File::from) {
+            let _ = Message::Trace(lines).write_to(&mut pipe);
+        }
+    }
 }
 
 /// Namespaces and the root filesystem, up to pivot_root and the masks.
@@ -77,14 +91,19 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     if ctx.private_net {
         loopback_up().context("bringing up the loopback interface")?;
     }
+    crate::util::trace::step("namespaces made");
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
+    crate::util::trace::step("overlay mounted");
     let root =
         mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
     mounts::proc_sys::mount_proc(&root)?;
+    crate::util::trace::step("/proc mounted");
     mounts::dev::setup(&root, ctx.tty_gid)?;
+    crate::util::trace::step("/dev made");
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
+    crate::util::trace::step("/sys mounted");
     mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
     let user_targets: Vec<&str> = ctx
         .record
@@ -99,8 +118,11 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         mounts::pivot::make_root_read_only(&rootfs)?;
     }
     drop(root);
+    crate::util::trace::step("binds and /etc files mounted");
     mounts::pivot::pivot(&rootfs)?;
+    crate::util::trace::step("pivot_root done");
     mounts::proc_sys::restrict_paths()?;
+    crate::util::trace::step("/proc and /sys paths masked");
     nix::unistd::sethostname(&ctx.record.config.hostname).context("setting the hostname")?;
     Ok(())
 }

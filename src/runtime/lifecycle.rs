@@ -128,17 +128,18 @@ pub(crate) fn start(store: &Store, record: &ContainerRecord) -> Result<()> {
 }
 
 /// Starts the container with the caller attached from its first byte of
-/// output: the monitor waits for the client before it starts the
-/// container. The caller checked that it is not running.
+/// output: the caller is the monitor's first client, connected through a
+/// socket pair before the container starts. The caller checked that it is
+/// not running.
 pub(crate) fn start_attached(
-    store: &Store,
+    _store: &Store,
     record: &ContainerRecord,
     opts: &AttachOptions,
 ) -> Result<Outcome> {
     match monitor::spawn(&record.id, true)? {
-        Spawned::Started(_) | Spawned::Listening => {}
+        Spawned::Attached(stream) => attach_client::attach_stream(stream, opts),
+        Spawned::Started => unreachable!("an attached monitor answers on its socket"),
     }
-    attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
 }
 
 /// Attaches to a running container.
@@ -339,12 +340,40 @@ pub(crate) fn remove_files(
     volumes: bool,
     sweep: bool,
 ) -> Result<()> {
+    let files = unlist(store, record, volumes)?;
+    delete_unlisted(store, record, &files, sweep)
+}
+
+/// The first half of [`remove_files`], under the store lock: the record,
+/// the name and (with `volumes`) the anonymous volumes go, and the
+/// container's directory moves under `tmp/`. From here on nothing lists
+/// the container. Returns where its files are now.
+pub(crate) fn unlist(
+    store: &Store,
+    record: &ContainerRecord,
+    volumes: bool,
+) -> Result<std::path::PathBuf> {
     let lock = store.lock()?;
-    store.remove_container(record, &lock)?;
+    let files = store.unlist_container(record, &lock)?;
     if volumes {
         store.remove_anonymous_volumes(record, &lock)?;
     }
+    Ok(files)
+}
+
+/// The second half of [`remove_files`]: deletes the files `unlist` moved
+/// aside (without the lock: a tree walk), then the layers nothing uses any
+/// more (see `remove_files` for `sweep`).
+pub(crate) fn delete_unlisted(
+    store: &Store,
+    record: &ContainerRecord,
+    files: &std::path::Path,
+    sweep: bool,
+) -> Result<()> {
+    crate::util::fsutil::remove_tree(files)
+        .with_context(|| format!("removing the files of container {}", record.id))?;
     if sweep || store.images()?.by_id(&record.image_id).is_none() {
+        let lock = store.lock()?;
         store.remove_unused_layers(&lock)?;
     }
     Ok(())

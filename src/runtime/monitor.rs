@@ -44,55 +44,73 @@ pub(crate) fn socket_path(run_dir: &Path, id: &str) -> PathBuf {
     run_dir.join(format!("{}.sock", &id[..16.min(id.len())]))
 }
 
-/// What the monitor told the command that spawned it, on the ready pipe
-/// (a [`Message`]: `Started`, `Listening` or `Failed`).
-#[derive(Debug, PartialEq, Eq)]
+/// How the command that spawns a monitor hears from it.
+#[derive(Debug)]
 pub(crate) enum Spawned {
-    /// The container runs; its init's pid.
-    Started(i32),
-    /// The monitor waits for a client's `Ready` to start the container.
-    Listening,
+    /// Detached: the container runs.
+    Started,
+    /// Attached: the monitor's end of this socket is its first client,
+    /// connected before the container starts, so no output is missed;
+    /// the start's outcome (`Started` or `Failed`) arrives on it.
+    Attached(UnixStream),
 }
 
-/// Starts the monitor of container `id` and waits until it reports: the
-/// container started, or, with `wait_for_client`, the monitor listens and
-/// will start the container when a client sends `Ready`. A container that
-/// could not start is an error carrying its [`StartFailure`].
-pub(crate) fn spawn(id: &str, wait_for_client: bool) -> Result<Spawned> {
-    use std::os::unix::process::CommandExt;
-    let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
-    let fd = ready_w.as_raw_fd();
-    let mut cmd = std::process::Command::new("/proc/self/exe");
-    cmd.arg(REEXEC_ARG).arg(id).arg(fd.to_string());
-    if wait_for_client {
-        cmd.arg("--wait");
+/// Starts the monitor of container `id`. Detached, waits until the
+/// monitor reports that the container runs; a container that could not
+/// start is an error carrying its [`StartFailure`]. Attached, returns at
+/// once with the socket that the monitor treats as its first client.
+///
+/// The monitor is our own binary exec'd in a session of its own (it
+/// outlives us), started with a vfork-style clone (`util::spawn`): a
+/// fork of the CLI would copy its page tables and make the CLI's later
+/// writes copy-on-write faults, about 1 ms on the launch path.
+pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
+    let (ours, theirs): (OwnedFd, OwnedFd) = if attached {
+        let (a, b) = UnixStream::pair().context("creating a socket pair")?;
+        (a.into(), b.into())
+    } else {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?
+    };
+    let fd = theirs.as_raw_fd().to_string();
+    crate::util::spawn::Spawn::new("/proc/self/exe")
+        .and_then(|s| s.arg0("berth"))
+        .and_then(|s| s.arg(REEXEC_ARG))
+        .and_then(|s| s.arg(id))
+        .and_then(|s| s.arg(&fd))
+        .and_then(|s| s.arg(if attached { "attached" } else { "detached" }))
+        .and_then(|s| s.keep_fd(&theirs).setsid().spawn())
+        .context("starting the container's monitor")?;
+    crate::util::trace::step("monitor spawned");
+    drop(theirs);
+    if attached {
+        return Ok(Spawned::Attached(UnixStream::from(ours)));
     }
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The ready pipe is the one descriptor the monitor inherits.
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().context("starting the container's monitor")?;
-    drop(ready_w);
-    let report = Message::read_from(&mut std::fs::File::from(ready_r));
-    drop(child);
-    parse_ready(report.context("waiting for the container's monitor")?)
+    let mut ready = std::fs::File::from(ours);
+    let report = loop {
+        match Message::read_from(&mut ready) {
+            Ok(Some(Message::Trace(lines))) => crate::util::trace::relay(&lines),
+            other => break other,
+        }
+    };
+    parse_ready(report.context("waiting for the container's monitor")?)?;
+    crate::util::trace::step("monitor reported");
+    Ok(Spawned::Started)
 }
 
-fn parse_ready(report: Option<Message>) -> Result<Spawned> {
+/// `BERTH_TRACE` lines kept so far, to the command that spawned us.
+fn send_trace(to: &mut impl Write) {
+    if crate::util::trace::enabled() {
+        let lines = crate::util::trace::take();
+        if !lines.is_empty() {
+            let _ = Message::Trace(lines).write_to(to);
+        }
+    }
+}
+
+/// The detached monitor's report: the init's pid, or why it failed.
+fn parse_ready(report: Option<Message>) -> Result<i32> {
     match report {
-        Some(Message::Started(pid)) => Ok(Spawned::Started(pid)),
-        Some(Message::Listening) => Ok(Spawned::Listening),
+        Some(Message::Started(pid)) => Ok(pid),
         Some(Message::Failed(f)) => Err(f.into()),
         Some(other) => {
             anyhow::bail!("the container's monitor sent {other:?} instead of its report")
@@ -101,22 +119,52 @@ fn parse_ready(report: Option<Message>) -> Result<Spawned> {
     }
 }
 
-/// Entry point of the re-executed monitor: `__berth-monitor ID FD [--wait]`.
+/// Where a monitor reports how the start went.
+enum Channel {
+    /// `run -d`, `start`: a pipe read until `Started` or `Failed`.
+    Detached(std::fs::File),
+    /// `run`, `start -a`: the first client's socket.
+    Attached(UnixStream),
+}
+
+/// Entry point of the re-executed monitor:
+/// `__berth-monitor ID FD attached|detached`.
 pub(crate) fn main(args: &[String]) -> i32 {
-    let (Some(id), Some(fd)) = (
+    crate::util::trace::set_role("monitor");
+    crate::util::trace::step("monitor process started");
+    crate::util::spawn::set_process_name(c"berth-monitor");
+    let (Some(id), Some(fd), Some(mode)) = (
         args.first(),
         args.get(1).and_then(|f| f.parse::<i32>().ok()),
+        args.get(2),
     ) else {
         return EXIT_BERTH_ERROR;
     };
-    let wait = args.iter().any(|a| a == "--wait");
     // SAFETY: the spawner passed this descriptor to us for our own use.
-    let mut ready = Some(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
-    match Monitor::new(id).and_then(|m| m.run(wait, &mut ready)) {
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Ours alone: no process we start inherits it.
+    let _ = nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    let mut channel = Some(match mode.as_str() {
+        "attached" => Channel::Attached(UnixStream::from(fd)),
+        _ => Channel::Detached(std::fs::File::from(fd)),
+    });
+    match Monitor::new(id).and_then(|m| m.run(&mut channel)) {
         Ok(()) => 0,
         Err(e) => {
-            if let Some(mut r) = ready.take() {
-                let _ = Message::Failed(StartFailure::setup(e)).write_to(&mut r);
+            let failed = Message::Failed(StartFailure::setup(e));
+            match channel.take() {
+                Some(Channel::Detached(mut w)) => {
+                    send_trace(&mut w);
+                    let _ = failed.write_to(&mut w);
+                }
+                Some(Channel::Attached(mut w)) => {
+                    send_trace(&mut w);
+                    let _ = failed.write_to(&mut w);
+                }
+                None => {}
             }
             EXIT_BERTH_ERROR
         }
@@ -159,11 +207,14 @@ struct Monitor {
     /// once the final state is saved and `--rm` is done, so that a client
     /// returning to its user never races them.
     final_message: Option<Message>,
-    /// The container starts when the first client says it is ready.
-    waiting_for_client: bool,
-    /// The start the first client asked for failed: the monitor is done.
-    start_failed: bool,
+    /// When the pages of start-up code are dropped (`trim_resident_code`):
+    /// a while after the start, so that a short container's exit does not
+    /// fault them back in.
+    trim_at: Option<Instant>,
 }
+
+/// How long a container runs before its monitor drops its start-up pages.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// When the next health probe runs, and the probe in flight.
 struct HealthTimer {
@@ -175,12 +226,14 @@ impl Monitor {
     fn new(id: &str) -> Result<Monitor> {
         let store = Store::open_default()?;
         let record = store.container(id)?;
+        crate::util::trace::step("record read");
         let socket = socket_path(store.run_dir()?, id);
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .with_context(|| format!("creating the attach socket {}", socket.display()))?;
         let log = LogWriter::open(&store.container_log(id))?;
         let mut state = store.container_state(id)?;
+        crate::util::trace::step("attach socket bound, log opened");
         state.restart_count = 0;
         let me = ProcessId::current();
         state.monitor_pid = me.pid;
@@ -204,12 +257,11 @@ impl Monitor {
                 running: None,
             },
             final_message: None,
-            waiting_for_client: false,
-            start_failed: false,
+            trim_at: None,
         })
     }
 
-    fn run(mut self, wait_for_client: bool, ready: &mut Option<std::fs::File>) -> Result<()> {
+    fn run(mut self, channel: &mut Option<Channel>) -> Result<()> {
         let mut mask = SigSet::empty();
         for s in [
             Signal::SIGCHLD,
@@ -227,24 +279,32 @@ impl Monitor {
         unsafe {
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
-        if wait_for_client {
-            if let Some(mut r) = ready.take() {
-                Message::Listening.write_to(&mut r)?;
-            }
-        } else {
-            let started = self.start_container();
-            if let Some(mut r) = ready.take() {
+        match channel.take() {
+            Some(Channel::Detached(mut r)) => {
+                let started = self.start_container();
+                send_trace(&mut r);
                 match &started {
                     Ok(pid) => Message::Started(*pid).write_to(&mut r)?,
                     Err(f) => Message::Failed(f.clone()).write_to(&mut r)?,
                 }
+                if started.is_err() {
+                    return self.finish();
+                }
             }
-            if started.is_err() {
-                return self.finish();
+            Some(Channel::Attached(stream)) => {
+                // The client hears of the start (`Started`) or its failure
+                // (`Failed`, from `finish`) like any attached client.
+                self.clients.push(Client {
+                    stream,
+                    decoder: Decoder::default(),
+                });
+                if self.start_container().is_err() {
+                    return self.finish();
+                }
             }
+            None => {}
         }
-        self.waiting_for_client = wait_for_client;
-        trim_resident_code();
+        self.trim_at = Some(Instant::now() + TRIM_AFTER);
         self.event_loop(&signals)
     }
 
@@ -262,7 +322,9 @@ impl Monitor {
             }
             StreamsOrConsole::Console(ours) => Some(ours),
         };
-        match launch(&self.store, &self.record, io) {
+        let launched = launch(&self.store, &self.record, io);
+        crate::util::trace::step("container launched (exec reported)");
+        match launched {
             Ok(l) => {
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
@@ -293,6 +355,8 @@ impl Monitor {
                 let _ = self
                     .store
                     .save_container_state(&self.record.id, &self.state);
+                crate::util::trace::step("running state recorded");
+                self.broadcast_trace();
                 self.broadcast(&Message::Started(l.pid.as_raw()));
                 Ok(l.pid.as_raw())
             }
@@ -428,9 +492,6 @@ impl Monitor {
             for i in clients_ready.into_iter().rev() {
                 self.client_input(i, &mut buf);
             }
-            if self.start_failed {
-                return self.finish();
-            }
             if sig_ready {
                 while let Ok(Some(info)) = signals.read_signal() {
                     match Signal::try_from(info.ssi_signo as i32) {
@@ -451,7 +512,7 @@ impl Monitor {
                 }
             }
             self.tick_timers()?;
-            if self.init.is_none() && self.restart_at.is_none() && !self.waiting_for_client {
+            if self.init.is_none() && self.restart_at.is_none() {
                 return self.finish();
             }
         }
@@ -465,6 +526,7 @@ impl Monitor {
                 .next
                 .filter(|_| self.init.is_some() && self.health.running.is_none()),
             self.health.running.as_ref().map(|p| p.deadline()),
+            self.trim_at,
         ];
         match deadlines.iter().flatten().min() {
             None => PollTimeout::NONE,
@@ -552,6 +614,16 @@ impl Monitor {
         }
     }
 
+    /// `BERTH_TRACE` lines kept so far, to the attached clients.
+    fn broadcast_trace(&mut self) {
+        if crate::util::trace::enabled() && !self.clients.is_empty() {
+            let lines = crate::util::trace::take();
+            if !lines.is_empty() {
+                self.broadcast(&Message::Trace(lines));
+            }
+        }
+    }
+
     /// Sends a message to every client; a client that cannot take it is dropped.
     fn broadcast(&mut self, message: &Message) {
         let frame = message.encode();
@@ -581,13 +653,6 @@ impl Monitor {
                 }
             };
             match message {
-                Message::Ready
-                    if std::mem::take(&mut self.waiting_for_client)
-                        && self.start_container().is_err() =>
-                {
-                    self.start_failed = true;
-                    return;
-                }
                 Message::Stdin(data) => self.write_stdin(&data),
                 Message::StdinEof => {
                     if let Streams::Pipes { stdin, .. } = &mut self.streams {
@@ -653,6 +718,7 @@ impl Monitor {
     /// The container's init exited: drain its output, record the exit and
     /// decide about a restart. True when the monitor's work is done.
     fn container_exited(&mut self, code: i32) -> Result<bool> {
+        crate::util::trace::step("container exited (reaped)");
         let mut buf = vec![0u8; 64 * 1024];
         // Every process of the pid namespace is gone with its init, so the
         // pipes reach their end now.
@@ -696,6 +762,10 @@ impl Monitor {
 
     fn tick_timers(&mut self) -> Result<()> {
         let now = Instant::now();
+        if self.trim_at.is_some_and(|t| t <= now) {
+            self.trim_at = None;
+            trim_resident_code();
+        }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             if self.store.stopped_by_user(&self.record.id) {
@@ -760,16 +830,34 @@ impl Monitor {
         }
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
+        // `--rm`: the container is gone from every listing before the
+        // client hears the exit (as with Docker), but its files, moved
+        // under tmp/, are deleted after: the client need not wait for it.
         let result = if self.record.host.lifecycle.auto_remove {
-            super::lifecycle::remove_files(&self.store, &self.record, true, false)
+            let unlisted = super::lifecycle::unlist(&self.store, &self.record, true);
+            crate::util::trace::step("--rm: container unlisted");
+            unlisted.map(Some)
         } else {
-            self.store
-                .save_container_state(&self.record.id, &self.state)
+            let saved = self
+                .store
+                .save_container_state(&self.record.id, &self.state);
+            crate::util::trace::step("exit recorded");
+            saved.map(|()| None)
         };
+        self.broadcast_trace();
         if let Some(message) = self.final_message.take() {
             self.broadcast(&message);
         }
-        result
+        self.clients.clear();
+        match result {
+            Ok(Some(files)) => {
+                super::lifecycle::delete_unlisted(&self.store, &self.record, &files, false)?;
+                crate::util::trace::step("--rm: files deleted");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `pause` and `unpause`, asked by a client: the monitor freezes the
@@ -857,14 +945,8 @@ mod tests {
 
     #[test]
     fn ready_reports() {
-        assert_eq!(
-            parse_ready(Some(Message::Started(42))).unwrap(),
-            Spawned::Started(42)
-        );
-        assert_eq!(
-            parse_ready(Some(Message::Listening)).unwrap(),
-            Spawned::Listening
-        );
+        assert_eq!(parse_ready(Some(Message::Started(42))).unwrap(), 42);
+        assert!(parse_ready(Some(Message::Done)).is_err());
         let failure = StartFailure {
             code: 127,
             message: "exec: \"x\": not found".into(),

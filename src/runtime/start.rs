@@ -55,9 +55,11 @@ pub(crate) fn launch(
     store
         .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
         .map_err(setup)?;
+    crate::util::trace::step("upper, work, merged made");
     let private_net = record.host.network.mode.is_private();
     crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
     let overlay = overlay_spec(store, record).map_err(setup)?;
+    crate::util::trace::step("hosts, hostname, resolv.conf written; overlay planned");
     let console_socket = match &io {
         Io::Tty { console } => Some(console.as_raw_fd()),
         Io::Pipes { .. } => None,
@@ -97,6 +99,8 @@ pub(crate) fn launch(
         ));
     }
     if r == 0 {
+        crate::util::trace::forked("init");
+        crate::util::trace::step("cloned (new pid namespace)");
         drop(err_r);
         // The monitor blocks the signals it reads through a signalfd; the
         // container's program must start with none blocked, or `kill -TERM`

@@ -4,7 +4,7 @@
 
 use super::{Store, StoreLock};
 use crate::model::{ContainerRecord, ContainerState, Status};
-use crate::util::fsutil::{read_json, remove_tree, write_json_atomic};
+use crate::util::fsutil::{read_json, write_json_atomic};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -148,23 +148,36 @@ impl Store {
         }
     }
 
-    /// Removes the record, its files and its name. The caller has checked
-    /// that it is not running and runs inside the user namespace (the upper
-    /// layer holds files owned by subordinate ids).
-    pub(crate) fn remove_container(
+    /// Takes the container out of the store at once: its record and name
+    /// go, and its directory moves to `tmp/rm-<pid>-<random>`, whose
+    /// deletion (a tree walk of the upper layer, milliseconds) the caller
+    /// does when it has time (`--rm` after its client was answered). If we
+    /// die first, the next command that cleans `tmp/` finishes it.
+    pub(crate) fn unlist_container(
         &self,
         record: &ContainerRecord,
         _lock: &StoreLock,
-    ) -> Result<()> {
+    ) -> Result<PathBuf> {
         let dir = self.container_dir(&record.id);
-        // The record goes first, so a crash part-way leaves a directory that
-        // no listing shows and the next removal attempt finishes.
-        let _ = std::fs::remove_file(dir.join("config.json"));
+        // The record goes first: from here on no listing shows it.
+        match std::fs::remove_file(dir.join("config.json")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("removing container {}", record.id));
+            }
+        }
         let name_path = self.root.join("names").join(&record.name);
         if std::fs::read_to_string(&name_path).is_ok_and(|id| id.trim() == record.id) {
             let _ = std::fs::remove_file(&name_path);
         }
-        remove_tree(&dir).with_context(|| format!("removing container {}", record.id))
+        let doomed = self.temp_path("rm");
+        match std::fs::rename(&dir, &doomed) {
+            Ok(()) => Ok(doomed),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(doomed),
+            // Elsewhere than tmp/ (cannot happen in one store): in place.
+            Err(_) => Ok(dir),
+        }
     }
 }
 

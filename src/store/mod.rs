@@ -61,6 +61,7 @@ impl Store {
     pub(crate) fn open_default() -> Result<Store> {
         let choice = placement::choose_root(&placement::RootInputs::from_env())?;
         let mut store = Store::open(choice.root.clone(), PathBuf::new())?;
+        crate::util::trace::step("store: root chosen and opened");
         let xdg = std::env::var_os("XDG_RUNTIME_DIR");
         let run = rundir::choose(&rundir::Inputs {
             xdg_runtime_dir: xdg.as_deref(),
@@ -74,6 +75,7 @@ impl Store {
             placement::warn_once(&store.root, &key, &w);
         }
         store.run_dir = run.path;
+        crate::util::trace::step("store: runtime directory checked");
         for (key, w) in placement::placement_warnings(
             &choice,
             placement::filesystem_of(&store.root),
@@ -86,6 +88,7 @@ impl Store {
             .into_iter()
             .map(image_stores::ImageStore::new)
             .collect();
+        crate::util::trace::step("store: placement and image stores read");
         Ok(store)
     }
 
@@ -155,13 +158,19 @@ impl Store {
     /// name carries our pid so that `clean_stale_tmp` can tell abandoned
     /// work (its owner died) from work still going on.
     pub fn temp_dir(&self, what: &str) -> Result<PathBuf> {
-        let dir = self.root.join("tmp").join(format!(
+        let dir = self.temp_path(what);
+        create_dir_mode(&dir, 0o700)?;
+        Ok(dir)
+    }
+
+    /// A fresh name under `tmp/` that carries our pid (see `temp_dir`),
+    /// not created.
+    pub(crate) fn temp_path(&self, what: &str) -> PathBuf {
+        self.root.join("tmp").join(format!(
             "{what}-{}-{}",
             std::process::id(),
             &crate::util::ids::random_id()[..8]
-        ));
-        create_dir_mode(&dir, 0o700)?;
-        Ok(dir)
+        ))
     }
 
     /// Removes leftovers of commands that were killed part-way. Called by

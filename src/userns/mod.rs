@@ -118,7 +118,9 @@ pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
     }
-    match plan() {
+    let plan = plan();
+    crate::util::trace::step("user namespace planned (subuid, subgid read)");
+    match plan {
         Plan::RealRoot => Ok(()),
         Plan::Full { uid_map, gid_map } => enter_full(&uid_map, &gid_map),
         Plan::Single {
@@ -128,6 +130,7 @@ pub(crate) fn enter() -> Result<()> {
             why,
         } => {
             enter_single(uid, gid)?;
+            crate::util::trace::step("user namespace entered (single mapping)");
             crate::util::report::warning(&single_mapping_warning(&why, &user));
             Ok(())
         }
@@ -221,6 +224,7 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
             nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
                 .context("becoming root in the user namespace (uid)")?;
             std::env::set_var(ENV_MARKER, "full");
+            crate::util::trace::step("user namespace entered (full mapping)");
             Ok(())
         }
         ForkResult::Parent { child } => {
@@ -239,7 +243,9 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
                 // a large part of a container's start.
                 let uid_helper = spawn_map_helper("newuidmap", child.as_raw(), uid_map);
                 let gid_helper = spawn_map_helper("newgidmap", child.as_raw(), gid_map);
-                finish_map_helper(uid_helper).and(finish_map_helper(gid_helper))
+                let done = finish_map_helper(uid_helper).and(finish_map_helper(gid_helper));
+                crate::util::trace::step("newuidmap and newgidmap done");
+                done
             };
             if let Err(e) = setup {
                 drop(go_w);

@@ -12,3 +12,5 @@ pub(crate) mod path;
 pub(crate) mod proc;
 pub(crate) mod report;
 pub(crate) mod signals;
+pub(crate) mod spawn;
+pub(crate) mod trace;
