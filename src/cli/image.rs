@@ -3,6 +3,7 @@
 use super::args::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::config::ImageConfig;
+use crate::model::event::Event;
 use crate::model::reference::{familiar, Reference};
 use crate::store::images::{ImageIndex, ImageRecord};
 use crate::store::{Store, StoreLock};
@@ -200,7 +201,9 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
     let mut index = store.images()?;
     let id = index.resolve(&args.source)?.id.clone();
     index.set_tag(&target.to_string(), &id);
-    store.save_images(&index, &lock)
+    store.save_images(&index, &lock)?;
+    store.record_event(&Event::image(&id, &target.familiar(), "tag"));
+    Ok(())
 }
 
 pub(crate) fn rmi(args: RmiArgs) -> Result<()> {
@@ -242,6 +245,7 @@ fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Res
         if img.repo_tags.len() + img.repo_digests.len() > 1 && img.repo_tags.contains(name) {
             index.images[i].repo_tags.retain(|t| t != name);
             store.save_images(&index, lock)?;
+            store.record_image_removal(&img.id, 1, false);
             return Ok(vec![format!("Untagged: {}", familiar(name))]);
         }
     } else if img.repo_tags.len() > 1 && !force {
@@ -285,6 +289,11 @@ fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Res
     }
     index.images.remove(i);
     store.save_images(&index, lock)?;
+    let untags = match by_name {
+        Some(_) => 1,
+        None => img.repo_tags.len() + img.repo_digests.len(),
+    };
+    store.record_image_removal(&img.id, untags, true);
     lines.push(format!("Deleted: {}", img.id));
     delete_unreferenced(store, &index, &img, lock)?;
     Ok(lines)
@@ -338,6 +347,7 @@ pub(crate) fn prune(args: PruneArgs) -> Result<()> {
             out.push_str(&format!("untagged: {}\n", familiar(t)));
         }
         out.push_str(&format!("deleted: {}\n", img.id));
+        store.record_image_removal(&img.id, img.repo_tags.len() + img.repo_digests.len(), true);
         store.remove_blob(&img.id)?;
     }
     let reclaimed: u64 = store

@@ -8,6 +8,7 @@ mod args;
 mod compose;
 mod container;
 mod doctor;
+mod events;
 mod exec;
 mod files;
 mod image;
@@ -174,6 +175,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => archive::import(a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(a),
+        Command::Events(a) => events::events(a),
         Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Ls(a) => image::images(a),

@@ -98,11 +98,19 @@ fn write_out(text: &str, aligned: bool) -> Result<()> {
 
 /// Docker replaces the two-character sequences `\t` and `\n` typed on the
 /// command line by the characters.
-fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     s.replace("\\t", "\t").replace("\\n", "\n")
 }
 
 fn parse_template(src: &str) -> Result<Template> {
+    template_builder()
+        .parse(src)
+        .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))
+}
+
+/// A template with Docker's functions, before its source is parsed (a
+/// command may replace a function, as `events` does `json`).
+pub(crate) fn template_builder() -> Template {
     Template::new("format")
         .func("json", |args| {
             let v = args.first().map(to_json).unwrap_or(Json::Null);
@@ -151,8 +159,6 @@ fn parse_template(src: &str) -> Result<Template> {
                 " ".repeat(r)
             )))
         })
-        .parse(src)
-        .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))
 }
 
 fn arg_str(args: &[Value], i: usize) -> String {
@@ -163,7 +169,7 @@ fn arg_str(args: &[Value], i: usize) -> String {
     }
 }
 
-fn execute(tmpl: &Template, data: &Json) -> Result<String> {
+pub(crate) fn execute(tmpl: &Template, data: &Json) -> Result<String> {
     let value =
         gotmpl::to_value(data).map_err(|e| anyhow::anyhow!("preparing template data: {e}"))?;
     tmpl.execute_to_string(&value)
@@ -171,7 +177,7 @@ fn execute(tmpl: &Template, data: &Json) -> Result<String> {
 }
 
 /// Template data back to JSON, for the `json` function.
-fn to_json(v: &Value) -> Json {
+pub(crate) fn to_json(v: &Value) -> Json {
     match v {
         Value::Nil => Json::Null,
         Value::Bool(b) => Json::Bool(*b),

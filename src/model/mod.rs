@@ -9,6 +9,7 @@
 
 pub(crate) mod caps;
 pub(crate) mod container;
+pub(crate) mod event;
 pub(crate) mod exit;
 pub(crate) mod health;
 pub(crate) mod host;

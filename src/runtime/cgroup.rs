@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 /// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on unified
 /// systems, `/sys/fs/cgroup/unified` on hybrid ones.
 fn v2_root() -> PathBuf {
+    // The two usual places first: a statfs each instead of reading the
+    // whole mount table (on the launch path, twice per container).
+    for usual in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+        if nix::sys::statfs::statfs(usual)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        {
+            return PathBuf::from(usual);
+        }
+    }
     std::fs::read_to_string("/proc/self/mountinfo")
         .ok()
         .and_then(|info| {
@@ -50,6 +59,29 @@ pub(crate) fn place_container(pid: i32, id: &str) {
         return;
     }
     let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+}
+
+/// Whether the kernel killed a process of the container for memory (its
+/// cgroup's `memory.events` counts an `oom_kill`); false without a cgroup
+/// of its own.
+pub(crate) fn oom_killed(id: &str) -> bool {
+    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
+    else {
+        return false;
+    };
+    let dir = container_cgroup(&v2_root().join(own.trim_start_matches('/')), id);
+    std::fs::read_to_string(dir.join("memory.events")).is_ok_and(|e| oom_kills(&e) > 0)
+}
+
+/// The `oom_kill` count of a `memory.events` file.
+fn oom_kills(events: &str) -> u64 {
+    events
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Removes the container's cgroup once its processes are gone.
@@ -147,6 +179,13 @@ fn wait_frozen(dir: &Path, frozen: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oom_kills_are_counted_from_memory_events() {
+        assert_eq!(oom_kills("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 1);
+        assert_eq!(oom_kills("oom 0\noom_kill 0\n"), 0);
+        assert_eq!(oom_kills(""), 0);
+    }
 
     #[test]
     fn v2_path_is_found_among_v1_lines() {

@@ -132,10 +132,11 @@ pub(crate) fn start(store: &Store, record: &ContainerRecord) -> Result<()> {
 /// socket pair before the container starts. The caller checked that it is
 /// not running.
 pub(crate) fn start_attached(
-    _store: &Store,
+    store: &Store,
     record: &ContainerRecord,
     opts: &AttachOptions,
 ) -> Result<Outcome> {
+    super::events::container(store, record, "attach");
     match monitor::spawn(&record.id, true)? {
         Spawned::Attached(stream) => attach_client::attach_stream(stream, opts),
         Spawned::Started => unreachable!("an attached monitor answers on its socket"),
@@ -148,6 +149,7 @@ pub(crate) fn attach(
     record: &ContainerRecord,
     opts: &AttachOptions,
 ) -> Result<Outcome> {
+    super::events::container(store, record, "attach");
     attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
 }
 
@@ -166,6 +168,7 @@ pub(crate) fn kill(store: &Store, record: &ContainerRecord, signal: Signal) -> R
         .process()
         .signal(signal)
         .with_context(|| format!("sending {signal} to the container"))?;
+    super::events::killed(store, record, signal);
     if signal == Signal::SIGKILL {
         wait_until_stopped(store, &record.id)?;
     }
@@ -189,16 +192,21 @@ pub(crate) fn stop(
     }
     let signal = signal.unwrap_or_else(|| stop_signal(record));
     let init = state.process();
-    let _ = init.signal(signal);
+    if init.signal(signal).is_ok() {
+        super::events::killed(store, record, signal);
+    }
     let deadline = timeout.map(|t| Instant::now() + t);
     while store.observed_state(&record.id)?.status.is_running() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = init.signal(Signal::SIGKILL);
+            if init.signal(Signal::SIGKILL).is_ok() {
+                super::events::killed(store, record, Signal::SIGKILL);
+            }
             wait_until_stopped(store, &record.id)?;
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    super::events::container(store, record, "stop");
     Ok(())
 }
 
@@ -238,6 +246,50 @@ pub(crate) fn wait(store: &Store, record: &ContainerRecord) -> Result<i32> {
     }
 }
 
+/// `exec`: a new process in the running container (`exec::exec`, whose
+/// requirements apply: no thread may exist), with Docker's events:
+/// `exec_create` and `exec_start` naming the command, and `exec_die` with
+/// its status when we wait for it (not with `-d`: nothing waits then).
+pub(crate) fn exec(
+    store: &Store,
+    record: &ContainerRecord,
+    init: crate::util::proc::ProcessId,
+    opts: &super::exec::ExecOptions,
+) -> Result<super::exec::ExecOutcome> {
+    use super::exec::ExecOutcome;
+    use crate::model::event::Event;
+    let exec_id = crate::util::ids::random_id();
+    // Docker's wording: the program, a space, its arguments.
+    let command = format!(
+        "{} {}",
+        opts.argv.first().map_or("", String::as_str),
+        opts.argv.get(1..).unwrap_or_default().join(" ")
+    );
+    for action in ["exec_create", "exec_start"] {
+        store.record_event(&Event::container(
+            record,
+            format!("{action}: {command}"),
+            [("execID", exec_id.clone())],
+        ));
+    }
+    // exec joins the container's namespaces, where the store is not
+    // to be seen: the log is opened before.
+    let mut sink = store.event_sink();
+    let outcome = super::exec::exec(record, init, opts)?;
+    if let (false, Some(sink)) = (opts.detach, &mut sink) {
+        let code = match &outcome {
+            ExecOutcome::Exited(c) => *c,
+            ExecOutcome::Failed(f) => f.code,
+        };
+        sink.record(&Event::container(
+            record,
+            "exec_die",
+            [("execID", exec_id), ("exitCode", code.to_string())],
+        ));
+    }
+    Ok(outcome)
+}
+
 /// `stop`, then `start`.
 pub(crate) fn restart(
     store: &Store,
@@ -246,7 +298,9 @@ pub(crate) fn restart(
     timeout: Option<Duration>,
 ) -> Result<()> {
     stop(store, record, signal, timeout)?;
-    start(store, record)
+    start(store, record)?;
+    super::events::container(store, record, "restart");
+    Ok(())
 }
 
 /// Freezes the container (`pause`).

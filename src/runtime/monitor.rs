@@ -356,6 +356,7 @@ impl Monitor {
                     .store
                     .save_container_state(&self.record.id, &self.state);
                 crate::util::trace::step("running state recorded");
+                super::events::started(&self.store, &self.record);
                 self.broadcast_trace();
                 self.broadcast(&Message::Started(l.pid.as_raw()));
                 Ok(l.pid.as_raw())
@@ -728,7 +729,14 @@ impl Monitor {
         let _ = self.log.flush_stream(Stream::Stderr);
         self.streams = Streams::None;
         self.init = None;
+        let oom = super::cgroup::oom_killed(&self.record.id);
         super::cgroup::remove_container_cgroup(&self.record.id);
+        // Renamed while it ran: the event and `--rm` (which frees the
+        // name) go by the record as it is now.
+        if let Ok(current) = self.store.container(&self.record.id) {
+            self.record = current;
+        }
+        super::events::died(&self.store, &self.record, code, oom);
         if let Some(p) = self.health.running.take() {
             p.kill();
         }
@@ -816,7 +824,12 @@ impl Monitor {
         let in_start = self.started.elapsed() < hc.start_period();
         let retries = hc.retries();
         let health = self.state.health.get_or_insert_with(HealthState::default);
+        let before = health.status;
         health.record(result, retries, in_start);
+        if health.status != before {
+            let action = format!("health_status: {}", health.status);
+            super::events::container(&self.store, &self.record, &action);
+        }
         let _ = self
             .store
             .save_container_state(&self.record.id, &self.state);
@@ -882,6 +895,11 @@ impl Monitor {
         } else {
             Status::Running
         };
+        super::events::container(
+            &self.store,
+            &self.record,
+            if pause { "pause" } else { "unpause" },
+        );
         self.store.save_container_state(id, &self.state)
     }
 }

@@ -3,6 +3,7 @@
 //! name reservations under `names/`.
 
 use super::{Store, StoreLock};
+use crate::model::event::Event;
 use crate::model::{ContainerRecord, ContainerState, Status};
 use crate::util::fsutil::{read_json, write_json_atomic};
 use anyhow::{bail, Context, Result};
@@ -142,10 +143,12 @@ impl Store {
         if record.host.lifecycle.auto_remove {
             // Gone when it exits: not worth waiting for the disk.
             let data = serde_json::to_vec(record)?;
-            crate::util::fsutil::write_atomic_relaxed(&dir.join("config.json"), &data)
+            crate::util::fsutil::write_atomic_relaxed(&dir.join("config.json"), &data)?;
         } else {
-            write_json_atomic(&dir.join("config.json"), record)
+            write_json_atomic(&dir.join("config.json"), record)?;
         }
+        self.record_event(&Event::container(record, "create", []));
+        Ok(())
     }
 
     /// Takes the container out of the store at once: its record and name
@@ -171,6 +174,7 @@ impl Store {
         if std::fs::read_to_string(&name_path).is_ok_and(|id| id.trim() == record.id) {
             let _ = std::fs::remove_file(&name_path);
         }
+        self.record_event(&Event::container(record, "destroy", []));
         let doomed = self.temp_path("rm");
         match std::fs::rename(&dir, &doomed) {
             Ok(()) => Ok(doomed),
@@ -245,6 +249,11 @@ impl Store {
             &renamed,
         )?;
         let _ = std::fs::remove_file(self.root.join("names").join(&record.name));
+        self.record_event(&Event::container(
+            &renamed,
+            "rename",
+            [("oldName", format!("/{}", record.name))],
+        ));
         Ok(())
     }
 }

@@ -24,6 +24,7 @@
 
 pub(crate) mod blobs;
 pub(crate) mod containers;
+pub(crate) mod events;
 pub(crate) mod fstype;
 pub(crate) mod image_stores;
 pub mod images;
