@@ -218,7 +218,10 @@ fn image_events_are_dockers() {
             commit.contains("(comment=msg, image=busybox, imageID=sha256:"),
             "{commit}"
         );
-        assert!(commit.contains("imageRef=committed:1, name=cc)"), "{commit}");
+        assert!(
+            commit.contains("imageRef=committed:1, name=cc)"),
+            "{commit}"
+        );
     });
 }
 
@@ -308,7 +311,9 @@ fn filters_select_as_dockers() {
         let since = now_arg();
         b.ok(&["run", "--rm", "--name", "f1", "busybox", "true"]);
         b.status(
-            &["run", "--rm", "--name", "f2", "busybox", "sh", "-c", "exit 2"],
+            &[
+                "run", "--rm", "--name", "f2", "busybox", "sh", "-c", "exit 2",
+            ],
             2,
         );
         let actions = |filters: &[&str]| -> Vec<String> {

@@ -33,6 +33,7 @@ pub(crate) mod lock;
 pub(crate) mod placement;
 pub(crate) mod rundir;
 pub(crate) mod skeleton;
+pub(crate) mod sweep;
 pub(crate) mod volumes;
 
 use crate::util::fsutil::create_dir_mode;
@@ -174,23 +175,25 @@ impl Store {
         ))
     }
 
-    /// Removes leftovers of commands that were killed part-way. Called by
-    /// the commands that change the store (rm, rmi, prune, load, import,
-    /// pull, commit, volume rm), in the user namespace; not by `run`,
-    /// where the scan (about 10 µs with `tmp/` empty) is not worth it.
+    /// Removes leftovers of commands that were killed part-way: `tmp/`
+    /// entries of dead processes, then what `sweep_interrupted` finds.
+    /// Called by the commands that change the store (rm, rmi, prune, load,
+    /// import, pull, commit, volume rm), in the user namespace, without the
+    /// lock; not by `run`, whose start must not wait for a dead download's
+    /// files to be deleted.
     pub(crate) fn clean_stale_tmp(&self) {
-        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
-            if let Some(pid) = pid {
-                if !crate::util::proc::pid_exists(pid) {
-                    let _ = crate::util::fsutil::remove_tree(&e.path());
+        if let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
+                if let Some(pid) = pid {
+                    if !crate::util::proc::pid_exists(pid) {
+                        let _ = crate::util::fsutil::remove_tree(&e.path());
+                    }
                 }
             }
         }
+        self.sweep_interrupted();
     }
 }
 
