@@ -6,17 +6,19 @@
 # As root (CI, or a fresh Debian 12 machine) it
 #   1. installs the Debian packages the tests use (apt-get update first):
 #      busybox-static uidmap skopeo debootstrap zstd, plus python3 and a C
-#      linker when missing (and, optional, bubblewrap and hyperfine for the
-#      benchmark);
-#   2. creates the unprivileged test users: berth-sub, with a /etc/subuid and
+#      linker when missing (and, optional, bubblewrap, hyperfine and iperf3
+#      for the benchmarks);
+#   2. opens /dev/net/tun to everyone (0666, as most distributions ship it;
+#      some machines keep it 0600): private container networks need it;
+#   3. creates the unprivileged test users: berth-sub, with a /etc/subuid and
 #      /etc/subgid range, and berth-nosub, without (its lines are deleted:
 #      Debian 12's useradd gives every new user a range);
-#   3. builds the fixture images in /var/cache/berth-test (the debootstrap
+#   4. builds the fixture images in /var/cache/berth-test (the debootstrap
 #      Debian image is cached there: a second run skips it), and starts a
 #      one-machine Slurm cluster (scripts/slurm-setup.sh) for tests/slurm.rs;
-#   4. runs the unit and integration tests (`cargo test`); the integration
+#   5. runs the unit and integration tests (`cargo test`); the integration
 #      tests run berth as the two test users (tests/common/mod.rs).
-# As any other user it skips 1 and 2, builds the busybox fixtures in
+# As any other user it skips 1 to 3, builds the busybox fixtures in
 # ~/.cache/berth-test (the Debian image only if /var/cache/berth-test already
 # has it), and runs the tests as that user.
 set -euo pipefail
@@ -36,8 +38,8 @@ install_packages() {
     local missing=() optional=()
     installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
     for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
-    # Only bench/bench.sh uses these; the tests pass without them.
-    for p in bubblewrap hyperfine; do installed "$p" || optional+=("$p"); done
+    # Only the benchmarks in bench/ use these; the tests pass without them.
+    for p in bubblewrap hyperfine iperf3; do installed "$p" || optional+=("$p"); done
     if [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
         echo "packages: all present"
         return
@@ -50,7 +52,7 @@ install_packages() {
     fi
     if [ ${#optional[@]} -gt 0 ]; then
         apt-get install -y -q --no-install-recommends "${optional[@]}" </dev/null ||
-            echo "optional packages ${optional[*]} not installed: bench/bench.sh will do without" >&2
+            echo "optional packages ${optional[*]} not installed: the benchmarks will do without" >&2
     fi
 }
 
@@ -79,6 +81,16 @@ create_users() {
     grep '^berth-sub:' /etc/subuid
 }
 
+# /dev/net/tun as distributions ship it; tests/slirp.rs closes it for a
+# moment to check berth's error, and opens it again.
+open_tun() {
+    if [ -c /dev/net/tun ]; then
+        chmod 0666 /dev/net/tun
+    else
+        echo "warning: /dev/net/tun is missing: the networking tests will fail (modprobe tun)" >&2
+    fi
+}
+
 find_cargo() {
     if ! command -v cargo >/dev/null; then
         for d in "$HOME/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
@@ -94,6 +106,7 @@ find_cargo() {
 find_cargo
 if $as_root; then
     install_packages
+    open_tun
     create_users
     export BERTH_TEST_FIXTURES=${BERTH_TEST_FIXTURES:-/var/cache/berth-test}
     log "fixtures in $BERTH_TEST_FIXTURES"

@@ -952,3 +952,37 @@ fn unqualified_names_search_the_configured_registries() {
     let err = env.fails(&["pull", "tools/nothere:1"]);
     assert!(err.contains("no registry had it"), "{err}");
 }
+
+/// `rmi` of an image's last tag takes its digest names along and deletes
+/// the image and its layers, with Docker's lines (issue 8).
+#[test]
+fn rmi_of_the_last_tag_drops_the_digests_and_the_image() {
+    if !tools_present() {
+        return;
+    }
+    let reg = Registry::start(None);
+    reg.seed("busybox-layers.tar", "library/bb:1", None);
+    let env = Env::new();
+    let name = format!("{}/library/bb:1", reg.host());
+    env.ok(&["pull", "-q", &name]);
+    let id = env.ok(&["image", "inspect", "-f", "{{.Id}}", &name]);
+    let digests = env.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &name]);
+    let digest: Vec<String> = serde_json::from_str(&digests).unwrap();
+    assert_eq!(digest.len(), 1, "{digests}");
+    // A second tag: removing one name only untags.
+    env.ok(&["tag", &name, "other:2"]);
+    assert_eq!(env.ok(&["rmi", "other:2"]), "Untagged: other:2\n");
+    let out = env.ok(&["rmi", &name]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("Untagged: {name}"), "{out}");
+    assert_eq!(lines[1], format!("Untagged: {}", digest[0]), "{out}");
+    assert_eq!(lines[2], format!("Deleted: {}", id.trim()), "{out}");
+    // Both layers are this image's alone: two chain ids, top first.
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(
+        lines[3..].iter().all(|l| l.starts_with("Deleted: sha256:")),
+        "{out}"
+    );
+    assert_eq!(env.ok(&["images", "-a", "-q"]), "");
+    assert_eq!(env.layer_count(), 0);
+}

@@ -4,14 +4,13 @@
 //! template of Docker's `events.Message`, or its JSON.
 
 use super::args::EventsArgs;
-use super::output;
+use super::template::{self, Mode};
 use crate::model::event::{Event, EventFilter, CONTAINER, IMAGE};
 use crate::runtime::logfile::parse_time_arg;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub(crate) fn events(args: EventsArgs) -> Result<()> {
@@ -162,11 +161,7 @@ fn format_time(nanos: i64) -> String {
 enum Printer {
     Text,
     Json,
-    Template {
-        tmpl: gotmpl::Template,
-        /// The event being printed, for `{{json .}}` (see `new`).
-        current: Arc<Mutex<(Json, Json)>>,
-    },
+    Template(gotmpl::Template),
 }
 
 impl Printer {
@@ -177,34 +172,22 @@ impl Printer {
         if format == "json" || format == "{{json .}}" {
             return Ok(Printer::Json);
         }
-        // Docker runs the template on its Go struct, so `{{.Status}}` is a
-        // field and `{{json .}}` prints the struct's JSON names: the
-        // template's `json` of the whole event gives that JSON.
-        let current = Arc::new(Mutex::new((Json::Null, Json::Null)));
-        let seen = current.clone();
-        let tmpl = output::template_builder()
-            .func("json", move |args| {
-                let v = args.first().map(output::to_json).unwrap_or(Json::Null);
-                let (data, docker) = &*seen.lock().unwrap_or_else(|e| e.into_inner());
-                let shown = if &v == data { docker.clone() } else { v };
-                Ok(gotmpl::Value::from(
-                    serde_json::to_string(&shown).unwrap_or_default(),
-                ))
-            })
-            .parse(&output::unescape(format))
-            .map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?;
-        Ok(Printer::Template { tmpl, current })
+        Ok(Printer::Template(template::parse(
+            &template::unescape(format),
+            Mode::Row,
+        )?))
     }
 
     fn print(&self, out: &mut impl Write, e: &Event) -> Result<()> {
         match self {
             Printer::Text => writeln!(out, "{}", text_line(e))?,
             Printer::Json => writeln!(out, "{}", message_json(e))?,
-            Printer::Template { tmpl, current } => {
+            Printer::Template(tmpl) => {
+                // Docker runs the template on its Go struct: `{{.Status}}`
+                // is a field, and `{{json .}}` prints the struct's JSON.
                 let data = template_data(e);
-                *current.lock().unwrap_or_else(|e| e.into_inner()) =
-                    (data.clone(), message_json(e));
-                writeln!(out, "{}", output::execute(tmpl, &data)?)?;
+                template::set_json_of_whole(data.clone(), message_json(e));
+                writeln!(out, "{}", template::execute(tmpl, &data)?)?;
             }
         }
         Ok(())

@@ -1,80 +1,78 @@
 //! `images`, `rmi`, `tag`, `history`, `image inspect`, `image prune`.
 
-use super::args::{HistoryArgs, ImagesArgs, InspectArgs, PruneArgs, RmiArgs, TagArgs};
+use super::args::{HistoryArgs, ImagesArgs, InspectArgs, TagArgs};
+use super::filters::images::{ImageFacts, ImageFilter};
+use super::filters::lineage;
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::config::ImageConfig;
 use crate::model::event::Event;
-use crate::model::reference::{familiar, Reference};
-use crate::store::images::{ImageIndex, ImageRecord};
-use crate::store::{Store, StoreLock};
-use crate::util::humanize::{human_size, time_ago};
+use crate::model::filters::FilterArgs;
+use crate::model::reference::Reference;
+use crate::store::images::ImageRecord;
+use crate::store::Store;
+use crate::util::humanize::{go_time, human_size, human_size_precision, time_ago};
 use crate::util::ids::short_id;
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value as Json};
+use indexmap::IndexMap;
+use serde_json::json;
 
 const NONE: &str = "<none>";
 
 pub(crate) fn images(args: ImagesArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
-    let filters = ImageFilters::parse(&args.filter, args.reference.as_deref())?;
+    let mut flags = args.filter.clone();
+    if let Some(r) = &args.reference {
+        flags.push(format!("reference={r}"));
+    }
+    let filter_args = FilterArgs::parse(&flags)?;
+    let wants_labels = filter_args.contains("label");
+    let filter = ImageFilter::new(filter_args, |v| {
+        index
+            .resolve(v)
+            .map(|i| i.created.as_deref().and_then(|c| c.parse().ok()))
+            .map_err(|e| format!("{e:#}"))
+    })
+    .map_err(super::daemon_error)?;
     // Images of read-only additional stores are listed with ours.
     let shared = index.visible_shared();
     let mut images: Vec<&ImageRecord> = index.images.iter().chain(&shared).collect();
     images.sort_by(|a, b| b.created.cmp(&a.created));
-    let id_of = |img: &ImageRecord| {
-        if args.no_trunc {
-            img.id.clone()
-        } else {
-            short_id(&img.id).to_string()
-        }
-    };
-    if args.quiet {
-        let mut seen = Vec::new();
-        for img in images.iter().filter(|i| filters.matches_image(i)) {
-            if !seen.contains(&img.id) {
-                println!("{}", id_of(img));
-                seen.push(img.id.clone());
-            }
-        }
-        return Ok(());
-    }
+    let mut history = |i: &ImageRecord| lineage::history(&store, i);
     let mut rows = Vec::new();
-    for img in images {
-        let names: Vec<(String, String)> = if img.repo_tags.is_empty() {
-            vec![(NONE.into(), NONE.into())]
+    for img in &images {
+        // Reading each image's config costs: only for `label=`.
+        let labels = if wants_labels {
+            image_labels(&store, img)
         } else {
-            img.repo_tags
-                .iter()
-                .filter_map(|t| Reference::parse(t).ok())
-                .map(|r| (r.familiar_name(), r.tag().unwrap_or(NONE).to_string()))
-                .collect()
+            IndexMap::new()
         };
-        for (repo, tag) in names {
-            if !filters.matches_row(img, &repo, &tag) {
-                continue;
-            }
-            let digest = img
-                .repo_digests
+        let has_children = img.repo_tags.is_empty()
+            && img.repo_digests.is_empty()
+            && images
                 .iter()
-                .find(|d| {
-                    d.starts_with(&format!("{repo}@"))
-                        || familiar(d).starts_with(&format!("{repo}@"))
-                })
-                .and_then(|d| d.split_once('@').map(|(_, h)| h.to_string()))
-                .unwrap_or_else(|| NONE.into());
+                .any(|other| lineage::built_on(other, img, &mut history));
+        let facts = ImageFacts {
+            record: img,
+            labels: &labels,
+            has_children,
+        };
+        let Some(names) = filter.select(&facts, args.all) else {
+            continue;
+        };
+        for (repo, tag, digest) in image_rows(&names, args.digests) {
             rows.push(json!({
-                "ID": id_of(img),
-                "Repository": repo,
-                "Tag": tag,
-                "Digest": digest,
-                "CreatedSince": img.created.as_deref().map(time_ago).unwrap_or_else(|| "N/A".into()),
-                "CreatedAt": img.created.clone().unwrap_or_default(),
-                "Size": human_size(img.size),
-                "VirtualSize": human_size(img.size),
-                "SharedSize": "N/A",
-                "UniqueSize": "N/A",
                 "Containers": "N/A",
+                "CreatedAt": img.created.as_deref().map(go_time).unwrap_or_default(),
+                "CreatedSince": img.created.as_deref().map(time_ago).unwrap_or_else(|| "N/A".into()),
+                "Digest": digest,
+                "ID": if args.no_trunc { img.id.clone() } else { short_id(&img.id).to_string() },
+                "Repository": repo,
+                "SharedSize": "N/A",
+                "Size": human_size_precision(img.size, 3),
+                "Tag": tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": human_size(img.size),
             }));
         }
     }
@@ -104,87 +102,74 @@ pub(crate) fn images(args: ImagesArgs) -> Result<()> {
             ("Containers", "CONTAINERS"),
         ],
         rows,
+        labels: Vec::new(),
     };
-    print_listing(args.format.as_deref(), &listing)
+    let format = if args.quiet {
+        Some("{{.ID}}")
+    } else {
+        args.format.as_deref()
+    };
+    print_listing(format, &listing)
 }
 
-/// `images -f dangling=true|false -f reference=PATTERN [REPOSITORY[:TAG]]`.
-struct ImageFilters {
-    dangling: Option<bool>,
-    references: Vec<String>,
+/// The labels of an image's config (empty when it cannot be read).
+pub(crate) fn image_labels(store: &Store, img: &ImageRecord) -> IndexMap<String, String> {
+    store
+        .get_blob(&img.id)
+        .ok()
+        .and_then(|b| ImageConfig::parse(&b).ok())
+        .and_then(|c| c.config.labels)
+        .unwrap_or_default()
 }
 
-impl ImageFilters {
-    fn parse(filters: &[String], positional: Option<&str>) -> Result<ImageFilters> {
-        let mut f = ImageFilters {
-            dangling: None,
-            references: Vec::new(),
-        };
-        for filter in filters {
-            match filter.split_once('=') {
-                Some(("dangling", v)) => {
-                    f.dangling = Some(match v.to_ascii_lowercase().as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => bail!("invalid filter 'dangling={v}': use dangling=true or dangling=false"),
-                    })
-                }
-                Some(("reference", v)) => f.references.push(v.to_string()),
-                _ => bail!("invalid filter '{filter}': supported filters are dangling=true|false and reference=PATTERN"),
+/// The rows of one image as Docker's CLI lays them out: one per tag (and
+/// per digest of its repository with `--digests`), digest-only
+/// repositories on rows of their own, `<none>` when it has no name.
+fn image_rows(names: &[String], digests: bool) -> Vec<(String, String, String)> {
+    let mut tags: IndexMap<String, Vec<String>> = IndexMap::new();
+    let mut digs: IndexMap<String, Vec<String>> = IndexMap::new();
+    for n in names {
+        let Ok(r) = Reference::parse(n) else { continue };
+        match (r.tag(), r.digest()) {
+            (Some(t), _) => tags
+                .entry(r.familiar_name())
+                .or_default()
+                .push(t.to_string()),
+            (None, Some(d)) => digs
+                .entry(r.familiar_name())
+                .or_default()
+                .push(d.to_string()),
+            _ => {}
+        }
+    }
+    if tags.is_empty() && digs.is_empty() {
+        return vec![(NONE.into(), NONE.into(), NONE.into())];
+    }
+    let mut rows = Vec::new();
+    for (repo, ts) in &tags {
+        let ds = digs
+            .shift_remove(repo)
+            .filter(|_| digests)
+            .unwrap_or_default();
+        for t in ts {
+            if ds.is_empty() {
+                rows.push((repo.clone(), t.clone(), NONE.into()));
+            }
+            for d in &ds {
+                rows.push((repo.clone(), t.clone(), d.clone()));
             }
         }
-        if let Some(p) = positional {
-            f.references.push(p.to_string());
-        }
-        Ok(f)
     }
-
-    fn matches_image(&self, img: &ImageRecord) -> bool {
-        if let Some(d) = self.dangling {
-            if img.repo_tags.is_empty() != d {
-                return false;
+    for (repo, ds) in digs {
+        if digests {
+            for d in ds {
+                rows.push((repo.clone(), NONE.into(), d));
             }
-        }
-        self.references.is_empty()
-            || img.repo_tags.iter().any(|t| {
-                let r = Reference::parse(t).ok();
-                r.is_some_and(|r| {
-                    self.reference_matches(&r.familiar_name(), r.tag().unwrap_or(NONE))
-                })
-            })
-    }
-
-    fn matches_row(&self, img: &ImageRecord, repo: &str, tag: &str) -> bool {
-        if let Some(d) = self.dangling {
-            if img.repo_tags.is_empty() != d {
-                return false;
-            }
-        }
-        self.references.is_empty() || (repo != NONE && self.reference_matches(repo, tag))
-    }
-
-    /// Docker matches the pattern against `name` and `name:tag` with
-    /// shell-style globbing.
-    fn reference_matches(&self, repo: &str, tag: &str) -> bool {
-        let full = format!("{repo}:{tag}");
-        self.references
-            .iter()
-            .any(|p| glob_match(p, repo) || glob_match(p, &full))
-    }
-}
-
-/// `path.Match`-style globbing: `*` and `?` do not cross `/`.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..])),
-            (Some(b'?'), Some(&c)) => c != b'/' && go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) => a == b && go(&p[1..], &t[1..]),
-            _ => false,
+        } else {
+            rows.push((repo, NONE.into(), String::new()));
         }
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    rows
 }
 
 pub(crate) fn tag(args: TagArgs) -> Result<()> {
@@ -203,162 +188,6 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
     index.set_tag(&target.to_string(), &id);
     store.save_images(&index, &lock)?;
     store.record_event(&Event::image(&id, &target.familiar(), "tag"));
-    Ok(())
-}
-
-pub(crate) fn rmi(args: RmiArgs) -> Result<()> {
-    let store = Store::open_default()?;
-    crate::userns::enter()?;
-    // Leftovers of killed commands go while we hold the store anyway.
-    store.clean_stale_tmp();
-    let mut failed = false;
-    for spec in &args.images {
-        let lock = store.lock()?;
-        match remove_image(&store, spec, args.force, &lock) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
-            Err(e) => {
-                failed = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
-        }
-    }
-    if failed {
-        return Err(super::ExitStatus(1).into());
-    }
-    Ok(())
-}
-
-/// Untags or deletes one image as Docker's `rmi` does, returning the
-/// `Untagged:`/`Deleted:` lines.
-fn remove_image(store: &Store, spec: &str, force: bool, lock: &StoreLock) -> Result<Vec<String>> {
-    let mut index = store.images()?;
-    let i = index.resolve_index(spec)?;
-    let img = index.images[i].clone();
-    let by_name = Reference::parse_tagged(spec)
-        .ok()
-        .map(|r| r.to_string())
-        .filter(|n| img.repo_tags.contains(n) || img.repo_digests.contains(n));
-    let mut lines = Vec::new();
-
-    // Removing one of several names only untags, whoever uses the image.
-    if let Some(name) = &by_name {
-        if img.repo_tags.len() + img.repo_digests.len() > 1 && img.repo_tags.contains(name) {
-            index.images[i].repo_tags.retain(|t| t != name);
-            store.save_images(&index, lock)?;
-            store.record_image_removal(&img.id, 1, false);
-            return Ok(vec![format!("Untagged: {}", familiar(name))]);
-        }
-    } else if img.repo_tags.len() > 1 && !force {
-        bail!(
-            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-            short_id(&img.id)
-        );
-    }
-
-    for c in store.containers()? {
-        if c.image_id != img.id {
-            continue;
-        }
-        let running = store.observed_state(&c.id)?.status.is_running();
-        if running {
-            bail!(
-                "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                short_id(&img.id),
-                short_id(&c.id)
-            );
-        }
-        if !force {
-            match &by_name {
-                Some(name) => bail!(
-                    "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its referenced image {}",
-                    familiar(name),
-                    short_id(&c.id),
-                    short_id(&img.id)
-                ),
-                None => bail!(
-                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
-                    short_id(&img.id),
-                    short_id(&c.id)
-                ),
-            }
-        }
-    }
-
-    for t in img.repo_tags.iter().chain(&img.repo_digests) {
-        lines.push(format!("Untagged: {}", familiar(t)));
-    }
-    index.images.remove(i);
-    store.save_images(&index, lock)?;
-    let untags = match by_name {
-        Some(_) => 1,
-        None => img.repo_tags.len() + img.repo_digests.len(),
-    };
-    store.record_image_removal(&img.id, untags, true);
-    lines.push(format!("Deleted: {}", img.id));
-    delete_unreferenced(store, &index, &img, lock)?;
-    Ok(lines)
-}
-
-/// After an image record is gone: its config blob and the layers nobody uses.
-fn delete_unreferenced(
-    store: &Store,
-    index: &ImageIndex,
-    img: &ImageRecord,
-    lock: &StoreLock,
-) -> Result<()> {
-    if index.by_id(&img.id).is_none() {
-        store.remove_blob(&img.id)?;
-    }
-    store.remove_unused_layers(lock)?;
-    Ok(())
-}
-
-pub(crate) fn prune(args: PruneArgs) -> Result<()> {
-    let store = Store::open_default()?;
-    if !args.force {
-        let what = if args.all {
-            "WARNING! This will remove all images without at least one container associated to them."
-        } else {
-            "WARNING! This will remove all dangling images."
-        };
-        if !super::output::confirm(what)? {
-            return Ok(());
-        }
-    }
-    crate::userns::enter()?;
-    // Leftovers of killed commands go while we hold the store anyway.
-    store.clean_stale_tmp();
-    let lock = store.lock()?;
-    let mut index = store.images()?;
-    let used: Vec<String> = store
-        .containers()?
-        .into_iter()
-        .map(|c| c.image_id)
-        .collect();
-    let (remove, keep): (Vec<ImageRecord>, Vec<ImageRecord>) = index
-        .images
-        .drain(..)
-        .partition(|img| !used.contains(&img.id) && (args.all || img.repo_tags.is_empty()));
-    index.images = keep;
-    store.save_images(&index, &lock)?;
-    let mut out = String::new();
-    for img in &remove {
-        for t in &img.repo_tags {
-            out.push_str(&format!("untagged: {}\n", familiar(t)));
-        }
-        out.push_str(&format!("deleted: {}\n", img.id));
-        store.record_image_removal(&img.id, img.repo_tags.len() + img.repo_digests.len(), true);
-        store.remove_blob(&img.id)?;
-    }
-    let reclaimed: u64 = store
-        .remove_unused_layers(&lock)?
-        .iter()
-        .map(|(_, size)| size)
-        .sum();
-    if !out.is_empty() {
-        print!("Deleted Images:\n{out}\n");
-    }
-    println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(())
 }
 
@@ -434,6 +263,7 @@ pub(crate) fn history(args: HistoryArgs) -> Result<()> {
         ],
         extra_headers: &[("CreatedAt", "CREATED AT")],
         rows,
+        labels: Vec::new(),
     };
     print_listing(args.format.as_deref(), &listing)
 }
@@ -445,7 +275,7 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     let mut missing = Vec::new();
     for name in &args.names {
         match index.resolve(name) {
-            Ok(img) => objects.push(inspect_json(&store, img)?),
+            Ok(img) => objects.push(super::inspect::image(&store, img)?),
             Err(e) => missing.push(e),
         }
     }
@@ -464,69 +294,27 @@ pub(crate) fn report_missing(missing: Vec<anyhow::Error>) -> Result<()> {
     Err(super::ExitStatus(1).into())
 }
 
-/// `docker image inspect`'s object.
-pub(crate) fn inspect_json(store: &Store, img: &ImageRecord) -> Result<Json> {
-    let config = ImageConfig::parse(&store.get_blob(&img.id)?)?;
-    let mut cfg = serde_json::to_value(&config.config)?;
-    if let Json::Object(m) = &mut cfg {
-        for (k, v) in [
-            ("User", json!("")),
-            ("Env", Json::Null),
-            ("Cmd", Json::Null),
-            ("WorkingDir", json!("")),
-            ("Entrypoint", Json::Null),
-            ("Labels", Json::Null),
-            ("Volumes", Json::Null),
-        ] {
-            m.entry(k).or_insert(v);
-        }
-    }
-    let lower: Vec<String> = img
-        .layers
-        .iter()
-        .rev()
-        .filter_map(|l| store.layer_diff(l).ok())
-        .map(|p| p.display().to_string())
-        .collect();
-    let comment = config
-        .history
-        .last()
-        .and_then(|h| h.comment.clone())
-        .unwrap_or_default();
-    Ok(json!({
-        "Id": img.id,
-        "RepoTags": img.repo_tags.iter().map(|t| familiar(t)).collect::<Vec<_>>(),
-        "RepoDigests": img.repo_digests.iter().map(|t| familiar(t)).collect::<Vec<_>>(),
-        "Parent": "",
-        "Comment": comment,
-        "Created": config.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-        "DockerVersion": "",
-        "Author": config.author.clone().unwrap_or_default(),
-        "Config": cfg,
-        "Architecture": config.architecture,
-        "Variant": config.variant,
-        "Os": config.os,
-        "Size": img.size,
-        "GraphDriver": {
-            "Name": "overlay",
-            "Data": { "LowerDir": lower.join(":") },
-        },
-        "RootFS": { "Type": "layers", "Layers": img.layers },
-        "Metadata": { "LastTagTime": img.added },
-    }))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::image_rows;
 
     #[test]
-    fn glob_follows_path_match() {
-        assert!(glob_match("busy*", "busybox"));
-        assert!(glob_match("busybox:*", "busybox:latest"));
-        assert!(!glob_match("*", "a/b"));
-        assert!(glob_match("*/*", "a/b"));
-        assert!(glob_match("b?sybox", "busybox"));
-        assert!(!glob_match("debian", "busybox"));
+    fn rows_per_tag_and_digest_as_docker() {
+        let d = "docker.io/library/x@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let names = vec!["docker.io/library/x:1".to_string(), d.to_string()];
+        let rows = image_rows(&names, false);
+        assert_eq!(rows, [("x".into(), "1".into(), "<none>".into())]);
+        let rows = image_rows(&names, true);
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].2.starts_with("sha256:"));
+        let only = vec![d.to_string()];
+        assert_eq!(
+            image_rows(&only, false),
+            [("x".into(), "<none>".into(), String::new())]
+        );
+        assert_eq!(
+            image_rows(&[], false),
+            [("<none>".into(), "<none>".into(), "<none>".into())]
+        );
     }
 }

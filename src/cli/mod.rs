@@ -7,18 +7,25 @@ mod archive;
 mod args;
 mod compose;
 mod container;
+mod df;
 mod doctor;
 mod events;
 mod exec;
 mod files;
+mod filters;
 mod image;
+mod inspect;
 mod lifecycle;
 mod output;
+mod prune;
+mod ps;
 mod registry;
 mod report;
+mod rmi;
 mod run;
 mod sandbox;
 mod system;
+mod template;
 mod volume;
 
 use args::{Cli, Command};
@@ -125,11 +132,48 @@ pub(crate) fn for_each_name(
     Ok(())
 }
 
+/// An error Docker's daemon would answer, printed as
+/// `Error response from daemon: ...` with exit status 1.
+#[derive(Debug)]
+pub(crate) struct DaemonError(pub(crate) String);
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for DaemonError {}
+
+/// An error Docker's CLI prints as it is, with exit status 1 (a template
+/// that does not parse or run).
+#[derive(Debug)]
+pub(crate) struct PlainError(pub(crate) String);
+
+impl std::fmt::Display for PlainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for PlainError {}
+
+/// Wraps an error as one of Docker's daemon (for `map_err`).
+pub(crate) fn daemon_error(e: impl std::fmt::Display) -> anyhow::Error {
+    DaemonError(e.to_string()).into()
+}
+
 /// Prints an error chain as `Error: what was being done: what went wrong`
 /// and picks the exit status.
 pub(crate) fn report(err: &anyhow::Error) -> i32 {
     if let Some(ExitStatus(code)) = err.downcast_ref::<ExitStatus>() {
         return *code;
+    }
+    if let Some(DaemonError(msg)) = err.downcast_ref::<DaemonError>() {
+        eprintln!("Error response from daemon: {msg}");
+        return 1;
+    }
+    if let Some(PlainError(msg)) = err.downcast_ref::<PlainError>() {
+        eprintln!("{msg}");
+        return 1;
     }
     eprintln!("Error: {err:#}");
     EXIT_BERTH_ERROR
@@ -139,12 +183,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(root) = &cli.root {
         std::env::set_var("BERTH_ROOT", root);
     }
-    use args::{ContainerCommand as C, ImageCommand as I, VolumeCommand as V};
+    use args::{ContainerCommand as C, ImageCommand as I, SystemCommand as S, VolumeCommand as V};
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Create(a) => run::create(a),
         Command::Start(a) => run::start(a),
-        Command::Ps(a) => container::ps(a),
+        Command::Ps(a) => ps::ps(a),
         Command::Rm(a) => container::rm(a),
         Command::Logs(a) => lifecycle::logs(a),
         Command::Attach(a) => run::attach(a),
@@ -162,7 +206,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Pause(a) => exec::pause(a, true),
         Command::Unpause(a) => exec::pause(a, false),
         Command::Images(a) => image::images(a),
-        Command::Rmi(a) => image::rmi(a),
+        Command::Rmi(a) => rmi::rmi(a),
         Command::Tag(a) => image::tag(a),
         Command::History(a) => image::history(a),
         Command::Inspect(a) => system::inspect(a),
@@ -179,11 +223,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Ls(a) => image::images(a),
-            I::Rm(a) => image::rmi(a),
+            I::Rm(a) => rmi::rmi(a),
             I::Tag(a) => image::tag(a),
             I::History(a) => image::history(a),
             I::Inspect(a) => image::inspect(a),
-            I::Prune(a) => image::prune(a),
+            I::Prune(a) => prune::image_prune(a),
             I::Pull(a) => registry::pull(a),
             I::Push(a) => registry::push(a),
             I::Load(a) => archive::load(a),
@@ -191,7 +235,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             I::Import(a) => archive::import(a),
         },
         Command::Container(sub) => match sub {
-            C::Ls(a) => container::ps(a),
+            C::Ls(a) => ps::ps(a),
             C::Rm(a) => container::rm(a),
             C::Inspect(a) => container::inspect(a),
             C::Run(a) => run::run(a),
@@ -212,14 +256,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Diff(a) => files::diff(a),
             C::Pause(a) => exec::pause(a, true),
             C::Unpause(a) => exec::pause(a, false),
+            C::Prune(a) => prune::container_prune(a),
         },
         Command::Volume(sub) => match sub {
             V::Create(a) => volume::create(a),
             V::Ls(a) => volume::ls(a),
             V::Inspect(a) => volume::inspect(a),
             V::Rm(a) => volume::rm(a),
-            V::Prune(a) => volume::prune(a),
+            V::Prune(a) => prune::volume_prune(a),
         },
+        Command::System(sub) => match sub {
+            S::Df(a) => df::df(a),
+            S::Info(a) => system::info(a),
+            S::Prune(a) => prune::system_prune(a),
+        },
+        Command::Completion(a) => system::completion(a),
         Command::Compose(a) => compose::compose(a),
         Command::Unshare(a) => volume::unshare(a),
         Command::Sandbox(a) => sandbox::sandbox(a),

@@ -1,6 +1,6 @@
 //! `version`, `info`, `inspect` (of either kind) and man page generation.
 
-use super::args::{InfoArgs, InspectArgs, ManArgs, VersionArgs};
+use super::args::{CompletionArgs, InfoArgs, InspectArgs, ManArgs, VersionArgs};
 use super::output::print_objects;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
@@ -126,13 +126,13 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     for name in &args.names {
         if kind != Some("image") {
             if let Ok(c) = store.resolve_container(name) {
-                objects.push(super::container::inspect_json(&store, &c)?);
+                objects.push(super::inspect::container(&store, &c)?);
                 continue;
             }
         }
         if kind != Some("container") {
             if let Ok(img) = index.resolve(name) {
-                objects.push(super::image::inspect_json(&store, img)?);
+                objects.push(super::inspect::image(&store, img)?);
                 continue;
             }
         }
@@ -140,6 +140,16 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
     }
     print_objects(args.format.as_deref(), &objects)?;
     super::image::report_missing(missing)
+}
+
+/// `completion SHELL`: the completion script generated from the clap
+/// definitions, named as the program was invoked (`berth` or `docker`).
+pub(crate) fn completion(args: CompletionArgs) -> Result<()> {
+    let mut cmd = super::command();
+    let name = cmd.get_name().to_string();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, name, &mut out);
+    super::output::write_out(&String::from_utf8_lossy(&out), false)
 }
 
 /// Writes `berth.1` and one page per subcommand (`berth-image-ls.1`, ...).

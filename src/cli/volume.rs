@@ -1,12 +1,12 @@
 //! `volume create|ls|inspect|rm|prune` and `unshare`.
 
-use super::args::{
-    UnshareArgs, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumePruneArgs, VolumeRmArgs,
-};
-use super::output::{confirm, print_listing, print_objects, Listing};
+use super::args::{UnshareArgs, VolumeCreateArgs, VolumeInspectArgs, VolumeLsArgs, VolumeRmArgs};
+use super::filters::volumes::VolumeFilter;
+use super::output::{print_listing, print_objects, Listing};
+use crate::model::filters::FilterArgs;
 use crate::store::volumes::{NoSuchVolume, VolumeRecord};
 use crate::store::Store;
-use crate::util::humanize::{human_size, now_rfc3339};
+use crate::util::humanize::now_rfc3339;
 use anyhow::{bail, Context, Result};
 use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
@@ -92,29 +92,14 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
         .flat_map(|c| c.host.storage.mounts.into_iter().filter_map(|m| m.volume))
         .collect();
     let mut rows = Vec::new();
+    let mut labels = Vec::new();
     let mut volumes = store.volumes()?;
     // Docker's CLI lists by name, in natural order (vol2 before vol10).
     volumes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    let filter =
+        VolumeFilter::new(FilterArgs::parse(&args.filter)?).map_err(super::daemon_error)?;
     for v in volumes {
-        let dangling = !used.contains(&v.name);
-        let keep = args.filter.iter().try_fold(true, |keep, f| -> Result<bool> {
-            Ok(keep
-                && match f.split_once('=') {
-                    Some(("dangling", d)) => match d {
-                        "true" | "1" => dangling,
-                        "false" | "0" => !dangling,
-                        _ => bail!("invalid filter 'dangling={d}': use true or false"),
-                    },
-                    Some(("name", n)) => v.name.contains(n),
-                    Some(("driver", d)) => v.driver == d,
-                    Some(("label", l)) => match l.split_once('=') {
-                        Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
-                        None => v.labels.contains_key(l),
-                    },
-                    _ => bail!("invalid filter '{f}': supported filters are dangling=, name=, driver= and label="),
-                })
-        })?;
-        if !keep {
+        if !filter.matches(&v.name, &v.driver, &v.labels, used.contains(&v.name)) {
             continue;
         }
         if args.quiet {
@@ -122,13 +107,23 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
             continue;
         }
         rows.push(json!({
+            "Availability": "N/A",
             "Driver": v.driver,
-            "Name": v.name,
-            "Mountpoint": store.volume_data(&v.name),
+            "Group": "N/A",
             "Labels": v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "Links": "N/A",
+            "Mountpoint": store.volume_data(&v.name),
+            "Name": v.name,
             "Scope": "local",
-            "CreatedAt": v.created_at,
+            "Size": "N/A",
+            "Status": "N/A",
         }));
+        labels.push(
+            v.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
     }
     if args.quiet {
         return Ok(());
@@ -141,9 +136,14 @@ pub(crate) fn ls(args: VolumeLsArgs) -> Result<()> {
                 ("Mountpoint", "MOUNTPOINT"),
                 ("Labels", "LABELS"),
                 ("Scope", "SCOPE"),
-                ("CreatedAt", "CREATED AT"),
+                ("Links", "LINKS"),
+                ("Size", "SIZE"),
+                ("Group", "GROUP"),
+                ("Availability", "AVAILABILITY"),
+                ("Status", "STATUS"),
             ],
             rows,
+            labels,
         },
     )
 }
@@ -234,72 +234,6 @@ pub(crate) fn rm(args: VolumeRmArgs) -> Result<()> {
         return Err(super::ExitStatus(1).into());
     }
     Ok(())
-}
-
-pub(crate) fn prune(args: VolumePruneArgs) -> Result<()> {
-    let labels: Vec<(String, Option<String>)> = args
-        .filter
-        .iter()
-        .map(|f| match f.split_once('=') {
-            Some(("label", l)) => Ok(match l.split_once('=') {
-                Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                None => (l.to_string(), None),
-            }),
-            _ => bail!("invalid filter '{f}': volume prune supports label=KEY[=VALUE]"),
-        })
-        .collect::<Result<_>>()?;
-    let store = Store::open_default()?;
-    if !args.force {
-        let what = if args.all {
-            "WARNING! This will remove all local volumes not used by at least one container."
-        } else {
-            "WARNING! This will remove anonymous local volumes not used by at least one container."
-        };
-        if !confirm(what)? {
-            return Ok(());
-        }
-    }
-    crate::userns::enter()?;
-    // Leftovers of killed commands go while we hold the store anyway.
-    store.clean_stale_tmp();
-    let lock = store.lock()?;
-    let mut removed = Vec::new();
-    let mut reclaimed = 0;
-    for v in store.volumes()? {
-        let label_ok = labels.iter().all(|(k, val)| match val {
-            Some(val) => v.labels.get(k) == Some(val),
-            None => v.labels.contains_key(k),
-        });
-        if (!args.all && !v.anonymous) || !label_ok || !store.volume_users(&v.name)?.is_empty() {
-            continue;
-        }
-        reclaimed += disk_usage(&store.volume_data(&v.name));
-        store.remove_volume(&v.name, &lock)?;
-        removed.push(v.name);
-    }
-    if !removed.is_empty() {
-        println!("Deleted Volumes:\n{}\n", removed.join("\n"));
-    }
-    println!("Total reclaimed space: {}", human_size(reclaimed));
-    Ok(())
-}
-
-/// Bytes used by the files under `path` (not following symlinks).
-fn disk_usage(path: &std::path::Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    let mut total = meta.blocks() * 512;
-    if meta.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(path) {
-            total += entries
-                .flatten()
-                .map(|e| disk_usage(&e.path()))
-                .sum::<u64>();
-        }
-    }
-    total
 }
 
 /// `berth unshare [COMMAND]`: the command runs as root of berth's user

@@ -9,8 +9,10 @@
 
 pub(crate) mod caps;
 pub(crate) mod container;
+pub(crate) mod container_filter;
 pub(crate) mod event;
 pub(crate) mod exit;
+pub(crate) mod filters;
 pub(crate) mod health;
 pub(crate) mod host;
 pub(crate) mod lifecycle;
@@ -25,7 +27,7 @@ pub(crate) use exit::StartFailure;
 pub(crate) use health::{HealthConfig, HealthResult, HealthState, HealthStatus};
 pub(crate) use host::HostConfig;
 pub(crate) use lifecycle::RestartPolicy;
-pub(crate) use mounts::{MountKind, MountPoint, MountRequest, StorageConfig};
+pub(crate) use mounts::{MountKind, MountOrigin, MountPoint, MountRequest, StorageConfig};
 pub(crate) use network::NetworkMode;
 pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
 pub(crate) use state::{ContainerState, Status};

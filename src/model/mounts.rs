@@ -15,6 +15,29 @@ pub(crate) enum MountKind {
     Tmpfs,
 }
 
+/// Which flag (or the image) asked for a mount: `inspect` shows `-v`
+/// mounts in `HostConfig.Binds`, `--mount` ones in `HostConfig.Mounts`,
+/// `--tmpfs` in `HostConfig.Tmpfs`, as Docker keeps them apart.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum MountOrigin {
+    /// `-v` (also records written before origins were kept).
+    #[default]
+    VolumeFlag,
+    MountFlag,
+    TmpfsFlag,
+    /// A VOLUME of the image.
+    Image,
+    /// `--volumes-from`.
+    Inherited,
+}
+
+impl MountOrigin {
+    fn is_default(&self) -> bool {
+        *self == MountOrigin::VolumeFlag
+    }
+}
+
 /// One mount of a container (`-v`, `--mount`, `--tmpfs`, an image VOLUME).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -35,6 +58,8 @@ pub(crate) struct MountPoint {
     /// Mount options of a tmpfs (`size=64m,mode=1777`).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) tmpfs_options: String,
+    #[serde(skip_serializing_if = "MountOrigin::is_default")]
+    pub(crate) origin: MountOrigin,
 }
 
 /// One requested mount, checked but before volumes exist.
@@ -50,6 +75,7 @@ pub(crate) struct MountRequest {
     /// `-v` creates a missing bind source; `--mount` refuses it (as Docker).
     pub(crate) create_missing_source: bool,
     pub(crate) volume_labels: IndexMap<String, String>,
+    pub(crate) origin: MountOrigin,
 }
 
 /// The container's root filesystem and what is mounted on it.

@@ -4,7 +4,7 @@
 //! these, and compose its service's `volumes` and `tmpfs` (same syntax);
 //! `runtime::volumes` makes the mounts at create.
 
-use crate::model::{MountKind, MountRequest};
+use crate::model::{MountKind, MountOrigin, MountRequest};
 use crate::store::volumes::valid_volume_name;
 use anyhow::{bail, Result};
 
@@ -94,7 +94,10 @@ pub(crate) fn parse_mount_flag(spec: &str) -> Result<MountRequest> {
     let invalid =
         |why: String| anyhow::anyhow!("invalid argument \"{spec}\" for \"--mount\" flag: {why}");
     let mut kind = None;
-    let mut req = MountRequest::default();
+    let mut req = MountRequest {
+        origin: MountOrigin::MountFlag,
+        ..Default::default()
+    };
     let mut target = None;
     let (mut size, mut mode) = (None, None);
     for field in spec.split(',') {
@@ -204,6 +207,7 @@ pub(crate) fn parse_tmpfs_flag(spec: &str) -> Result<MountRequest> {
     let mut req = MountRequest {
         kind: MountKind::Tmpfs,
         destination,
+        origin: MountOrigin::TmpfsFlag,
         ..Default::default()
     };
     let mut kept = Vec::new();

@@ -4,7 +4,7 @@
 //! mounts of `--volumes-from`.
 
 use super::mount_spec::check_destination;
-use crate::model::{MountKind, MountPoint, MountRequest};
+use crate::model::{MountKind, MountOrigin, MountPoint, MountRequest};
 use crate::store::volumes::VolumeRecord;
 use crate::store::{Store, StoreLock};
 use anyhow::{bail, Context, Result};
@@ -112,6 +112,7 @@ fn mount_points(
             read_only: r.read_only,
             nocopy: r.nocopy,
             tmpfs_options: r.tmpfs_options.clone(),
+            origin: r.origin,
             ..Default::default()
         };
         match r.kind {
@@ -130,8 +131,9 @@ fn mount_points(
         }
         out.push(m);
     }
-    for m in inherited {
+    for mut m in inherited {
         if !out.iter().any(|o| o.destination == m.destination) {
+            m.origin = MountOrigin::Inherited;
             out.push(m);
         }
     }
@@ -150,6 +152,7 @@ fn mount_points(
             destination: dest,
             volume: Some(name),
             anonymous: true,
+            origin: MountOrigin::Image,
             ..Default::default()
         });
     }

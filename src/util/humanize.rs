@@ -46,8 +46,14 @@ pub(crate) fn human_duration(secs: i64) -> String {
     }
 }
 
-/// go-units `HumanSize`: SI units with 3 significant digits, as `docker images`.
+/// go-units `HumanSize`: SI units with 4 significant digits, as `docker images`.
 pub(crate) fn human_size(bytes: u64) -> String {
+    human_size_precision(bytes, 4)
+}
+
+/// go-units `HumanSizeWithPrecision`: `%.{precision}g` of the size in SI
+/// units (`docker ps -s` uses 3).
+pub(crate) fn human_size_precision(bytes: u64, precision: usize) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut size = bytes as f64;
     let mut unit = 0;
@@ -55,18 +61,29 @@ pub(crate) fn human_size(bytes: u64) -> String {
         size /= 1000.0;
         unit += 1;
     }
-    // Go's %.4g: up to 4 significant digits without trailing zeros.
-    let text = format!(
-        "{:.*}",
-        3usize.saturating_sub(size.log10().floor().max(0.0) as usize),
-        size
-    );
+    // Go's %.Ng: up to N significant digits without trailing zeros.
+    let digits = size.log10().floor().max(0.0) as usize + 1;
+    let text = format!("{:.*}", precision.saturating_sub(digits), size);
     let text = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         text
     };
     format!("{text}{}", UNITS[unit])
+}
+
+/// Go's `time.Time.String()` of a whole second in local time, as Docker's
+/// `CreatedAt` columns print it: `2024-01-02 15:04:05 +0000 UTC`.
+pub(crate) fn go_time(rfc3339: &str) -> String {
+    let Ok(t) = rfc3339.parse::<Timestamp>() else {
+        return String::new();
+    };
+    let Ok(t) = Timestamp::from_second(t.as_second()) else {
+        return String::new();
+    };
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S %z %Z")
+        .to_string()
 }
 
 /// Go's `time.ParseDuration`: `30s`, `1m30s`, `1.5h`, `500ms`, `10us`, `7ns`.
@@ -127,6 +144,8 @@ mod tests {
         assert_eq!(human_size(4_261_000), "4.261MB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
         assert_eq!(human_size(74_800_000), "74.8MB");
+        assert_eq!(human_size_precision(1_984_000, 3), "1.98MB");
+        assert_eq!(human_size_precision(0, 3), "0B");
     }
 
     #[test]

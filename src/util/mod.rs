@@ -4,6 +4,7 @@
 
 pub(crate) mod copy;
 pub(crate) mod digest;
+pub(crate) mod du;
 pub(crate) mod fsutil;
 pub(crate) mod humanize;
 pub(crate) mod ids;
@@ -13,4 +14,5 @@ pub(crate) mod proc;
 pub(crate) mod report;
 pub(crate) mod signals;
 pub(crate) mod spawn;
+pub(crate) mod timestamp;
 pub(crate) mod trace;

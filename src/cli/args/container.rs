@@ -108,12 +108,21 @@ pub(crate) struct PsArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub(crate) no_trunc: bool,
-    /// Filter output based on conditions provided (status=, name=, id=)
+    /// Filter output based on conditions provided (ancestor=, before=, since=, exited=, status=, health=, id=, name=, label=, volume=, expose=, is-task=, isolation=)
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub(crate) filter: Vec<String>,
     /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
     #[arg(long, value_name = "string")]
     pub(crate) format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
+    pub(crate) last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub(crate) latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub(crate) size: bool,
 }
 
 #[derive(Debug, Args)]

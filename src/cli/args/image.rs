@@ -71,6 +71,9 @@ pub(crate) struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub(crate) force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>[=<value>]", "label!=<key>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub(crate) filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

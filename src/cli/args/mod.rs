@@ -142,6 +142,17 @@ pub(crate) enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage berth (disk usage, information, cleaning up)
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Write a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        long_about = "Write a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.\n\n\
+            bash: berth completion bash > ~/.local/share/bash-completion/completions/berth\n\
+            zsh: berth completion zsh > ~/.zfunc/_berth (with fpath+=~/.zfunc before compinit)\n\
+            fish: berth completion fish > ~/.config/fish/completions/berth.fish"
+    )]
+    Completion(CompletionArgs),
     /// Define and run multi-container applications (Docker Compose)
     Compose(super::compose::ComposeArgs),
     /// Run a command inside berth's user namespace (as `podman unshare`), e.g.
@@ -227,4 +238,6 @@ pub(crate) enum ContainerCommand {
     Pause(PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(PauseArgs),
+    /// Remove all stopped containers
+    Prune(ContainerPruneArgs),
 }

@@ -1,6 +1,6 @@
 //! Flags of `inspect`, `version`, `info`, `events` and the man page generator.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -61,4 +61,57 @@ pub(crate) struct EventsArgs {
     /// Stream events until this timestamp
     #[arg(long, value_name = "string")]
     pub(crate) until: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SystemCommand {
+    /// Show berth disk usage
+    Df(DfArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Remove unused data
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long)]
+    pub(crate) verbose: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub(crate) format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub(crate) volumes: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>", "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub(crate) filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ContainerPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>", "label=<key>[=<value>]", "label!=<key>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub(crate) filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell to write the completion script for
+    #[arg(value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
 }

@@ -74,7 +74,7 @@ pub(crate) struct VolumePruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub(crate) force: bool,
-    /// Provide filter values (label=KEY[=VALUE])
+    /// Provide filter values (e.g. "label=<key>[=<value>]", "label!=<key>", "all=true")
     #[arg(long = "filter", value_name = "filter")]
     pub(crate) filter: Vec<String>,
 }

@@ -1,0 +1,357 @@
+//! A member's side of a network: joining the network's helper (starting it
+//! when none runs), staying a member while the connection is open, and
+//! rejoining a fresh helper after the old one died.
+//!
+//! The container's monitor owns a [`Membership`] per network: it polls
+//! [`Membership::connection`] with its other descriptors, and when that
+//! becomes readable or hangs up the helper is gone: [`Membership::reconnect`]
+//! starts a new one and hands it the same TAP device again, with the same
+//! address, so the container keeps its network (connections through the
+//! old helper's NAT are lost; published ports never went through it).
+
+use super::proto::{self, Join, Joined, MemberSpec, NetworkSpec, Reply};
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// How to start a network helper: the berth executable to re-execute.
+#[derive(Clone, Debug)]
+pub struct Launcher {
+    pub exe: PathBuf,
+}
+
+impl Default for Launcher {
+    /// Our own executable: right in berth's processes (the monitor).
+    fn default() -> Launcher {
+        Launcher {
+            exe: PathBuf::from("/proc/self/exe"),
+        }
+    }
+}
+
+/// The helper's socket for network `id` in the runtime directory. Short
+/// (12 hex characters of the id): socket paths are limited to 108 bytes.
+pub fn socket_path(run_dir: &Path, network_id: &str) -> PathBuf {
+    run_dir.join(format!("net-{}.sock", short(network_id)))
+}
+
+/// The lock that serialises starting and stopping the helper of a network.
+pub fn lock_path(run_dir: &Path, network_id: &str) -> PathBuf {
+    run_dir.join(format!("net-{}.lock", short(network_id)))
+}
+
+/// Where the helper writes what goes wrong.
+pub fn log_path(run_dir: &Path, network_id: &str) -> PathBuf {
+    run_dir.join(format!("net-{}.log", short(network_id)))
+}
+
+fn short(id: &str) -> &str {
+    &id[..12.min(id.len())]
+}
+
+/// Membership of one network: the open connection to its helper and the
+/// TAP device it was given (a duplicate stays here, so the device outlives
+/// a helper that dies).
+pub struct Membership {
+    run_dir: PathBuf,
+    network: NetworkSpec,
+    member: MemberSpec,
+    launcher: Launcher,
+    tap: OwnedFd,
+    conn: OwnedFd,
+    joined: Joined,
+}
+
+impl Membership {
+    /// Joins `network` with the TAP device `tap` (made by the container's
+    /// init with [`super::tap::create_tap`]), starting the network's helper
+    /// if none runs. The helper refuses an address or MAC that another
+    /// member uses (the caller allocates addresses under the store lock).
+    pub fn attach(
+        run_dir: &Path,
+        network: &NetworkSpec,
+        member: &MemberSpec,
+        tap: OwnedFd,
+        launcher: &Launcher,
+    ) -> Result<Membership> {
+        network.check()?;
+        let (conn, joined) = join(run_dir, network, member, tap.as_fd(), launcher)
+            .with_context(|| format!("joining network {}", network.name))?;
+        Ok(Membership {
+            run_dir: run_dir.to_path_buf(),
+            network: network.clone(),
+            member: member.clone(),
+            launcher: launcher.clone(),
+            tap,
+            conn,
+            joined,
+        })
+    }
+
+    /// The connection to the helper: poll it for input; readable (EOF) or
+    /// hung up means the helper is gone and [`reconnect`](Self::reconnect)
+    /// is due. Nothing is ever sent on it after the join.
+    pub fn connection(&self) -> BorrowedFd<'_> {
+        self.conn.as_fd()
+    }
+
+    /// Whether the helper has gone (non-blocking check of the connection).
+    pub fn helper_gone(&self) -> bool {
+        let mut fds = [nix::poll::PollFd::new(
+            self.conn.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+    }
+
+    /// Joins again (a new helper if the old one died), with the same TAP
+    /// device and address.
+    pub fn reconnect(&mut self) -> Result<()> {
+        let (conn, joined) = join(
+            &self.run_dir,
+            &self.network,
+            &self.member,
+            self.tap.as_fd(),
+            &self.launcher,
+        )
+        .with_context(|| format!("rejoining network {}", self.network.name))?;
+        self.conn = conn;
+        self.joined = joined;
+        Ok(())
+    }
+
+    pub fn joined(&self) -> &Joined {
+        &self.joined
+    }
+
+    pub fn network(&self) -> &NetworkSpec {
+        &self.network
+    }
+
+    pub fn member(&self) -> &MemberSpec {
+        &self.member
+    }
+
+    /// The member's TAP device (the monitor's duplicate).
+    pub fn tap(&self) -> BorrowedFd<'_> {
+        self.tap.as_fd()
+    }
+}
+
+/// Connects (starting the helper when none listens), sends the join and
+/// reads the answer. A helper that was just deciding to exit may drop a
+/// connection unanswered: that is retried.
+fn join(
+    run_dir: &Path,
+    network: &NetworkSpec,
+    member: &MemberSpec,
+    tap: BorrowedFd<'_>,
+    launcher: &Launcher,
+) -> Result<(OwnedFd, Joined)> {
+    let message = serde_json::to_vec(&Join {
+        version: proto::VERSION,
+        network_id: network.id.clone(),
+        member: member.clone(),
+    })?;
+    let mut last_err = None;
+    for _ in 0..5 {
+        let conn = connect_or_start(run_dir, network, launcher)?;
+        proto::send_msg(conn.as_fd(), &message, Some(tap)).context("sending the join")?;
+        let (reply, _) = match proto::recv_msg(conn.as_fd()) {
+            Ok(r) => r,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        if reply.is_empty() {
+            last_err = Some(anyhow::anyhow!("the network helper closed the connection"));
+            continue;
+        }
+        return match serde_json::from_slice::<Reply>(&reply)
+            .context("reading the helper's reply")?
+        {
+            Reply::Ok(joined) => Ok((conn, joined)),
+            Reply::Error(e) => bail!("{e}"),
+        };
+    }
+    Err(last_err.unwrap_or_else(|| anyhow::anyhow!("the network helper did not answer")))
+}
+
+/// Under the network's lock: connect to the helper, or start one and
+/// connect. Holding the lock while connecting means a helper deciding to
+/// exit (it takes the same lock) either sees our connection or has removed
+/// its socket before we look.
+fn connect_or_start(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> Result<OwnedFd> {
+    let _lock = lock(&lock_path(run_dir, &network.id))?;
+    let path = socket_path(run_dir, &network.id);
+    match connect_unix(&path) {
+        Ok(c) => return Ok(c),
+        Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED) => {}
+        Err(e) => return Err(e).with_context(|| format!("connecting to {}", path.display())),
+    }
+    // A socket file whose helper died: remove it, the new helper binds anew.
+    let _ = std::fs::remove_file(&path);
+    start_helper(run_dir, network, launcher)?;
+    connect_unix(&path).with_context(|| {
+        format!(
+            "connecting to the network helper's socket {}",
+            path.display()
+        )
+    })
+}
+
+pub(crate) fn lock(path: &Path) -> Result<Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening the lock {}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .with_context(|| format!("locking {}", path.display()))
+}
+
+/// Starts `berth __berth-netd` for the network, detached (own session,
+/// double fork: no process of ours is its parent), and waits until it
+/// listens or says why it cannot.
+fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
+    let fd = ready_w.as_raw_fd();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(run_dir, &network.id))
+        .with_context(|| format!("opening {}", log_path(run_dir, &network.id).display()))?;
+    let mut cmd = std::process::Command::new(&launcher.exe);
+    cmd.arg(super::netd::REEXEC_ARG)
+        .arg(fd.to_string())
+        .arg(run_dir)
+        .arg(serde_json::to_string(network)?)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    // SAFETY: only async-signal-safe calls (setsid, fork, sigemptyset,
+    // sigprocmask, fcntl, _exit) between fork and exec; the sigset is a
+    // local of plain data.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The intermediate process exits at once (reaped below); the
+            // helper is adopted by init or the nearest subreaper, so it is
+            // no monitor's child.
+            match libc::fork() {
+                -1 => return Err(std::io::Error::last_os_error()),
+                0 => {}
+                _ => libc::_exit(0),
+            }
+            // A monitor blocks the signals it reads from a signalfd; the
+            // mask survives exec, and the helper must be stoppable.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // The ready pipe is the one descriptor the helper inherits.
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting the network helper {}", launcher.exe.display()))?;
+    drop(ready_w);
+    let _ = child.wait();
+    let mut line = String::new();
+    std::fs::File::from(ready_r)
+        .read_to_string(&mut line)
+        .context("waiting for the network helper")?;
+    let line = line.trim_end();
+    if line == "ready" {
+        return Ok(());
+    }
+    if let Some(msg) = line.strip_prefix("failed ") {
+        bail!("the network helper could not start: {msg}");
+    }
+    bail!(
+        "the network helper exited before it was ready (see {})",
+        log_path(run_dir, &network.id).display()
+    )
+}
+
+/// A unix socket path usable with bind/connect: the path itself when it
+/// fits in sun_path (108 bytes), else `/proc/self/fd/N/NAME` through a
+/// descriptor of its directory, which the caller keeps open meanwhile.
+pub(crate) fn short_unix_addr(path: &Path) -> Result<(UnixAddr, Option<OwnedFd>)> {
+    use std::os::unix::ffi::OsStrExt;
+    if path.as_os_str().as_bytes().len() < 108 {
+        return Ok((UnixAddr::new(path)?, None));
+    }
+    let dir = path.parent().context("a socket path without a directory")?;
+    let name = path.file_name().context("a socket path without a name")?;
+    let dirfd: OwnedFd = std::fs::File::open(dir)
+        .with_context(|| format!("opening {}", dir.display()))?
+        .into();
+    let short = PathBuf::from(format!("/proc/self/fd/{}", dirfd.as_raw_fd())).join(name);
+    Ok((UnixAddr::new(&short)?, Some(dirfd)))
+}
+
+fn connect_unix(path: &Path) -> std::result::Result<OwnedFd, nix::errno::Errno> {
+    let (addr, _dir) = short_unix_addr(path).map_err(|_| nix::errno::Errno::ENAMETOOLONG)?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    loop {
+        match connect(sock.as_raw_fd(), &addr) {
+            Ok(()) => return Ok(sock),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_short_and_per_network() {
+        let p = socket_path(Path::new("/tmp/berth-1000"), "0123456789abcdef");
+        assert_eq!(p, Path::new("/tmp/berth-1000/net-0123456789ab.sock"));
+        assert_ne!(
+            lock_path(Path::new("/r"), "a"),
+            log_path(Path::new("/r"), "a")
+        );
+    }
+
+    #[test]
+    fn long_socket_paths_go_through_the_directory_descriptor() {
+        let base = tempfile::tempdir().unwrap();
+        let deep = base.path().join("d".repeat(100)).join("e".repeat(40));
+        std::fs::create_dir_all(&deep).unwrap();
+        let path = deep.join("net-x.sock");
+        let (addr, dir) = short_unix_addr(&path).unwrap();
+        assert!(dir.is_some());
+        let sock = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        nix::sys::socket::bind(sock.as_raw_fd(), &addr).unwrap();
+        nix::sys::socket::listen(&sock, nix::sys::socket::Backlog::new(4).unwrap()).unwrap();
+        assert!(path.exists());
+        drop(dir);
+        connect_unix(&path).unwrap();
+    }
+}
