@@ -37,6 +37,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         env,
         workdir: args.workdir,
         user: args.user,
+        detach_keys: crate::runtime::attach_client::parse_detach_keys(&args.detach_keys)?,
     };
     if let Some(w) = &opts.workdir {
         if !w.starts_with('/') {
@@ -44,7 +45,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         }
     }
     match lifecycle::exec(&store, &record, state.process(), &opts)? {
-        ExecOutcome::Exited(0) => Ok(()),
+        ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
         ExecOutcome::Failed(f) => {
             eprintln!(

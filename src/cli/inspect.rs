@@ -37,7 +37,7 @@ pub(crate) fn container(store: &Store, c: &ContainerRecord) -> Result<Json> {
         .map(|p| p.display().to_string())
         .collect();
     let network = c.host.network.mode.to_string();
-    Ok(json!({
+    let mut object = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": path,
@@ -76,7 +76,9 @@ pub(crate) fn container(store: &Store, c: &ContainerRecord) -> Result<Json> {
             .collect::<Vec<_>>(),
         "Config": config_json(c, image_config.as_ref()),
         "NetworkSettings": network_settings_json(&network),
-    }))
+    });
+    super::inspect_run_flags::add(&mut object, store, c);
+    Ok(object)
 }
 
 /// `State`: `Health` only once a health check has run its course, as Docker.

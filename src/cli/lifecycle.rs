@@ -32,14 +32,13 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
             .transpose()?,
         timestamps: args.timestamps,
     };
+    if !record.host.log.readable() {
+        bail!("configured logging driver does not support reading");
+    }
     let path = store.container_log(&record.id);
-    let mut offset = match query.tail {
-        Some(n) => logfile::tail_offset(&path, n)?,
-        None => 0,
-    };
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
     let (mut out, mut err) = (stdout.lock(), stderr.lock());
-    offset = logfile::print_from(&path, offset, &query, &mut out, &mut err)?;
+    let mut reader = logfile::LogReader::print_existing(&path, &query, &mut out, &mut err)?;
     if !args.follow {
         return Ok(());
     }
@@ -50,9 +49,9 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
             .observed_state(&record.id)
             .map(|s| s.status.is_running())
             .unwrap_or(false);
-        offset = logfile::print_from(&path, offset, &query, &mut out, &mut err)?;
+        reader.follow(&query, &mut out, &mut err)?;
         if !running {
-            logfile::print_from(&path, offset, &query, &mut out, &mut err)?;
+            reader.follow(&query, &mut out, &mut err)?;
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -74,16 +73,20 @@ pub(crate) fn kill(args: KillArgs) -> Result<()> {
     })
 }
 
-/// `-t SECONDS` of `stop` and `restart`: negative waits forever.
-pub(crate) fn timeout(seconds: i64) -> Option<Duration> {
-    u64::try_from(seconds).ok().map(Duration::from_secs)
+/// `-t SECONDS` of `stop` and `restart`, else the container's
+/// `--stop-timeout`, else 10; negative waits forever.
+pub(crate) fn timeout(
+    seconds: Option<i64>,
+    record: &crate::model::ContainerRecord,
+) -> Option<Duration> {
+    lifecycle::stop_timeout(seconds, record)
 }
 
 pub(crate) fn stop(args: StopArgs) -> Result<()> {
     let explicit = args.signal.as_deref().map(parse_signal).transpose()?;
     for_each(&args.containers, |store, spec| {
         let record = store.resolve_container(spec)?;
-        lifecycle::stop(store, &record, explicit, timeout(args.time))
+        lifecycle::stop(store, &record, explicit, timeout(args.time, &record))
     })
 }
 

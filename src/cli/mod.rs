@@ -15,6 +15,7 @@ mod files;
 mod filters;
 mod image;
 mod inspect;
+mod inspect_run_flags;
 mod lifecycle;
 mod output;
 mod prune;

@@ -16,7 +16,11 @@ use std::io::{BufRead, IsTerminal, Write};
 pub(crate) fn pull(args: PullArgs) -> Result<()> {
     let reference =
         Reference::parse(&args.name).with_context(|| format!("pulling {}", args.name))?;
-    let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::native_only)
+        .transpose()?;
     let opts = PullOptions {
         platform,
         transport: Transport {

@@ -8,20 +8,24 @@ use super::ExitStatus;
 use crate::image::registry::pull::PullPolicy;
 use crate::model::exit::EXIT_BERTH_ERROR;
 use crate::model::{ContainerRecord, CreateRequest, StartFailure};
-use crate::runtime::attach_client::{parse_detach_keys, AttachOptions, Outcome};
+use crate::runtime::attach_client::{parse_detach_keys, AttachOptions, Outcome, OutputStreams};
 use crate::runtime::lifecycle;
 use crate::store::Store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 pub(crate) fn run(args: RunArgs) -> Result<()> {
     let a = &args.create;
     let detach_keys = parse_detach_keys(&args.detach_keys)?;
+    if args.detach && !a.process.attach.is_empty() {
+        bail!("conflicting options: cannot specify both --attach and --detach");
+    }
     let store = Store::open_default()?;
     let mut request = a.request()?;
-    crate::userns::enter()?;
+    crate::runtime::namespaces::enter_user_namespace(&store, &request.namespaces)?;
+    let cidfile = CidFile::create(a.cidfile.as_deref())?;
     request.image_id = Some(ensure_image(&store, a)?);
     crate::util::trace::step("image resolved");
-    let record = lifecycle::create(&store, &request)?;
+    let record = cidfile.recording(lifecycle::create(&store, &request))?;
     crate::util::trace::step("container record created");
     if args.detach {
         return match lifecycle::start(&store, &record) {
@@ -32,12 +36,20 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
             Err(e) => start_failed(&record, e),
         };
     }
+    let output = match request.process.attach {
+        Some(streams) => OutputStreams {
+            stdout: streams.stdout,
+            stderr: streams.stderr,
+        },
+        None => OutputStreams::default(),
+    };
     let opts = AttachOptions {
         stdin: a.process.interactive,
         tty: a.process.tty,
         detach_keys,
         sig_proxy: args.sig_proxy && !a.process.tty,
         signal_target: None,
+        output,
     };
     run_attached(&store, &record, &opts)
 }
@@ -52,10 +64,71 @@ pub(crate) fn create(args: RunArgs) -> Result<()> {
     let store = Store::open_default()?;
     let mut request: CreateRequest = a.request()?;
     crate::userns::enter()?;
+    let cidfile = CidFile::create(a.cidfile.as_deref())?;
     request.image_id = Some(ensure_image(&store, a)?);
-    let record = lifecycle::create(&store, &request)?;
+    let record = cidfile.recording(lifecycle::create(&store, &request))?;
     println!("{}", record.id);
     Ok(())
+}
+
+/// `--cidfile`: made (exclusively) before the container, so that an
+/// existing file stops `run` at once, as Docker; removed again when the
+/// container could not be made, kept (with the id) once it was.
+struct CidFile(Option<(std::path::PathBuf, std::fs::File)>);
+
+impl CidFile {
+    fn create(path: Option<&std::path::Path>) -> Result<CidFile> {
+        let Some(path) = path else {
+            return Ok(CidFile(None));
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(f) => Ok(CidFile(Some((path.to_path_buf(), f)))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+                "container ID file found, make sure the other container isn't running or delete {}",
+                path.display()
+            ),
+            Err(e) => {
+                Err(e).with_context(|| format!("creating the container ID file {}", path.display()))
+            }
+        }
+    }
+
+    /// Writes the id of the container made, or removes the file.
+    fn recording(mut self, created: Result<ContainerRecord>) -> Result<ContainerRecord> {
+        let Some((path, mut file)) = self.0.take() else {
+            return created;
+        };
+        let written = created.as_ref().map(|record| {
+            use std::io::Write;
+            file.write_all(record.id.as_bytes())
+        });
+        match written {
+            Ok(Ok(())) => created,
+            Ok(Err(e)) => {
+                let _ = std::fs::remove_file(&path);
+                Err(anyhow::Error::from(e)
+                    .context(format!("writing the container ID file {}", path.display())))
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                created
+            }
+        }
+    }
+}
+
+impl Drop for CidFile {
+    /// A command that fails before the container is made (a pull that
+    /// fails) leaves no file behind.
+    fn drop(&mut self) {
+        if let Some((path, _)) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Starts the container attached, and turns the outcome into our exit status.
@@ -105,7 +178,7 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
         bail!("you cannot start and attach multiple containers at once");
     }
     let store = Store::open_default()?;
-    crate::userns::enter()?;
+    enter_for(&store, &args.containers)?;
     if args.attach || args.interactive {
         let record = store.resolve_container(&args.containers[0])?;
         ensure_not_running(&store, &record)?;
@@ -115,6 +188,7 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
             detach_keys,
             sig_proxy: !record.config.tty,
             signal_target: None,
+            output: Default::default(),
         };
         return run_attached(&store, &record, &opts);
     }
@@ -163,6 +237,7 @@ pub(crate) fn attach(args: AttachArgs) -> Result<()> {
         detach_keys,
         sig_proxy: args.sig_proxy && !record.config.tty,
         signal_target: Some(state.process()),
+        output: Default::default(),
     };
     let outcome = lifecycle::attach(&store, &record, &opts)?;
     attach_outcome(&record, outcome, true)
@@ -175,18 +250,51 @@ pub(crate) fn restart(args: RestartArgs) -> Result<()> {
         .map(crate::util::signals::parse_signal)
         .transpose()?;
     let store = Store::open_default()?;
-    crate::userns::enter()?;
+    enter_for(&store, &args.containers)?;
     super::for_each_name(&args.containers, |spec| {
         let record = store.resolve_container(spec)?;
-        let timeout = super::lifecycle::timeout(args.time);
+        let timeout = super::lifecycle::timeout(args.time, &record);
         lifecycle::restart(&store, &record, signal, timeout)
             .map_err(|e| detached_failure(&record, e))
     })
 }
 
+/// Enters berth's user namespace for starting the containers `names`:
+/// the one of the container the first of them shares namespaces with
+/// (`--ipc`/`--pid container:X`), else a new one.
+fn enter_for(store: &Store, names: &[String]) -> Result<()> {
+    let sharing = names
+        .iter()
+        .filter_map(|n| store.resolve_container(n).ok())
+        .find(|r| r.host.namespaces.joins_container());
+    match sharing {
+        Some(r) => crate::runtime::namespaces::enter_user_namespace(store, &r.host.namespaces),
+        None => crate::userns::enter(),
+    }
+}
+
 /// `--pull`: the image is pulled when missing (or always), as Docker;
 /// returns its id.
+/// With `--platform` (this machine's only), the image must be of it.
 fn ensure_image(store: &Store, a: &CreateArgs) -> Result<String> {
     let policy: PullPolicy = a.pull.parse()?;
-    Ok(crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?.id)
+    let platform = a
+        .platform
+        .as_deref()
+        .map(crate::image::registry::manifest::Platform::native_only)
+        .transpose()?;
+    let image = crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?;
+    if let Some(wanted) = platform {
+        let config = crate::image::config::ImageConfig::parse(&store.get_blob(&image.id)?)?;
+        if !wanted.fits_image(&config.os, &config.architecture) {
+            bail!(
+                "image with reference {} was found but does not match the specified platform: \
+                 wanted {wanted}, actual: {}/{}",
+                a.image,
+                config.os,
+                config.architecture
+            );
+        }
+    }
+    Ok(image.id)
 }

@@ -48,6 +48,54 @@ pub(crate) struct ProcessConfig {
     pub(crate) healthcheck: Option<HealthConfig>,
     /// `--init`: a minimal init runs as pid 1, reaping and forwarding signals.
     pub(crate) init: bool,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (negative:
+    /// forever); None is Docker's 10.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stop_timeout: Option<i64>,
+    /// `--domainname`: the NIS domain name of the container's UTS namespace.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) domainname: String,
+    /// `--group-add`: names (of the container's /etc/group) or gids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) group_add: Vec<String>,
+    /// `-a`: the streams `run` attached; None is Docker's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) attach: Option<AttachStreams>,
+}
+
+/// `-a/--attach`: which of the container's streams a foreground `run`
+/// relays (Docker's `AttachStdin`, `AttachStdout`, `AttachStderr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct AttachStreams {
+    pub(crate) stdin: bool,
+    pub(crate) stdout: bool,
+    pub(crate) stderr: bool,
+}
+
+impl AttachStreams {
+    /// Reads `-a` values (STDIN, STDOUT, STDERR in any case); `-i`
+    /// attaches stdin too, as Docker. None when `-a` was not given.
+    pub(crate) fn parse(values: &[String], interactive: bool) -> anyhow::Result<Option<Self>> {
+        if values.is_empty() {
+            return Ok(None);
+        }
+        let mut s = AttachStreams {
+            stdin: interactive,
+            ..Default::default()
+        };
+        for v in values {
+            match v.to_ascii_lowercase().as_str() {
+                "stdin" => s.stdin = true,
+                "stdout" => s.stdout = true,
+                "stderr" => s.stderr = true,
+                _ => anyhow::bail!(
+                    "invalid argument {v:?} for \"-a, --attach\" flag: valid streams are STDIN, \
+                     STDOUT and STDERR"
+                ),
+            }
+        }
+        Ok(Some(s))
+    }
 }
 
 #[cfg(test)]

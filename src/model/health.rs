@@ -15,7 +15,17 @@ pub(crate) struct HealthConfig {
     pub(crate) timeout: u64,
     pub(crate) start_period: u64,
     pub(crate) retries: u32,
+    /// Time between checks during the start period (Docker 25+).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) start_interval: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Docker's default time between checks during the start period.
+const DEFAULT_START_INTERVAL: Duration = Duration::from_secs(5);
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,6 +54,16 @@ impl HealthConfig {
     }
     pub(crate) fn start_period(&self) -> Duration {
         Duration::from_nanos(self.start_period)
+    }
+    /// The time until the next check, as Docker decides it: the start
+    /// interval while the container is in its start period and still
+    /// `starting`, else the interval.
+    pub(crate) fn next_interval(&self, since_start: Duration, status: HealthStatus) -> Duration {
+        if since_start < self.start_period() && status == HealthStatus::Starting {
+            nonzero(self.start_interval).unwrap_or(DEFAULT_START_INTERVAL)
+        } else {
+            self.interval()
+        }
     }
     pub(crate) fn retries(&self) -> u32 {
         if self.retries == 0 {
@@ -166,6 +186,29 @@ mod tests {
         .is_none());
         assert_eq!(exec.interval(), DEFAULT_INTERVAL);
         assert_eq!(exec.retries(), 3);
+    }
+
+    #[test]
+    fn start_interval_applies_while_starting_in_the_start_period() {
+        let hc = HealthConfig {
+            interval: 60_000_000_000,
+            start_period: 10_000_000_000,
+            start_interval: 1_000_000_000,
+            ..Default::default()
+        };
+        let s = Duration::from_secs;
+        assert_eq!(hc.next_interval(s(2), HealthStatus::Starting), s(1));
+        assert_eq!(hc.next_interval(s(2), HealthStatus::Healthy), s(60));
+        assert_eq!(hc.next_interval(s(11), HealthStatus::Starting), s(60));
+        let default = HealthConfig {
+            start_period: 10_000_000_000,
+            ..Default::default()
+        };
+        assert_eq!(default.next_interval(s(0), HealthStatus::Starting), s(5));
+        assert_eq!(
+            HealthConfig::default().next_interval(s(0), HealthStatus::Starting),
+            s(30)
+        );
     }
 
     #[test]

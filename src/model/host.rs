@@ -8,9 +8,13 @@
 //! existed. A new group is a nested field with `#[serde(default)]`, so
 //! that older records load with the group's defaults.
 
+use super::kernel::KernelConfig;
 use super::lifecycle::LifecycleConfig;
+use super::logging::LogConfig;
 use super::mounts::StorageConfig;
+use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
+use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -23,4 +27,20 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
+    /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`.
+    #[serde(default, skip_serializing_if = "NamespaceConfig::is_default")]
+    pub(crate) namespaces: NamespaceConfig,
+    /// `--log-driver`, `--log-opt`.
+    #[serde(
+        default,
+        rename = "log_config",
+        skip_serializing_if = "LogConfig::is_default"
+    )]
+    pub(crate) log: LogConfig,
+    /// `--sysctl`, `--shm-size`, `--oom-score-adj`.
+    #[serde(default, skip_serializing_if = "KernelConfig::is_default")]
+    pub(crate) kernel: KernelConfig,
+    /// `--annotation KEY=VALUE`: metadata for tools, shown by inspect.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub(crate) annotations: IndexMap<String, String>,
 }

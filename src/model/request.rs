@@ -7,9 +7,14 @@
 //! A new host-config group (security, resources, logging...) usually goes
 //! here as the same type `HostConfig` stores, copied as it is by `create`.
 
+use super::container::AttachStreams;
+use super::kernel::KernelConfig;
 use super::lifecycle::LifecycleConfig;
+use super::logging::LogConfig;
 use super::mounts::MountRequest;
+use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
+use indexmap::IndexMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +35,12 @@ pub(crate) struct CreateRequest {
     pub(crate) read_only: bool,
     pub(crate) network: NetworkConfig,
     pub(crate) lifecycle: LifecycleConfig,
+    /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`; `container:X`
+    /// names X as given (create resolves it).
+    pub(crate) namespaces: NamespaceConfig,
+    pub(crate) log: LogConfig,
+    pub(crate) kernel: KernelConfig,
+    pub(crate) annotations: IndexMap<String, String>,
 }
 
 /// The process-related settings, merged with the image's config at create.
@@ -54,6 +65,13 @@ pub(crate) struct ProcessRequest {
     pub(crate) health: HealthOverrides,
     /// `--init`: berth's minimal init as pid 1.
     pub(crate) init: bool,
+    /// `--stop-timeout` in seconds.
+    pub(crate) stop_timeout: Option<i64>,
+    pub(crate) domainname: Option<String>,
+    pub(crate) group_add: Vec<String>,
+    /// `--label-file` then `-l`, merged over the image's labels.
+    pub(crate) labels: IndexMap<String, String>,
+    pub(crate) attach: Option<AttachStreams>,
 }
 
 /// `--health-*` and `--no-healthcheck`, applied over the image's HEALTHCHECK.
@@ -64,6 +82,7 @@ pub(crate) struct HealthOverrides {
     pub(crate) interval: Option<u64>,
     pub(crate) timeout: Option<u64>,
     pub(crate) start_period: Option<u64>,
+    pub(crate) start_interval: Option<u64>,
     pub(crate) retries: Option<u32>,
     pub(crate) disabled: bool,
 }

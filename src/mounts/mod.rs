@@ -10,6 +10,7 @@ pub(crate) mod inroot;
 pub(crate) mod pivot;
 pub(crate) mod proc_sys;
 pub(crate) mod rootfs;
+pub(crate) mod shared_ns;
 
 use anyhow::{Context, Result};
 use nix::mount::MsFlags;

@@ -27,6 +27,24 @@ pub(crate) struct AttachOptions {
     pub(crate) sig_proxy: bool,
     /// Where forwarded signals go: the container's init.
     pub(crate) signal_target: Option<ProcessId>,
+    /// Which output streams are relayed (`run -a`); both by default.
+    pub(crate) output: OutputStreams,
+}
+
+/// The container's output streams a client relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutputStreams {
+    pub(crate) stdout: bool,
+    pub(crate) stderr: bool,
+}
+
+impl Default for OutputStreams {
+    fn default() -> Self {
+        OutputStreams {
+            stdout: true,
+            stderr: true,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -251,6 +269,8 @@ pub(crate) fn attach_stream(mut sock: UnixStream, opts: &AttachOptions) -> Resul
             let mut finished = None;
             while let Some(message) = decoder.next_message()? {
                 match message {
+                    Message::Stdout(_) if !opts.output.stdout => {}
+                    Message::Stderr(_) if !opts.output.stderr => {}
                     Message::Stdout(data) => {
                         let mut o = stdout.lock();
                         let _ = o.write_all(&data);

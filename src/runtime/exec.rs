@@ -36,6 +36,8 @@ pub(crate) struct ExecOptions {
     pub(crate) workdir: Option<String>,
     /// Overrides the container's user.
     pub(crate) user: Option<String>,
+    /// `--detach-keys` as bytes: with `-it`, leave the process running.
+    pub(crate) detach_keys: Vec<u8>,
 }
 
 /// How the exec ended.
@@ -45,6 +47,8 @@ pub(crate) enum ExecOutcome {
     Exited(i32),
     /// It never ran: Docker's status (126, 127) and the message.
     Failed(StartFailure),
+    /// The user typed the detach keys; the process runs on.
+    Detached,
 }
 
 /// Runs `opts` in the container whose init is `init`. No thread may exist.
@@ -113,7 +117,12 @@ pub(crate) fn exec(
     }
     crate::util::signals::forward_to(child);
     if let Some(master) = master {
-        super::pty::relay(master, child, opts.interactive)?;
+        if let super::pty::Relayed::Detached(master) =
+            super::pty::relay(master, child, opts.interactive, &opts.detach_keys)?
+        {
+            super::pty::hold_detached(master, child)?;
+            return Ok(ExecOutcome::Detached);
+        }
     }
     let code = crate::util::signals::wait_exit(child).context("waiting for the process")?;
     Ok(ExecOutcome::Exited(code))
@@ -173,7 +182,16 @@ fn identity(ctx: &ChildContext) -> Result<(Vec<String>, Vec<String>)> {
     let passwd = init::read_small_file("/etc/passwd");
     let group = init::read_small_file("/etc/group");
     let spec_user = ctx.opts.user.as_deref().unwrap_or(&config.user);
-    let u = user::resolve(spec_user, passwd.as_deref(), group.as_deref())?;
+    let mut u = user::resolve(spec_user, passwd.as_deref(), group.as_deref())?;
+    if ctx.opts.user.is_none() {
+        // `--group-add` applies to the container's own user (Docker's exec
+        // with -u gets the groups of that user only).
+        u.groups.extend(super::namespaces::extra_groups(
+            &config.group_add,
+            group.as_deref(),
+            crate::userns::setgroups_allowed(),
+        )?);
+    }
     if let Some(null) = ctx.null {
         let targets: &[i32] = if ctx.opts.detach { &[0, 1, 2] } else { &[0] };
         for &t in targets {

@@ -29,7 +29,10 @@ impl Probe {
         let argv = hc.command().context("the health check has no command")?;
         // Namespaces are opened before the fork so that a failure is ours to report.
         let mut namespaces = Vec::new();
+        // The user namespace first (a `--userns keep-id` container has one
+        // of its own): it owns the others.
         for (name, flag) in [
+            ("user", CloneFlags::CLONE_NEWUSER),
             ("ipc", CloneFlags::CLONE_NEWIPC),
             ("uts", CloneFlags::CLONE_NEWUTS),
             ("net", CloneFlags::CLONE_NEWNET),
@@ -195,9 +198,17 @@ fn exec_check(record: &ContainerRecord, argv: &[String]) -> i32 {
     let config = &record.config;
     let passwd = std::fs::read_to_string("/etc/passwd").ok();
     let group = std::fs::read_to_string("/etc/group").ok();
-    let Ok(u) = super::user::resolve(&config.user, passwd.as_deref(), group.as_deref()) else {
+    let Ok(mut u) = super::user::resolve(&config.user, passwd.as_deref(), group.as_deref()) else {
         return 125;
     };
+    match super::namespaces::extra_groups(
+        &config.group_add,
+        group.as_deref(),
+        crate::userns::setgroups_allowed(),
+    ) {
+        Ok(extra) => u.groups.extend(extra),
+        Err(_) => return 125,
+    }
     let env = super::spec::final_env(config, &u.home);
     let workdir = if config.working_dir.is_empty() {
         "/"

@@ -6,12 +6,11 @@
 //! exec happened) and exits.
 
 use super::message::Message;
-use super::{caps, spec, user};
+use super::{caps, namespaces, spec, user};
 use crate::model::exit::{EXIT_BERTH_ERROR, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::model::{ContainerRecord, StartFailure};
 use crate::mounts::{self, rootfs::OverlaySpec};
 use anyhow::{Context, Result};
-use nix::sched::CloneFlags;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -29,6 +28,9 @@ pub(crate) struct InitContext<'a> {
     /// gid for devpts terminals, when mapped.
     pub(crate) tty_gid: Option<u32>,
     pub(crate) setgroups_allowed: bool,
+    /// Namespaces shared with other containers or the host, prepared by
+    /// the monitor (`--ipc`, `--pid`, `--userns`).
+    pub(crate) namespaces: &'a super::namespaces::Launch,
 }
 
 /// Runs in the forked child; never returns.
@@ -78,14 +80,9 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         nix::unistd::dup2_stdin(&null).context("redirecting stdin from /dev/null")?;
     }
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWCGROUP;
-    if ctx.private_net {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
+    let flags = namespaces::unshare_flags(ctx.record, ctx.private_net);
     nix::sched::unshare(flags).context("creating the container's namespaces")?;
+    namespaces::after_unshare(ctx.record, ctx.namespaces)?;
     // Nothing we mount may propagate back to the host.
     crate::mounts::make_private()?;
     if ctx.private_net {
@@ -98,9 +95,11 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     crate::util::trace::step("overlay mounted");
     let root =
         mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
-    mounts::proc_sys::mount_proc(&root)?;
+    namespaces::after_rootfs(&root, ctx.record)?;
+    namespaces::mount_proc(&root, ctx.record)?;
     crate::util::trace::step("/proc mounted");
     mounts::dev::setup(&root, ctx.tty_gid)?;
+    namespaces::after_dev(&root, ctx.record, ctx.namespaces)?;
     crate::util::trace::step("/dev made");
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
     crate::util::trace::step("/sys mounted");
@@ -123,7 +122,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     crate::util::trace::step("pivot_root done");
     mounts::proc_sys::restrict_paths()?;
     crate::util::trace::step("/proc and /sys paths masked");
-    nix::unistd::sethostname(&ctx.record.config.hostname).context("setting the hostname")?;
+    namespaces::set_names(ctx.record)?;
     Ok(())
 }
 
@@ -133,7 +132,12 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     let config = &ctx.record.config;
     let passwd = read_small_file("/etc/passwd");
     let group = read_small_file("/etc/group");
-    let u = user::resolve(&config.user, passwd.as_deref(), group.as_deref())?;
+    let mut u = user::resolve(&config.user, passwd.as_deref(), group.as_deref())?;
+    u.groups.extend(namespaces::extra_groups(
+        &config.group_add,
+        group.as_deref(),
+        ctx.setgroups_allowed,
+    )?);
     if let Some(socket) = ctx.console_socket {
         super::console::setup_in_container(socket, u.uid, ctx.tty_gid.unwrap_or(u.gid))?;
     }
@@ -155,8 +159,8 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     let not_mapped = |what: &str, id: u32| {
         format!(
             "switching to {what} {id}: the id is not mapped in berth's user namespace (with a \
-             single mapping only root exists; an administrator can add a subordinate range in \
-             /etc/subuid and /etc/subgid)"
+             single mapping only root exists, or only you with --userns keep-id; an \
+             administrator can add a subordinate range in /etc/subuid and /etc/subgid)"
         )
     };
     if ctx.setgroups_allowed {

@@ -65,7 +65,9 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
     let config = ImageConfig::parse(&store.get_blob(&image.id)?)
         .with_context(|| format!("reading the configuration of image {}", req.image))?;
     let id = crate::util::ids::random_id();
-    let process = spec::build_process(&config.config, &req.process, &id, &super::env::host_lookup)?;
+    let mut process =
+        spec::build_process(&config.config, &req.process, &id, &super::env::host_lookup)?;
+    let namespaces = super::namespaces::resolve_at_create(store, req, &mut process)?;
     let image_volumes: Vec<String> = config
         .config
         .volumes
@@ -89,6 +91,10 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
             },
             network: req.network.clone(),
             lifecycle: req.lifecycle.clone(),
+            namespaces,
+            log: req.log.clone(),
+            kernel: req.kernel.clone(),
+            annotations: req.annotations.clone(),
         },
     };
     if let Err(e) = store.create_container(&record, &lock) {
@@ -210,6 +216,14 @@ pub(crate) fn stop(
     Ok(())
 }
 
+/// How long `stop` waits before SIGKILL: `explicit` seconds (`stop -t`),
+/// else the container's `--stop-timeout`, else Docker's 10 seconds; a
+/// negative number waits forever (None).
+pub(crate) fn stop_timeout(explicit: Option<i64>, record: &ContainerRecord) -> Option<Duration> {
+    let seconds = explicit.or(record.config.stop_timeout).unwrap_or(10);
+    u64::try_from(seconds).ok().map(Duration::from_secs)
+}
+
 /// The container's stop signal; checked at create, so only a record of an
 /// older version can hold one that does not parse (then SIGTERM).
 fn stop_signal(record: &ContainerRecord) -> Signal {
@@ -278,14 +292,19 @@ pub(crate) fn exec(
     let outcome = super::exec::exec(record, init, opts)?;
     if let (false, Some(sink)) = (opts.detach, &mut sink) {
         let code = match &outcome {
-            ExecOutcome::Exited(c) => *c,
-            ExecOutcome::Failed(f) => f.code,
+            ExecOutcome::Exited(c) => Some(*c),
+            ExecOutcome::Failed(f) => Some(f.code),
+            // Detached by the user's keys: the process runs on, and no
+            // one is left to see it die.
+            ExecOutcome::Detached => None,
         };
-        sink.record(&Event::container(
-            record,
-            "exec_die",
-            [("execID", exec_id), ("exitCode", code.to_string())],
-        ));
+        if let Some(code) = code {
+            sink.record(&Event::container(
+                record,
+                "exec_die",
+                [("execID", exec_id), ("exitCode", code.to_string())],
+            ));
+        }
     }
     Ok(outcome)
 }

@@ -2,12 +2,21 @@
 //! `{"log":"text\n","stream":"stdout","time":"2024-01-01T00:00:00.123456789Z"}`,
 //! so stdout and stderr stay apart and every line has its time. The monitor
 //! writes them; `berth logs` reads them, also while they grow.
+//!
+//! With `--log-opt max-size` (or the `local` driver) the monitor rotates
+//! the log as Docker's json-file driver does: when the file has reached
+//! the size, `json.log` becomes `json.log.1` (gzipped to `json.log.1.gz`
+//! with `compress`), the older ones move up by one, and the oldest beyond
+//! `max-file` goes. `logs` reads the rotated files oldest first, then the
+//! current one, and follows the current one across rotations.
 
+use crate::model::logging::{LogConfig, Rotation};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Record {
@@ -38,19 +47,50 @@ const MAX_RECORD: usize = 16 * 1024;
 
 /// Appends records for one stream, cutting its bytes into lines.
 pub(crate) struct LogWriter {
-    file: File,
+    /// None with `--log-driver none`: nothing is kept.
+    file: Option<File>,
+    path: PathBuf,
+    /// Bytes in the current file.
+    size: u64,
+    rotation: Option<Rotation>,
     pending: [Vec<u8>; 2],
 }
 
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening the log {}", path.display()))
+}
+
+/// `json.log.N`, and its gzipped form `json.log.N.gz`.
+fn rotated(path: &Path, n: u32, gz: bool) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}{}", if gz { ".gz" } else { "" }));
+    PathBuf::from(name)
+}
+
 impl LogWriter {
-    pub(crate) fn open(path: &Path) -> Result<LogWriter> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening the log {}", path.display()))?;
+    /// The log of a container with logging `config` (nothing for `none`).
+    pub(crate) fn open(path: &Path, config: &LogConfig) -> Result<LogWriter> {
+        let rotation = config.rotation()?;
+        let (file, size) = if config.readable() {
+            let f = open_append(path)?;
+            // The size matters only to rotation (an fstat saved otherwise).
+            let size = match rotation {
+                Some(_) => f.metadata().map(|m| m.len()).unwrap_or(0),
+                None => 0,
+            };
+            (Some(f), size)
+        } else {
+            (None, 0)
+        };
         Ok(LogWriter {
             file,
+            path: path.to_path_buf(),
+            size,
+            rotation,
             pending: [Vec::new(), Vec::new()],
         })
     }
@@ -82,6 +122,16 @@ impl LogWriter {
     }
 
     fn append(&mut self, stream: Stream, bytes: &[u8]) -> Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        if let Some(r) = self.rotation {
+            // Docker's json-file: a file that reached the size is rotated
+            // before the next record, so it ends with a whole record.
+            if self.size >= r.max_size {
+                self.rotate(r).context("rotating the container log")?;
+            }
+        }
         let record = Record {
             log: String::from_utf8_lossy(bytes).into_owned(),
             stream: stream.name().into(),
@@ -91,10 +141,256 @@ impl LogWriter {
         line.push(b'\n');
         // One write per record: with O_APPEND a reader never sees half a line
         // from us interleaved with another writer's.
-        self.file
-            .write_all(&line)
-            .context("writing the container log")?;
+        if let Some(f) = &mut self.file {
+            f.write_all(&line).context("writing the container log")?;
+            self.size += line.len() as u64;
+        }
         Ok(())
+    }
+
+    /// Starts a new file: with one file kept, the current one is emptied;
+    /// otherwise the files move up by one (`json.log` to `json.log.1`) and
+    /// the one past `max_files` goes.
+    fn rotate(&mut self, r: Rotation) -> Result<()> {
+        if r.max_files <= 1 {
+            if let Some(f) = &self.file {
+                f.set_len(0)?;
+            }
+            self.size = 0;
+            return Ok(());
+        }
+        let last = r.max_files - 1;
+        for gz in [false, true] {
+            match std::fs::remove_file(rotated(&self.path, last, gz)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        for n in (1..last).rev() {
+            for gz in [false, true] {
+                let from = rotated(&self.path, n, gz);
+                if from.exists() {
+                    std::fs::rename(&from, rotated(&self.path, n + 1, gz))?;
+                }
+            }
+        }
+        let first = rotated(&self.path, 1, false);
+        std::fs::rename(&self.path, &first)?;
+        self.file = Some(open_append(&self.path)?);
+        self.size = 0;
+        if r.compress {
+            compress(&first)?;
+        }
+        Ok(())
+    }
+}
+
+/// Gzips a rotated file next to it (`.gz`), then removes it. A reader
+/// that finds both forms reads the plain one.
+fn compress(path: &Path) -> Result<()> {
+    let mut gz_path = path.as_os_str().to_owned();
+    gz_path.push(".gz");
+    let gz_path = PathBuf::from(gz_path);
+    let mut tmp = gz_path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut input = File::open(path)?;
+    let mut encoder =
+        flate2::write::GzEncoder::new(File::create(&tmp)?, flate2::Compression::fast());
+    std::io::copy(&mut input, &mut encoder)?;
+    encoder.finish()?;
+    std::fs::rename(&tmp, &gz_path)?;
+    std::fs::remove_file(path)?;
+    Ok(())
+}
+
+/// The rotated files of the log at `path`, oldest first.
+fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for n in 1.. {
+        let plain = rotated(path, n, false);
+        let gz = rotated(path, n, true);
+        if plain.exists() {
+            out.push(plain);
+        } else if gz.exists() {
+            out.push(gz);
+        } else {
+            break;
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// A rotated file's records, decompressed when gzipped.
+fn open_rotated(path: &Path) -> Result<Box<dyn BufRead>> {
+    let f = File::open(path).with_context(|| format!("reading the log {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(BufReader::new(flate2::read::GzDecoder::new(f))))
+    } else {
+        Ok(Box::new(BufReader::new(f)))
+    }
+}
+
+/// Complete lines of `reader`, each passed to `f`.
+fn for_each_line(mut reader: impl BufRead, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 || line.last() != Some(&b'\n') {
+            return Ok(());
+        }
+        f(&line)?;
+    }
+}
+
+fn count_lines(path: &Path, from: u64) -> Result<usize> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    f.seek(SeekFrom::Start(from))?;
+    let mut n = 0;
+    for_each_line(BufReader::new(f), |_| {
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// `logs`: prints what the log holds (rotated files included) and then,
+/// with [`LogReader::follow`], what the monitor writes next, across
+/// rotations: the file being read stays open, so once the monitor has
+/// moved it aside the rest of it is still read before the new file.
+pub(crate) struct LogReader {
+    path: PathBuf,
+    file: Option<File>,
+    offset: u64,
+}
+
+impl LogReader {
+    /// Prints the records the query selects (the last `tail` ones across
+    /// every file) and returns the reader, positioned after them.
+    pub(crate) fn print_existing(
+        path: &Path,
+        query: &LogQuery,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<LogReader> {
+        let mut reader = LogReader {
+            path: path.to_path_buf(),
+            file: File::open(path).ok(),
+            offset: 0,
+        };
+        let rotated = rotated_files(path);
+        match query.tail {
+            None => {
+                for f in &rotated {
+                    for_each_line(open_rotated(f)?, |l| print_line(l, query, out, err))?;
+                }
+            }
+            Some(n) => {
+                let current = count_lines(path, 0)?;
+                if current >= n || rotated.is_empty() {
+                    reader.offset = tail_offset(path, n)?;
+                } else {
+                    // The rest from the rotated files, newest first, each
+                    // read once through a ring of the lines still wanted.
+                    let mut wanted = n - current;
+                    let mut chunks = Vec::new();
+                    for f in rotated.iter().rev() {
+                        let mut ring = VecDeque::with_capacity(wanted.min(4096));
+                        for_each_line(open_rotated(f)?, |l| {
+                            if ring.len() == wanted {
+                                ring.pop_front();
+                            }
+                            ring.push_back(l.to_vec());
+                            Ok(())
+                        })?;
+                        wanted -= ring.len();
+                        chunks.push(ring);
+                        if wanted == 0 {
+                            break;
+                        }
+                    }
+                    for ring in chunks.iter().rev() {
+                        for l in ring {
+                            print_line(l, query, out, err)?;
+                        }
+                    }
+                }
+            }
+        }
+        reader.read_new(query, out, err)?;
+        Ok(reader)
+    }
+
+    /// Prints what was added since; call again to follow the log.
+    pub(crate) fn follow(
+        &mut self,
+        query: &LogQuery,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<()> {
+        self.read_new(query, out, err)?;
+        use std::os::unix::fs::MetadataExt;
+        let now = std::fs::metadata(&self.path).ok();
+        let ours = self.file.as_ref().and_then(|f| f.metadata().ok());
+        match (ours, now) {
+            // Moved aside (rotated): what is left of it was read above;
+            // go on with the new file from its start.
+            (Some(a), Some(b)) if a.ino() != b.ino() => {
+                self.read_new(query, out, err)?;
+                self.file = File::open(&self.path).ok();
+                self.offset = 0;
+                self.read_new(query, out, err)?;
+            }
+            // Emptied (max-file=1): start again at its beginning.
+            (Some(a), _) if a.len() < self.offset => {
+                self.offset = 0;
+                self.read_new(query, out, err)?;
+            }
+            (None, Some(_)) => {
+                self.file = File::open(&self.path).ok();
+                self.offset = 0;
+                self.read_new(query, out, err)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn read_new(
+        &mut self,
+        query: &LogQuery,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<()> {
+        if let Some(f) = &mut self.file {
+            f.seek(SeekFrom::Start(self.offset))?;
+            let mut consumed = 0u64;
+            for_each_line(BufReader::new(&*f), |l| {
+                consumed += l.len() as u64;
+                print_line(l, query, out, err)
+            })?;
+            self.offset += consumed;
+        }
+        out.flush()?;
+        err.flush()?;
+        Ok(())
+    }
+}
+
+fn print_line(
+    line: &[u8],
+    query: &LogQuery,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    match serde_json::from_slice::<Record>(line) {
+        Ok(rec) => print_record(&rec, query, out, err),
+        Err(_) => Ok(()),
     }
 }
 
@@ -132,41 +428,6 @@ pub(crate) fn parse_time_arg(arg: &str) -> Result<jiff::Timestamp> {
     let ago = crate::util::humanize::parse_go_duration(arg)
         .with_context(|| format!("invalid time {arg:?}: use RFC 3339 (2024-01-02T15:04:05Z), unix seconds, or a duration such as 10m"))?;
     Ok(jiff::Timestamp::now() - jiff::SignedDuration::try_from(ago)?)
-}
-
-/// Reads records from `path` from `offset` on, printing those the query
-/// selects; returns the offset after the last complete line.
-pub(crate) fn print_from(
-    path: &Path,
-    offset: u64,
-    query: &LogQuery,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<u64> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(offset),
-        Err(e) => return Err(e).with_context(|| format!("reading the log {}", path.display())),
-    };
-    file.seek(SeekFrom::Start(offset))?;
-    let mut reader = BufReader::new(file);
-    let mut pos = offset;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break; // a line still being written: read it next time
-        }
-        pos += n as u64;
-        let Ok(rec) = serde_json::from_slice::<Record>(&line) else {
-            continue;
-        };
-        print_record(&rec, query, out, err)?;
-    }
-    out.flush()?;
-    err.flush()?;
-    Ok(pos)
 }
 
 fn print_record(
@@ -232,22 +493,110 @@ pub(crate) fn tail_offset(path: &Path, n: usize) -> Result<u64> {
 mod tests {
     use super::*;
 
-    fn read_all(path: &Path, q: &LogQuery, offset: u64) -> (String, String) {
+    fn read_all(path: &Path, q: &LogQuery) -> (String, String) {
         let (mut o, mut e) = (Vec::new(), Vec::new());
-        print_from(path, offset, q, &mut o, &mut e).unwrap();
+        LogReader::print_existing(path, q, &mut o, &mut e).unwrap();
         (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
+    }
+
+    fn plain(p: &Path) -> LogWriter {
+        LogWriter::open(p, &LogConfig::default()).unwrap()
+    }
+
+    fn rotating(p: &Path, opts: &[&str]) -> LogWriter {
+        let opts: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+        LogWriter::open(p, &LogConfig::parse(None, &opts).unwrap()).unwrap()
+    }
+
+    fn tail(n: usize) -> LogQuery {
+        LogQuery {
+            tail: Some(n),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_max_file_files_and_reads_them_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("json.log");
+        // Each record is about 80 bytes: 3 per 200-byte file.
+        let mut w = rotating(&p, &["max-size=200", "max-file=3"]);
+        let mut expected = String::new();
+        for i in 0..20 {
+            let line = format!("line {i:02}\n");
+            w.write(Stream::Stdout, line.as_bytes()).unwrap();
+            expected.push_str(&line);
+        }
+        assert!(rotated(&p, 1, false).exists() && rotated(&p, 2, false).exists());
+        assert!(!rotated(&p, 3, false).exists());
+        let (out, _) = read_all(&p, &LogQuery::default());
+        // What is kept is the end of the output, in order.
+        assert!(expected.ends_with(&out), "{out}");
+        assert!(out.starts_with("line ") && out.ends_with("line 19\n"));
+        let kept = out.lines().count();
+        assert!((7..=9).contains(&kept), "{kept}");
+        // --tail reaches back into the rotated files.
+        assert_eq!(
+            read_all(&p, &tail(5)).0,
+            "line 15\nline 16\nline 17\nline 18\nline 19\n"
+        );
+        assert_eq!(read_all(&p, &tail(1000)).0, out);
+    }
+
+    #[test]
+    fn compressed_rotation_and_one_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("json.log");
+        let mut w = rotating(&p, &["max-size=200", "max-file=2", "compress=true"]);
+        for i in 0..10 {
+            w.write(Stream::Stderr, format!("e{i}\n").as_bytes())
+                .unwrap();
+        }
+        assert!(rotated(&p, 1, true).exists() && !rotated(&p, 1, false).exists());
+        let (_, err) = read_all(&p, &LogQuery::default());
+        assert!(err.ends_with("e8\ne9\n") && err.starts_with('e'), "{err}");
+        let p1 = d.path().join("one.log");
+        let mut w = rotating(&p1, &["max-size=100", "max-file=1"]);
+        for i in 0..10 {
+            w.write(Stream::Stdout, format!("o{i}\n").as_bytes())
+                .unwrap();
+        }
+        assert!(std::fs::metadata(&p1).unwrap().len() < 200);
+        assert!(read_all(&p1, &LogQuery::default()).0.ends_with("o9\n"));
+        // none keeps nothing.
+        let pn = d.path().join("none.log");
+        let mut w = LogWriter::open(&pn, &LogConfig::parse(Some("none"), &[]).unwrap()).unwrap();
+        w.write(Stream::Stdout, b"x\n").unwrap();
+        assert!(!pn.exists());
+    }
+
+    #[test]
+    fn following_crosses_a_rotation() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("json.log");
+        let mut w = rotating(&p, &["max-size=150", "max-file=3", "compress=true"]);
+        w.write(Stream::Stdout, b"a\n").unwrap();
+        let (mut o, mut e) = (Vec::new(), Vec::new());
+        let q = LogQuery::default();
+        let mut r = LogReader::print_existing(&p, &q, &mut o, &mut e).unwrap();
+        for l in [&b"b\n"[..], b"c\n", b"d\n", b"e\n"] {
+            w.write(Stream::Stdout, l).unwrap();
+            r.follow(&q, &mut o, &mut e).unwrap();
+        }
+        assert!(rotated(&p, 1, true).exists());
+        assert_eq!(String::from_utf8(o).unwrap(), "a\nb\nc\nd\ne\n");
     }
 
     #[test]
     fn streams_stay_apart_and_lines_are_records() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = plain(&p);
         w.write(Stream::Stdout, b"one\ntw").unwrap();
         w.write(Stream::Stderr, b"oops\n").unwrap();
         w.write(Stream::Stdout, b"o\nthree").unwrap();
         w.flush_stream(Stream::Stdout).unwrap();
-        let (out, err) = read_all(&p, &LogQuery::default(), 0);
+        let (out, err) = read_all(&p, &LogQuery::default());
         assert_eq!(out, "one\ntwo\nthree");
         assert_eq!(err, "oops\n");
         assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 4);
@@ -257,16 +606,12 @@ mod tests {
     fn tail_takes_the_last_records() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = plain(&p);
         for i in 0..100 {
             w.write(Stream::Stdout, format!("line {i}\n").as_bytes())
                 .unwrap();
         }
-        let off = tail_offset(&p, 2).unwrap();
-        assert_eq!(
-            read_all(&p, &LogQuery::default(), off).0,
-            "line 98\nline 99\n"
-        );
+        assert_eq!(read_all(&p, &tail(2)).0, "line 98\nline 99\n");
         assert_eq!(tail_offset(&p, 1000).unwrap(), 0);
         assert_eq!(
             tail_offset(&p, 0).unwrap(),
@@ -278,7 +623,7 @@ mod tests {
     fn long_output_is_split_and_times_filter() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("log");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = plain(&p);
         w.write(Stream::Stdout, &vec![b'x'; MAX_RECORD * 2 + 5])
             .unwrap();
         w.flush_stream(Stream::Stdout).unwrap();
@@ -287,13 +632,13 @@ mod tests {
             since: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60)),
             ..Default::default()
         };
-        assert_eq!(read_all(&p, &q, 0).0, "");
+        assert_eq!(read_all(&p, &q).0, "");
         let q = LogQuery {
             timestamps: true,
             tail: None,
             ..Default::default()
         };
-        assert!(read_all(&p, &q, 0).0.contains("Z xxx"));
+        assert!(read_all(&p, &q).0.contains("Z xxx"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) mod logfile;
 pub(crate) mod message;
 pub(crate) mod monitor;
 pub(crate) mod mount_spec;
+pub(crate) mod namespaces;
 pub(crate) mod nsenter;
 pub(crate) mod policy;
 pub(crate) mod pty;

@@ -231,7 +231,7 @@ impl Monitor {
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
             .with_context(|| format!("creating the attach socket {}", socket.display()))?;
-        let log = LogWriter::open(&store.container_log(id))?;
+        let log = LogWriter::open(&store.container_log(id), &record.host.log)?;
         let mut state = store.container_state(id)?;
         crate::util::trace::step("attach socket bound, log opened");
         state.restart_count = 0;
@@ -350,7 +350,10 @@ impl Monitor {
                 self.state.error.clear();
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
-                    self.health.next = Some(Instant::now() + hc.interval());
+                    self.health.next = Some(
+                        Instant::now()
+                            + hc.next_interval(std::time::Duration::ZERO, Default::default()),
+                    );
                 }
                 let _ = self
                     .store
@@ -720,6 +723,10 @@ impl Monitor {
     /// decide about a restart. True when the monitor's work is done.
     fn container_exited(&mut self, code: i32) -> Result<bool> {
         crate::util::trace::step("container exited (reaped)");
+        super::namespaces::end_leftovers(
+            &self.record,
+            self.health.running.as_ref().map(|p| p.pid()),
+        );
         let mut buf = vec![0u8; 64 * 1024];
         // Every process of the pid namespace is gone with its init, so the
         // pipes reach their end now.
@@ -806,7 +813,13 @@ impl Monitor {
             && self.health.next.is_some_and(|t| t <= now)
         {
             if let (Some(hc), Some(pid)) = (&self.record.config.healthcheck, self.init) {
-                let interval = hc.interval();
+                let status = self
+                    .state
+                    .health
+                    .as_ref()
+                    .map(|h| h.status)
+                    .unwrap_or_default();
+                let interval = hc.next_interval(self.started.elapsed(), status);
                 match super::health_probe::Probe::start(&self.record, pid, hc) {
                     Ok(p) => self.health.running = Some(p),
                     Err(e) => self.health_result(super::health_probe::failed_to_start(&e)),

@@ -32,6 +32,9 @@ fn healthcheck(image: &ContainerConfig, flags: &HealthOverrides) -> Result<Optio
     if let Some(ns) = flags.start_period {
         hc.start_period = ns;
     }
+    if let Some(ns) = flags.start_interval {
+        hc.start_interval = ns;
+    }
     if let Some(r) = flags.retries {
         hc.retries = r;
     }
@@ -96,7 +99,11 @@ pub(crate) fn build_process(
         hostname,
         tty: opts.tty,
         open_stdin: opts.interactive,
-        labels: image.labels.clone().unwrap_or_default(),
+        labels: {
+            let mut labels = image.labels.clone().unwrap_or_default();
+            labels.extend(opts.labels.clone());
+            labels
+        },
         stop_signal: match &opts.stop_signal {
             Some(s) => Some(check_stop_signal(s, "--stop-signal")?),
             None => image
@@ -107,7 +114,21 @@ pub(crate) fn build_process(
         },
         healthcheck: healthcheck(image, &opts.health)?,
         init: opts.init,
+        stop_timeout: opts.stop_timeout,
+        domainname: opts.domainname.clone().unwrap_or_default(),
+        group_add: opts.group_add.clone(),
+        attach: opts.attach,
     })
+}
+
+/// A `--domainname`: what the kernel takes (at most 64 bytes), printable
+/// and without spaces.
+pub(crate) fn check_domainname(d: &str) -> Result<()> {
+    let ok = !d.is_empty() && d.len() <= 64 && d.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        bail!("invalid domain name {d:?}: use at most 64 printable characters without spaces");
+    }
+    Ok(())
 }
 
 /// A host name the kernel and resolvers accept: at most 64 bytes, letters,

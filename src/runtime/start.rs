@@ -64,6 +64,7 @@ pub(crate) fn launch(
         Io::Tty { console } => Some(console.as_raw_fd()),
         Io::Pipes { .. } => None,
     };
+    let mut namespaces = super::namespaces::Launch::prepare(store, record).map_err(setup)?;
     let ctx = InitContext {
         record,
         store_root: store.root(),
@@ -74,24 +75,17 @@ pub(crate) fn launch(
         console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
+        namespaces: &namespaces,
     };
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .context("creating a pipe")
         .map_err(setup)?;
     // A raw clone with CLONE_NEWPID makes the child pid 1 of a new pid
     // namespace without changing ours, so a restart can do it again.
+    let clone_flags = ctx.namespaces.clone_flags() | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: no thread exists, so the child is a complete copy of this
     // single-threaded process; with no new stack it continues like fork.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_clone, clone_flags, 0usize, 0usize, 0usize, 0usize) };
     if r < 0 {
         return Err(setup(
             anyhow::Error::from(std::io::Error::last_os_error())
@@ -102,6 +96,7 @@ pub(crate) fn launch(
         crate::util::trace::forked("init");
         crate::util::trace::step("cloned (new pid namespace)");
         drop(err_r);
+        ctx.namespaces.child_wait();
         // The monitor blocks the signals it reads through a signalfd; the
         // container's program must start with none blocked, or `kill -TERM`
         // would never reach it.
@@ -123,6 +118,12 @@ pub(crate) fn launch(
     }
     let child = Pid::from_raw(r as i32);
     drop(err_w);
+    drop(ctx);
+    if let Err(e) = namespaces.after_clone(child.as_raw()) {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = crate::util::signals::wait_exit(child);
+        return Err(setup(e));
+    }
     drop(io);
     match read_start_report(err_r) {
         None => Ok(Launched { pid: child }),

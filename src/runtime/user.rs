@@ -10,7 +10,8 @@ use anyhow::{bail, Result};
 pub(crate) struct ExecUser {
     pub(crate) uid: u32,
     pub(crate) gid: u32,
-    /// Supplementary groups (from /etc/group membership).
+    /// Supplementary groups: the primary one, then those of /etc/group
+    /// membership.
     pub(crate) groups: Vec<u32>,
     pub(crate) home: String,
 }
@@ -98,6 +99,9 @@ pub(crate) fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> 
             },
         };
     }
+    // Docker (since the fix of CVE-2022-36109) always lists the primary
+    // group among the supplementary ones, first.
+    user.groups.push(user.gid);
     if let (Some(e), Some(content)) = (&found, group) {
         for g in group_entries(content) {
             if g.members.contains(&e.name) && !user.groups.contains(&g.gid) {
@@ -108,9 +112,55 @@ pub(crate) fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> 
     Ok(user)
 }
 
+/// Docker's largest uid or gid.
+const MAX_ID: u64 = 2147483647;
+
+/// A `--group-add` item as given, checked at create: a gid in Docker's
+/// range, or a group name (looked up when the container starts).
+pub(crate) fn check_group_spec(spec: &str) -> Result<()> {
+    if let Ok(n) = spec.parse::<u64>() {
+        if n > MAX_ID {
+            bail!("--group-add {spec}: uids and gids must be in range 0-{MAX_ID}");
+        }
+        return Ok(());
+    }
+    if spec.is_empty() || spec.contains(':') || spec.contains(char::is_whitespace) {
+        bail!("invalid --group-add {spec:?}: use a group name or a numeric gid");
+    }
+    Ok(())
+}
+
+/// The gid of a `--group-add` item: a number as it is, a name from the
+/// container's /etc/group (`group`, None when it has none).
+pub(crate) fn group_id(spec: &str, group: Option<&str>) -> Result<u32> {
+    if let Ok(n) = spec.parse::<u64>() {
+        return u32::try_from(n)
+            .ok()
+            .filter(|n| u64::from(*n) <= MAX_ID)
+            .ok_or_else(|| anyhow::anyhow!("uids and gids must be in range 0-{MAX_ID}"));
+    }
+    match group.and_then(|c| group_entries(c).find(|e| e.name == spec)) {
+        Some(e) => Ok(e.gid),
+        None => bail!("Unable to find group {spec}: no matching entries in group file"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_add_items() {
+        assert_eq!(group_id("50", None).unwrap(), 50);
+        assert_eq!(group_id("staff", Some(GROUP)).unwrap(), 50);
+        assert_eq!(
+            group_id("audio", Some(GROUP)).unwrap_err().to_string(),
+            "Unable to find group audio: no matching entries in group file"
+        );
+        assert!(check_group_spec("99999999999").is_err());
+        assert!(check_group_spec("a:b").is_err());
+        assert!(check_group_spec("staff").is_ok());
+    }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
         # comment\n\
@@ -135,7 +185,7 @@ mod tests {
             ExecUser {
                 uid: 1000,
                 gid: 1000,
-                groups: vec![10, 50],
+                groups: vec![1000, 10, 50],
                 home: "/home/alice".into()
             }
         );

@@ -8,6 +8,7 @@
 //! warning says what that costs. Real root needs no namespace.
 
 pub(crate) mod idmap;
+pub(crate) mod keep_id;
 pub(crate) mod subid;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -135,6 +136,33 @@ pub(crate) fn enter() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Joins the user namespace of a running berth process (`pidfd`, the
+/// monitor of a container whose namespaces a new container will share)
+/// instead of making one: berth's namespaces are per command, and only a
+/// process of that very namespace may enter the other namespaces it owns.
+/// The mapping is the same, so files keep their owners. Called instead of
+/// [`enter`], before any thread exists; a no-op for real root.
+pub(crate) fn join(pidfd: &std::os::fd::OwnedFd, what: &str) -> Result<()> {
+    if is_real_root() {
+        return Ok(());
+    }
+    if Uid::effective().is_root() {
+        bail!("cannot share the namespaces of {what}: this berth process is already in a user namespace of its own");
+    }
+    nix::sched::setns(pidfd, nix::sched::CloneFlags::CLONE_NEWUSER)
+        .with_context(|| format!("joining the user namespace of {what}"))?;
+    nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .context("becoming root in the user namespace (gid)")?;
+    nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .context("becoming root in the user namespace (uid)")?;
+    let single = std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| idmap::parse_proc_map(&m).len() == 1)
+        .unwrap_or(false);
+    // Before any thread exists (a requirement of join).
+    std::env::set_var(ENV_MARKER, if single { "single" } else { "full" });
+    Ok(())
 }
 
 fn single_mapping_warning(why: &str, user: &str) -> String {

@@ -11,6 +11,7 @@ pub(crate) mod ids;
 pub(crate) mod openat2;
 pub(crate) mod path;
 pub(crate) mod proc;
+pub(crate) mod ram_bytes;
 pub(crate) mod report;
 pub(crate) mod signals;
 pub(crate) mod spawn;

@@ -46,15 +46,15 @@ pub(crate) struct RestartArgs {
     /// Signal to send to the container
     #[arg(short = 's', long = "signal", value_name = "string")]
     pub(crate) signal: Option<String>,
-    /// Seconds to wait before killing the container
+    /// Seconds to wait before killing the container (default: the container's --stop-timeout, else 10; negative waits forever)
     #[arg(
         short = 't',
         long = "time",
         alias = "timeout",
-        default_value_t = 10,
-        value_name = "int"
+        value_name = "int",
+        allow_negative_numbers = true
     )]
-    pub(crate) time: i64,
+    pub(crate) time: Option<i64>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub(crate) containers: Vec<String>,
 }
@@ -64,15 +64,15 @@ pub(crate) struct StopArgs {
     /// Signal to send to the container (default: the image's STOPSIGNAL, else SIGTERM)
     #[arg(short = 's', long = "signal", value_name = "string")]
     pub(crate) signal: Option<String>,
-    /// Seconds to wait before killing the container
+    /// Seconds to wait before killing the container (default: the container's --stop-timeout, else 10; negative waits forever)
     #[arg(
         short = 't',
         long = "time",
         alias = "timeout",
-        default_value_t = 10,
-        value_name = "int"
+        value_name = "int",
+        allow_negative_numbers = true
     )]
-    pub(crate) time: i64,
+    pub(crate) time: Option<i64>,
     #[arg(value_name = "CONTAINER", required = true)]
     pub(crate) containers: Vec<String>,
 }
@@ -184,6 +184,13 @@ pub(crate) struct ExecArgs {
     /// Detached mode: run command in the background
     #[arg(short = 'd', long)]
     pub(crate) detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(
+        long = "detach-keys",
+        default_value = "ctrl-p,ctrl-q",
+        value_name = "string"
+    )]
+    pub(crate) detach_keys: String,
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "list")]
     pub(crate) env: Vec<String>,

@@ -130,6 +130,42 @@ impl Platform {
         }
     }
 
+    /// A `--platform` of `run`, `create` or `pull`, which must be this
+    /// machine's: berth runs no emulator, and keeps one image per name.
+    /// `linux` alone means this machine's architecture.
+    pub(crate) fn native_only(spec: &str) -> Result<Platform> {
+        let host = Platform::host();
+        let wanted = if spec.eq_ignore_ascii_case("linux") {
+            host.clone()
+        } else {
+            let mut p = Platform::parse(&spec.to_ascii_lowercase())?;
+            if p.architecture == "x86_64" {
+                p.architecture = "amd64".into();
+            } else if p.architecture == "aarch64" {
+                p.architecture = "arm64".into();
+            }
+            p
+        };
+        let variant_ok = wanted.variant.is_none()
+            || wanted.normalized_variant() == host.normalized_variant()
+            || (wanted.architecture == "amd64"
+                && matches!(wanted.variant.as_deref(), Some("v1" | "v2" | "v3" | "v4")));
+        if wanted.os != host.os || wanted.architecture != host.architecture || !variant_ok {
+            bail!(
+                "platform {spec:?} is not supported: berth runs images of this machine's \
+                 platform ({host}) only; another architecture would need an emulator \
+                 (binfmt_misc with qemu), which berth does not set up"
+            );
+        }
+        Ok(wanted)
+    }
+
+    /// Whether an image's config (`os`, `architecture`, `variant`) fits
+    /// this wanted platform.
+    pub(crate) fn fits_image(&self, os: &str, architecture: &str) -> bool {
+        self.os == os && self.architecture == architecture
+    }
+
     fn normalized_variant(&self) -> Option<&str> {
         match (self.architecture.as_str(), self.variant.as_deref()) {
             ("arm64", None) => Some("v8"),
@@ -182,6 +218,30 @@ pub(crate) fn select<'a>(index: &'a Index, wanted: &Platform) -> Result<&'a Desc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_native_platform_is_accepted() {
+        let host = Platform::host();
+        assert_eq!(Platform::native_only("linux").unwrap(), host);
+        assert_eq!(
+            Platform::native_only(&format!("linux/{}", host.architecture))
+                .unwrap()
+                .architecture,
+            host.architecture
+        );
+        let foreign = if host.architecture == "amd64" {
+            "linux/arm64"
+        } else {
+            "linux/amd64"
+        };
+        let e = Platform::native_only(foreign).unwrap_err().to_string();
+        assert!(
+            e.contains("berth runs images of this machine's platform"),
+            "{e}"
+        );
+        assert!(Platform::native_only("windows").is_err());
+        assert!(Platform::native_only(&format!("windows/{}", host.architecture)).is_err());
+    }
 
     #[test]
     fn picks_the_host_platform_and_skips_attestations() {

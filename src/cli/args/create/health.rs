@@ -23,6 +23,9 @@ pub(crate) struct HealthFlags {
     /// Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)
     #[arg(long = "health-start-period", value_name = "duration")]
     pub(crate) health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 5s)
+    #[arg(long = "health-start-interval", value_name = "duration")]
+    pub(crate) health_start_interval: Option<String>,
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub(crate) no_healthcheck: bool,
@@ -43,6 +46,7 @@ impl HealthFlags {
         h.interval = duration(&self.health_interval, "interval")?;
         h.timeout = duration(&self.health_timeout, "timeout")?;
         h.start_period = duration(&self.health_start_period, "start-period")?;
+        h.start_interval = duration(&self.health_start_interval, "start-interval")?;
         h.retries = self.health_retries;
         h.disabled = self.no_healthcheck;
         Ok(())

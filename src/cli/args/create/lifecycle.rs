@@ -1,4 +1,5 @@
-//! What happens when the container exits: `--restart` and `--rm`.
+//! What happens when the container exits or is stopped: `--restart`,
+//! `--rm` and `--stop-timeout`.
 
 use crate::model::{CreateRequest, RestartPolicy};
 use anyhow::{bail, Result};
@@ -12,6 +13,13 @@ pub(crate) struct LifecycleFlags {
     /// Automatically remove the container and its associated anonymous volumes when it exits
     #[arg(long = "rm")]
     pub(crate) rm: bool,
+    /// Timeout (in seconds) to stop a container (default 10; negative waits forever)
+    #[arg(
+        long = "stop-timeout",
+        value_name = "int",
+        allow_negative_numbers = true
+    )]
+    pub(crate) stop_timeout: Option<i64>,
 }
 
 impl LifecycleFlags {
@@ -22,6 +30,7 @@ impl LifecycleFlags {
         }
         req.lifecycle.restart = restart;
         req.lifecycle.auto_remove = self.rm;
+        req.process.stop_timeout = self.stop_timeout;
         Ok(())
     }
 }

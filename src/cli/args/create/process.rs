@@ -1,6 +1,6 @@
 //! What runs in the container and as whom: command-line flags of the
 //! process (`-e`, `-w`, `-u`, `--entrypoint`, `-h`, `-i`, `-t`,
-//! `--stop-signal`, `--init`).
+//! `--stop-signal`, `--init`, `--domainname`, `--group-add`, `-a`).
 
 use crate::model::CreateRequest;
 use anyhow::Result;
@@ -39,6 +39,15 @@ pub(crate) struct ProcessFlags {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long = "init")]
     pub(crate) init: bool,
+    /// Container NIS domain name
+    #[arg(long = "domainname", value_name = "string")]
+    pub(crate) domainname: Option<String>,
+    /// Add additional groups to join (names of the container's /etc/group, or gids)
+    #[arg(long = "group-add", value_name = "list")]
+    pub(crate) group_add: Vec<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub(crate) attach: Vec<String>,
 }
 
 impl ProcessFlags {
@@ -58,6 +67,15 @@ impl ProcessFlags {
             .map(|s| crate::runtime::spec::check_stop_signal(s, "--stop-signal"))
             .transpose()?;
         p.init = self.init;
+        if let Some(d) = &self.domainname {
+            crate::runtime::spec::check_domainname(d)?;
+        }
+        p.domainname = self.domainname.clone();
+        for g in &self.group_add {
+            crate::runtime::user::check_group_spec(g)?;
+        }
+        p.group_add = self.group_add.clone();
+        p.attach = crate::model::container::AttachStreams::parse(&self.attach, self.interactive)?;
         Ok(())
     }
 }
