@@ -13,6 +13,8 @@
 # with one; created when missing), one after the other in the same run:
 # those are the cases berth is for. Invoked as another user, as that user.
 #
+# Then the median time of each launch step, from BERTH_TRACE=1.
+#
 # Goals (issue 8), each a ratio in this run:
 #   berth run --rm --network none  <= 1.5x bwrap without a subuid range,
 #                                  <= 2x bwrap with one;
@@ -81,12 +83,12 @@ measure() {
         echo "measuring with hyperfine, $runs runs each"
         local args=()
         for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-        hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$dir/results.json" \
-            "${args[@]}" >"$dir/hyperfine.log" 2>&1 || { tail -5 "$dir/hyperfine.log" >&2; exit 1; }
+        hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$dir/results-$(id -un).json" \
+            "${args[@]}" >"$dir/hyperfine-$(id -un).log" 2>&1 || { tail -5 "$dir/hyperfine-$(id -un).log" >&2; exit 1; }
         mapfile -t medians < <(python3 -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.3f" % (r["median"] * 1000))' "$dir/results.json")
+    print("%.3f" % (r["median"] * 1000))' "$dir/results-$(id -un).json")
     else
         echo "measuring with a shell loop (install hyperfine for better numbers), $runs runs each"
         for i in "${!cmds[@]}"; do
@@ -140,6 +142,46 @@ for r in json.load(open(sys.argv[1]))["results"]:
     if [ -n "$life_b" ] && [ -n "$life_p" ]; then
         verdict "podman / berth run -d + kill + rm" "$(awk -v a="$life_p" -v b="$life_b" 'BEGIN { print a / b }')" ">=" 6
     fi
+    echo
+    trace_launch
+}
+
+# Where the time of `run --rm --network none` goes: BERTH_TRACE=1 over
+# a few launches, the median time of each step (ms since the CLI started)
+# and the median time it took since the step before.
+trace_launch() {
+    local b=$BENCH_DIR/berth traces=$BENCH_DIR/traces-$(id -un) n=15
+    : >"$traces"
+    for ((r = 0; r < n; r++)); do
+        BERTH_TRACE=1 "$b" run --rm --network none busybox true 2>&1 >/dev/null |
+            grep '^berth-trace' >>"$traces" || true
+        echo "--" >>"$traces"
+    done
+    echo "where the time goes: BERTH_TRACE=1 $b run --rm --network none busybox true ($n launches)"
+    python3 - "$traces" <<'PY'
+import re, statistics, sys
+runs, cur = [], []
+for line in open(sys.argv[1]):
+    if line.startswith("--"):
+        runs.append(cur); cur = []
+        continue
+    m = re.match(r"berth-trace\s+([\d.]+) ms\s+(\S+)\s+(.*)", line.rstrip("\n"))
+    if m:
+        cur.append((m.group(2), m.group(3), float(m.group(1))))
+order, at, step = [], {}, {}
+for run in runs:
+    prev = 0.0
+    for role, what, ms in run:
+        key = (role, what)
+        if key not in at:
+            order.append(key); at[key] = []; step[key] = []
+        at[key].append(ms); step[key].append(ms - prev); prev = ms
+if not order:
+    print("  (no trace lines: is this berth built with BERTH_TRACE?)")
+print("  %9s %9s  %-8s %s" % ("at (ms)", "step", "process", "step finished"))
+for key in order:
+    print("  %9.2f %9.2f  %-8s %s" % (statistics.median(at[key]), statistics.median(step[key]), key[0], key[1]))
+PY
     echo
 }
 
