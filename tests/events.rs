@@ -24,7 +24,7 @@ fn sequence(b: &Berth, since: &str, filters: &[&str]) -> Vec<(String, String, St
         args.extend(["--filter", f]);
     }
     let out = b.ok(&args);
-    out.lines().map(|l| line_shape(l)).collect()
+    out.lines().map(line_shape).collect()
 }
 
 /// Checks that a text line is Docker's (`TIME TYPE ACTION ID (k=v, ...)`)

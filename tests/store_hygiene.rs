@@ -155,7 +155,7 @@ impl Scenario<'_> {
             Op::Run => {
                 let name = format!("run{n}");
                 let mut args = vec!["run".to_string()];
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     args.push("--rm".into());
                 }
                 args.extend(["--name".into(), name, "busybox".into()]);

@@ -207,7 +207,7 @@ mod tests {
             attributes([("name", "x"), ("image", "busybox"), ("exitCode", "0")]),
         );
         e.time = 1704067200;
-        e.time_nano = 1704067200_000000001;
+        e.time_nano = 1_704_067_200_000_000_001;
         e
     }
 

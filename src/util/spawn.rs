@@ -194,11 +194,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: restores the caller's mask, then execs with our environment.
     unsafe {
         libc::pthread_sigmask(libc::SIG_SETMASK, &args.old_mask, std::ptr::null_mut());
-        libc::execve(
-            spec.program.as_ptr(),
-            args.argv,
-            environ() as *const *const libc::c_char,
-        );
+        libc::execve(spec.program.as_ptr(), args.argv, environ());
     }
     fail(args)
 }
