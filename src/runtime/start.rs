@@ -162,6 +162,7 @@ pub(crate) fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<Ov
         upper: format!("{base}/upper"),
         work: format!("{base}/work"),
         userxattr: !crate::userns::is_real_root(),
+        volatile: record.host.lifecycle.auto_remove,
     })
 }
 
