@@ -7,8 +7,6 @@
 pub mod build;
 pub mod cli;
 pub mod compose;
-// Device and GPU discovery is wired into the launch by issue 13 item 5.
-#[allow(dead_code)]
 pub(crate) mod devices;
 pub(crate) mod doctor;
 pub(crate) mod image;

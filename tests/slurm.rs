@@ -7,8 +7,13 @@
 //!   succeeds, each layer is unpacked once, SLURM_* reach the container
 //!   through `-e`;
 //! - an `sbatch` job that calls berth;
-//! - `scancel` of a job running a detached and a foreground container:
-//!   no container or monitor process is left, and `ps -a` says exited.
+//! - `scancel` of a job running a detached and a foreground `--rm`
+//!   container: no container or monitor process is left, `ps -a` says the
+//!   detached one exited and no longer lists the `--rm` one;
+//! - as root, a job's container with `--memory` (which root can apply)
+//!   stays inside the job's cgroups: its own cgroups are children of its
+//!   monitor's, in every hierarchy, and the job's freezer cgroup (Slurm's
+//!   process tracking) is untouched.
 
 mod common;
 
@@ -300,10 +305,178 @@ fn scancel_leaves_no_container_process_and_ps_tells_the_truth() {
             std::thread::sleep(Duration::from_millis(100));
         }
         let listed = b.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
-        for line in listed.lines() {
-            assert!(line.contains(" Exited ("), "ps -a is truthful: {listed}");
-        }
+        let lines: Vec<&str> = listed.lines().collect();
+        assert_eq!(lines.len(), 1, "the --rm container is gone: {listed}");
+        assert!(
+            lines[0].starts_with("detached Exited ("),
+            "ps -a is truthful: {listed}"
+        );
         assert!(b.ok(&["ps", "-q"]).is_empty(), "nothing running");
+        let out = b.cmd(&["inspect", "foreground"]);
+        assert!(
+            !out.status.success(),
+            "the --rm container is gone: {}",
+            show(&out)
+        );
         b.ok(&["rm", "-f", "detached"]);
+        // Its files went too, with that removal.
+        let left = std::fs::read_dir(b.root.join("containers"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "container directories left");
     });
+}
+
+#[test]
+fn scancel_of_an_srun_rm_container_leaves_nothing() {
+    if !slurm_ready() {
+        return;
+    }
+    each_user(|b| {
+        b.load_busybox();
+        let job_name = format!("berth-fg-{}", b.user.name);
+        // Slurm signals only the task (berth's client, which passes SIGTERM
+        // on to the container, where a shell as pid 1 ignores it), then
+        // kills every process of the step after KillWait.
+        let mut srun = as_user(
+            b,
+            "/usr/bin/srun",
+            &[
+                "-J", &job_name, "berth", "run", "--rm", "--name", "fg", "busybox", "sleep", "300",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let id = loop {
+            if let Some(id) = b.ok(&["ps", "-q", "--no-trunc"]).lines().next() {
+                break id.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the srun container did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let (pid, monitor) = state_pids(b, &id);
+        let out = Command::new("scancel")
+            .args(["-n", &job_name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "scancel: {}", show(&out));
+        let _ = srun.wait();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while alive(pid) || alive(monitor) {
+            assert!(
+                Instant::now() < deadline,
+                "container processes survive scancel"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(b.ok(&["ps", "-a", "-q"]), "", "the --rm container is gone");
+        // Its name is free at once.
+        b.ok(&["run", "--rm", "--name", "fg", "busybox", "true"]);
+    });
+}
+
+/// `N:controllers:path` lines of /proc/PID/cgroup, by controllers.
+fn cgroup_paths(pid: i32) -> Vec<(String, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let _ = f.next()?;
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn as_root_a_jobs_container_stays_in_the_jobs_cgroup() {
+    if !slurm_ready() {
+        return;
+    }
+    let root = root_user().expect("the Slurm tests run as root");
+    let b = Berth::new(&root);
+    b.load_busybox();
+    let script = write_script(
+        &b,
+        "limited.sh",
+        "berth run --rm --name limited --memory 64m busybox sleep 300",
+    );
+    let log = script.with_file_name("limited.out");
+    let out = run(as_user(
+        &b,
+        "/usr/bin/sbatch",
+        &[
+            "--parsable",
+            "-o",
+            log.to_str().unwrap(),
+            "-e",
+            log.to_str().unwrap(),
+            script.to_str().unwrap(),
+        ],
+    ));
+    assert_success(&out, "sbatch");
+    let job = stdout(&out).trim().split(';').next().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        let ids = b.ok(&["ps", "-q", "--no-trunc"]);
+        if let Some(id) = ids.lines().next() {
+            break id.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job's container did not start:
+{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (pid, monitor) = state_pids(&b, &id);
+    let container = cgroup_paths(pid);
+    let job_cgroups = cgroup_paths(monitor);
+    let own = format!("berth-{}", &id[..12]);
+    for (ctrls, path) in &container {
+        let (_, job_path) = job_cgroups
+            .iter()
+            .find(|(c, _)| c == ctrls)
+            .unwrap_or_else(|| panic!("{ctrls} of the monitor: {job_cgroups:?}"));
+        let inside =
+            path == job_path || path.starts_with(&format!("{}/", job_path.trim_end_matches('/')));
+        assert!(
+            inside,
+            "{ctrls}: the container's {path} is not inside the job's {job_path}"
+        );
+        if ctrls.split(',').any(|c| c == "freezer")
+            && std::fs::read_to_string("/run/berth-slurm/proctrack")
+                .is_ok_and(|p| p.trim() == "cgroup")
+        {
+            assert!(path.contains(&format!("/job_{job}/")), "freezer: {path}");
+            assert_eq!(path, job_path, "Slurm's tracking cgroup is left as it is");
+        }
+    }
+    // The memory limit is in a cgroup of the container's own (cgroup v1
+    // here; the v2 line elsewhere).
+    let (_, memory) = container
+        .iter()
+        .find(|(c, _)| c.split(',').any(|x| x == "memory"))
+        .or_else(|| container.iter().find(|(c, _)| c.is_empty()))
+        .expect("a memory cgroup");
+    assert!(memory.ends_with(&own), "memory: {memory}");
+    let out = Command::new("scancel").arg(&job).output().unwrap();
+    assert!(out.status.success(), "scancel: {}", show(&out));
+    wait_for_job_end(&job);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(pid) || alive(monitor) {
+        assert!(
+            Instant::now() < deadline,
+            "container processes survive scancel"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(b.ok(&["ps", "-a", "-q"]), "", "the --rm container is gone");
 }

@@ -29,11 +29,14 @@
 //! if let Some(w) = ev.unconsumed_warning() { eprintln!("{w}") }
 //! ```
 
+pub mod builder;
 pub mod context;
 pub mod dockerfile;
 pub mod eval;
 pub mod graph;
 pub mod ignore;
+pub mod progress;
+pub mod prune;
 pub mod shell;
 
 #[cfg(test)]

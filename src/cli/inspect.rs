@@ -78,6 +78,7 @@ pub(crate) fn container(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "NetworkSettings": network_settings_json(&network),
     });
     super::inspect_run_flags::add(&mut object, store, c);
+    super::host_config::extend(&mut object["HostConfig"], c);
     Ok(object)
 }
 
@@ -88,7 +89,7 @@ fn state_json(c: &ContainerRecord, state: &ContainerState) -> Json {
         "Running": state.status.is_active(),
         "Paused": state.status == Status::Paused,
         "Restarting": state.status == Status::Restarting,
-        "OOMKilled": false,
+        "OOMKilled": state.oom_killed,
         "Dead": state.status == Status::Dead,
         "Pid": state.pid,
         "ExitCode": state.exit_code,
@@ -184,7 +185,8 @@ fn host_config_json(c: &ContainerRecord) -> Json {
         "MaskedPaths": crate::mounts::proc_sys::MASKED,
         "ReadonlyPaths": crate::mounts::proc_sys::READ_ONLY,
     });
-    // Resources: berth sets no limits (yet); Docker's zero values.
+    // Resources: Docker's zero values; those of the container's limits
+    // and devices are set by `host_config::extend`.
     if let (Json::Object(h), Json::Object(r)) = (&mut h, resources_json()) {
         h.extend(r);
     }

@@ -5,6 +5,8 @@
 
 mod archive;
 mod args;
+mod build;
+mod build_progress;
 mod compose;
 mod container;
 mod df;
@@ -13,6 +15,7 @@ mod events;
 mod exec;
 mod files;
 mod filters;
+mod host_config;
 mod image;
 mod inspect;
 mod inspect_run_flags;
@@ -25,6 +28,7 @@ mod report;
 mod rmi;
 mod run;
 mod sandbox;
+mod stats;
 mod system;
 mod template;
 mod volume;
@@ -199,6 +203,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Wait(a) => lifecycle::wait(a),
         Command::Rename(a) => lifecycle::rename(a),
         Command::Top(a) => lifecycle::top(a),
+        Command::Stats(a) => stats::stats(a),
+        Command::Update(a) => stats::update(a),
         Command::Exec(a) => exec::exec(a),
         Command::Cp(a) => files::cp(a),
         Command::Commit(a) => files::commit(a),
@@ -210,6 +216,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Rmi(a) => rmi::rmi(a),
         Command::Tag(a) => image::tag(a),
         Command::History(a) => image::history(a),
+        Command::Build(a) => build::build(a),
+        Command::Builder(args::BuilderCommand::Prune(a)) => build::builder_prune(a),
+        Command::Buildx(args::BuildxCommand::Build(a)) => build::build(*a),
+        Command::Buildx(args::BuildxCommand::Prune(a)) => build::builder_prune(a),
         Command::Inspect(a) => system::inspect(a),
         Command::Pull(a) => registry::pull(a),
         Command::Push(a) => registry::push(a),
@@ -223,6 +233,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Events(a) => events::events(a),
         Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
+            I::Build(a) => build::build(a),
             I::Ls(a) => image::images(a),
             I::Rm(a) => rmi::rmi(a),
             I::Tag(a) => image::tag(a),
@@ -250,6 +261,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Wait(a) => lifecycle::wait(a),
             C::Rename(a) => lifecycle::rename(a),
             C::Top(a) => lifecycle::top(a),
+            C::Stats(a) => stats::stats(a),
+            C::Update(a) => stats::update(a),
             C::Exec(a) => exec::exec(a),
             C::Cp(a) => files::cp(a),
             C::Commit(a) => files::commit(a),

@@ -283,14 +283,14 @@ fn ensure_image(store: &Store, a: &CreateArgs) -> Result<String> {
         .as_deref()
         .map(crate::image::registry::manifest::Platform::native_only)
         .transpose()?;
-    let image = crate::image::registry::pull::ensure_image(store, &a.image, policy, a.quiet)?;
+    let image = crate::image::registry::pull::ensure_image(store, a.image(), policy, a.quiet)?;
     if let Some(wanted) = platform {
         let config = crate::image::config::ImageConfig::parse(&store.get_blob(&image.id)?)?;
         if !wanted.fits_image(&config.os, &config.architecture) {
             bail!(
                 "image with reference {} was found but does not match the specified platform: \
                  wanted {wanted}, actual: {}/{}",
-                a.image,
+                a.image(),
                 config.os,
                 config.architecture
             );

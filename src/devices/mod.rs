@@ -21,7 +21,7 @@ pub mod flags;
 pub mod nvidia;
 
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Device cgroup style permissions: read, write, mknod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,14 +205,6 @@ impl Roots {
             }
         }
         anyhow::bail!("running `ldconfig -p` to find the NVIDIA driver's libraries failed")
-    }
-
-    /// A host path under `dev` for a `/dev/...` path.
-    pub fn dev_path(&self, container: &Path) -> PathBuf {
-        match container.strip_prefix("/dev") {
-            Ok(rest) => self.dev.join(rest),
-            Err(_) => container.to_path_buf(),
-        }
     }
 }
 

@@ -251,6 +251,27 @@ pub fn check_device(
 const DELEGATE_FIX: &str = "boot with cgroup v2 only (kernel parameter systemd.unified_cgroup_hierarchy=1, or cgroup_no_v1=all without systemd) and delegate controllers to users: mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' > /etc/systemd/system/user@.service.d/delegate.conf && systemctl daemon-reload";
 
 pub fn check_cgroups(info: &CgroupInfo) -> Check {
+    let limits = ["cpu", "memory", "pids"];
+    let v1_limits_writable = !info.v1_controllers.is_empty()
+        && limits.iter().all(|c| {
+            !info.v1_controllers.iter().any(|x| x == c) || info.v1_writable.iter().any(|x| x == c)
+        });
+    if v1_limits_writable {
+        // Root (or a user given v1 cgroups) on a v1 or hybrid machine.
+        let pause = if info.v2_mount.is_some() && info.delegated {
+            "; pause uses the cgroup v2 freezer"
+        } else {
+            "; pause needs cgroup v2, which is not writable here"
+        };
+        return Check::new(
+            "cgroups",
+            Verdict::Ok,
+            format!(
+                "cgroup v1 hierarchies of {} are writable by this user: resource limits apply there{pause}",
+                info.v1_writable.join(" ")
+            ),
+        );
+    }
     let Some(mount) = &info.v2_mount else {
         return Check::new(
             "cgroups",
@@ -640,6 +661,7 @@ mod tests {
             own: Some("/".into()),
             controllers: vec!["hugetlb".into()],
             delegated: false,
+            v1_writable: vec![],
         };
         let c = check_cgroups(&info);
         assert_eq!(c.verdict, Verdict::Warn);
@@ -660,8 +682,23 @@ mod tests {
             own: Some("/user.slice/user-1000.slice/user@1000.service".into()),
             controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
             delegated: true,
+            v1_writable: vec![],
         };
         assert_eq!(check_cgroups(&delegated).verdict, Verdict::Ok);
+        // Root on the hybrid machine: the v1 hierarchies take the limits.
+        let root = CgroupInfo {
+            v1_writable: vec!["cpu".into(), "memory".into(), "pids".into()],
+            delegated: true,
+            ..info
+        };
+        let c = check_cgroups(&root);
+        assert_eq!(c.verdict, Verdict::Ok);
+        assert!(
+            c.summary
+                .contains("resource limits apply there; pause uses the cgroup v2 freezer"),
+            "{}",
+            c.summary
+        );
     }
 
     #[test]

@@ -166,6 +166,10 @@ pub struct CgroupInfo {
     pub controllers: Vec<String>,
     /// Whether the user may create child cgroups there (delegated).
     pub delegated: bool,
+    /// v1 controllers whose hierarchy this user may write at its own
+    /// cgroup (root's, or a cgroup an administrator gave the user): berth
+    /// applies their limits there.
+    pub v1_writable: Vec<String>,
 }
 
 pub fn probe_cgroups(env: &Environment) -> CgroupInfo {
@@ -178,6 +182,10 @@ pub fn probe_cgroups(env: &Environment) -> CgroupInfo {
                 .find_map(|l| l.strip_prefix("0::").map(str::to_string))
         });
     info.own = own.clone();
+    info.v1_writable = v1_writable(
+        &mountinfo,
+        &std::fs::read_to_string(&env.self_cgroup).unwrap_or_default(),
+    );
     if let (Some(mount), Some(own)) = (&info.v2_mount, &own) {
         let dir = mount.join(own.trim_start_matches('/'));
         info.controllers = std::fs::read_to_string(dir.join("cgroup.controllers"))
@@ -190,6 +198,37 @@ pub fn probe_cgroups(env: &Environment) -> CgroupInfo {
         });
     }
     info
+}
+
+/// The v1 controllers whose hierarchy is writable at our own cgroup in it
+/// (`N:ctrl,ctrl:/path` lines of /proc/self/cgroup, mount points from
+/// mountinfo).
+fn v1_writable(mountinfo: &str, self_cgroup: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in self_cgroup.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if ctrls.is_empty() || ctrls.starts_with("name=") {
+            continue;
+        }
+        let Some(point) = mountinfo.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let mut r = right.split_whitespace();
+            let is_v1 = r.next()? == "cgroup";
+            let opts = r.nth(1)?;
+            let same = ctrls.split(',').all(|c| opts.split(',').any(|o| o == c));
+            (is_v1 && same).then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
+        }) else {
+            continue;
+        };
+        let dir = point.join(path.trim_start_matches('/'));
+        if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok() {
+            out.extend(ctrls.split(',').map(str::to_string));
+        }
+    }
+    out
 }
 
 /// The cgroup mounts of a mountinfo text.

@@ -8,7 +8,7 @@
 
 use crate::image::changes::apply_changes;
 use crate::image::config::{History, ImageConfig};
-use crate::image::layer::{unpack_layer, Notices};
+use crate::image::layer::{unpack_layer, Notices, UnpackedLayer};
 use crate::image::treetar::{list_dir, WalkOptions, Walker};
 use crate::image::whiteout;
 use crate::model::event::Event;
@@ -30,6 +30,11 @@ const BERTH_MOUNT_POINTS: [&str; 6] = [
     "etc/hosts",
     "etc/resolv.conf",
 ];
+
+/// The mount points berth makes in every container (relative paths).
+pub(crate) fn berth_mount_points() -> Vec<PathBuf> {
+    BERTH_MOUNT_POINTS.iter().map(PathBuf::from).collect()
+}
 
 fn mount_points(record: &ContainerRecord) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = BERTH_MOUNT_POINTS.iter().map(PathBuf::from).collect();
@@ -166,6 +171,47 @@ fn write_layer(upper: &Path, skip: Vec<PathBuf>, out: std::fs::File) -> Result<(
     w.finish()?.flush().context("writing the layer")
 }
 
+/// An overlay upper directory as a layer of the store (not yet
+/// committed): overlay whiteouts become OCI ones, and `skip` names mount
+/// points berth made that are left out when empty.
+pub(crate) fn layer_from_upper(
+    store: &Store,
+    upper: &Path,
+    skip: Vec<PathBuf>,
+) -> Result<UnpackedLayer> {
+    let upper = upper.to_path_buf();
+    layer_from_tar(store, move |w| write_layer(&upper, skip, w))
+        .context("storing the changes as a layer")
+}
+
+/// A layer made from the tar stream `write` produces (on a thread of its
+/// own), unpacked by the layer extractor with all its rules: paths stay
+/// in the layer, symlinks are never followed out, and the diff id is the
+/// digest of exactly the bytes written.
+pub(crate) fn layer_from_tar<F>(store: &Store, write: F) -> Result<UnpackedLayer>
+where
+    F: FnOnce(std::fs::File) -> Result<()> + Send,
+{
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || {
+            // A reader that gave up must cost this thread an EPIPE, not
+            // the process a SIGPIPE (whose default action ends it).
+            let mut pipe = nix::sys::signal::SigSet::empty();
+            pipe.add(nix::sys::signal::Signal::SIGPIPE);
+            let _ = pipe.thread_block();
+            write(std::fs::File::from(w))
+        });
+        let layer = unpack_layer(store, std::fs::File::from(r), &mut Notices::default());
+        let written = writer
+            .join()
+            .map_err(|_| anyhow!("the layer writer panicked"))?;
+        // The writer's error explains a reader's "unexpected end".
+        written.context("writing the layer")?;
+        layer
+    })
+}
+
 /// Makes the image; returns its id (`sha256:...`).
 pub(crate) fn commit(
     store: &Store,
@@ -200,15 +246,7 @@ pub(crate) fn commit(
 
     let upper = store.container_dir(&record.id).join("upper");
     crate::util::fsutil::create_dir_mode(&upper, 0o755)?;
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
-    let skip = mount_points(record);
-    let writer = std::thread::spawn(move || write_layer(&upper, skip, std::fs::File::from(w)));
-    let layer = unpack_layer(store, std::fs::File::from(r), &mut Notices::default());
-    let written = writer
-        .join()
-        .map_err(|_| anyhow!("the layer writer panicked"))?;
-    written.context("archiving the container's changes")?;
-    let layer = layer.context("storing the container's changes as a layer")?;
+    let layer = layer_from_upper(store, &upper, mount_points(record))?;
 
     let created = crate::util::humanize::now_rfc3339();
     config.created = Some(created.clone());

@@ -85,6 +85,19 @@ impl UnpackedLayer {
         self.committed = true;
         Ok(())
     }
+
+    /// Moves the layer into the store without waiting for the disk: for a
+    /// build, which makes many layers and syncs the store once before it
+    /// records its image (`Store::sync`).
+    pub(crate) fn commit_unsynced(
+        mut self,
+        store: &Store,
+        lock: &crate::store::StoreLock,
+    ) -> Result<()> {
+        store.commit_layer_with(&self.staging, &self.record(), lock, false)?;
+        self.committed = true;
+        Ok(())
+    }
 }
 
 impl Drop for UnpackedLayer {

@@ -10,4 +10,5 @@ pub(crate) mod layer;
 pub(crate) mod registry;
 pub(crate) mod tarsplit;
 pub(crate) mod treetar;
+pub(crate) mod view;
 pub(crate) mod whiteout;

@@ -8,12 +8,14 @@
 //! existed. A new group is a nested field with `#[serde(default)]`, so
 //! that older records load with the group's defaults.
 
+use super::devices::DevicesConfig;
 use super::kernel::KernelConfig;
 use super::lifecycle::LifecycleConfig;
 use super::logging::LogConfig;
 use super::mounts::StorageConfig;
 use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
+use super::resources::ResourcesConfig;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,13 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`... (left out of
+    /// the record when none is given, so records keep their old shape).
+    #[serde(default, skip_serializing_if = "ResourcesConfig::is_unset")]
+    pub(crate) resources: ResourcesConfig,
+    /// `--device`, `--gpus`.
+    #[serde(default, skip_serializing_if = "DevicesConfig::is_unset")]
+    pub(crate) devices: DevicesConfig,
     /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`.
     #[serde(default, skip_serializing_if = "NamespaceConfig::is_default")]
     pub(crate) namespaces: NamespaceConfig,

@@ -10,6 +10,7 @@
 pub(crate) mod caps;
 pub(crate) mod container;
 pub(crate) mod container_filter;
+pub(crate) mod devices;
 pub(crate) mod event;
 pub(crate) mod exit;
 pub(crate) mod filters;
@@ -23,6 +24,7 @@ pub(crate) mod namespaces;
 pub(crate) mod network;
 pub(crate) mod reference;
 pub(crate) mod request;
+pub(crate) mod resources;
 pub(crate) mod state;
 
 pub(crate) use container::{ContainerRecord, ProcessConfig};

@@ -8,12 +8,14 @@
 //! here as the same type `HostConfig` stores, copied as it is by `create`.
 
 use super::container::AttachStreams;
+use super::devices::DevicesConfig;
 use super::kernel::KernelConfig;
 use super::lifecycle::LifecycleConfig;
 use super::logging::LogConfig;
 use super::mounts::MountRequest;
 use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
+use super::resources::ResourcesConfig;
 use indexmap::IndexMap;
 use std::path::PathBuf;
 
@@ -35,6 +37,8 @@ pub(crate) struct CreateRequest {
     pub(crate) read_only: bool,
     pub(crate) network: NetworkConfig,
     pub(crate) lifecycle: LifecycleConfig,
+    pub(crate) resources: ResourcesConfig,
+    pub(crate) devices: DevicesConfig,
     /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`; `container:X`
     /// names X as given (create resolves it).
     pub(crate) namespaces: NamespaceConfig,

@@ -118,6 +118,10 @@ pub(crate) struct ContainerState {
     pub(crate) monitor_pid: i32,
     /// The monitor's start time, as `pid_start`.
     pub(crate) monitor_start: u64,
+    /// The kernel's OOM killer killed a process of the container's
+    /// memory cgroup in its last run (Docker's `State.OOMKilled`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) oom_killed: bool,
 }
 
 impl ContainerState {

@@ -5,6 +5,7 @@
 
 pub(crate) mod binds;
 pub(crate) mod dev;
+pub(crate) mod devices;
 pub(crate) mod files;
 pub(crate) mod inroot;
 pub(crate) mod pivot;

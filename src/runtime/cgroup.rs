@@ -2,9 +2,9 @@
 //! on a whole cgroup, so a container can be frozen only when its
 //! processes sit alone in a cgroup v2 directory whose `cgroup.freeze` we
 //! may write. When the monitor's own cgroup is writable (delegated to the
-//! user, or as root), the monitor moves each container into a child cgroup
-//! of its own at start (`place_container`); otherwise pausing is refused
-//! with what an administrator can delegate.
+//! user, or as root), each container gets a child cgroup of its own at
+//! start, which its init joins before it execs (`resources::ContainerCgroup`);
+//! otherwise pausing is refused with what an administrator can delegate.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -33,67 +33,6 @@ fn v2_root() -> PathBuf {
             })
         })
         .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"))
-}
-
-/// The cgroup a container of ours gets under `parent`.
-fn container_cgroup(parent: &Path, id: &str) -> PathBuf {
-    parent.join(format!("berth-{}", &id[..12.min(id.len())]))
-}
-
-/// Moves the container's init into a cgroup of its own below ours, when
-/// ours is writable, so that `pause` can freeze it alone. Best effort:
-/// without a writable cgroup the container runs in ours.
-pub(crate) fn place_container(pid: i32, id: &str) {
-    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
-    else {
-        return;
-    };
-    let parent = v2_root().join(own.trim_start_matches('/'));
-    if nix::unistd::access(&parent, nix::unistd::AccessFlags::W_OK).is_err() {
-        return;
-    }
-    let dir = container_cgroup(&parent, id);
-    if std::fs::create_dir(&dir).is_err() && !dir.is_dir() {
-        return;
-    }
-    let _ = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
-}
-
-/// Whether the kernel killed a process of the container for memory (its
-/// cgroup's `memory.events` counts an `oom_kill`); false without a cgroup
-/// of its own.
-pub(crate) fn oom_killed(id: &str) -> bool {
-    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
-    else {
-        return false;
-    };
-    let dir = container_cgroup(&v2_root().join(own.trim_start_matches('/')), id);
-    std::fs::read_to_string(dir.join("memory.events")).is_ok_and(|e| oom_kills(&e) > 0)
-}
-
-/// The `oom_kill` count of a `memory.events` file.
-fn oom_kills(events: &str) -> u64 {
-    events
-        .lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Removes the container's cgroup once its processes are gone.
-pub(crate) fn remove_container_cgroup(id: &str) {
-    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
-        .ok()
-        .and_then(|c| parse_proc_cgroup(&c).map(str::to_string))
-    else {
-        return;
-    };
-    let parent = v2_root().join(own.trim_start_matches('/'));
-    let _ = std::fs::remove_dir(container_cgroup(&parent, id));
 }
 
 /// The cgroup v2 path of a process (`0::/user.slice/...`), if it has one.
@@ -179,13 +118,6 @@ fn wait_frozen(dir: &Path, frozen: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn oom_kills_are_counted_from_memory_events() {
-        assert_eq!(oom_kills("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 1);
-        assert_eq!(oom_kills("oom 0\noom_kill 0\n"), 0);
-        assert_eq!(oom_kills(""), 0);
-    }
 
     #[test]
     fn v2_path_is_found_among_v1_lines() {

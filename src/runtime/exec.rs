@@ -78,6 +78,7 @@ pub(crate) fn exec(
         None
     };
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
+    super::resources::join_for_exec(init.pid, &record.id);
     nsenter::not_dumpable();
     target.join()?;
     let old_mask = crate::util::signals::block();
@@ -214,6 +215,7 @@ fn identity(ctx: &ChildContext) -> Result<(Vec<String>, Vec<String>)> {
         let text = e.desc().to_lowercase();
         anyhow::bail!("chdir to cwd ({workdir:?}) set in config.json failed: {text}");
     }
+    super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)?;
     let keep = caps::default_set();
     caps::limit_bounding(&keep)?;
     if crate::userns::setgroups_allowed() {

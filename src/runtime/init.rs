@@ -28,6 +28,8 @@ pub(crate) struct InitContext<'a> {
     /// gid for devpts terminals, when mapped.
     pub(crate) tty_gid: Option<u32>,
     pub(crate) setgroups_allowed: bool,
+    /// The container's cgroups to join first (see `resources`).
+    pub(crate) cgroup_procs: &'a [PathBuf],
     /// Namespaces shared with other containers or the host, prepared by
     /// the monitor (`--ipc`, `--pid`, `--userns`).
     pub(crate) namespaces: &'a super::namespaces::Launch,
@@ -50,7 +52,10 @@ fn setup_and_exec(
     ctx: &InitContext,
     err_pipe: &OwnedFd,
 ) -> Result<std::convert::Infallible, StartFailure> {
+    super::resources::join(ctx.cgroup_procs).map_err(StartFailure::setup)?;
     prepare(ctx).map_err(StartFailure::setup)?;
+    super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
+        .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
     crate::util::trace::step("user, environment, capabilities set");
     if ctx.record.config.init {
@@ -104,6 +109,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
     crate::util::trace::step("/sys mounted");
     mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
+    mounts::devices::bind_all(&root, &ctx.record.host.devices)?;
     let user_targets: Vec<&str> = ctx
         .record
         .host
@@ -122,6 +128,7 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     crate::util::trace::step("pivot_root done");
     mounts::proc_sys::restrict_paths()?;
     crate::util::trace::step("/proc and /sys paths masked");
+    super::devices::update_ld_cache(&ctx.record.host.devices.provisioned);
     namespaces::set_names(ctx.record)?;
     Ok(())
 }

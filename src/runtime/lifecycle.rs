@@ -38,6 +38,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         None => None,
     };
     spec::ensure_network_runs(&req.network.mode, &req.network.mode.to_string())?;
+    let (resources, devices) = super::resources::prepare(req)?;
     let lock = store.lock()?;
     let name = match chosen {
         // Before volumes and bind directories are made: a conflict must leave nothing behind.
@@ -67,6 +68,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
     let id = crate::util::ids::random_id();
     let mut process =
         spec::build_process(&config.config, &req.process, &id, &super::env::host_lookup)?;
+    super::devices::add_env(&mut process.env, &devices.provisioned);
     let namespaces = super::namespaces::resolve_at_create(store, req, &mut process)?;
     let image_volumes: Vec<String> = config
         .config
@@ -91,6 +93,8 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
             },
             network: req.network.clone(),
             lifecycle: req.lifecycle.clone(),
+            resources,
+            devices,
             namespaces,
             log: req.log.clone(),
             kernel: req.kernel.clone(),
@@ -332,6 +336,96 @@ pub(crate) fn unpause(store: &Store, record: &ContainerRecord) -> Result<()> {
     ask_monitor_to_pause(store, record, false)
 }
 
+/// `update`: new limits (the fields of `given` that are set) and restart
+/// policy. A running container's monitor applies them to its cgroups
+/// first; the record changes only when it could (or when the container
+/// does not run: the next start applies them). Errors read as Docker's.
+pub(crate) fn update(
+    store: &Store,
+    record: &ContainerRecord,
+    given: &crate::model::resources::ResourcesConfig,
+    restart: Option<crate::model::RestartPolicy>,
+) -> Result<()> {
+    use super::resources;
+    let id = &record.id;
+    let fail = |why: String| anyhow::anyhow!("Cannot update container {id}: {why}");
+    let limits = record.host.resources.updated(given).map_err(fail)?;
+    resources::check(&limits).map_err(|e| fail(e.to_string()))?;
+    if restart.is_some_and(|r| r != crate::model::RestartPolicy::No)
+        && record.host.lifecycle.auto_remove
+    {
+        return Err(fail(
+            "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                .into(),
+        ));
+    }
+    let plan = resources::plan(&limits);
+    if given.memory_swap > 0 && plan.no_swap_accounting {
+        return Err(fail(
+            "--memory-swap: this kernel does not account swap in cgroups (boot with swapaccount=1)"
+                .into(),
+        ));
+    }
+    let state = store.observed_state(id)?;
+    if state.status.is_active() {
+        let request = super::monitor::UpdateRequest {
+            resources: limits.clone(),
+            changed: given.clone(),
+            restart,
+        };
+        let json = serde_json::to_string(&request)?;
+        match ask_monitor(store, id, &Message::Update(json)) {
+            Ok(Message::Done) => {}
+            Ok(Message::Refused(why)) => return Err(fail(why)),
+            Ok(other) => return Err(fail(format!("the monitor answered {other:?}"))),
+            Err(e) => return Err(fail(format!("{e:#}"))),
+        }
+    } else if given.has_cgroup_limits() {
+        if let Some(w) = resources::unapplied_warning(&limits, &plan) {
+            report::warning(&w);
+        }
+    }
+    let lock = store.lock()?;
+    let mut updated = store.container(id)?;
+    updated.host.resources = limits;
+    if let Some(r) = restart {
+        updated.host.lifecycle.restart = r;
+    }
+    store.update_container_record(&updated, &lock)
+}
+
+/// `stats`: the running container's counters, read by its monitor.
+pub(crate) fn stats(
+    store: &Store,
+    record: &ContainerRecord,
+) -> Result<super::resources::stats::Sample> {
+    match ask_monitor(store, &record.id, &Message::StatsRequest)? {
+        Message::Stats(json) => Ok(serde_json::from_str(&json)?),
+        Message::Refused(why) => bail!(why),
+        other => bail!("the monitor of container {} answered {other:?}", record.id),
+    }
+}
+
+/// Sends a request over the container's attach socket and returns the
+/// answer (output frames of the container that come first are skipped).
+fn ask_monitor(store: &Store, id: &str, request: &Message) -> Result<Message> {
+    let socket = monitor::socket_path(store.run_dir()?, id);
+    let mut stream = UnixStream::connect(&socket)
+        .map_err(|_| anyhow::anyhow!("container {id} is not running"))?;
+    request
+        .write_to(&mut stream)
+        .with_context(|| format!("asking the monitor of container {id}"))?;
+    loop {
+        match Message::read_from(&mut stream)
+            .with_context(|| format!("waiting for the monitor of container {id}"))?
+        {
+            Some(m @ (Message::Done | Message::Refused(_) | Message::Stats(_))) => return Ok(m),
+            Some(_) => continue,
+            None => bail!("container {id} is not running"),
+        }
+    }
+}
+
 /// The monitor freezes and records the status (it alone writes a running
 /// container's state); we check first, for errors that need no monitor.
 fn ask_monitor_to_pause(store: &Store, record: &ContainerRecord, pause: bool) -> Result<()> {
@@ -447,6 +541,9 @@ pub(crate) fn delete_unlisted(
         .with_context(|| format!("removing the files of container {}", record.id))?;
     if sweep || store.images()?.by_id(&record.image_id).is_none() {
         let lock = store.lock()?;
+        if sweep {
+            store.sweep_unrecorded_containers(&lock);
+        }
         store.remove_unused_layers(&lock)?;
     }
     Ok(())

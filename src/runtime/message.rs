@@ -45,6 +45,13 @@ pub(crate) enum Message {
     /// init → monitor → spawner or client: `BERTH_TRACE` lines of a
     /// process without a terminal, for the CLI to print.
     Trace(String),
+    /// client → monitor: new limits for the running container (`update`),
+    /// as JSON; answered `Done` or `Refused`.
+    Update(String),
+    /// client → monitor: the container's counters (`stats`).
+    StatsRequest,
+    /// monitor → client: the counters, as JSON (`resources::stats::Sample`).
+    Stats(String),
 }
 
 /// Largest payload accepted: bigger frames mean a confused peer.
@@ -73,6 +80,10 @@ impl Message {
             // 7 and 13 were `Ready` and `Listening`, from when an
             // attached monitor waited for its client to connect.
             Message::Trace(_) => 14,
+            // Kinds from 40: requests of resource limits and stats.
+            Message::Update(_) => 40,
+            Message::StatsRequest => 41,
+            Message::Stats(_) => 42,
         }
     }
 
@@ -80,7 +91,10 @@ impl Message {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let payload: &[u8] = match self {
             Message::Stdin(d) | Message::Stdout(d) | Message::Stderr(d) => d,
-            Message::Refused(text) | Message::Trace(text) => text.as_bytes(),
+            Message::Refused(text)
+            | Message::Trace(text)
+            | Message::Update(text)
+            | Message::Stats(text) => text.as_bytes(),
             _ => &[],
         };
         let mut buf = Vec::with_capacity(HEADER + 8 + payload.len());
@@ -135,6 +149,9 @@ impl Message {
             11 => Message::Done,
             12 => Message::Refused(String::from_utf8_lossy(&p).into_owned()),
             14 => Message::Trace(String::from_utf8_lossy(&p).into_owned()),
+            40 => Message::Update(String::from_utf8_lossy(&p).into_owned()),
+            41 => Message::StatsRequest,
+            42 => Message::Stats(String::from_utf8_lossy(&p).into_owned()),
             _ => return Err(invalid(format!("unknown message kind {kind}"))),
         })
     }
@@ -233,6 +250,9 @@ mod tests {
             Message::Done,
             Message::Refused("no".into()),
             Message::Trace("berth-trace 1.000 ms  init  exec".into()),
+            Message::Update(r#"{"resources":{"memory":1}}"#.into()),
+            Message::StatsRequest,
+            Message::Stats("{}".into()),
         ]
     }
 

@@ -12,6 +12,9 @@
 //! two writers never overwrite each other (a health result once undid a
 //! `pause` this way).
 
+mod requests;
+pub(crate) use requests::UpdateRequest;
+
 use super::logfile::{LogWriter, Stream};
 use super::message::{Decoder, Message};
 use super::policy::Backoff;
@@ -211,6 +214,10 @@ struct Monitor {
     /// a while after the start, so that a short container's exit does not
     /// fault them back in.
     trim_at: Option<Instant>,
+    /// The container's cgroups while it runs (limits, pause, stats).
+    cgroup: Option<super::resources::ContainerCgroup>,
+    /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
+    terminating: bool,
 }
 
 /// How long a container runs before its monitor drops its start-up pages.
@@ -258,6 +265,8 @@ impl Monitor {
             },
             final_message: None,
             trim_at: None,
+            cgroup: None,
+            terminating: false,
         })
     }
 
@@ -322,10 +331,23 @@ impl Monitor {
             }
             StreamsOrConsole::Console(ours) => Some(ours),
         };
-        let launched = launch(&self.store, &self.record, io);
+        let launched = match super::resources::ContainerCgroup::create(
+            &self.record.id,
+            &self.record.host.resources,
+        ) {
+            Ok(mut cgroup) => match launch(&self.store, &self.record, io, &cgroup.procs_files()) {
+                Ok(l) => Ok((l, cgroup)),
+                Err(failure) => {
+                    cgroup.remove();
+                    Err(failure)
+                }
+            },
+            Err(e) => Err(StartFailure::setup(e)),
+        };
         crate::util::trace::step("container launched (exec reported)");
         match launched {
-            Ok(l) => {
+            Ok((l, cgroup)) => {
+                self.cgroup = Some(cgroup);
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
                     match super::console::receive_master(ours.as_raw_fd()) {
@@ -337,7 +359,6 @@ impl Monitor {
                         Err(e) => return Err(StartFailure::setup(e)),
                     }
                 }
-                super::cgroup::place_container(l.pid.as_raw(), &self.record.id);
                 self.init = Some(l.pid);
                 self.started = Instant::now();
                 let init = ProcessId::of(l.pid.as_raw());
@@ -348,6 +369,7 @@ impl Monitor {
                 self.state.finished_at = None;
                 self.state.exit_code = 0;
                 self.state.error.clear();
+                self.state.oom_killed = false;
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
                     self.health.next = Some(
@@ -501,11 +523,7 @@ impl Monitor {
                     match Signal::try_from(info.ssi_signo as i32) {
                         Ok(Signal::SIGCHLD) => {}
                         // Asked to go away: stop the container; its exit ends us.
-                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => {
-                            if let Some(pid) = self.init {
-                                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-                            }
-                        }
+                        Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) => self.terminate(),
                         _ => {}
                     }
                 }
@@ -668,6 +686,14 @@ impl Monitor {
                         super::console::resize(m.as_raw_fd(), rows, cols);
                     }
                 }
+                Message::Update(json) => {
+                    let reply = self.update_resources(&json);
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
+                Message::StatsRequest => {
+                    let reply = self.stats_sample();
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
                 Message::Pause | Message::Unpause => {
                     let reply = match self.set_paused(message == Message::Pause) {
                         Ok(()) => Message::Done,
@@ -736,14 +762,16 @@ impl Monitor {
         let _ = self.log.flush_stream(Stream::Stderr);
         self.streams = Streams::None;
         self.init = None;
-        let oom = super::cgroup::oom_killed(&self.record.id);
-        super::cgroup::remove_container_cgroup(&self.record.id);
+        if let Some(mut cgroup) = self.cgroup.take() {
+            self.state.oom_killed = cgroup.oom_killed();
+            cgroup.remove();
+        }
         // Renamed while it ran: the event and `--rm` (which frees the
         // name) go by the record as it is now.
         if let Ok(current) = self.store.container(&self.record.id) {
             self.record = current;
         }
-        super::events::died(&self.store, &self.record, code, oom);
+        super::events::died(&self.store, &self.record, code, self.state.oom_killed);
         if let Some(p) = self.health.running.take() {
             p.kill();
         }
@@ -755,7 +783,7 @@ impl Monitor {
         self.state.exit_code = code;
         self.state.finished_at = Some(now_rfc3339());
         self.final_message = Some(Message::Exited(code));
-        let stopped = self.store.stopped_by_user(&self.record.id);
+        let stopped = self.terminating || self.store.stopped_by_user(&self.record.id);
         if self.record.host.lifecycle.restart.should_restart(
             code,
             self.state.restart_count,

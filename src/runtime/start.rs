@@ -36,11 +36,13 @@ pub(crate) struct Launched {
 /// child, and waits until it exec'd the container's program. On failure
 /// the child has been reaped and the error carries Docker's status. The
 /// caller is inside berth's user namespace (or real root) and no thread
-/// exists.
+/// exists. The init joins the cgroups whose `cgroup.procs` files are
+/// `cgroup_procs` before anything else (`resources::ContainerCgroup`).
 pub(crate) fn launch(
     store: &Store,
     record: &ContainerRecord,
     io: Io,
+    cgroup_procs: &[std::path::PathBuf],
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let dir = store.container_dir(&record.id);
@@ -56,9 +58,48 @@ pub(crate) fn launch(
         .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
         .map_err(setup)?;
     crate::util::trace::step("upper, work, merged made");
+    let overlay = overlay_spec(store, record).map_err(setup)?;
+    launch_in(
+        store,
+        record,
+        &Dirs {
+            dir,
+            overlay,
+            attach_stdin: true,
+            cgroup_procs: cgroup_procs.to_vec(),
+        },
+        io,
+    )
+}
+
+/// Where a container's files are: its directory (upper, work, merged and
+/// the generated /etc files) and its overlay. A container's are under
+/// `containers/<id>/`; a build step's under the store's `tmp/`.
+pub(crate) struct Dirs {
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) overlay: OverlaySpec,
+    /// Whether the program gets the stdin of `io` (else /dev/null).
+    pub(crate) attach_stdin: bool,
+    /// The `cgroup.procs` files of the cgroups the init joins first (a
+    /// container's limits, `resources::ContainerCgroup`); none for a build
+    /// step, which stays in its builder's cgroup.
+    pub(crate) cgroup_procs: Vec<std::path::PathBuf>,
+}
+
+/// The launch itself, shared by containers and build steps
+/// (`oneshot`): everything the init applies (namespaces, mounts, user,
+/// capabilities, security settings) comes from `record`, so both get it.
+pub(crate) fn launch_in(
+    store: &Store,
+    record: &ContainerRecord,
+    dirs: &Dirs,
+    io: Io,
+) -> Result<Launched, StartFailure> {
+    let setup = StartFailure::setup;
+    let dir = dirs.dir.clone();
     let private_net = record.host.network.mode.is_private();
     crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
-    let overlay = overlay_spec(store, record).map_err(setup)?;
+    let overlay = dirs.overlay.clone();
     crate::util::trace::step("hosts, hostname, resolv.conf written; overlay planned");
     let console_socket = match &io {
         Io::Tty { console } => Some(console.as_raw_fd()),
@@ -71,10 +112,11 @@ pub(crate) fn launch(
         container_dir: dir,
         overlay,
         private_net,
-        attach_stdin: true,
+        attach_stdin: dirs.attach_stdin,
         console_socket,
         tty_gid: tty_gid(),
         setgroups_allowed: crate::userns::setgroups_allowed(),
+        cgroup_procs: &dirs.cgroup_procs,
         namespaces: &namespaces,
     };
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -149,7 +191,13 @@ pub(crate) fn failed_state(failure: &StartFailure) -> ContainerState {
 pub(crate) fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<OverlaySpec> {
     let mut lowers = Vec::with_capacity(record.layers.len());
     for diff_id in record.layers.iter().rev() {
-        lowers.push(store.layer_link(diff_id)?);
+        let link = store.layer_link(diff_id)?;
+        // Overlay refuses a directory twice (ELOOP); an image may repeat a
+        // layer (two empty RUN steps). The topmost occurrence re-applies
+        // everything the lower one did, so the lower one can go.
+        if !lowers.contains(&link) {
+            lowers.push(link);
+        }
     }
     let base = format!("containers/{}", record.id);
     if lowers.is_empty() {

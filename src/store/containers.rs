@@ -5,7 +5,7 @@
 use super::{Store, StoreLock};
 use crate::model::event::Event;
 use crate::model::{ContainerRecord, ContainerState, Status};
-use crate::util::fsutil::{read_json, write_json_atomic};
+use crate::util::fsutil::{read_json, remove_tree, write_json_atomic};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,14 +19,22 @@ impl Store {
         self.root.join("containers").join(id)
     }
 
-    /// Every container record, oldest first.
+    /// Every container record, oldest first. A `--rm` container whose
+    /// monitor was killed before it could remove it is removed now (its
+    /// record; the files go with the next removal), as Docker's daemon
+    /// removes such containers when it restarts.
     pub(crate) fn containers(&self) -> Result<Vec<ContainerRecord>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(self.root.join("containers"))? {
             let path = entry?.path().join("config.json");
             // A directory without a record is a create that was interrupted.
             if path.exists() {
-                out.push(read_json::<ContainerRecord>(&path)?);
+                let record = read_json::<ContainerRecord>(&path)?;
+                if record.host.lifecycle.auto_remove && self.abandoned(&record.id) {
+                    self.forget_container_record(&record.id);
+                    continue;
+                }
+                out.push(record);
             }
         }
         out.sort_by(|a, b| a.created.cmp(&b.created));
@@ -84,6 +92,14 @@ impl Store {
         let owner = std::fs::read_to_string(self.root.join("names").join(name)).unwrap_or_default();
         let owner = owner.trim();
         if !owner.is_empty() && self.container_dir(owner).join("config.json").exists() {
+            // A `--rm` container whose monitor was killed is removed, not in the way.
+            if self
+                .container(owner)
+                .is_ok_and(|r| r.host.lifecycle.auto_remove && self.abandoned(owner))
+            {
+                self.forget_container_record(owner);
+                return Ok(());
+            }
             bail!(
                 "Conflict. The container name \"/{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             );
@@ -195,6 +211,36 @@ impl Store {
 }
 
 impl Store {
+    /// Whether the container's monitor died while it owned the container
+    /// (killed with it: `observed_state` reports it exited with code -1).
+    fn abandoned(&self, id: &str) -> bool {
+        self.container_state(id).is_ok_and(|s| {
+            s.status.is_active() && !s.process().is_alive() && !s.monitor().is_alive()
+        })
+    }
+
+    /// Deletes the container's record, and nothing else: from now on no
+    /// listing shows it, and removing its files is the next removal's
+    /// work ([`Store::sweep_unrecorded_containers`]). The monitor of a
+    /// `--rm` container does this first when it is told to go away.
+    pub(crate) fn forget_container_record(&self, id: &str) {
+        let _ = std::fs::remove_file(self.container_dir(id).join("config.json"));
+    }
+
+    /// Removes the files of containers whose record is gone (a removal
+    /// that was cut short). Under the lock, so that no create (which
+    /// writes its record under the lock) is taken for one.
+    pub(crate) fn sweep_unrecorded_containers(&self, _lock: &StoreLock) {
+        let Ok(entries) = std::fs::read_dir(self.root.join("containers")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !e.path().join("config.json").exists() {
+                let _ = remove_tree(&e.path());
+            }
+        }
+    }
+
     /// The state as it really is: a record that says a monitor owns the
     /// container (running, paused, restarting) when neither the
     /// container's process nor its monitor is there any more (the monitor
@@ -241,6 +287,15 @@ impl Store {
     /// A new start forgets an earlier stop.
     pub(crate) fn clear_stop_mark(&self, id: &str) {
         let _ = std::fs::remove_file(self.stop_mark(id));
+    }
+
+    /// Writes a changed record (`update`: limits, restart policy).
+    pub(crate) fn update_container_record(
+        &self,
+        record: &ContainerRecord,
+        _lock: &StoreLock,
+    ) -> Result<()> {
+        write_json_atomic(&self.container_dir(&record.id).join("config.json"), record)
     }
 
     /// Gives the container another name; fails if the name is taken.

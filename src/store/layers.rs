@@ -10,7 +10,7 @@
 
 use super::{Store, StoreLock};
 use crate::util::digest::digest_hex;
-use crate::util::fsutil::{read_json, remove_tree, sync_dir, write_json_atomic};
+use crate::util::fsutil::{read_json, remove_tree, sync_dir};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -115,7 +115,19 @@ impl Store {
         &self,
         staging: &Path,
         record: &LayerRecord,
+        lock: &StoreLock,
+    ) -> Result<()> {
+        self.commit_layer_with(staging, record, lock, true)
+    }
+
+    /// `commit_layer`, with the fsyncs only when `durable` (a build syncs
+    /// the whole store once instead, see `Store::sync`).
+    pub(crate) fn commit_layer_with(
+        &self,
+        staging: &Path,
+        record: &LayerRecord,
         _lock: &StoreLock,
+        durable: bool,
     ) -> Result<()> {
         let dir = self.local_layer_dir(&record.diff_id)?;
         if self.layer(&record.diff_id).is_some() {
@@ -123,7 +135,12 @@ impl Store {
         }
         // A directory without layer.json is a leftover of a crash.
         remove_tree(&dir)?;
-        write_json_atomic(&staging.join("layer.json"), record)?;
+        let json = serde_json::to_vec_pretty(record).context("serializing metadata")?;
+        if durable {
+            crate::util::fsutil::write_atomic(&staging.join("layer.json"), &json)?;
+        } else {
+            crate::util::fsutil::write_atomic_relaxed(&staging.join("layer.json"), &json)?;
+        }
         if self.image_dir_mode() != 0o700 {
             // A store prepared for sharing: others must reach the files.
             use std::os::unix::fs::PermissionsExt;
@@ -146,10 +163,14 @@ impl Store {
         .with_context(|| format!("linking layer {}", record.diff_id))?;
         std::fs::rename(staging, &dir)
             .with_context(|| format!("moving layer {} into the store", record.diff_id))?;
-        sync_dir(&self.root.join("layers"))
+        if durable {
+            sync_dir(&self.root.join("layers"))?;
+        }
+        Ok(())
     }
 
-    /// Removes every layer that no image and no container uses; returns
+    /// Removes every layer that no image, no container and no build cache
+    /// record uses; returns
     /// their diff ids and sizes.
     pub(crate) fn remove_unused_layers(&self, lock: &StoreLock) -> Result<Vec<(String, u64)>> {
         let mut used: HashSet<String> = HashSet::new();
@@ -159,6 +180,8 @@ impl Store {
         for c in self.containers()? {
             used.extend(c.layers);
         }
+        // The build cache keeps the layers of its results.
+        used.extend(self.cache_layers()?);
         let mut removed = Vec::new();
         for entry in std::fs::read_dir(self.root.join("layers"))? {
             let entry = entry?;

@@ -15,6 +15,7 @@
 //! volumes/<name>/_data      named and anonymous volumes (volume.json beside)
 //! tmp/                      work in progress, removed when its owner is gone
 //! notices/<key>             warnings already given for this store (said once)
+//! build-cache/              step results of builds and RUN cache mounts (`build_cache`)
 //! run/                      runtime directory when the usual ones are unsafe
 //! ```
 //!
@@ -23,6 +24,7 @@
 //! `image_stores`.
 
 pub(crate) mod blobs;
+pub(crate) mod build_cache;
 pub(crate) mod containers;
 pub(crate) mod events;
 pub(crate) mod fstype;
@@ -173,6 +175,21 @@ impl Store {
             std::process::id(),
             &crate::util::ids::random_id()[..8]
         ))
+    }
+
+    /// Writes everything of the store's filesystem to disk (`syncfs`):
+    /// one wait instead of an fsync per file, for work that wrote many
+    /// (a build's layers and cache records) before it records its result.
+    pub(crate) fn sync(&self) -> Result<()> {
+        let dir = std::fs::File::open(&self.root)
+            .with_context(|| format!("opening {}", self.root.display()))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs takes an open descriptor and nothing else.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("syncing the store at {}", self.root.display()));
+        }
+        Ok(())
     }
 
     /// Removes leftovers of commands that were killed part-way: `tmp/`

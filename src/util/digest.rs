@@ -13,6 +13,20 @@ pub(crate) fn sha256_digest(data: &[u8]) -> String {
     format!("{SHA256_PREFIX}{}", hex::encode(Sha256::digest(data)))
 }
 
+/// `sha256:<hex>` of a file's contents.
+pub(crate) fn sha256_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finish());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 /// The 64 hex characters of a `sha256:` digest, checked for shape.
 pub(crate) fn digest_hex(digest: &str) -> anyhow::Result<&str> {
     let hex = digest.strip_prefix(SHA256_PREFIX).ok_or_else(|| {

@@ -107,6 +107,20 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
 }
 
+/// The bytes a tree takes (apparent sizes of its files), without following
+/// symlinks; unreadable parts count as empty.
+pub(crate) fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs::read_dir(path).map_or(0, |entries| {
+        entries.flatten().map(|e| tree_size(&e.path())).sum()
+    })
+}
+
 fn make_tree_writable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = fs::symlink_metadata(path) else {

@@ -7,17 +7,21 @@
 //! flags into its part of the `CreateRequest`. A new flag group is a new
 //! file there and one line in `create/mod.rs`.
 
+mod build;
 mod container;
 mod create;
 mod files;
 mod image;
+mod limits;
 mod system;
 mod volume;
 
+pub(crate) use build::*;
 pub(crate) use container::*;
 pub(crate) use create::*;
 pub(crate) use files::*;
 pub(crate) use image::*;
+pub(crate) use limits::*;
 pub(crate) use system::*;
 pub(crate) use volume::*;
 
@@ -77,6 +81,10 @@ pub(crate) enum Command {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -99,6 +107,14 @@ pub(crate) enum Command {
     Tag(TagArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+    /// Docker Buildx (the same builder: build, prune)
+    #[command(subcommand)]
+    Buildx(BuildxCommand),
     /// Return low-level information on containers or images
     Inspect(InspectArgs),
     /// Download an image from a registry
@@ -166,6 +182,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),
@@ -224,6 +242,10 @@ pub(crate) enum ContainerCommand {
     Rename(RenameArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Copy files/folders between a container and the local filesystem

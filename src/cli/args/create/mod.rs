@@ -20,14 +20,17 @@
 //! | `--add-host` | networking | |
 //! | `--annotation` | issue 8: stored, shown by inspect (berth has no OCI runtime to pass it to) | metadata.rs |
 //! | `-a, --attach` | issue 8: streams a foreground `run` relays; inspect's Attach* | process.rs |
-//! | `--blkio-weight`, `--blkio-weight-device` | resources | |
+//! | `--blkio-weight` | issue 13: the io/blkio controller's weight, where it is available | resources.rs |
+//! | `--blkio-weight-device`, `--device-read-*`, `--device-write-*` | issue 13: refused: no per-device I/O limits | resources.rs |
 //! | `--cap-add`, `--cap-drop` | security | |
 //! | `--cgroup-parent` | refused: no daemon to make cgroups elsewhere; start berth in the cgroup wanted | refused.rs |
 //! | `--cgroupns` | issue 8: private (default) or host | namespaces.rs |
 //! | `--cidfile` | issue 8: Docker's semantics (an existing file stops `run`; removed if the container is not made; kept after `--rm`) | mod.rs, cli/run.rs |
-//! | `--cpu-period`, `--cpu-quota`, `--cpu-rt-*`, `-c, --cpu-shares`, `--cpus`, `--cpuset-*` | resources | |
+//! | `--cpu-period`, `--cpu-quota`, `-c, --cpu-shares`, `--cpus`, `--cpuset-*` | issue 13: the container's own cgroup (v1 where writable, v2 where delegated), else one warning | resources.rs |
+//! | `--cpu-rt-*` | issue 13: refused: needs real-time group scheduling and root | resources.rs |
 //! | `-d, --detach`, `--detach-keys` | before | mod.rs |
-//! | `--device`, `--device-cgroup-rule`, `--device-read-*`, `--device-write-*`, `--gpus` | resources and devices | |
+//! | `--device`, `--gpus` | issue 13: binds of host devices the user may open; GPUs through CDI or NVIDIA discovery | devices.rs |
+//! | `--device-cgroup-rule` | issue 13: refused: no device cgroup | devices.rs |
 //! | `--disable-content-trust` | issue 8: true (the default) passes; false refused: no Docker Content Trust | refused.rs |
 //! | `--dns`, `--dns-option`, `--dns-search` | networking | |
 //! | `--domainname` | issue 8: the UTS namespace's NIS domain name | process.rs |
@@ -40,7 +43,9 @@
 //! | `--ip`, `--ip6`, `--link-local-ip`, `--mac-address`, `--network-alias` | networking | |
 //! | `--ipc` | issue 8: private, shareable, none, host, container:NAME (joins its IPC namespace and /dev/shm; NAME must be shareable, as Docker's default daemon) | namespaces.rs |
 //! | `--isolation` | issue 8: "default" passes; others refused (Linux has only default) | refused.rs |
-//! | `--kernel-memory`, `-m, --memory`, `--memory-*`, `--oom-kill-disable`, `--pids-limit`, `--ulimit` | resources | |
+//! | `-m, --memory`, `--memory-*`, `--oom-kill-disable`, `--pids-limit` | issue 13: as `--cpus` (`--memory-swappiness`, `--oom-kill-disable`: cgroup v1 only) | resources.rs |
+//! | `--ulimit` | issue 13: setrlimit in the init and exec | resources.rs |
+//! | `--kernel-memory` | issue 13: refused: deprecated, gone from Linux 5.4 | resources.rs |
 //! | `-l, --label`, `--label-file` | issue 8: file lines read as env files, then flags, over the image's labels | metadata.rs |
 //! | `--link` | refused: legacy; use a user-defined network | refused.rs |
 //! | `--log-driver`, `--log-opt` | issue 8: json-file, local (json-file on disk, local's defaults: 20m, 5 files, compressed), none; max-size, max-file, compress, mode=blocking; rotation by the monitor | logging.rs |
@@ -66,6 +71,7 @@
 //! with `-it` the process runs on), `-e`, `--env-file`, `-i`, `-t`, `-u`,
 //! `-w`; `--privileged` is the security group's.
 
+mod devices;
 mod health;
 mod kernel;
 mod lifecycle;
@@ -76,7 +82,9 @@ mod namespaces;
 mod network;
 mod process;
 mod refused;
+mod resources;
 
+pub(crate) use devices::DeviceFlags;
 pub(crate) use health::HealthFlags;
 pub(crate) use kernel::KernelFlags;
 pub(crate) use lifecycle::LifecycleFlags;
@@ -87,6 +95,7 @@ pub(crate) use namespaces::NamespaceFlags;
 pub(crate) use network::NetworkFlags;
 pub(crate) use process::ProcessFlags;
 pub(crate) use refused::RefusedFlags;
+pub(crate) use resources::{refuse_cpu_rt, LimitFlags, ResourceFlags};
 
 use crate::model::CreateRequest;
 use anyhow::Result;
@@ -109,6 +118,10 @@ pub(crate) struct CreateArgs {
     #[command(flatten)]
     pub(crate) lifecycle: LifecycleFlags,
     #[command(flatten)]
+    pub(crate) resources: ResourceFlags,
+    #[command(flatten)]
+    pub(crate) devices: DeviceFlags,
+    #[command(flatten)]
     pub(crate) metadata: MetadataFlags,
     #[command(flatten)]
     pub(crate) namespaces: NamespaceFlags,
@@ -130,32 +143,45 @@ pub(crate) struct CreateArgs {
     /// Suppress the pull output
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
-    /// Image to run
-    #[arg(value_name = "IMAGE")]
-    pub(crate) image: String,
-    /// Command and arguments, replacing the image's CMD
+    // As Docker, flags end at the image: everything after it is the
+    // command's (`run IMG -c x` runs `-c x`), so one positional holds both
+    // (read them with `image()` and `command()`).
+    /// Image to run, then the command and arguments replacing the image's CMD
     #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
     )]
-    pub(crate) command: Vec<String>,
+    pub(crate) image_and_command: Vec<String>,
 }
 
 impl CreateArgs {
+    /// The image named.
+    pub(crate) fn image(&self) -> &str {
+        self.image_and_command.first().map_or("", String::as_str)
+    }
+
+    /// The command and its arguments given after the image.
+    pub(crate) fn command(&self) -> &[String] {
+        self.image_and_command.get(1..).unwrap_or_default()
+    }
+
     /// The request these flags make, checked.
     pub(crate) fn request(&self) -> Result<CreateRequest> {
         let mut req = CreateRequest {
             name: self.name.clone(),
-            image: self.image.clone(),
+            image: self.image().to_string(),
             ..Default::default()
         };
-        req.process.command = self.command.clone();
+        req.process.command = self.command().to_vec();
         self.process.apply(&mut req)?;
         self.health.apply(&mut req)?;
         self.mounts.apply(&mut req)?;
         self.network.apply(&mut req)?;
         self.lifecycle.apply(&mut req)?;
+        self.resources.apply(&mut req)?;
+        self.devices.apply(&mut req)?;
         self.metadata.apply(&mut req)?;
         self.namespaces.apply(&mut req)?;
         self.kernel.apply(&mut req)?;
