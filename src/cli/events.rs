@@ -186,7 +186,12 @@ impl Printer {
                 // Docker runs the template on its Go struct: `{{.Status}}`
                 // is a field, and `{{json .}}` prints the struct's JSON.
                 let data = template_data(e);
-                template::set_json_of_whole(data.clone(), message_json(e));
+                // `{{json .Actor}}` keeps the struct's order (ID first).
+                let actor = data["Actor"].clone();
+                template::set_json_shown(vec![
+                    (data.clone(), message_json(e)),
+                    (actor.clone(), actor),
+                ]);
                 writeln!(out, "{}", template::execute(tmpl, &data)?)?;
             }
         }

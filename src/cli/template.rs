@@ -61,15 +61,17 @@ thread_local! {
 }
 
 thread_local! {
-    /// The object being rendered and the JSON `{{json .}}` prints for it,
-    /// when that is not its fields' (`events`: Docker runs the template on
-    /// a Go struct whose JSON names differ from its field names).
-    static JSON_OF_WHOLE: RefCell<Option<(Json, Json)>> = const { RefCell::new(None) };
+    /// Values being rendered and the JSON `{{json X}}` prints for each,
+    /// when that is not its fields' as they are (`events`: Docker runs the
+    /// template on a Go struct whose JSON names differ from its field
+    /// names, and whose fields keep their declared order).
+    static JSON_SHOWN: RefCell<Vec<(Json, Json)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// For the next executions: `{{json X}}` where X is `data` prints `shown`.
-pub(crate) fn set_json_of_whole(data: Json, shown: Json) {
-    JSON_OF_WHOLE.with(|w| *w.borrow_mut() = Some((data, shown)));
+/// For the next executions: `{{json X}}` where X is the first of a pair
+/// prints its second.
+pub(crate) fn set_json_shown(pairs: Vec<(Json, Json)>) {
+    JSON_SHOWN.with(|w| *w.borrow_mut() = pairs);
 }
 
 /// Sets the labels `{{.Label "name"}}` sees for the next executions.
@@ -113,9 +115,11 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
         t = t
             .func("json", move |args| {
                 let v = args.first().map(to_json).unwrap_or(Json::Null);
-                let v = JSON_OF_WHOLE.with(|w| match &*w.borrow() {
-                    Some((data, shown)) if *data == v => shown.clone(),
-                    _ => v,
+                let v = JSON_SHOWN.with(|w| {
+                    w.borrow()
+                        .iter()
+                        .find(|(data, _)| *data == v)
+                        .map_or(v.clone(), |(_, shown)| shown.clone())
                 });
                 // A whole row goes through Go's json.Marshal, which escapes
                 // <, > and &; values alone do not.
