@@ -203,7 +203,7 @@ pub(crate) fn describe_mapping() -> String {
 
 /// Single mapping: unshare and write our own maps; no helper, no fork.
 fn enter_single(uid: u32, gid: u32) -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+    unshare_user_when_alone()
         .map_err(|e| anyhow!(userns_unavailable(e)))
         .context("creating a user namespace")?;
     let write = |path: &str, data: String| {
@@ -217,6 +217,29 @@ fn enter_single(uid: u32, gid: u32) -> Result<()> {
     // the environment concurrently.
     std::env::set_var(ENV_MARKER, "single");
     Ok(())
+}
+
+/// unshare(CLONE_NEWUSER), which the kernel refuses (EINVAL) to a
+/// process of more than one thread. Threads that a `std::thread::scope`
+/// joined can still be leaving the kernel when it returns (the scope waits
+/// for their closures, not for their exit): we wait for them, up to a
+/// second.
+fn unshare_user_when_alone() -> nix::Result<()> {
+    let unshare = || nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match unshare() {
+            Err(Errno::EINVAL) if thread_count() > 1 && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many threads this process has now.
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count())
 }
 
 /// Full mapping: the child unshares and waits; we (the parent) run
