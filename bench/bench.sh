@@ -81,14 +81,20 @@ measure() {
     local medians=()
     if command -v hyperfine >/dev/null; then
         echo "measuring with hyperfine, $runs runs each"
-        local args=()
-        for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-        hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$dir/results-$(id -un).json" \
-            "${args[@]}" >"$dir/hyperfine-$(id -un).log" 2>&1 || { tail -5 "$dir/hyperfine-$(id -un).log" >&2; exit 1; }
-        mapfile -t medians < <(python3 -c '
+        local i json log ignore
+        for i in "${!cmds[@]}"; do
+            json="$dir/results-$(id -un)-$i.json" log="$dir/hyperfine-$(id -un).log"
+            # Podman's commands fail now and then on a busy machine (a
+            # kill racing its cleanup): a failed run is kept, not fatal.
+            # berth's must all succeed.
+            ignore=()
+            [[ ${names[$i]} == podman* ]] && ignore=(--ignore-failure)
+            hyperfine -N --style basic --warmup 3 --runs "$runs" "${ignore[@]}" --export-json "$json" \
+                -n "${names[$i]}" "${cmds[$i]}" >>"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
+            medians+=("$(python3 -c '
 import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.3f" % (r["median"] * 1000))' "$dir/results-$(id -un).json")
+print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$json")")
+        done
     else
         echo "measuring with a shell loop (install hyperfine for better numbers), $runs runs each"
         for i in "${!cmds[@]}"; do
