@@ -3,6 +3,7 @@
 //! need no runtime: `config` and `version`. The orchestration commands
 //! (`up`, `down`, ...) build on `crate::compose::Project` the same way.
 
+use super::compose_args as A;
 use super::ExitStatus;
 use crate::compose::{LoadOptions, Project, Selection};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -40,16 +41,74 @@ pub struct ComposeArgs {
     /// Include all resources, even those not used by services
     #[arg(long)]
     pub all_resources: bool,
+    /// Set type of progress output (auto, tty, plain, json, quiet)
+    #[arg(long, value_name = "MODE", env = "COMPOSE_PROGRESS")]
+    pub progress: Option<String>,
+    /// Control when to print ANSI control characters ("never"|"always"|"auto")
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "auto",
+        env = "COMPOSE_ANSI"
+    )]
+    pub ansi: String,
     #[command(subcommand)]
     pub command: ComposeCommand,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ComposeCommand {
+    /// Build or rebuild services
+    Build(A::BuildArgs),
     /// Parse, resolve and render compose file in canonical format
     Config(ConfigArgs),
+    /// Copy files/folders between a service container and the local
+    /// filesystem
+    Cp(A::CpArgs),
+    /// Creates containers for a service
+    Create(A::CreateArgs),
+    /// Stop and remove containers, networks
+    Down(A::DownArgs),
+    /// Execute a command in a running container
+    Exec(A::ExecArgs),
+    /// List images used by the created containers
+    Images(A::ImagesArgs),
+    /// Force stop service containers
+    Kill(A::KillArgs),
+    /// View output from containers
+    Logs(A::LogsArgs),
+    /// List running compose projects
+    Ls(A::LsArgs),
+    /// Pause services
+    Pause(A::ServicesArgs),
+    /// Print the public port for a port binding
+    Port(A::PortArgs),
+    /// List containers
+    Ps(A::PsArgs),
+    /// Pull service images
+    Pull(A::PullArgs),
+    /// Push service images
+    Push(A::PushArgs),
+    /// Restart service containers
+    Restart(A::RestartArgs),
+    /// Removes stopped service containers
+    Rm(A::RmArgs),
+    /// Run a one-off command on a service
+    Run(A::RunArgs),
+    /// Start services
+    Start(A::ServicesArgs),
+    /// Stop services
+    Stop(A::StopArgs),
+    /// Display the running processes
+    Top(A::ServicesArgs),
+    /// Unpause services
+    Unpause(A::ServicesArgs),
+    /// Create and start containers
+    Up(A::UpArgs),
     /// Show the Docker Compose version information
     Version(ComposeVersionArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(A::WaitArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -151,9 +210,39 @@ pub fn standalone_main() -> i32 {
 
 /// `berth compose ...`.
 pub fn compose(args: ComposeArgs) -> anyhow::Result<()> {
+    super::compose_progress::mark_start();
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || args.ansi == "never" {
+        super::compose_progress::disable_colors();
+    }
+    use super::compose_ops as O;
+    use super::compose_up as U;
+    use ComposeCommand as C;
     match &args.command {
-        ComposeCommand::Version(v) => version(v),
-        ComposeCommand::Config(c) => config(&args, c),
+        C::Version(v) => version(v),
+        C::Config(c) => config(&args, c),
+        C::Up(a) => U::up(&args, a),
+        C::Create(a) => U::create(&args, a),
+        C::Start(a) => U::start(&args, a),
+        C::Run(a) => U::run(&args, a),
+        C::Down(a) => O::down(&args, a),
+        C::Stop(a) => O::stop(&args, a),
+        C::Restart(a) => O::restart(&args, a),
+        C::Kill(a) => O::kill(&args, a),
+        C::Rm(a) => O::rm(&args, a),
+        C::Pause(a) => O::pause(&args, a, true),
+        C::Unpause(a) => O::pause(&args, a, false),
+        C::Ps(a) => O::ps(&args, a),
+        C::Ls(a) => O::ls(&args, a),
+        C::Logs(a) => O::logs(&args, a),
+        C::Exec(a) => O::exec(&args, a),
+        C::Top(a) => O::top(&args, a),
+        C::Port(a) => O::port(&args, a),
+        C::Images(a) => O::images(&args, a),
+        C::Cp(a) => O::cp(&args, a),
+        C::Wait(a) => O::wait(&args, a),
+        C::Pull(a) => O::pull(&args, a),
+        C::Push(a) => O::push(&args, a),
+        C::Build(a) => O::build(&args, a),
     }
 }
 
@@ -170,7 +259,7 @@ fn version(v: &ComposeVersionArgs) -> anyhow::Result<()> {
 }
 
 /// The options every compose command loads its project with.
-fn load_options(args: &ComposeArgs, interpolate: bool) -> anyhow::Result<LoadOptions> {
+pub(crate) fn load_options(args: &ComposeArgs, interpolate: bool) -> anyhow::Result<LoadOptions> {
     let mut opts = LoadOptions::from_process()?;
     opts.files = args.files.clone();
     opts.project_name = args.project_name.clone();
@@ -188,7 +277,7 @@ fn load_options(args: &ComposeArgs, interpolate: bool) -> anyhow::Result<LoadOpt
 
 /// Loads the project, printing its warnings as Compose does; a broken
 /// project is reported and ends the command with status 1, as Compose's.
-fn load(opts: &LoadOptions, selection: &Selection) -> anyhow::Result<Project> {
+pub(crate) fn load(opts: &LoadOptions, selection: &Selection) -> anyhow::Result<Project> {
     match Project::load(opts, selection) {
         Ok(p) => {
             for w in &p.warnings {

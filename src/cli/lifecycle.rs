@@ -180,3 +180,56 @@ fn pids_in_namespace_of(init: i32) -> Result<Vec<i32>> {
     }
     Ok(pids)
 }
+
+/// `top` as Docker's API returns it: the `ps` columns and, per process of
+/// the container, its fields (the last column takes the rest of the line).
+pub(crate) fn top_table(
+    state: &crate::model::ContainerState,
+    ps_options: &[String],
+) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    if !state.status.can_exec() || !state.process().is_alive() {
+        bail!("container is not running");
+    }
+    let pids = pids_in_namespace_of(state.pid)?;
+    let options = if ps_options.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        ps_options.to_vec()
+    };
+    let output = std::process::Command::new("ps")
+        .args(&options)
+        .output()
+        .context("running ps on the host (install procps)")?;
+    if !output.status.success() {
+        bail!(
+            "ps {}: {}",
+            options.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let pid_col = titles
+        .iter()
+        .position(|c| c == "PID")
+        .context("ps output has no PID column: use options that print it")?;
+    let mut procs = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let pid = fields.get(pid_col).and_then(|p| p.parse::<i32>().ok());
+        if !pid.is_some_and(|p| pids.contains(&p)) || titles.is_empty() {
+            continue;
+        }
+        let last = titles.len() - 1;
+        let mut row: Vec<String> = fields.iter().take(last).map(|s| s.to_string()).collect();
+        row.push(fields.get(last..).map(|r| r.join(" ")).unwrap_or_default());
+        procs.push(row);
+    }
+    Ok((titles, procs))
+}

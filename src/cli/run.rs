@@ -298,3 +298,32 @@ fn ensure_image(store: &Store, a: &CreateArgs) -> Result<String> {
     }
     Ok(image.id)
 }
+
+/// Starts a container `compose run` made: detached (its id printed unless
+/// `quiet`), or attached as a foreground `run`.
+pub(crate) fn start_created(
+    store: &Store,
+    record: &ContainerRecord,
+    detach: bool,
+    tty: bool,
+    interactive: bool,
+    quiet: bool,
+) -> Result<()> {
+    if detach {
+        start_detached(store, record)?;
+        if !quiet {
+            println!("{}", record.id);
+        }
+        return Ok(());
+    }
+    let opts = AttachOptions {
+        stdin: interactive,
+        tty,
+        detach_keys: parse_detach_keys("ctrl-p,ctrl-q")?,
+        sig_proxy: !tty,
+        send_ready: true,
+        signal_target: None,
+        output: Default::default(),
+    };
+    run_attached(store, record, &opts)
+}

@@ -121,7 +121,14 @@ impl Project {
             );
             keep.push(n);
         }
-        self.model.services.retain(|n, _| keep.contains(n));
+        // The others stay known (as Compose's disabled services): their
+        // containers are not orphans.
+        let (kept, others): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut self.model.services)
+                .into_iter()
+                .partition(|(n, _)| keep.contains(n));
+        self.model.services = kept;
+        self.disabled.extend(others);
         Ok(())
     }
 

@@ -76,6 +76,9 @@ pub(crate) struct MountRequest {
     pub(crate) create_missing_source: bool,
     pub(crate) volume_labels: IndexMap<String, String>,
     pub(crate) origin: MountOrigin,
+    /// The named source is an anonymous volume this container takes over
+    /// (compose keeps a replaced container's): it goes with this one.
+    pub(crate) anonymous: bool,
 }
 
 /// The container's root filesystem and what is mounted on it.

@@ -119,7 +119,7 @@ fn mount_points(
             MountKind::Bind => m.source = PathBuf::from(r.source.as_deref().unwrap_or_default()),
             MountKind::Volume => {
                 let (name, anonymous) = match &r.source {
-                    Some(n) => (n.clone(), false),
+                    Some(n) => (n.clone(), r.anonymous),
                     None => (crate::util::ids::random_id(), true),
                 };
                 let rec = volume(name.clone(), r.volume_labels.clone(), anonymous)?;

@@ -13,6 +13,7 @@
 //! containers/<id>/          container record, state, upper/ and work/
 //! names/<name>              container name reservations (content: the id)
 //! volumes/<name>/_data      named and anonymous volumes (volume.json beside)
+//! compose/<project>/        secrets and configs compose wrote for a project
 //! tmp/                      work in progress, removed when its owner is gone
 //! notices/<key>             warnings already given for this store (said once)
 //! build-cache/              step results of builds and RUN cache mounts (`build_cache`)
@@ -25,6 +26,7 @@
 
 pub(crate) mod blobs;
 pub(crate) mod build_cache;
+pub(crate) mod compose;
 pub(crate) mod containers;
 pub(crate) mod events;
 pub(crate) mod fstype;
