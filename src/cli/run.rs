@@ -321,7 +321,6 @@ pub(crate) fn start_created(
         tty,
         detach_keys: parse_detach_keys("ctrl-p,ctrl-q")?,
         sig_proxy: !tty,
-        send_ready: true,
         signal_target: None,
         output: Default::default(),
     };
