@@ -1,45 +1,228 @@
 #!/bin/bash
-# Networking benchmark: berth's user-mode networking (src/slirp) measured
-# beside the host's own loopback and slirp4netns (what rootless Podman
-# uses) in one run, medians and ratios printed.
+# Networking benchmark: berth's networks measured through `berth run`,
+# beside the host's own loopback, pasta's port forwarding and rootless
+# Podman (when installed) in one run; medians and ratios printed.
 #
-#   bench/net.sh [-t SECONDS] [-n RUNS]
+#   bench/net.sh [-t SECONDS] [-n RUNS] [--berth PATH] [--no-podman]
 #
-# Each figure is the median of RUNS (default 3) iperf3 runs of SECONDS
-# (default 3), one TCP stream:
-#   - host -> container and container -> host through a published port
-#     (the port forwarder: splice, no TCP/IP stack of ours); goal >= 0.9x
-#     the host's loopback;
-#   - container -> a host server through the gateway (smoltcp NAT), and
-#     slirp4netns --mtu=65520 doing the same; goal >= 2x slirp4netns;
-#   - container -> container on one network (the helper's switch);
-#   - the network helper's resident memory with ten members; goal <= 8 MiB;
-#   - when podman is installed, rootless Podman in the same run: a bridge
-#     network's container -> container, `-p` (rootlessport) and
-#     slirp4netns outbound, in containers whose root is an empty directory
-#     with the host's /usr mounted (no image needed).
-# Containers here are network namespaces with berth's TAP and helper (the
-# engine without `run`): tests/slirp.rs's bench_net, in a release build.
-# As root it measures as the unprivileged user berth-sub (scripts/test.sh
-# creates it), and installs iperf3 and slirp4netns when missing.
+# Each throughput is the median of RUNS (default 3) iperf3 runs of SECONDS
+# (default 3), one TCP stream; iperf3 runs in busybox containers from the
+# host's /usr (bind mounts), so no image beyond busybox is needed:
+#   - host -> container and container -> host through `-p` (the monitor's
+#     splice forwarder), vs the host's loopback (goal >= 0.9x) and vs
+#     `pasta -t` and Podman's rootlessport doing the same;
+#   - container -> a server on the host through host.docker.internal (the
+#     helper's userspace NAT), vs Podman's slirp4netns (goal >= 2x);
+#   - container -> container on one user network, vs a Podman bridge;
+#   - the forwarder's CPU per GB moved (the monitor's own time);
+#   - resident memory: the monitor of a container with one -p (goal <=
+#     3 MiB), a network helper with ten members (goal <= 8 MiB);
+#   - `run --rm busybox true` on the default network, on a user network
+#     whose helper runs, and with --network none (goal <= 1.2x none;
+#     Podman 4.3: 132 vs 117 ms), with hyperfine when installed.
+# As root it measures as the unprivileged user berth-sub ($BENCH_USER) and
+# installs iperf3 when missing. PATH defaults to target/release/berth.
 set -euo pipefail
 
 secs=3
 runs=3
+berth=""
+podman=true
+inner=false
 while [ $# -gt 0 ]; do
     case "$1" in
         -t) secs=$2; shift 2 ;;
         -n) runs=$2; shift 2 ;;
+        --berth) berth=$2; shift 2 ;;
+        --no-podman) podman=false; shift ;;
+        --inner) inner=true; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "net.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2fx", a/b; else print "-" }'; }
+gbps() { python3 -c 'import json,sys; t=sys.stdin.read(); print("%.2f" % (json.loads(t[t.index("{"):])["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+row() { printf '%-56s %9s %s\n' "$1" "$2" "${3:-}"; }
+
+# The measuring half, as the user, in $BENCH_DIR (berth, busybox.tar).
+measure() {
+    local dir=$BENCH_DIR b=$BENCH_DIR/berth
+    export BERTH_ROOT=$dir/store
+    "$b" load -q -i "$dir/busybox.tar" >/dev/null
+    local tools=(-v /usr:/usr:ro -v /usr/lib:/lib:ro)
+    [ -d /usr/lib64 ] && tools+=(-v /usr/lib64:/lib64:ro)
+    local host_ip
+    host_ip=$(ip -4 route get 203.0.113.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+    local p_host=15401 p_fwd=15402 p_out=15403 p_pasta=15404
+
+    # The host's loopback: the floor of everything below.
+    iperf3 -s -p $p_host -D --pidfile "$dir/host.pid"
+    iperf3 -s -B "$host_ip" -p $p_out -D --pidfile "$dir/out.pid"
+    sleep 0.5
+    local loop="" up="" down="" out="" c2c="" pasta_up="" pasta_down="" cpu_up="" cpu_down=""
+    for _ in $(seq "$runs"); do
+        loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
+    done
+
+    # -p: the monitor's forwarder; its CPU per GB from /proc.
+    local id mon t0 t1 g
+    id=$("$b" run -d --name bench-fwd -p 127.0.0.1:$p_fwd:5201 "${tools[@]}" busybox /usr/bin/iperf3 -s)
+    mon=$(pgrep -f "__berth-monitor $id")
+    sleep 0.5
+    for _ in $(seq "$runs"); do
+        t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -J | gbps); t1=$(cpu_ticks "$mon")
+        up+=" $g"; cpu_up+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
+        t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -R -J | gbps); t1=$(cpu_ticks "$mon")
+        down+=" $g"; cpu_down+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
+    done
+    local mon_rss
+    mon_rss=$(rss_kib "$mon")
+    "$b" rm -f bench-fwd >/dev/null
+
+    # pasta's splice forwarding of a port into a namespace, as a peer.
+    if command -v pasta >/dev/null; then
+        for _ in $(seq "$runs"); do
+            pasta --config-net -t $p_pasta:5201 -- iperf3 -s -1 >/dev/null 2>&1 &
+            sleep 0.7
+            pasta_up+=" $(iperf3 -c 127.0.0.1 -p $p_pasta -t "$secs" -J | gbps)"
+            wait
+            pasta --config-net -t $p_pasta:5201 -- iperf3 -s -1 >/dev/null 2>&1 &
+            sleep 0.7
+            pasta_down+=" $(iperf3 -c 127.0.0.1 -p $p_pasta -t "$secs" -R -J | gbps)"
+            wait
+        done
+    fi
+
+    # Outbound through the helper's NAT to a server on the host's address.
+    for _ in $(seq "$runs"); do
+        out+=" $("$b" run --rm "${tools[@]}" busybox /usr/bin/iperf3 -c host.docker.internal -p $p_out -t "$secs" -J | gbps)"
+    done
+
+    # Container to container on one user network (the helper's switch),
+    # and the helper's memory with ten members.
+    "$b" network create bench-net >/dev/null
+    "$b" run -d --name bench-srv --network bench-net "${tools[@]}" busybox /usr/bin/iperf3 -s >/dev/null
+    sleep 0.5
+    for _ in $(seq "$runs"); do
+        c2c+=" $("$b" run --rm --network bench-net "${tools[@]}" busybox /usr/bin/iperf3 -c bench-srv -t "$secs" -J | gbps)"
+    done
+    local i
+    for i in 1 2 3 4 5 6 7 8 9; do
+        "$b" run -d --name "bench-m$i" --network bench-net busybox sleep 600 >/dev/null
+    done
+    sleep 1
+    local helper helper_rss
+    helper=$(pgrep -f "__berth-netd .*\"name\":\"bench-net\"" | head -1)
+    helper_rss=$(rss_kib "$helper")
+    kill "$(cat "$dir/host.pid")" "$(cat "$dir/out.pid")" 2>/dev/null || true
+
+    # Start-up: the default network, a user network whose helper runs (the
+    # members above keep it), and no network.
+    local launch=()
+    if command -v hyperfine >/dev/null; then
+        hyperfine -N --style none --warmup 3 --runs $((runs * 10)) --export-json "$dir/launch.json" \
+            -n default "$b run --rm busybox true" \
+            -n user-network "$b run --rm --network bench-net busybox true" \
+            -n none "$b run --rm --network none busybox true" >/dev/null 2>&1
+        mapfile -t launch < <(python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("%.1f" % (r["median"] * 1000))' "$dir/launch.json")
+    fi
+    "$b" rm -f bench-srv bench-m{1,2,3,4,5,6,7,8,9} >/dev/null
+    "$b" network rm bench-net >/dev/null
+
+    loop=$(echo "$loop" | median) up=$(echo "$up" | median) down=$(echo "$down" | median)
+    out=$(echo "$out" | median) c2c=$(echo "$c2c" | median)
+    pasta_up=$(echo "$pasta_up" | median) pasta_down=$(echo "$pasta_down" | median)
+    cpu_up=$(echo "$cpu_up" | median) cpu_down=$(echo "$cpu_down" | median)
+    echo "medians of $runs runs of ${secs}s, Gbit/s (one TCP stream)"
+    row "host loopback (the floor)" "$loop"
+    row "host -> container through -p (splice forwarder)" "$up" "$(ratio "$up" "$loop") of loopback, goal >= 0.9x"
+    row "container -> host through -p" "$down" "$(ratio "$down" "$loop") of loopback"
+    if [ "$pasta_up" != "-" ]; then
+        row "  pasta -t, host -> namespace (peer)" "$pasta_up" "berth/pasta $(ratio "$up" "$pasta_up")"
+        row "  pasta -t, namespace -> host (peer)" "$pasta_down" "berth/pasta $(ratio "$down" "$pasta_down")"
+    fi
+    row "  forwarder CPU (the monitor), ms per GB up/down" "$cpu_up/$cpu_down"
+    row "container -> host.docker.internal (helper NAT)" "$out"
+    row "container -> container, one user network" "$c2c"
+    echo
+    row "monitor of a container with one -p, RSS (goal <= 3 MiB)" "$(awk -v k="$mon_rss" 'BEGIN { printf "%.1f MiB", k/1024 }')"
+    row "network helper with ten members, RSS (goal <= 8 MiB)" "$(awk -v k="$helper_rss" 'BEGIN { printf "%.1f MiB", k/1024 }')"
+    if [ ${#launch[@]} -eq 3 ]; then
+        echo
+        row "run --rm busybox true, default network (ms)" "${launch[0]}" "$(ratio "${launch[0]}" "${launch[2]}") of none, goal <= 1.2x"
+        row "run --rm busybox true, user network, helper up (ms)" "${launch[1]}" "$(ratio "${launch[1]}" "${launch[2]}") of none"
+        row "run --rm busybox true, --network none (ms)" "${launch[2]}"
+    else
+        echo "(install hyperfine for the start-up figures)"
+    fi
+    {
+        echo "loop=$loop up=$up down=$down out=$out c2c=$c2c"
+    } > "$dir/berth.txt"
+}
+
+# Rootless Podman, same user, same kinds of measurement.
+measure_podman() {
+    local dir=$BENCH_DIR
+    command -v podman >/dev/null || return 0
+    podman load -q -i "$dir/busybox.tar" >/dev/null 2>&1 || { echo "podman: cannot load busybox" >&2; return 0; }
+    local tools=(-v /usr:/usr:ro -v /usr/lib:/lib:ro)
+    [ -d /usr/lib64 ] && tools+=(-v /usr/lib64:/lib64:ro)
+    local host_ip
+    host_ip=$(ip -4 route get 203.0.113.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+    # shellcheck disable=SC1090
+    . "$dir/berth.txt" 2>/dev/null || true
+    podman rm -f -i pbench-fwd pbench-srv >/dev/null 2>&1
+    podman network exists pbench-net || podman network create pbench-net >/dev/null
+    podman run -d --name pbench-fwd -p 127.0.0.1:15411:5201 "${tools[@]}" busybox /usr/bin/iperf3 -s >/dev/null
+    podman run -d --name pbench-srv --network pbench-net "${tools[@]}" busybox /usr/bin/iperf3 -s >/dev/null
+    iperf3 -s -B "$host_ip" -p 15412 -D --pidfile "$dir/pout.pid"
+    sleep 1
+    local srv fwd="" c2c_p="" slirp=""
+    srv=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' pbench-srv)
+    for _ in $(seq "$runs"); do
+        fwd+=" $(iperf3 -c 127.0.0.1 -p 15411 -t "$secs" -J | gbps)"
+        c2c_p+=" $(podman run --rm --network pbench-net "${tools[@]}" busybox /usr/bin/iperf3 -c "$srv" -t "$secs" -J | gbps)"
+        slirp+=" $(podman run --rm --network slirp4netns:mtu=65520 "${tools[@]}" busybox /usr/bin/iperf3 -c "$host_ip" -p 15412 -t "$secs" -J | gbps)"
+    done
+    kill "$(cat "$dir/pout.pid")" 2>/dev/null || true
+    podman rm -f pbench-fwd pbench-srv >/dev/null 2>&1
+    podman network rm pbench-net >/dev/null 2>&1 || true
+    fwd=$(echo "$fwd" | median) c2c_p=$(echo "$c2c_p" | median) slirp=$(echo "$slirp" | median)
+    echo
+    echo "rootless Podman $(podman --version | awk '{print $3}') in the same run (medians, Gbit/s):"
+    row "host -> container through -p (rootlessport)" "$fwd" "berth/podman $(ratio "${up:-0}" "$fwd")"
+    row "container -> host address, slirp4netns" "$slirp" "berth/podman $(ratio "${out:-0}" "$slirp"), goal >= 2x"
+    row "container -> container, bridge network" "$c2c_p" "berth/podman $(ratio "${c2c:-0}" "$c2c_p")"
+    if command -v hyperfine >/dev/null; then
+        hyperfine -N --style none --warmup 2 --runs $((runs * 5)) --export-json "$dir/plaunch.json" \
+            -n default "podman run --rm busybox true" \
+            -n none "podman run --rm --network none busybox true" >/dev/null 2>&1 || return 0
+        local pl=()
+        mapfile -t pl < <(python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("%.1f" % (r["median"] * 1000))' "$dir/plaunch.json")
+        row "podman run --rm busybox true, default / none (ms)" "${pl[0]}/${pl[1]}" "$(ratio "${pl[0]}" "${pl[1]}")"
+    fi
+}
+
+if $inner; then
+    measure
+    if $podman; then measure_podman; fi
+    exit 0
+fi
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "$(id -u)" = 0 ]; then
     missing=()
-    command -v iperf3 >/dev/null || missing+=(iperf3)
-    command -v slirp4netns >/dev/null || missing+=(slirp4netns)
+    for p in iperf3 passt hyperfine; do command -v "${p/passt/pasta}" >/dev/null || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null ||
             echo "net.sh: could not install ${missing[*]}; measuring without" >&2
@@ -47,54 +230,34 @@ if [ "$(id -u)" = 0 ]; then
     [ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
 fi
 command -v iperf3 >/dev/null || { echo "net.sh: iperf3 is needed (apt-get install iperf3)" >&2; exit 1; }
-
-export BERTH_BENCH_SECONDS=$secs BERTH_BENCH_RUNS=$runs
-out=$(cargo test --release --test slirp bench_net -- --ignored --nocapture --exact 2>&1) || {
-    echo "$out" >&2
-    exit 1
+if [ -z "$berth" ]; then
+    (cd "$repo" && cargo build --release -q)
+    berth=$repo/target/release/berth
+fi
+BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-netbench.XXXXXX")
+export BENCH_DIR
+cleanup() {
+    rm -rf "$BENCH_DIR" 2>/dev/null ||
+        unshare --map-root-user --map-auto rm -rf "$BENCH_DIR" 2>/dev/null || true
 }
-echo "$out" | sed -n '/^medians of/,/^network helper/p'
-
-# Rootless Podman, as the same user, when installed.
-command -v podman >/dev/null || exit 0
-user=${BENCH_USER:-berth-sub}
-as_user() {
-    if [ "$(id -u)" = 0 ]; then
-        su - "$user" -s /bin/bash -c "export XDG_RUNTIME_DIR=/tmp/xdg-$user; mkdir -p \$XDG_RUNTIME_DIR; cd /tmp; $1"
-    else
-        bash -c "$1"
-    fi
-}
-host_ip=$(ip -4 route get 203.0.113.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
-gbps() { python3 -c 'import json,sys; t=sys.stdin.read(); print("%.2f" % (json.loads(t[t.index("{"):])["end"]["sum_received"]["bits_per_second"]/1e9))'; }
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ours() { echo "$out" | sed -n "s/^$1 *\([0-9.]*\) Gbit.*/\1/p"; }
-ratio() { python3 -c "print('%.2fx' % ($1/$2))" 2>/dev/null || echo "?"; }
-
-as_user 'r=$HOME/bench-rootfs; mkdir -p $r/usr $r/etc $r/tmp; cd $r; ln -sfn usr/bin bin; ln -sfn usr/lib lib; ln -sfn usr/lib64 lib64
-podman rm -f -i bench-srv bench-fwd >/dev/null 2>&1; podman network exists bench-net || podman network create bench-net >/dev/null' || exit 0
-run='podman run --rm -v /usr:/usr:ro'
-root='--rootfs $HOME/bench-rootfs' # last: what follows is the command
-as_user "podman run -d --name bench-srv --network bench-net -v /usr:/usr:ro --rootfs \$HOME/bench-rootfs iperf3 -s >/dev/null"
-as_user "podman run -d --name bench-fwd -p 127.0.0.1:15301:5201 -v /usr:/usr:ro --rootfs \$HOME/bench-rootfs iperf3 -s >/dev/null"
-iperf3 -s -p 15302 -D --pidfile /tmp/bench-net-iperf.pid
-sleep 1
-# By address: name resolution on CNI networks needs the dnsname plugin.
-srv=$(as_user "podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' bench-srv")
-c2c="" fwd="" slirp=""
-for _ in $(seq "$runs"); do
-    c2c+=" $(as_user "$run --network bench-net $root iperf3 -c $srv -t $secs -J" | gbps)"
-    fwd+=" $(iperf3 -c 127.0.0.1 -p 15301 -t "$secs" -J | gbps)"
-    slirp+=" $(as_user "$run --network slirp4netns:mtu=65520 $root iperf3 -c $host_ip -p 15302 -t $secs -J" | gbps)"
-done
-kill "$(cat /tmp/bench-net-iperf.pid)" 2>/dev/null || true
-as_user 'podman rm -f bench-srv bench-fwd >/dev/null'
-c2c=$(echo "$c2c" | median) fwd=$(echo "$fwd" | median) slirp=$(echo "$slirp" | median)
-echo
-echo "rootless Podman $(podman --version | awk '{print $3}') in the same run (medians):"
-printf '%-58s %7s Gbit/s  berth/podman %s\n' "container -> container, bridge network" "$c2c" \
-    "$(ratio "$(ours 'container -> container, one network (berth switch)')" "$c2c")"
-printf '%-58s %7s Gbit/s  berth/podman %s\n' "host -> container through -p (rootlessport)" "$fwd" \
-    "$(ratio "$(ours 'host -> container through -p (splice)')" "$fwd")"
-printf '%-58s %7s Gbit/s  berth/podman %s\n' "container -> host address, slirp4netns (podman)" "$slirp" \
-    "$(ratio "$(ours 'container -> host address, berth gateway')" "$slirp")"
+trap cleanup EXIT
+cp "$berth" "$BENCH_DIR/berth"
+cp "$0" "$BENCH_DIR/net.sh"
+python3 "$repo/scripts/fixtures/mkimage.py" --busybox "$(command -v busybox || echo /bin/busybox)" \
+    -o "$BENCH_DIR/busybox.tar" -t busybox:latest >/dev/null
+chmod -R a+rX "$BENCH_DIR"
+args=(--inner -t "$secs" -n "$runs")
+$podman || args+=(--no-podman)
+if [ "$(id -u)" = 0 ]; then
+    user=${BENCH_USER:-berth-sub}
+    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
+    chown -R "$user:" "$BENCH_DIR"
+    home=$(getent passwd "$user" | cut -d: -f6)
+    echo "measuring as $user"
+    setpriv --reuid="$user" --regid="$user" --init-groups -- \
+        env -i HOME="$home" PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
+        XDG_RUNTIME_DIR="/tmp/xdg-$user" BENCH_DIR="$BENCH_DIR" \
+        bash -c 'mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" && cd /tmp && exec bash "$BENCH_DIR/net.sh" "$@"' net.sh "${args[@]}"
+else
+    bash "$BENCH_DIR/net.sh" "${args[@]}"
+fi

@@ -32,7 +32,7 @@ as_root=false
 [ "$(id -u)" = 0 ] && as_root=true
 
 install_packages() {
-    local want=(busybox-static uidmap skopeo debootstrap zstd docker-registry apache2-utils procps)
+    local want=(busybox-static uidmap skopeo debootstrap zstd docker-registry apache2-utils procps curl)
     command -v python3 >/dev/null || want+=(python3)
     command -v cc >/dev/null || want+=(gcc libc6-dev)
     local missing=() optional=()

@@ -838,7 +838,7 @@ fn prunes_and_system_df_as_docker() {
         assert_success(&out, "system prune, declined");
         assert_eq!(
             stdout(&out),
-            "WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n\n  Items to be pruned will be filtered with:\n  - label=x\n\nAre you sure you want to continue? [y/N] "
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n\n  Items to be pruned will be filtered with:\n  - label=x\n\nAre you sure you want to continue? [y/N] "
         );
         assert_eq!(names(b, &[]).len(), 2);
         let out = b.status(
@@ -925,7 +925,9 @@ fn prunes_and_system_df_as_docker() {
 
         // system prune -a --volumes: everything unused, one total.
         b.ok(&["rm", "-f", "live-1"]);
+        b.ok(&["network", "create", "spare"]);
         let out = b.ok(&["system", "prune", "-a", "--volumes", "-f"]);
+        assert!(out.contains("Deleted Networks:\nspare\n"), "{out}");
         assert!(
             out.contains("Deleted Images:\nuntagged: busybox:latest\n"),
             "{out}"

@@ -718,14 +718,36 @@ fn sysctls_of_the_containers_own_namespaces() {
             ),
             ("vm.swappiness=1", "is not allowed"),
             ("kernel.shmmax", "is not allowed"),
-            (
-                "net.ipv4.ip_forward=1",
-                "not allowed in host network namespace",
-            ),
         ] {
             let e = refused(b, &["run", "--rm", "--sysctl", sysctl, "busybox", "true"]);
             assert!(e.contains(says), "{sysctl}: {e}");
         }
+        // The default network is private (Docker's bridge): net.* applies
+        // there; only the host's namespace refuses it.
+        let out = b.ok(&[
+            "run",
+            "--rm",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "busybox",
+            "cat",
+            "/proc/sys/net/ipv4/ip_forward",
+        ]);
+        assert_eq!(out, "1\n");
+        let e = refused(
+            b,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                "busybox",
+                "true",
+            ],
+        );
+        assert!(e.contains("not allowed in host network namespace"), "{e}");
         let e = refused(
             b,
             &[

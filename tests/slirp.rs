@@ -460,6 +460,7 @@ impl Runner {
             ip,
             mac,
             allow_host_loopback: false,
+            dns_upstream: vec![],
         };
         let proc_ = MemberProc { child, sock, spec };
         if msg.starts_with(b"error ") {
@@ -480,6 +481,7 @@ impl Runner {
             ip,
             mac: Mac::for_ip(ip),
             allow_host_loopback: false,
+            dns_upstream: vec![],
         };
         MemberProc { child, sock, spec }
     }

@@ -36,7 +36,6 @@ pub(crate) fn container(store: &Store, c: &ContainerRecord) -> Result<Json> {
         .filter_map(|l| store.layer_diff(l).ok())
         .map(|p| p.display().to_string())
         .collect();
-    let network = c.host.network.mode.to_string();
     let mut object = json!({
         "Id": c.id,
         "Created": c.created,
@@ -75,7 +74,7 @@ pub(crate) fn container(store: &Store, c: &ContainerRecord) -> Result<Json> {
             .map(mount_json)
             .collect::<Vec<_>>(),
         "Config": config_json(c, image_config.as_ref()),
-        "NetworkSettings": network_settings_json(&network),
+        "NetworkSettings": super::network::settings_json(c, &state),
     });
     super::inspect_run_flags::add(&mut object, store, c);
     super::host_config::extend(&mut object["HostConfig"], c);
@@ -185,6 +184,9 @@ fn host_config_json(c: &ContainerRecord) -> Json {
         "MaskedPaths": crate::mounts::proc_sys::MASKED,
         "ReadonlyPaths": crate::mounts::proc_sys::READ_ONLY,
     });
+    if let Json::Object(m) = &mut h {
+        m.extend(super::network::host_config_json(c));
+    }
     // Resources: Docker's zero values; those of the container's limits
     // and devices are set by `host_config::extend`.
     if let (Json::Object(h), Json::Object(r)) = (&mut h, resources_json()) {
@@ -332,7 +334,9 @@ fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
         "OnBuild": Json::Null,
         "Labels": p.labels,
     });
-    if let Some(ports) = image.and_then(|i| i.config.exposed_ports.as_ref()) {
+    if !c.host.network.exposed.is_empty() {
+        o["ExposedPorts"] = super::network::exposed_json(c);
+    } else if let Some(ports) = image.and_then(|i| i.config.exposed_ports.as_ref()) {
         if !ports.is_empty() {
             o["ExposedPorts"] = json!(ports);
         }
@@ -349,47 +353,6 @@ fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
         o["StopSignal"] = json!(s);
     }
     o
-}
-
-/// `NetworkSettings` in Docker's shape; berth's networks have no
-/// addresses of their own (yet): the values are Docker's empty ones.
-fn network_settings_json(network: &str) -> Json {
-    json!({
-        "Bridge": "",
-        "SandboxID": "",
-        "HairpinMode": false,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
-        "SandboxKey": "",
-        "SecondaryIPAddresses": Json::Null,
-        "SecondaryIPv6Addresses": Json::Null,
-        "EndpointID": "",
-        "Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {
-            network: {
-                "IPAMConfig": Json::Null,
-                "Links": Json::Null,
-                "Aliases": Json::Null,
-                "NetworkID": "",
-                "EndpointID": "",
-                "Gateway": "",
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "MacAddress": "",
-                "DriverOpts": Json::Null,
-            },
-        },
-    })
 }
 
 /// Docker's container config object (image `Config`, `ContainerConfig`)

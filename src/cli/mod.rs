@@ -24,6 +24,7 @@ mod image;
 mod inspect;
 mod inspect_run_flags;
 mod lifecycle;
+mod network;
 mod output;
 mod prune;
 mod ps;
@@ -192,6 +193,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(root) = &cli.root {
         std::env::set_var("BERTH_ROOT", root);
     }
+    use args::NetworkCommand as N;
     use args::{ContainerCommand as C, ImageCommand as I, SystemCommand as S, VolumeCommand as V};
     match cli.command {
         Command::Run(a) => run::run(a),
@@ -274,6 +276,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             C::Diff(a) => files::diff(a),
             C::Pause(a) => exec::pause(a, true),
             C::Unpause(a) => exec::pause(a, false),
+            C::Port(a) => network::port(a),
             C::Prune(a) => prune::container_prune(a),
         },
         Command::Volume(sub) => match sub {
@@ -283,6 +286,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             V::Rm(a) => volume::rm(a),
             V::Prune(a) => prune::volume_prune(a),
         },
+        Command::Network(sub) => match sub {
+            N::Create(a) => network::create(a),
+            N::Ls(a) => network::ls(a),
+            N::Inspect(a) => network::inspect(a),
+            N::Rm(a) => network::rm(a),
+            N::Prune(a) => network::prune(a),
+            N::Connect(a) => network::connect(a),
+            N::Disconnect(a) => network::disconnect(a),
+        },
+        Command::Port(a) => network::port(a),
         Command::System(sub) => match sub {
             S::Df(a) => df::df(a),
             S::Info(a) => system::info(a),

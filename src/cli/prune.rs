@@ -51,6 +51,11 @@ pub(crate) const PRUNERS: &[Pruner] = &[
         run: |store, _, filter| prune_containers(store, filter),
     },
     Pruner {
+        warning: |_| Some("all networks not used by at least one container"),
+        filters: super::network::PRUNE_FILTERS,
+        run: |store, _, filter| super::network::prune_networks(store, filter),
+    },
+    Pruner {
         warning: |o| {
             o.volumes
                 .then_some("all anonymous volumes not used by at least one container")
@@ -372,11 +377,18 @@ mod tests {
             volumes: false,
         };
         let warnings: Vec<&str> = PRUNERS.iter().filter_map(|p| (p.warning)(plain)).collect();
-        assert_eq!(warnings, ["all stopped containers", "all dangling images"]);
+        assert_eq!(
+            warnings,
+            [
+                "all stopped containers",
+                "all networks not used by at least one container",
+                "all dangling images"
+            ]
+        );
         let all = PruneOptions {
             all: true,
             volumes: true,
         };
-        assert_eq!(PRUNERS.iter().filter_map(|p| (p.warning)(all)).count(), 3);
+        assert_eq!(PRUNERS.iter().filter_map(|p| (p.warning)(all)).count(), 4);
     }
 }

@@ -167,8 +167,12 @@ fn ancestor(store: &Store, index: &ImageIndex, spec: &str) -> Option<Ancestor> {
     })
 }
 
-/// The ports the container's image EXPOSEs (`80/tcp`).
+/// The ports the container exposes (`80/tcp`): recorded at create (the
+/// image's EXPOSE, `--expose`, `-p`), else the image's.
 fn exposed_ports(store: &Store, index: &ImageIndex, c: &ContainerRecord) -> Vec<String> {
+    if !c.host.network.exposed.is_empty() {
+        return c.host.network.exposed.clone();
+    }
     if index.by_id(&c.image_id).is_none() {
         return Vec::new();
     }
@@ -263,9 +267,9 @@ pub(crate) fn row(
         "LocalVolumes": local_volumes.to_string(),
         "Mounts": mounts.join(","),
         "Names": c.name,
-        "Networks": c.host.network.mode.to_string(),
+        "Networks": super::network::network_names(c),
         "Platform": Json::Null,
-        "Ports": "",
+        "Ports": super::network::display_ports(c, state),
         "RunningFor": time_ago(&c.created),
         "Size": size,
         "State": state.status.as_str(),

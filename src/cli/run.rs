@@ -21,10 +21,12 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     }
     let store = Store::open_default()?;
     let mut request = a.request()?;
+    crate::runtime::network::ops::enter_userns_for(&store, &request.network)?;
     crate::runtime::namespaces::enter_user_namespace(&store, &request.namespaces)?;
     let cidfile = CidFile::create(a.cidfile.as_deref())?;
     request.image_id = Some(ensure_image(&store, a)?);
     crate::util::trace::step("image resolved");
+    crate::runtime::network::ops::preflight(&request.network)?;
     let record = cidfile.recording(lifecycle::create(&store, &request))?;
     crate::util::trace::step("container record created");
     if args.detach {
@@ -178,6 +180,7 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
         bail!("you cannot start and attach multiple containers at once");
     }
     let store = Store::open_default()?;
+    crate::runtime::network::ops::enter_userns_for_names(&store, &args.containers)?;
     enter_for(&store, &args.containers)?;
     if args.attach || args.interactive {
         let record = store.resolve_container(&args.containers[0])?;
@@ -250,6 +253,7 @@ pub(crate) fn restart(args: RestartArgs) -> Result<()> {
         .map(crate::util::signals::parse_signal)
         .transpose()?;
     let store = Store::open_default()?;
+    crate::runtime::network::ops::enter_userns_for_names(&store, &args.containers)?;
     enter_for(&store, &args.containers)?;
     super::for_each_name(&args.containers, |spec| {
         let record = store.resolve_container(spec)?;

@@ -828,7 +828,10 @@ fn network(t: &Target, warnings: &mut Vec<String>) -> Result<NetworkConfig> {
             return Err(unsupported(s, field, NETWORKS));
         }
     }
-    Ok(NetworkConfig { mode })
+    Ok(NetworkConfig {
+        mode,
+        ..Default::default()
+    })
 }
 
 /// `restart`, and `deploy.restart_policy` over it, as Compose.

@@ -14,7 +14,6 @@ use super::{ContainerRecord, ContainerState, HealthStatus, MountKind, Status};
 use std::collections::HashSet;
 
 /// The keys `ps -f` accepts, as Docker's `acceptedPsFilterTags`.
-/// (`network` and `publish` come with the user-mode network.)
 pub(crate) const PS_FILTER_KEYS: &[&str] = &[
     "ancestor",
     "before",
@@ -29,6 +28,8 @@ pub(crate) const PS_FILTER_KEYS: &[&str] = &[
     "volume",
     "is-task",
     "expose",
+    "network",
+    "publish",
 ];
 
 /// One container as the filters see it.
@@ -71,6 +72,8 @@ pub(crate) struct ContainerFilter {
     ancestors: Option<Vec<Ancestor>>,
     is_task: Option<bool>,
     expose: HashSet<String>,
+    /// `publish=`: host ports (`8080/tcp`) a running container publishes.
+    publish: HashSet<String>,
     /// `status=` given: stopped containers are listed without `-a`.
     status_given: bool,
 }
@@ -147,6 +150,9 @@ impl ContainerFilter {
         }
         for v in args.get("expose") {
             f.expose.extend(port_set("expose", v)?);
+        }
+        for v in args.get("publish") {
+            f.publish.extend(port_set("publish", v)?);
         }
         f.args = args;
         Ok(f)
@@ -255,6 +261,12 @@ impl ContainerFilter {
         if !self.expose.is_empty() && !c.exposed.iter().any(|p| self.expose.contains(p)) {
             return false;
         }
+        if !self.publish.is_empty() && !publishes(s, &self.publish) {
+            return false;
+        }
+        if a.contains("network") && !a.get("network").iter().any(|v| on_network(r, v)) {
+            return false;
+        }
         true
     }
 }
@@ -291,6 +303,31 @@ fn mounts_volume(r: &ContainerRecord, value: &str) -> bool {
                 _ => m.kind == MountKind::Bind && m.source.as_os_str() == value,
             }
     })
+}
+
+/// `publish=`: Docker matches the public (host) port of a running
+/// container's published ports.
+fn publishes(s: &ContainerState, wanted: &HashSet<String>) -> bool {
+    s.status.is_active()
+        && s.network
+            .ports
+            .iter()
+            .any(|b| wanted.contains(&format!("{}/{}", b.host_port, b.proto)))
+}
+
+/// `network=`: a network's name exactly, or its id by prefix, among the
+/// networks the container is configured for (`host`, `none` by name).
+fn on_network(r: &ContainerRecord, value: &str) -> bool {
+    use super::NetworkMode;
+    match &r.host.network.mode {
+        NetworkMode::Host | NetworkMode::None => r.host.network.mode.to_string() == value,
+        NetworkMode::Container(_) => false,
+        _ => {
+            r.host.network.user_networks().iter().any(|e| {
+                e.network == value || (!value.is_empty() && e.network_id.starts_with(value))
+            })
+        }
+    }
 }
 
 /// The container was made from the ancestor or from an image built on it.
@@ -368,8 +405,21 @@ mod tests {
     fn world() -> Vec<Box> {
         let mut web = container("aaa111", "web", Status::Running);
         web.exposed = vec!["80/tcp".into()];
+        web.rec.host.network.mode = crate::model::NetworkMode::Named("front".into());
+        web.rec.host.network.endpoints = vec![crate::model::network::EndpointConfig {
+            network: "front".into(),
+            network_id: "f00d1234".into(),
+            ..Default::default()
+        }];
+        web.state.network.ports = vec![crate::model::ports::PortBinding {
+            container_port: 80,
+            proto: crate::model::ports::Proto::Tcp,
+            host_ip: "0.0.0.0".parse().unwrap(),
+            host_port: 8080,
+        }];
         web.state.health = Some(HealthState::default());
         let mut db = container("aab222", "db", Status::Exited);
+        db.rec.host.network.mode = crate::model::NetworkMode::Host;
         db.state.exit_code = 3;
         db.rec.image_id = "sha256:child".into();
         db.rec.layers = vec!["l1".into(), "l2".into()];
@@ -514,5 +564,21 @@ mod tests {
             "filter for 'expose' should not contain ':': 80:80"
         );
         assert_eq!(err("is-task=maybe"), "invalid filter 'is-task=[maybe]'");
+    }
+
+    #[test]
+    fn network_and_publish() {
+        let all = ListOptions {
+            all: true,
+            limit: None,
+        };
+        assert_eq!(pick(&["network=front"], all).unwrap(), ["web"]);
+        assert_eq!(pick(&["network=f00d"], all).unwrap(), ["web"]);
+        assert_eq!(pick(&["network=host"], all).unwrap(), ["db"]);
+        assert!(pick(&["network=fro"], all).unwrap().is_empty());
+        assert_eq!(pick(&["publish=8080"], all).unwrap(), ["web"]);
+        assert_eq!(pick(&["publish=8000-8090/tcp"], all).unwrap(), ["web"]);
+        assert!(pick(&["publish=80"], all).unwrap().is_empty());
+        assert!(pick(&["publish=8080/udp"], all).unwrap().is_empty());
     }
 }

@@ -118,6 +118,9 @@ pub(crate) struct ContainerState {
     pub(crate) monitor_pid: i32,
     /// The monitor's start time, as `pid_start`.
     pub(crate) monitor_start: u64,
+    /// Addresses and published host ports while it runs.
+    #[serde(skip_serializing_if = "super::net_state::NetworkState::is_empty")]
+    pub(crate) network: super::net_state::NetworkState,
     /// The kernel's OOM killer killed a process of the container's
     /// memory cgroup in its last run (Docker's `State.OOMKilled`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -7,57 +7,16 @@ use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
 use std::path::Path;
 
-/// Nameservers Docker puts in when the host's are loopback addresses that
-/// a private network namespace cannot reach.
-const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
-
-pub(crate) fn hosts(hostname: &str) -> String {
-    // The container's own name resolves to a loopback address, as on a
-    // Debian host, so that tools which look up their own name work.
-    format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
-         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
-         ff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-    )
-}
-
-/// The host's resolv.conf, with loopback nameservers replaced when the
-/// container cannot reach the host's loopback (private network namespace).
-pub(crate) fn resolv_conf(host: &str, private_net: bool) -> String {
-    if !private_net {
-        return host.to_string();
-    }
-    let mut out = String::new();
-    let mut servers = 0;
-    for line in host.lines() {
-        let mut f = line.split_whitespace();
-        if f.next() == Some("nameserver") {
-            let addr = f.next().unwrap_or("");
-            if addr.starts_with("127.") || addr == "::1" {
-                continue;
-            }
-            servers += 1;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if servers == 0 {
-        for s in FALLBACK_NAMESERVERS {
-            out.push_str(&format!("nameserver {s}\n"));
-        }
-    }
-    out
-}
-
-/// Writes the three files into `dir` (the container's directory). They
-/// are rewritten at each start, so no fsync: a torn file is replaced next
-/// time and never outlives the container.
-pub(crate) fn write_all(dir: &Path, hostname: &str, private_net: bool) -> Result<()> {
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+/// Writes hosts, hostname and resolv.conf into `dir` (the container's
+/// directory), with the contents the container's network decided
+/// (`runtime::network::etc`). They are rewritten at each start, so no
+/// fsync: a torn file is replaced next time and never outlives the
+/// container.
+pub(crate) fn write_files(dir: &Path, hostname: &str, hosts: &str, resolv: &str) -> Result<()> {
     for (name, content) in [
-        ("hosts", hosts(hostname)),
+        ("hosts", hosts.to_string()),
         ("hostname", format!("{hostname}\n")),
-        ("resolv.conf", resolv_conf(&host_resolv, private_net)),
+        ("resolv.conf", resolv.to_string()),
     ] {
         std::fs::write(dir.join(name), content)
             .with_context(|| format!("writing the container's {name}"))?;
@@ -97,28 +56,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hosts_names_the_container() {
-        let h = hosts("abc123");
-        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
-        assert!(h.ends_with("127.0.1.1\tabc123\n"));
-    }
-
-    #[test]
-    fn loopback_nameservers_are_replaced_only_in_a_private_net() {
-        let host = "search lan\nnameserver 127.0.0.53\noptions edns0\n";
-        assert_eq!(resolv_conf(host, false), host);
-        assert_eq!(
-            resolv_conf(host, true),
-            "search lan\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-        );
-        let mixed = "nameserver 127.0.0.1\nnameserver 10.0.0.1\n";
-        assert_eq!(resolv_conf(mixed, true), "nameserver 10.0.0.1\n");
-    }
-
-    #[test]
     fn files_are_written() {
         let d = tempfile::tempdir().unwrap();
-        write_all(d.path(), "box", false).unwrap();
+        write_files(
+            d.path(),
+            "box",
+            "127.0.0.1\tlocalhost\n",
+            "nameserver 10.0.0.1\n",
+        )
+        .unwrap();
         assert_eq!(
             std::fs::read_to_string(d.path().join("hostname")).unwrap(),
             "box\n"

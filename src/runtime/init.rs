@@ -22,6 +22,8 @@ pub(crate) struct InitContext<'a> {
     pub(crate) container_dir: PathBuf,
     pub(crate) overlay: OverlaySpec,
     pub(crate) private_net: bool,
+    /// What the init does about the network (namespace, TAP devices).
+    pub(crate) network: &'a super::network::InitNetwork,
     pub(crate) attach_stdin: bool,
     /// `-t`: the socket to send the terminal's master end over.
     pub(crate) console_socket: Option<std::os::fd::RawFd>,
@@ -85,14 +87,14 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         nix::unistd::dup2_stdin(&null).context("redirecting stdin from /dev/null")?;
     }
-    let flags = namespaces::unshare_flags(ctx.record, ctx.private_net);
+    // The network namespace is made by the network's setup, with its
+    // devices, before the sysctls of `after_unshare` apply to it.
+    let flags = namespaces::unshare_flags(ctx.record, false);
     nix::sched::unshare(flags).context("creating the container's namespaces")?;
+    super::network::init_side::setup(ctx.network)?;
     namespaces::after_unshare(ctx.record, ctx.namespaces)?;
     // Nothing we mount may propagate back to the host.
     crate::mounts::make_private()?;
-    if ctx.private_net {
-        loopback_up().context("bringing up the loopback interface")?;
-    }
     crate::util::trace::step("namespaces made");
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
@@ -311,32 +313,10 @@ pub(crate) fn find_program(name: &str, path_var: &str) -> Result<String, StartFa
     })
 }
 
-/// `ip link set lo up` in the new network namespace.
+/// `ip link set lo up` in a new network namespace (the sandbox's
+/// `--network none`).
 pub fn loopback_up() -> Result<()> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    // SAFETY: socket() returns a new descriptor or -1.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("opening a socket");
-    }
-    // SAFETY: fd is a fresh descriptor that we own from here on.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (i, b) in b"lo".iter().enumerate() {
-        req.ifr_name[i] = *b as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass.
-    unsafe {
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
-            return Err(std::io::Error::last_os_error()).context("reading the flags of lo");
-        }
-        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
-            return Err(std::io::Error::last_os_error()).context("setting lo up");
-        }
-    }
-    Ok(())
+    crate::slirp::tap::loopback_up()
 }
 
 #[cfg(test)]

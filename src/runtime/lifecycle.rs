@@ -20,6 +20,7 @@ use crate::image::config::ImageConfig;
 use crate::model::{ContainerRecord, CreateRequest, HostConfig, Status, StorageConfig};
 use crate::store::images::NoSuchImage;
 use crate::store::Store;
+use crate::util::proc::ProcessId;
 use crate::util::report;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::Signal;
@@ -37,7 +38,6 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         Some(n) => Some(spec::validate_name(n)?),
         None => None,
     };
-    spec::ensure_network_runs(&req.network.mode, &req.network.mode.to_string())?;
     let (resources, devices) = super::resources::prepare(req)?;
     let lock = store.lock()?;
     let name = match chosen {
@@ -76,6 +76,14 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
+    let mut network = req.network.clone();
+    let image_exposed: Vec<String> = config
+        .config
+        .exposed_ports
+        .as_ref()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    super::network::records::resolve_at_create(store, &lock, &mut network, &image_exposed)?;
     let inherited = super::volumes::volumes_from(store, &req.volumes_from)?;
     let mounts = super::volumes::materialize(store, &req.mounts, inherited, &image_volumes, &lock)?;
     let record = ContainerRecord {
@@ -91,7 +99,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
                 mounts,
                 read_only: req.read_only,
             },
-            network: req.network.clone(),
+            network,
             lifecycle: req.lifecycle.clone(),
             resources,
             devices,
@@ -202,6 +210,7 @@ pub(crate) fn stop(
     }
     let signal = signal.unwrap_or_else(|| stop_signal(record));
     let init = state.process();
+    let monitor = state.monitor();
     if init.signal(signal).is_ok() {
         super::events::killed(store, record, signal);
     }
@@ -216,8 +225,23 @@ pub(crate) fn stop(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    wait_for_ports_released(record, monitor);
     super::events::container(store, record, "stop");
     Ok(())
+}
+
+/// The monitor holds the published ports until it exits, a moment after
+/// it recorded the exit: wait for that (briefly), so that a `start` or
+/// `restart` right after can bind them again.
+fn wait_for_ports_released(record: &ContainerRecord, monitor: ProcessId) {
+    let net = &record.host.network;
+    if net.publish.is_empty() && !net.publish_all {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while monitor.is_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// How long `stop` waits before SIGKILL: `explicit` seconds (`stop -t`),

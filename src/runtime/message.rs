@@ -52,6 +52,11 @@ pub(crate) enum Message {
     StatsRequest,
     /// monitor → client: the counters, as JSON (`resources::stats::Sample`).
     Stats(String),
+    /// client → monitor: join the running container to the network with
+    /// this id (`network connect`; the record already names it).
+    NetConnect(String),
+    /// client → monitor: take the container off the network with this id.
+    NetDisconnect(String),
 }
 
 /// Largest payload accepted: bigger frames mean a confused peer.
@@ -84,6 +89,8 @@ impl Message {
             Message::Update(_) => 40,
             Message::StatsRequest => 41,
             Message::Stats(_) => 42,
+            Message::NetConnect(_) => 43,
+            Message::NetDisconnect(_) => 44,
         }
     }
 
@@ -94,7 +101,9 @@ impl Message {
             Message::Refused(text)
             | Message::Trace(text)
             | Message::Update(text)
-            | Message::Stats(text) => text.as_bytes(),
+            | Message::Stats(text)
+            | Message::NetConnect(text)
+            | Message::NetDisconnect(text) => text.as_bytes(),
             _ => &[],
         };
         let mut buf = Vec::with_capacity(HEADER + 8 + payload.len());
@@ -152,6 +161,8 @@ impl Message {
             40 => Message::Update(String::from_utf8_lossy(&p).into_owned()),
             41 => Message::StatsRequest,
             42 => Message::Stats(String::from_utf8_lossy(&p).into_owned()),
+            43 => Message::NetConnect(String::from_utf8_lossy(&p).into_owned()),
+            44 => Message::NetDisconnect(String::from_utf8_lossy(&p).into_owned()),
             _ => return Err(invalid(format!("unknown message kind {kind}"))),
         })
     }
@@ -253,6 +264,8 @@ mod tests {
             Message::Update(r#"{"resources":{"memory":1}}"#.into()),
             Message::StatsRequest,
             Message::Stats("{}".into()),
+            Message::NetConnect("ab12".into()),
+            Message::NetDisconnect("cd34".into()),
         ]
     }
 

@@ -21,6 +21,7 @@ pub(crate) mod message;
 pub(crate) mod monitor;
 pub(crate) mod mount_spec;
 pub(crate) mod namespaces;
+pub(crate) mod network;
 pub(crate) mod nsenter;
 pub(crate) mod oneshot;
 pub(crate) mod policy;

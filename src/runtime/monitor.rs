@@ -214,6 +214,8 @@ struct Monitor {
     /// a while after the start, so that a short container's exit does not
     /// fault them back in.
     trim_at: Option<Instant>,
+    /// Published ports, addresses, network memberships.
+    net: super::network::ContainerNetwork,
     /// The container's cgroups while it runs (limits, pause, stats).
     cgroup: Option<super::resources::ContainerCgroup>,
     /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
@@ -239,6 +241,9 @@ impl Monitor {
         let listener = UnixListener::bind(&socket)
             .with_context(|| format!("creating the attach socket {}", socket.display()))?;
         let log = LogWriter::open(&store.container_log(id), &record.host.log)?;
+        // Host ports are bound before anything starts: a port in use
+        // fails here, reported on the ready pipe.
+        let net = super::network::ContainerNetwork::new(&record)?;
         let mut state = store.container_state(id)?;
         crate::util::trace::step("attach socket bound, log opened");
         state.restart_count = 0;
@@ -265,6 +270,7 @@ impl Monitor {
             },
             final_message: None,
             trim_at: None,
+            net,
             cgroup: None,
             terminating: false,
         })
@@ -331,23 +337,30 @@ impl Monitor {
             }
             StreamsOrConsole::Console(ours) => Some(ours),
         };
+        let net = match self.net.prepare(&self.store, &self.record) {
+            Ok(n) => n,
+            Err(e) => return Err(self.launch_failed(StartFailure::setup(e))),
+        };
         let launched = match super::resources::ContainerCgroup::create(
             &self.record.id,
             &self.record.host.resources,
         ) {
-            Ok(mut cgroup) => match launch(&self.store, &self.record, io, &cgroup.procs_files()) {
-                Ok(l) => Ok((l, cgroup)),
-                Err(failure) => {
-                    cgroup.remove();
-                    Err(failure)
+            Ok(mut cgroup) => {
+                match launch(&self.store, &self.record, io, &net, &cgroup.procs_files()) {
+                    Ok(l) => Ok((l, cgroup)),
+                    Err(failure) => {
+                        cgroup.remove();
+                        Err(failure)
+                    }
                 }
-            },
+            }
             Err(e) => Err(StartFailure::setup(e)),
         };
         crate::util::trace::step("container launched (exec reported)");
         match launched {
             Ok((l, cgroup)) => {
                 self.cgroup = Some(cgroup);
+                self.net.launched(l.pid.as_raw(), net);
                 if console {
                     let ours = console_peer.expect("a console socket for -t");
                     match super::console::receive_master(ours.as_raw_fd()) {
@@ -369,6 +382,7 @@ impl Monitor {
                 self.state.finished_at = None;
                 self.state.exit_code = 0;
                 self.state.error.clear();
+                self.state.network = self.net.state();
                 self.state.oom_killed = false;
                 if let Some(hc) = &self.record.config.healthcheck {
                     self.state.health = Some(HealthState::default());
@@ -386,20 +400,24 @@ impl Monitor {
                 self.broadcast(&Message::Started(l.pid.as_raw()));
                 Ok(l.pid.as_raw())
             }
-            Err(failure) => {
-                self.streams = Streams::None;
-                self.state = ContainerState {
-                    monitor_pid: self.state.monitor_pid,
-                    monitor_start: self.state.monitor_start,
-                    ..failed_state(&failure)
-                };
-                let _ = self
-                    .store
-                    .save_container_state(&self.record.id, &self.state);
-                self.final_message = Some(Message::Failed(failure.clone()));
-                Err(failure)
-            }
+            Err(failure) => Err(self.launch_failed(failure)),
         }
+    }
+
+    /// The container could not be launched: record why.
+    fn launch_failed(&mut self, failure: StartFailure) -> StartFailure {
+        self.net.stopped(&self.store);
+        self.streams = Streams::None;
+        self.state = ContainerState {
+            monitor_pid: self.state.monitor_pid,
+            monitor_start: self.state.monitor_start,
+            ..failed_state(&failure)
+        };
+        let _ = self
+            .store
+            .save_container_state(&self.record.id, &self.state);
+        self.final_message = Some(Message::Failed(failure.clone()));
+        failure
     }
 
     /// Pipes or a console socket for the container's stdio.
@@ -474,6 +492,10 @@ impl Monitor {
             for c in &self.clients {
                 fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
             }
+            let net_base = fds.len();
+            for fd in self.net.poll_fds() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
             match poll(&mut fds, timeout) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("waiting for events"),
@@ -488,7 +510,9 @@ impl Monitor {
             let clients_ready: Vec<usize> = (0..self.clients.len())
                 .filter(|&i| ready(client_base + i))
                 .collect();
+            let net_ready: Vec<bool> = (net_base..fds.len()).map(ready).collect();
             drop(fds);
+            self.net.ready(&net_ready);
 
             if out_ready {
                 self.pump(Stream::Stdout, &mut buf);
@@ -534,14 +558,40 @@ impl Monitor {
                 }
             }
             self.tick_timers()?;
+            self.tick_network();
             if self.init.is_none() && self.restart_at.is_none() {
                 return self.finish();
             }
         }
     }
 
+    /// Network work that waits for no descriptor: joining the helpers
+    /// once the container reported its start (off the launch path; a
+    /// container that already exited joins nothing), forwarder rounds.
+    fn tick_network(&mut self) {
+        self.net.tick();
+        if self.net.went_idle() {
+            crate::util::resident::trim_code();
+        }
+        if self.init.is_some() && self.net.join_due() {
+            self.net.join(&self.store, &self.record);
+            // Joining ran code the loop needs no more (a helper's start).
+            crate::util::resident::trim_code();
+            let error = self.net.problem().unwrap_or_default().to_string();
+            if error != self.state.error {
+                self.state.error = error;
+                let _ = self
+                    .store
+                    .save_container_state(&self.record.id, &self.state);
+            }
+        }
+    }
+
     fn next_timeout(&self) -> PollTimeout {
         let now = Instant::now();
+        if self.net.timeout() == Some(std::time::Duration::ZERO) {
+            return PollTimeout::ZERO;
+        }
         let deadlines = [
             self.restart_at,
             self.health
@@ -549,6 +599,7 @@ impl Monitor {
                 .filter(|_| self.init.is_some() && self.health.running.is_none()),
             self.health.running.as_ref().map(|p| p.deadline()),
             self.trim_at,
+            self.net.timeout().map(|t| now + t),
         ];
         match deadlines.iter().flatten().min() {
             None => PollTimeout::NONE,
@@ -701,6 +752,14 @@ impl Monitor {
                     };
                     let _ = reply.write_to(&mut self.clients[i].stream);
                 }
+                Message::NetConnect(ref id) | Message::NetDisconnect(ref id) => {
+                    let connect = matches!(message, Message::NetConnect(_));
+                    let reply = match self.change_networks(id, connect) {
+                        Ok(()) => Message::Done,
+                        Err(e) => Message::Refused(format!("{e:#}")),
+                    };
+                    let _ = reply.write_to(&mut self.clients[i].stream);
+                }
                 _ => {}
             }
         }
@@ -762,6 +821,8 @@ impl Monitor {
         let _ = self.log.flush_stream(Stream::Stderr);
         self.streams = Streams::None;
         self.init = None;
+        self.net.stopped(&self.store);
+        self.state.network = Default::default();
         if let Some(mut cgroup) = self.cgroup.take() {
             self.state.oom_killed = cgroup.oom_killed();
             cgroup.remove();
@@ -807,7 +868,7 @@ impl Monitor {
         let now = Instant::now();
         if self.trim_at.is_some_and(|t| t <= now) {
             self.trim_at = None;
-            trim_resident_code();
+            crate::util::resident::trim_code();
         }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
@@ -879,6 +940,8 @@ impl Monitor {
     /// The container is over: final state, `--rm`, and we go.
     fn finish(&mut self) -> Result<()> {
         let _ = std::fs::remove_file(&self.socket);
+        self.net.stopped(&self.store);
+        self.state.network = Default::default();
         if self.state.status.is_active() {
             self.state.status = Status::Exited;
         }
@@ -914,6 +977,29 @@ impl Monitor {
         }
     }
 
+    /// `network connect`/`disconnect` of the running container, asked by
+    /// a client that already changed the record.
+    fn change_networks(&mut self, network_id: &str, connect: bool) -> Result<()> {
+        if self.init.is_none() {
+            anyhow::bail!("container {} is not running", self.record.id);
+        }
+        self.record = self.store.container(&self.record.id)?;
+        if connect {
+            let ep = self
+                .record
+                .host
+                .network
+                .endpoint(network_id)
+                .context("the container's record does not name the network")?;
+            self.net.connect(&self.store, &self.record, &ep)?;
+        } else {
+            self.net.disconnect(&self.store, network_id)?;
+        }
+        self.state.network = self.net.state();
+        self.store
+            .save_container_state(&self.record.id, &self.state)
+    }
+
     /// `pause` and `unpause`, asked by a client: the monitor freezes the
     /// container's cgroup and records the status itself, so that no other
     /// writer of the state (a health result, an exit) can undo it.
@@ -942,54 +1028,6 @@ impl Monitor {
             if pause { "pause" } else { "unpause" },
         );
         self.store.save_container_state(id, &self.state)
-    }
-}
-
-/// Drops the pages of our executable and libraries from our resident
-/// set. The monitor lives as long as its container, but after start-up it
-/// runs only its event loop: the pages of everything else (argument
-/// parsing, the store, the launch path), and those mapped around them by
-/// fault-around, would stay counted against it. Only read-only file
-/// mappings that hold no private (relocated) page are touched: their
-/// content is the file's, so what the loop needs comes back from the page
-/// cache on first use. MADV_RANDOM then stops fault-around from mapping
-/// neighbours of each page the loop touches.
-fn trim_resident_code() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut current: Option<(usize, usize, bool)> = None;
-    let mut candidates = Vec::new();
-    for line in smaps.lines() {
-        let mut fields = line.split_whitespace();
-        let first = fields.next().unwrap_or_default();
-        if let Some((start, end)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            let perms = fields.next().unwrap_or_default();
-            let path = fields.nth(3).unwrap_or_default();
-            let eligible = !perms.contains('w') && path.starts_with('/');
-            current = match (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                (Ok(s), Ok(e)) => Some((s, e, eligible)),
-                _ => None,
-            };
-        } else if first == "Anonymous:" {
-            if let Some((start, end, true)) = current {
-                if fields.next() == Some("0") {
-                    candidates.push((start, end));
-                }
-            }
-        }
-    }
-    for (start, end) in candidates {
-        // SAFETY: each range is a read-only file mapping of ours without
-        // private pages; dropping its pages loses nothing, and MADV_RANDOM
-        // only changes read-ahead.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_RANDOM);
-        }
     }
 }
 

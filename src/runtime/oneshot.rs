@@ -176,6 +176,7 @@ fn record_for(req: &StepRequest) -> ContainerRecord {
             },
             network: crate::model::network::NetworkConfig {
                 mode: req.network.clone(),
+                ..Default::default()
             },
             ..Default::default()
         },
@@ -315,7 +316,12 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
     // Only `--pid/--ipc/--network container:` would read containers' states
     // through the store; a build step has private namespaces.
     let store = crate::store::Store::open(p.store_root.clone(), PathBuf::new()).map_err(setup)?;
-    let launched = launch_in(&store, &p.record, &dirs, io)?;
+    // A step's network is the host's or none (`build --network`): no
+    // ports, no helper; this gives its /etc files and the init's part.
+    let net = super::network::ContainerNetwork::new(&p.record)
+        .and_then(|mut n| n.prepare(&store, &p.record))
+        .map_err(setup)?;
+    let launched = launch_in(&store, &p.record, &dirs, io, &net)?;
     crate::util::signals::wait_exit(launched.pid)
         .context("waiting for the build step")
         .map_err(setup)

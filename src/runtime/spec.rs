@@ -169,25 +169,19 @@ pub(crate) fn check_stop_signal(value: &str, source: &str) -> Result<String> {
     }
 }
 
-/// A `--network` value, if berth can run it: the modes that exist so far.
+/// A `--network` value as a mode: `host`, `none`, `bridge` (`default`),
+/// `container:NAME` or a network's name (which must exist when the
+/// container is created).
 pub(crate) fn check_network(mode: &str) -> Result<NetworkMode> {
     let parsed = NetworkMode::parse(mode);
-    ensure_network_runs(&parsed, mode)?;
-    Ok(parsed)
-}
-
-/// Fails for the modes berth cannot run yet; `as_given` is how the user wrote it.
-pub(crate) fn ensure_network_runs(mode: &NetworkMode, as_given: &str) -> Result<()> {
-    match mode {
-        NetworkMode::Host | NetworkMode::None => Ok(()),
-        NetworkMode::Bridge => bail!(
-            "network {as_given}: private networks are not available yet; use --network host (the \
-             default) or --network none"
-        ),
-        NetworkMode::Container(_) | NetworkMode::Named(_) => {
-            bail!("network {as_given} not found")
+    match &parsed {
+        NetworkMode::Container(c) if c.is_empty() => {
+            bail!("--network container: needs the name or id of a container")
         }
+        NetworkMode::Named(n) => crate::model::network::check_network_name(n)?,
+        _ => {}
     }
+    Ok(parsed)
 }
 
 /// The environment the process starts with: Docker's PATH default and
@@ -316,15 +310,10 @@ mod tests {
     #[test]
     fn networks() {
         assert_eq!(check_network("none").unwrap(), NetworkMode::None);
-        assert!(check_network("default")
-            .unwrap_err()
-            .to_string()
-            .starts_with("network default: private networks"));
-        assert!(check_network("bridge").is_err());
-        assert_eq!(
-            check_network("x").unwrap_err().to_string(),
-            "network x not found"
-        );
+        assert_eq!(check_network("default").unwrap(), NetworkMode::Bridge);
+        assert_eq!(check_network("x").unwrap(), NetworkMode::Named("x".into()));
+        assert!(check_network("container:").is_err());
+        assert!(check_network("a b").is_err());
     }
 }
 

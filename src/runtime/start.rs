@@ -42,6 +42,7 @@ pub(crate) fn launch(
     store: &Store,
     record: &ContainerRecord,
     io: Io,
+    net: &super::network::Launch,
     cgroup_procs: &[std::path::PathBuf],
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
@@ -69,6 +70,7 @@ pub(crate) fn launch(
             cgroup_procs: cgroup_procs.to_vec(),
         },
         io,
+        net,
     )
 }
 
@@ -88,17 +90,20 @@ pub(crate) struct Dirs {
 
 /// The launch itself, shared by containers and build steps
 /// (`oneshot`): everything the init applies (namespaces, mounts, user,
-/// capabilities, security settings) comes from `record`, so both get it.
+/// capabilities, security settings) comes from `record`, so both get it;
+/// `net` is the network's part (`network::ContainerNetwork::prepare`).
 pub(crate) fn launch_in(
     store: &Store,
     record: &ContainerRecord,
     dirs: &Dirs,
     io: Io,
+    net: &super::network::Launch,
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let dir = dirs.dir.clone();
-    let private_net = record.host.network.mode.is_private();
-    crate::mounts::files::write_all(&dir, &record.config.hostname, private_net).map_err(setup)?;
+    let private_net = net.init.is_private();
+    crate::mounts::files::write_files(&dir, &record.config.hostname, &net.hosts, &net.resolv)
+        .map_err(setup)?;
     let overlay = dirs.overlay.clone();
     crate::util::trace::step("hosts, hostname, resolv.conf written; overlay planned");
     let console_socket = match &io {
@@ -112,6 +117,7 @@ pub(crate) fn launch_in(
         container_dir: dir,
         overlay,
         private_net,
+        network: &net.init,
         attach_stdin: dirs.attach_stdin,
         console_socket,
         tty_gid: tty_gid(),

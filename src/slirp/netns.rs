@@ -43,25 +43,34 @@ impl NetnsSockets {
         ty: SockType,
         count: usize,
     ) -> Result<Vec<OwnedFd>> {
+        self.run(move || {
+            (0..count)
+                .map(|_| {
+                    socket(
+                        family,
+                        ty,
+                        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                        None,
+                    )
+                    .context("creating a socket in the container's network namespace")
+                })
+                .collect()
+        })
+    }
+
+    /// Runs `f` in a short-lived thread inside the namespace (making a
+    /// TAP device for `network connect`, sockets for the forwarder) and
+    /// returns its result; the thread has ended when this returns.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
         let ns = self.ns.as_fd();
         std::thread::scope(|s| {
             let worker = std::thread::Builder::new()
                 .name("berth-netns".into())
-                .stack_size(64 * 1024)
-                .spawn_scoped(s, move || -> Result<Vec<OwnedFd>> {
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, move || -> Result<T> {
                     setns(ns, CloneFlags::CLONE_NEWNET)
                         .context("entering the container's network namespace")?;
-                    (0..count)
-                        .map(|_| {
-                            socket(
-                                family,
-                                ty,
-                                SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-                                None,
-                            )
-                            .context("creating a socket in the container's network namespace")
-                        })
-                        .collect()
+                    f()
                 })
                 .context("starting a thread to enter the container's network namespace")?;
             worker

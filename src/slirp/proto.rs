@@ -48,6 +48,14 @@ pub struct NetworkSpec {
     pub dns_upstream: Vec<SocketAddr>,
     #[serde(default = "default_mtu")]
     pub mtu: u32,
+    /// Whether the DNS answers members' names (Docker's default bridge
+    /// does not: only user-defined networks have name resolution).
+    #[serde(default = "yes")]
+    pub resolve_names: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_mtu() -> u32 {
@@ -65,6 +73,7 @@ impl NetworkSpec {
             internal: false,
             dns_upstream: Vec::new(),
             mtu: super::tap::MTU,
+            resolve_names: true,
         }
     }
 
@@ -117,6 +126,11 @@ pub struct MemberSpec {
     /// not reach them (Podman's `allow_host_loopback`).
     #[serde(default)]
     pub allow_host_loopback: bool,
+    /// This member's own resolvers (`--dns` on a user-defined network):
+    /// its queries for names that are not members go there rather than to
+    /// the network's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_upstream: Vec<SocketAddr>,
 }
 
 impl MemberSpec {
@@ -251,6 +265,7 @@ mod tests {
                 ip: "172.18.0.2".parse().unwrap(),
                 mac: "02:42:ac:12:00:02".parse().unwrap(),
                 allow_host_loopback: false,
+                dns_upstream: vec![],
             },
         };
         let file = std::fs::File::open("/proc/self/status").unwrap();
@@ -283,7 +298,7 @@ mod tests {
         let json = r#"{"id":"a1","name":"n","subnet":"10.0.0.0/24","gateway":"10.0.0.1"}"#;
         let n: NetworkSpec = serde_json::from_str(json).unwrap();
         assert_eq!(n.mtu, 65520);
-        assert!(!n.internal);
+        assert!(!n.internal && n.resolve_names);
         let r = serde_json::to_string(&Reply::Error("x".into())).unwrap();
         assert_eq!(r, r#"{"error":"x"}"#);
     }

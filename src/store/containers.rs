@@ -289,13 +289,18 @@ impl Store {
         let _ = std::fs::remove_file(self.stop_mark(id));
     }
 
-    /// Writes a changed record (`update`: limits, restart policy).
+    /// Writes a changed record (`update`: limits, restart policy;
+    /// `network connect`/`disconnect`), unless it was removed meanwhile.
     pub(crate) fn update_container_record(
         &self,
         record: &ContainerRecord,
         _lock: &StoreLock,
     ) -> Result<()> {
-        write_json_atomic(&self.container_dir(&record.id).join("config.json"), record)
+        let path = self.container_dir(&record.id).join("config.json");
+        if !path.exists() {
+            bail!(NoSuchContainer(record.id.clone()));
+        }
+        write_json_atomic(&path, record)
     }
 
     /// Gives the container another name; fails if the name is taken.

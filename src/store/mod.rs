@@ -13,6 +13,7 @@
 //! containers/<id>/          container record, state, upper/ and work/
 //! names/<name>              container name reservations (content: the id)
 //! volumes/<name>/_data      named and anonymous volumes (volume.json beside)
+//! networks/<id>/            network.json and leases/ (see `networks`)
 //! compose/<project>/        secrets and configs compose wrote for a project
 //! tmp/                      work in progress, removed when its owner is gone
 //! notices/<key>             warnings already given for this store (said once)
@@ -34,6 +35,7 @@ pub(crate) mod image_stores;
 pub mod images;
 pub mod layers;
 pub(crate) mod lock;
+pub(crate) mod networks;
 pub(crate) mod placement;
 pub(crate) mod rundir;
 pub(crate) mod skeleton;

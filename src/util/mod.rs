@@ -13,6 +13,7 @@ pub(crate) mod path;
 pub(crate) mod proc;
 pub(crate) mod ram_bytes;
 pub(crate) mod report;
+pub(crate) mod resident;
 pub(crate) mod signals;
 pub(crate) mod spawn;
 pub(crate) mod timestamp;

@@ -378,7 +378,13 @@ fn execute_in(
         });
     }
     if !cx.p.add_hosts.is_empty() {
-        let mut hosts = crate::mounts::files::hosts(HOSTNAME);
+        let mut hosts = crate::runtime::network::etc::hosts(
+            HOSTNAME,
+            &crate::model::NetworkConfig::default(),
+            None,
+            None,
+            false,
+        );
         for (name, ip) in &cx.p.add_hosts {
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }

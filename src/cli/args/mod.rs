@@ -13,6 +13,7 @@ mod create;
 mod files;
 mod image;
 mod limits;
+mod network;
 mod system;
 mod volume;
 
@@ -22,6 +23,7 @@ pub(crate) use create::*;
 pub(crate) use files::*;
 pub(crate) use image::*;
 pub(crate) use limits::*;
+pub(crate) use network::*;
 pub(crate) use system::*;
 pub(crate) use volume::*;
 
@@ -158,6 +160,11 @@ pub(crate) enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Manage berth (disk usage, information, cleaning up)
     #[command(subcommand)]
     System(SystemCommand),
@@ -260,6 +267,8 @@ pub(crate) enum ContainerCommand {
     Pause(PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(PauseArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Remove all stopped containers
     Prune(ContainerPruneArgs),
 }

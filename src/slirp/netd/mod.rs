@@ -331,6 +331,10 @@ impl Netd {
         }
         if failed {
             self.remove_member(slot);
+        } else {
+            // Joins are rare; what served them (JSON, the launch) is not
+            // needed by the switch loop.
+            crate::util::resident::trim_code();
         }
     }
 
@@ -668,7 +672,7 @@ impl Netd {
         if ip == self.spec.gateway {
             // DNS over TCP is forwarded to the upstream resolvers.
             return if dst.port() == 53 && !self.spec.internal {
-                self.upstream.clone()
+                self.upstream_of(from)
             } else {
                 Vec::new()
             };
@@ -736,17 +740,19 @@ impl Netd {
         let Some(mac) = self.joined(from).map(|j| j.mac) else {
             return;
         };
+        let upstream = self.upstream_of(from);
         let answer = dns::parse_query(query).and_then(|q| {
+            // Docker's default bridge resolves no member names.
             let local = self.members.iter().flatten().find_map(|m| {
                 let j = m.joined.as_ref()?;
-                j.names.contains(&q.name).then_some(j.spec.ip)
+                (self.spec.resolve_names && j.names.contains(&q.name)).then_some(j.spec.ip)
             });
             match local {
                 Some(ip) => Some(dns::local_answer(query, &q, ip)),
                 None if self.spec.internal => {
                     Some(dns::error_answer(query, &q, dns::RCODE_REFUSED))
                 }
-                None if self.upstream.is_empty() => {
+                None if upstream.is_empty() => {
                     Some(dns::error_answer(query, &q, dns::RCODE_SERVFAIL))
                 }
                 None => None,
@@ -759,11 +765,19 @@ impl Netd {
             }
             return;
         }
-        if self.spec.internal || self.upstream.is_empty() {
+        if self.spec.internal || upstream.is_empty() {
             return;
         }
-        let upstream = self.upstream[0];
-        self.udp_send(src, dst, upstream, query);
+        self.udp_send(src, dst, upstream[0], query);
+    }
+
+    /// Where member `from`'s DNS queries for other names go: its own
+    /// resolvers (`--dns`) if it has some, else the network's.
+    fn upstream_of(&self, from: usize) -> Vec<SocketAddr> {
+        match self.joined(from) {
+            Some(j) if !j.spec.dns_upstream.is_empty() => j.spec.dns_upstream.clone(),
+            _ => self.upstream.clone(),
+        }
     }
 
     /// Sends a member's datagram through the flow's host socket (made on
@@ -944,7 +958,7 @@ impl Netd {
                  (e.g. `sysctl net.ipv4.ping_group_range=\"0 2147483647\"` as root)",
                 self.spec.name,
                 range.trim(),
-                nix::unistd::getegid()
+                host_gid()
             );
             self.ping_denied_said = true;
         }
@@ -1115,6 +1129,22 @@ fn primary_host_ipv4() -> Option<Ipv4Addr> {
         let ip = ifa.address?.as_sockaddr_in()?.ip();
         (!ip.is_loopback()).then_some(ip)
     })
+}
+
+/// Our group as the host sees it (the helper runs in berth's user
+/// namespace, where it is 0): what ping_group_range must include.
+fn host_gid() -> u32 {
+    let own = nix::unistd::getegid().as_raw();
+    std::fs::read_to_string("/proc/self/gid_map")
+        .ok()
+        .and_then(|map| crate::store::host_id_of(&map, own))
+        .unwrap_or(own)
+}
+
+/// The helper's idea of the host's address (what `host-gateway` reaches
+/// without `allow_host_loopback`).
+pub fn host_address() -> Option<Ipv4Addr> {
+    primary_host_ipv4()
 }
 
 /// For tests: the helper's idea of the host's address.

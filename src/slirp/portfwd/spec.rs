@@ -4,61 +4,9 @@
 //! (`[::1]:8080:80`). As Docker, a host range with one container port
 //! (`8000-8010:80`) means "the first free port of the range".
 
+pub use crate::model::ports::{PortMapping, Proto};
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::net::IpAddr;
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        })
-    }
-}
-
-/// One published port, as asked for.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct PortMapping {
-    /// The host address to listen on; `None`: every address, IPv4 and IPv6.
-    pub host_ip: Option<IpAddr>,
-    /// The host ports to choose from: `(p, p)` for one port, `(a, b)` for
-    /// the first free one of a range, `(0, 0)` for a random port.
-    pub host_ports: (u16, u16),
-    pub container_port: u16,
-    pub proto: Proto,
-}
-
-impl PortMapping {
-    pub fn is_random(&self) -> bool {
-        self.host_ports == (0, 0)
-    }
-}
-
-impl fmt::Display for PortMapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.host_ip {
-            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
-            Some(ip) => write!(f, "{ip}:")?,
-            None => {}
-        }
-        match self.host_ports {
-            (0, 0) if self.host_ip.is_some() => f.write_str(":")?,
-            (0, 0) => {}
-            (a, b) if a == b => write!(f, "{a}:")?,
-            (a, b) => write!(f, "{a}-{b}:")?,
-        }
-        write!(f, "{}/{}", self.container_port, self.proto)
-    }
-}
 
 /// Parses one `-p` value into its mappings (several for a range).
 pub fn parse_publish(value: &str) -> Result<Vec<PortMapping>> {

@@ -31,7 +31,8 @@ impl KernelFlags {
             match ns {
                 SysctlNamespace::Network if !req.network.mode.is_private() => bail!(
                     "sysctl {key:?} not allowed in host network namespace: net.* sysctls need a \
-                     network namespace of the container's own (--network none)"
+                     network namespace of the container's own (the default network, a user-defined \
+                     network or --network none)"
                 ),
                 SysctlNamespace::Ipc if !req.namespaces.ipc.is_private() => bail!(
                     "sysctl {key:?} is not allowed in the hosts ipc namespace: it needs an IPC \
