@@ -23,6 +23,7 @@ mod host_config;
 mod image;
 mod inspect;
 mod inspect_run_flags;
+mod inspect_security;
 mod lifecycle;
 mod network;
 mod output;

@@ -67,6 +67,12 @@ pub(crate) enum Spawned {
 /// outlives us), started with a vfork-style clone (`util::spawn`): a
 /// fork of the CLI would copy its page tables and make the CLI's later
 /// writes copy-on-write faults, about 1 ms on the launch path.
+///
+/// It runs from a read-only view of our binary (selfexe.rs), so that
+/// nothing the container runs can write it through /proc/PID/exe: the
+/// view's few mount calls are made in the clone child before its exec
+/// (system calls only, on strings made before the clone); a sealed copy
+/// where that view cannot be made.
 pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
     let (ours, theirs): (OwnedFd, OwnedFd) = if attached {
         let (a, b) = UnixStream::pair().context("creating a socket pair")?;
@@ -74,14 +80,12 @@ pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
     } else {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?
     };
-    let fd = theirs.as_raw_fd().to_string();
-    crate::util::spawn::Spawn::new("/proc/self/exe")
-        .and_then(|s| s.arg0("berth"))
-        .and_then(|s| s.arg(REEXEC_ARG))
-        .and_then(|s| s.arg(id))
-        .and_then(|s| s.arg(&fd))
-        .and_then(|s| s.arg(if attached { "attached" } else { "detached" }))
-        .and_then(|s| s.keep_fd(&theirs).setsid().spawn())
+    use super::selfexe::MonitorProgram;
+    // The child failed before its exec when `spawn_from` fails: `theirs`
+    // is still ours alone, so the sealed copy can have it.
+    MonitorProgram::bind_view()
+        .and_then(|program| spawn_from(&program, id, attached, &theirs))
+        .or_else(|_| spawn_from(&MonitorProgram::sealed_copy()?, id, attached, &theirs))
         .context("starting the container's monitor")?;
     crate::util::trace::step("monitor spawned");
     drop(theirs);
@@ -98,6 +102,37 @@ pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
     parse_ready(report.context("waiting for the container's monitor")?)?;
     crate::util::trace::step("monitor reported");
     Ok(Spawned::Started)
+}
+
+/// Starts the monitor from `program`, handing it `theirs`.
+fn spawn_from(
+    program: &super::selfexe::MonitorProgram,
+    id: &str,
+    attached: bool,
+    theirs: &OwnedFd,
+) -> Result<()> {
+    let path = program
+        .path
+        .to_str()
+        .context("berth's executable has a path that is not UTF-8")?;
+    let fd = theirs.as_raw_fd().to_string();
+    let view = program.preparation();
+    // In the CLONE_VM child: `make` is unshare and mount calls on a C
+    // string made here, and returns only an OS error (no allocation).
+    let make_view = || view.as_ref().map_or(Ok(()), |v| v.make());
+    let mut spawn = crate::util::spawn::Spawn::new(path)?
+        .arg0("berth")?
+        .arg(REEXEC_ARG)?
+        .arg(id)?
+        .arg(&fd)?
+        .arg(if attached { "attached" } else { "detached" })?
+        .keep_fd(theirs)
+        .setsid();
+    if view.is_some() {
+        spawn = spawn.before_exec(&make_view);
+    }
+    spawn.spawn()?;
+    Ok(())
 }
 
 /// `BERTH_TRACE` lines kept so far, to the command that spawned us.
@@ -143,6 +178,10 @@ pub(crate) fn main(args: &[String]) -> i32 {
     ) else {
         return EXIT_BERTH_ERROR;
     };
+    // Nothing in the container may ptrace us or open our /proc files
+    // (environment, descriptors, executable), whatever it is given; the
+    // processes we fork into it inherit this until they exec.
+    super::nsenter::not_dumpable();
     // SAFETY: the spawner passed this descriptor to us for our own use.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // Ours alone: no process we start inherits it.
@@ -229,6 +268,8 @@ const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 struct HealthTimer {
     next: Option<Instant>,
     running: Option<super::health_probe::Probe>,
+    /// The probes' confinement, compiled at the first probe and reused.
+    confinement: Option<super::security::Confinement>,
 }
 
 impl Monitor {
@@ -267,6 +308,7 @@ impl Monitor {
             health: HealthTimer {
                 next: None,
                 running: None,
+                confinement: None,
             },
             final_message: None,
             trim_at: None,
@@ -909,7 +951,10 @@ impl Monitor {
                     .map(|h| h.status)
                     .unwrap_or_default();
                 let interval = hc.next_interval(self.started.elapsed(), status);
-                match super::health_probe::Probe::start(&self.record, pid, hc) {
+                let record = &self.record;
+                match probe_confinement(&mut self.health.confinement, record)
+                    .and_then(|c| super::health_probe::Probe::start(record, pid, hc, c))
+                {
                     Ok(p) => self.health.running = Some(p),
                     Err(e) => self.health_result(super::health_probe::failed_to_start(&e)),
                 }
@@ -1029,6 +1074,21 @@ impl Monitor {
         );
         self.store.save_container_state(id, &self.state)
     }
+}
+
+/// The confinement of health probes: the container's, compiled at the
+/// first probe and kept for the others.
+fn probe_confinement<'a>(
+    slot: &'a mut Option<super::security::Confinement>,
+    record: &ContainerRecord,
+) -> Result<&'a super::security::Confinement> {
+    if slot.is_none() {
+        *slot = Some(super::security::Confinement::for_container(
+            record,
+            super::security::single_mapping_in(None),
+        )?);
+    }
+    Ok(slot.as_ref().expect("just set"))
 }
 
 enum StreamsOrConsole {

@@ -25,7 +25,8 @@ pub(crate) struct Spawn<'a> {
     /// Descriptors the program inherits, at the same numbers.
     keep: Vec<RawFd>,
     setsid: bool,
-    _life: std::marker::PhantomData<&'a ()>,
+    /// Run in the child before the exec (see [`Spawn::before_exec`]).
+    before_exec: Option<&'a (dyn Fn() -> std::io::Result<()> + Sync)>,
 }
 
 /// What the child shares with us: everything it reads, and where it
@@ -46,7 +47,7 @@ impl<'a> Spawn<'a> {
             argv: vec![cstring(program)?],
             keep: Vec::new(),
             setsid: false,
-            _life: std::marker::PhantomData,
+            before_exec: None,
         })
     }
 
@@ -71,6 +72,16 @@ impl<'a> Spawn<'a> {
     /// The program leads a new session (no controlling terminal).
     pub(crate) fn setsid(mut self) -> Self {
         self.setsid = true;
+        self
+    }
+
+    /// Runs `f` in the child after `setsid` and before the exec; an error
+    /// (its errno) is the spawn's. The child shares our memory and runs
+    /// on a small stack of its own: `f` must make system calls only — no
+    /// allocation, no lock, no write to memory it did not get from its
+    /// caller — with everything it needs made before `spawn`.
+    pub(crate) fn before_exec(mut self, f: &'a (dyn Fn() -> std::io::Result<()> + Sync)) -> Self {
+        self.before_exec = Some(f);
         self
     }
 
@@ -170,6 +181,12 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         }
         if spec.setsid && libc::setsid() < 0 {
             return fail(args);
+        }
+        if let Some(f) = spec.before_exec {
+            if let Err(e) = f() {
+                args.errno = e.raw_os_error().unwrap_or(libc::EINVAL).max(1);
+                libc::_exit(127);
+            }
         }
         for &fd in &spec.keep {
             let flags = libc::fcntl(fd, libc::F_GETFD);
