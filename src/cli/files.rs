@@ -85,10 +85,15 @@ pub(crate) fn export(args: ExportArgs) -> Result<()> {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
             stdout.lock().flush()?;
-            nix::unistd::dup(&stdout).context("duplicating standard output")?
+            // Close-on-exec, as every descriptor berth opens.
+            std::os::fd::AsFd::as_fd(&stdout)
+                .try_clone_to_owned()
+                .context("duplicating standard output")?
         }
     };
-    export_fs(&store, &record, out)
+    export_fs(&store, &record, out)?;
+    crate::runtime::events::container(&store, &record, "export");
+    Ok(())
 }
 
 pub(crate) fn diff(args: DiffArgs) -> Result<()> {

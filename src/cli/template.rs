@@ -60,6 +60,20 @@ thread_local! {
     static ROW_LABELS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// Values being rendered and the JSON `{{json X}}` prints for each,
+    /// when that is not its fields' as they are (`events`: Docker runs the
+    /// template on a Go struct whose JSON names differ from its field
+    /// names, and whose fields keep their declared order).
+    static JSON_SHOWN: RefCell<Vec<(Json, Json)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// For the next executions: `{{json X}}` where X is the first of a pair
+/// prints its second.
+pub(crate) fn set_json_shown(pairs: Vec<(Json, Json)>) {
+    JSON_SHOWN.with(|w| *w.borrow_mut() = pairs);
+}
+
 /// Sets the labels `{{.Label "name"}}` sees for the next executions.
 pub(crate) fn set_row_labels(labels: Vec<(String, String)>) {
     ROW_LABELS.with(|l| *l.borrow_mut() = labels);
@@ -101,6 +115,12 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
         t = t
             .func("json", move |args| {
                 let v = args.first().map(to_json).unwrap_or(Json::Null);
+                let v = JSON_SHOWN.with(|w| {
+                    w.borrow()
+                        .iter()
+                        .find(|(data, _)| *data == v)
+                        .map_or(v.clone(), |(_, shown)| shown.clone())
+                });
                 // A whole row goes through Go's json.Marshal, which escapes
                 // <, > and &; values alone do not.
                 let text = serde_json::to_string(&v).unwrap_or_default();
@@ -166,8 +186,14 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
         if s.is_empty() {
             return Ok(Value::from(s));
         }
-        let l = args.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
-        let r = args.get(2).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
+        // Bounded: a template must not make berth allocate gigabytes.
+        let width = |i: usize| {
+            args.get(i)
+                .and_then(Value::as_int)
+                .unwrap_or(0)
+                .clamp(0, 4096)
+        };
+        let (l, r) = (width(1) as usize, width(2) as usize);
         Ok(Value::from(format!(
             "{}{s}{}",
             " ".repeat(l),
@@ -271,6 +297,10 @@ fn to_json(v: &Value) -> Json {
         Value::Function(_) => Json::Null,
     }
 }
+
+#[cfg(test)]
+#[path = "template_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use crate::model::{
     CreateRequest, HealthOverrides, MountKind, MountOrigin, MountRequest, NetworkMode,
 };
 use crate::runtime::mount_spec;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -92,6 +92,14 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         annotations: Default::default(),
         devices: Default::default(),
         resources: Default::default(),
+        security: crate::runtime::security::config(&crate::runtime::security::Settings {
+            privileged: s.privileged,
+            cap_add: &s.cap_add,
+            cap_drop: &s.cap_drop,
+            security_opt: &security_opts(&s.security_opt, &t.project.working_dir),
+            landlock: false,
+        })
+        .with_context(|| format!("service {:?}", s.name))?,
     };
     if let Some(o) = t.oneoff {
         apply_oneoff(&mut req, o)?;
@@ -102,6 +110,22 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         request: req,
         warnings,
     })
+}
+
+/// `security_opt` with a relative `seccomp=PROFILE` path taken from the
+/// project directory, as every other path of a compose file is, not from
+/// wherever the command was run.
+fn security_opts(opts: &[String], project_dir: &std::path::Path) -> Vec<String> {
+    opts.iter()
+        .map(|o| match o.split_once(['=', ':']) {
+            Some(("seccomp", p))
+                if !["unconfined", "builtin", "default"].contains(&p) && !p.starts_with('/') =>
+            {
+                format!("seccomp={}", project_dir.join(p).display())
+            }
+            _ => o.clone(),
+        })
+        .collect()
 }
 
 /// The error for a field berth does not apply.
@@ -115,14 +139,8 @@ fn unsupported(s: &Service, field: &str, why: &str) -> anyhow::Error {
 /// Fields whose effect berth cannot give (yet): errors, so that a project
 /// never runs differently from what its file says.
 fn refuse_unsupported(s: &Service) -> Result<()> {
-    const SECURITY: &str =
-        "capabilities, privileged mode and security options are not in this build yet";
     const DEVICES: &str = "use devices: (device files) or `berth run --gpus`";
     let checks: &[(&str, bool, &str)] = &[
-        ("cap_add", !s.cap_add.is_empty(), SECURITY),
-        ("cap_drop", !s.cap_drop.is_empty(), SECURITY),
-        ("privileged", s.privileged, SECURITY),
-        ("security_opt", !s.security_opt.is_empty(), SECURITY),
         ("gpus", s.gpus.is_some(), DEVICES),
         (
             "device_cgroup_rules",
@@ -933,6 +951,28 @@ fn apply_oneoff(req: &mut CreateRequest, o: &OneOffOverrides) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seccomp_profiles_are_found_from_the_project_directory() {
+        let opts: Vec<String> = [
+            "seccomp=p.json",
+            "seccomp:/abs.json",
+            "seccomp=unconfined",
+            "no-new-privileges",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            security_opts(&opts, std::path::Path::new("/proj")),
+            [
+                "seccomp=/proj/p.json",
+                "seccomp:/abs.json",
+                "seccomp=unconfined",
+                "no-new-privileges"
+            ]
+        );
+    }
 
     #[test]
     fn entrypoint_lists_split_into_executable_and_arguments() {

@@ -11,7 +11,8 @@ use crate::image::config::{History, ImageConfig};
 use crate::image::layer::{unpack_layer, Notices, UnpackedLayer};
 use crate::image::treetar::{list_dir, WalkOptions, Walker};
 use crate::image::whiteout;
-use crate::model::reference::Reference;
+use crate::model::event::Event;
+use crate::model::reference::{familiar, Reference};
 use crate::model::ContainerRecord;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
@@ -21,13 +22,14 @@ use std::path::{Path, PathBuf};
 
 /// Paths berth creates as mount points in every container; they are not
 /// the container's changes when they are empty.
-const BERTH_MOUNT_POINTS: [&str; 6] = [
+const BERTH_MOUNT_POINTS: [&str; 7] = [
     "proc",
     "sys",
     "dev",
     "etc/hostname",
     "etc/hosts",
     "etc/resolv.conf",
+    "etc/apt/apt.conf.d/00berth-fakeroot",
 ];
 
 /// The mount points berth makes in every container (relative paths).
@@ -263,7 +265,30 @@ pub(crate) fn commit(
         .insert("container".into(), record.id.clone().into());
     let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
 
-    crate::image::layer::record_image(store, layer, &record.layers, &config_bytes, name, created)
+    let id = crate::image::layer::record_image(
+        store,
+        layer,
+        &record.layers,
+        &config_bytes,
+        name.clone(),
+        created,
+    )?;
+    if let Some(n) = &name {
+        store.record_event(&Event::image(&id, &familiar(n), "tag"));
+    }
+    store.record_event(&Event::container(
+        record,
+        "commit",
+        [
+            ("comment", opts.message.clone().unwrap_or_default()),
+            ("imageID", id.clone()),
+            (
+                "imageRef",
+                name.as_deref().map(familiar).unwrap_or_default(),
+            ),
+        ],
+    ));
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ pub(crate) mod du;
 pub(crate) mod fsutil;
 pub(crate) mod humanize;
 pub(crate) mod ids;
+#[cfg(test)]
+pub(crate) mod json_gen;
 pub(crate) mod openat2;
 pub(crate) mod path;
 pub(crate) mod proc;
@@ -15,4 +17,6 @@ pub(crate) mod ram_bytes;
 pub(crate) mod report;
 pub(crate) mod resident;
 pub(crate) mod signals;
+pub(crate) mod spawn;
 pub(crate) mod timestamp;
+pub(crate) mod trace;

@@ -166,6 +166,11 @@ pub(crate) fn load(
             });
         }
         store.save_images(&index, &lock)?;
+        for image in &loaded {
+            store.record_event(&crate::model::event::Event::image(
+                &image.id, &image.id, "load",
+            ));
+        }
         return Ok(loaded);
     }
     bail!("the image's layers keep being removed by other berth commands while loading; try again")
@@ -364,3 +369,7 @@ fn resolve_manifest(
 #[cfg(test)]
 #[path = "load_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "load_props.rs"]
+mod props;
