@@ -457,9 +457,9 @@ fn service_settings_reach_the_container() {
     ]);
         assert_eq!(seen.trim(), r#"{"team":"lab"} 3 {"max-size":"1m"}"#);
 
-        // What `run` refuses, compose refuses too, naming the service.
-        let bad =
-            "services:\n  k:\n    image: busybox\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
+        // What `run` refuses, compose refuses too, naming the service
+        // (net.* sysctls on the host's network).
+        let bad = "services:\n  k:\n    image: busybox\n    network_mode: host\n    sysctls:\n      net.ipv4.ip_forward: \"1\"\n";
         std::fs::write(dir.join("compose.yaml"), bad).unwrap();
         let out = compose(&b, &dir, &["up", "-d"]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -688,6 +688,192 @@ configs:
         }
         compose_ok(&b, &dir, &["down"]);
         assert!(!b.root.join("compose").join("sec").exists());
+    }
+}
+
+/// A port of the host that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /` on 127.0.0.1:PORT from the host, retried while the server
+/// starts: the body.
+fn http_get_until(port: u16) -> String {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        if let Ok(text) = answer {
+            if let Some((_, body)) = text.split_once("\r\n\r\n") {
+                return body.to_string();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "127.0.0.1:{port} never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// busybox httpd serving `text` on `port`, stopping at once on SIGTERM.
+fn httpd(text: &str, port: u16) -> String {
+    service_sh(&format!(
+        "mkdir -p /www && echo {text} > /www/index.html && httpd -p {port} -h /www"
+    ))
+}
+
+#[test]
+fn services_reach_each_other_by_name_and_publish_ports() {
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let external = format!("ext-{}", user.name);
+        let _ = b.cmd(&["network", "rm", &external]);
+        b.ok(&["network", "create", &external]);
+        let port = free_port();
+        let text = format!(
+            "services:
+  db:
+    image: busybox
+    command: {db}
+    networks:
+      back:
+        aliases: [database]
+  web:
+    image: busybox
+    command: {web}
+    depends_on: [db]
+    networks: [default, back, shared]
+    ports: [\"{port}:8080\"]
+  side:
+    image: busybox
+    command: {side}
+    network_mode: service:web
+  alone:
+    image: busybox
+    command: {side}
+    network_mode: none
+networks:
+  back: {{}}
+  shared:
+    external: true
+    name: {external}
+",
+            db = httpd("db-page", 5432),
+            web = httpd("web-page", 8080),
+            side = service_sh("true"),
+        );
+        let dir = project(&b, "netp", &[("compose.yaml", &text)]);
+        let (_, err) = compose_ok(&b, &dir, &["up", "-d"]);
+        for want in [
+            "Network netp_default  Created",
+            "Network netp_back  Created",
+        ] {
+            assert!(err.contains(want), "{want:?} missing from:\n{err}");
+        }
+        assert!(!err.contains(&format!("Network {external}")), "{err}");
+        let nets = b.ok(&["network", "ls", "--format", "{{.Name}}"]);
+        for want in ["netp_default", "netp_back"] {
+            assert!(nets.lines().any(|l| l == want), "{want} missing:\n{nets}");
+        }
+        let labels = b.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{json .Labels}}",
+            "netp_back",
+        ]);
+        assert!(
+            labels.contains("\"com.docker.compose.project\":\"netp\""),
+            "{labels}"
+        );
+        assert!(
+            labels.contains("\"com.docker.compose.network\":\"back\""),
+            "{labels}"
+        );
+
+        // web reaches db by its service name and by its alias, on the
+        // network they share.
+        let fetch = |from: &str, url: &str| {
+            compose(&b, &dir, &["exec", "-T", from, "sh", "-c",
+                &format!("for i in $(seq 50); do timeout 5 wget -q -O- {url} && exit 0; sleep 0.2; done; exit 1")])
+        };
+        for url in [
+            "http://db:5432/",
+            "http://database:5432/",
+            "http://netp-db-1:5432/",
+        ] {
+            let out = fetch("web", url);
+            assert_eq!(stdout(&out), "db-page\n", "web -> {url}: {}", show(&out));
+        }
+        // db is not on the default network, where only web is: web's name
+        // resolves there for services of the default network only.
+        let out = compose(
+            &b,
+            &dir,
+            &[
+                "exec",
+                "-T",
+                "db",
+                "sh",
+                "-c",
+                "timeout 5 wget -q -O- http://web:8080/",
+            ],
+        );
+        assert_eq!(
+            stdout(&out),
+            "web-page\n",
+            "db -> web on back: {}",
+            show(&out)
+        );
+        // network_mode service:web shares web's namespace; none has no eth0.
+        let out = fetch("side", "http://127.0.0.1:8080/");
+        assert_eq!(
+            stdout(&out),
+            "web-page\n",
+            "side -> localhost: {}",
+            show(&out)
+        );
+        let out = compose(&b, &dir, &["exec", "-T", "alone", "cat", "/proc/net/dev"]);
+        assert_success(&out, "reading alone's interfaces");
+        assert!(!stdout(&out).contains("eth0"), "{}", stdout(&out));
+
+        // The published port answers from the host; `port` and `ps` say where.
+        assert_eq!(http_get_until(port), "web-page\n");
+        let (out, _) = compose_ok(&b, &dir, &["port", "web", "8080"]);
+        assert_eq!(out, format!("0.0.0.0:{port}\n"));
+        let (out, _) = compose_ok(&b, &dir, &["ps", "--format", "json", "web"]);
+        assert!(out.contains(&format!("\"PublishedPort\":{port}")), "{out}");
+        // Go's JSON writes `>` as \u003e.
+        assert!(
+            out.contains(&format!("0.0.0.0:{port}-\\u003e8080/tcp")),
+            "{out}"
+        );
+
+        // down removes the project's networks, not the external one.
+        let (_, err) = compose_ok(&b, &dir, &["down"]);
+        for want in [
+            "Network netp_default  Removed",
+            "Network netp_back  Removed",
+        ] {
+            assert!(err.contains(want), "{want:?} missing from:\n{err}");
+        }
+        let nets = b.ok(&["network", "ls", "--format", "{{.Name}}"]);
+        assert!(!nets.contains("netp_"), "{nets}");
+        assert!(nets.lines().any(|l| l == external), "{nets}");
+        b.ok(&["network", "rm", &external]);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     }
 }
 

@@ -98,7 +98,7 @@ fn open(args: &ComposeArgs, services: &[String]) -> Result<(Store, Project)> {
 
 pub(crate) fn down(args: &ComposeArgs, a: &A::DownArgs) -> Result<()> {
     let (store, project) = open(args, &a.services)?;
-    crate::userns::enter()?;
+    ops::enter_user_namespace(&store, &project)?;
     let opts = DownOptions {
         services: a.services.clone(),
         remove_orphans: a.remove_orphans
@@ -366,7 +366,7 @@ fn ps_row(
         m.insert("Service".into(), json!(c.service()));
         m.insert("Health".into(), json!(health));
         m.insert("ExitCode".into(), json!(exit_code));
-        m.insert("Publishers".into(), json!([]));
+        m.insert("Publishers".into(), publishers(c));
         m.insert("Image".into(), json!(c.record.image));
         m.insert(
             "ID".into(),
@@ -657,15 +657,61 @@ pub(crate) fn top(args: &ComposeArgs, a: &A::ServicesArgs) -> Result<()> {
 pub(crate) fn port(args: &ComposeArgs, a: &A::PortArgs) -> Result<()> {
     let (store, project) = open(args, std::slice::from_ref(&a.service))?;
     let c = running_container(&store, &project, &a.service, a.index)?;
-    // Until berth has user-defined networks, containers share the host's
-    // network: nothing is published, as on Docker's host network.
-    let _ = c;
-    Err(fail(anyhow!(
-        "no port {}/{} for container {}: berth has no published ports in this build (services use the host's network)",
-        a.private_port,
-        a.protocol,
-        a.service
-    )))
+    let proto = crate::model::ports::Proto::parse(&a.protocol.to_ascii_lowercase())
+        .ok_or_else(|| fail(anyhow!("invalid protocol {:?}: tcp or udp", a.protocol)))?;
+    let bindings: Vec<_> = c
+        .state
+        .network
+        .ports
+        .iter()
+        .filter(|b| b.container_port == a.private_port && b.proto == proto)
+        .collect();
+    // Compose prints one address: the IPv4 binding before the IPv6 one.
+    match bindings
+        .iter()
+        .find(|b| b.host_ip.is_ipv4())
+        .or(bindings.first())
+    {
+        Some(b) => {
+            println!("{}", b.host());
+            Ok(())
+        }
+        None => Err(fail(anyhow!(
+            "no port {}/{} for container {}",
+            a.private_port,
+            a.protocol,
+            c.name()
+        ))),
+    }
+}
+
+/// Compose's `Publishers` of a `ps --format json` row: each published
+/// port as bound.
+fn publishers(c: &Container) -> Json {
+    if !c.status().is_active() {
+        return json!([]);
+    }
+    let mut list: Vec<Json> = c
+        .state
+        .network
+        .ports
+        .iter()
+        .map(|b| {
+            json!({
+                "URL": b.host_ip.to_string(),
+                "TargetPort": b.container_port,
+                "PublishedPort": b.host_port,
+                "Protocol": b.proto.to_string(),
+            })
+        })
+        .collect();
+    list.sort_by_key(|p| {
+        (
+            p["TargetPort"].as_u64(),
+            p["URL"].as_str().map(String::from),
+        )
+    });
+    Json::Array(list)
 }
 
 pub(crate) fn images(args: &ComposeArgs, a: &A::ImagesArgs) -> Result<()> {

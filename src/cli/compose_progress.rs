@@ -11,6 +11,7 @@ use crate::compose::progress::{Event, Progress, Status};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 /// `--progress`.
@@ -98,18 +99,20 @@ struct Live {
     warnings: Vec<String>,
 }
 
-/// The display of one compose command's events.
+/// The display of one compose command's events. Threads that stop or
+/// remove containers side by side send their events to the same display:
+/// the block is behind a mutex, and each event is printed whole.
 pub struct Display {
     mode: Mode,
-    live: RefCell<Live>,
-    warned: RefCell<BTreeSet<String>>,
+    live: Mutex<Live>,
+    warned: Mutex<BTreeSet<String>>,
 }
 
 impl Display {
     pub fn new(mode: Mode, title: &str) -> Display {
         Display {
             mode,
-            live: RefCell::new(Live {
+            live: Mutex::new(Live {
                 title: title.to_string(),
                 ids: Vec::new(),
                 lines: Default::default(),
@@ -119,13 +122,19 @@ impl Display {
                 tail: Vec::new(),
                 warnings: Vec::new(),
             }),
-            warned: RefCell::new(BTreeSet::new()),
+            warned: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// The block (a thread that panicked while holding it left it whole
+    /// enough to draw).
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ends the display: the block drawn a last time, then what waited.
     pub fn done(&self) {
-        let mut live = self.live.borrow_mut();
+        let mut live = self.live();
         if self.mode == Mode::Tty && !live.ids.is_empty() {
             draw(&mut live);
         }
@@ -156,8 +165,10 @@ impl Progress for Display {
         match self.mode {
             Mode::Quiet => {}
             Mode::Plain => {
-                // Go's Fprintln of ("", ID, Text, StatusText).
-                eprintln!(" {} {} {}", e.id, e.text, e.status_text);
+                // Go's Fprintln of ("", ID, Text, StatusText), in one write
+                // so that lines of threads do not mix.
+                let line = format!(" {} {} {}\n", e.id, e.text, e.status_text);
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
             Mode::Json => {
                 let mut m = serde_json::Map::new();
@@ -173,7 +184,7 @@ impl Progress for Display {
                 eprintln!("{}", serde_json::Value::Object(m));
             }
             Mode::Tty => {
-                let mut live = self.live.borrow_mut();
+                let mut live = self.live();
                 let now = Instant::now();
                 match live.lines.get_mut(&e.id) {
                     Some(line) => {
@@ -207,15 +218,20 @@ impl Progress for Display {
             Mode::Quiet => {}
             Mode::Json => eprintln!("{}", serde_json::json!({"tail": true, "text": msg})),
             Mode::Plain => eprintln!("{msg}"),
-            Mode::Tty => self.live.borrow_mut().tail.push(msg.to_string()),
+            Mode::Tty => self.live().tail.push(msg.to_string()),
         }
     }
 
     fn warning(&self, msg: &str) {
-        if !self.warned.borrow_mut().insert(msg.to_string()) {
+        let fresh = self
+            .warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(msg.to_string());
+        if !fresh {
             return;
         }
-        let mut live = self.live.borrow_mut();
+        let mut live = self.live();
         if self.mode == Mode::Tty && live.drawn > 0 {
             live.warnings.push(msg.to_string());
         } else {
@@ -227,7 +243,7 @@ impl Progress for Display {
         if self.mode != Mode::Tty {
             return;
         }
-        let mut live = self.live.borrow_mut();
+        let mut live = self.live();
         if live.ids.is_empty() {
             return;
         }

@@ -64,6 +64,7 @@ pub(crate) fn create(
 ) -> Result<()> {
     check_names(project)?;
     let image_ids = images::ensure(store, project, &opts.images, events)?;
+    super::networks::ensure_networks(store, project, events)?;
     resources::ensure_volumes(store, project, events)?;
     let generated = resources::generated_files(store, project)?;
     let observed = observed::containers(store, &project.name, OneOff::Include, &[])?;
@@ -167,8 +168,19 @@ pub(crate) fn stop_and_remove(
     volumes: bool,
     events: &dyn Progress,
 ) -> Result<()> {
-    let id = progress::container_id(c.name());
     stop_container(store, c, timeout, events)?;
+    remove_stopped(store, c, volumes, events)
+}
+
+/// Removes a container `stop_container` stopped, with Compose's events
+/// (with `volumes`, the anonymous volumes it took over too).
+pub(crate) fn remove_stopped(
+    store: &Store,
+    c: &Container,
+    volumes: bool,
+    events: &dyn Progress,
+) -> Result<()> {
+    let id = progress::container_id(c.name());
     events.event(progress::removing(&id));
     let record = match store.container(c.id()) {
         Ok(r) => r,

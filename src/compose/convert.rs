@@ -803,53 +803,89 @@ fn inherit_anonymous_volumes(s: &Service, old: &ContainerRecord, out: &mut Vec<M
     }
 }
 
-/// The service's network. Until berth has user-defined networks, services
-/// share the host's network (berth's default): `network_mode: host` and
-/// `none` work; names of services do not resolve, and nothing is
-/// published.
-fn network(t: &Target, warnings: &mut Vec<String>) -> Result<NetworkConfig> {
+/// The service's network, as Docker Compose wires it: `network_mode`
+/// (`host`, `none`, `bridge`, `service:NAME` — that service's first
+/// container —, `container:NAME`), else the project networks it is on,
+/// where its service name and aliases resolve; `ports` (for `compose
+/// run` only with `--service-ports`), `expose`, `extra_hosts`, `dns*`.
+fn network(t: &Target, _warnings: &mut Vec<String>) -> Result<NetworkConfig> {
     let s = t.service;
-    const NETWORKS: &str = "berth has no user-defined networks in this build yet";
-    let mode = match s.network_mode.as_str() {
-        "host" => NetworkMode::Host,
-        "none" => NetworkMode::None,
+    let mut cfg = NetworkConfig::default();
+    match s.network_mode.as_str() {
         "" => {
-            let only_default = s.networks.keys().all(|k| k == "default")
-                && s.networks
-                    .values()
-                    .all(|n| n.as_ref().is_none_or(|n| *n == Default::default()));
-            if !only_default {
-                return Err(unsupported(s, "networks", NETWORKS));
-            }
-            let service_ports = t.oneoff.is_none_or(|o| o.service_ports);
-            if service_ports && !s.ports.is_empty() {
-                return Err(unsupported(s, "ports", NETWORKS));
-            }
-            warnings.push(format!(
-                "project {:?}: services use the host's network: {NETWORKS}, so services do not reach each other by name",
-                t.project.name
-            ));
-            NetworkMode::Host
+            cfg.endpoints = super::networks::endpoints(t.project, s)?;
+            cfg.mode = match cfg.endpoints.first() {
+                Some(first) => NetworkMode::Named(first.network.clone()),
+                // No network at all (`networks: {}` is the default one):
+                // loopback only, as a container on no network.
+                None => NetworkMode::None,
+            };
         }
-        other => return Err(unsupported(s, &format!("network_mode {other:?}"), NETWORKS)),
-    };
+        mode => {
+            if !s.networks.is_empty() {
+                bail!(
+                    "service {:?}: network_mode and networks cannot be combined",
+                    s.name
+                );
+            }
+            cfg.mode = match mode.strip_prefix("service:") {
+                Some(other) => {
+                    let Some(o) = t.project.service(other) else {
+                        bail!(
+                            "service {:?}: network_mode: service {other:?} is not a service of the project",
+                            s.name
+                        );
+                    };
+                    NetworkMode::Container(t.project.container_name(o, 1))
+                }
+                None => NetworkMode::parse(mode),
+            };
+            if let NetworkMode::Named(n) = &cfg.mode {
+                // A network of berth's by its own name, as `run --network`.
+                cfg.endpoints = vec![crate::model::network::EndpointConfig {
+                    network: n.clone(),
+                    ..Default::default()
+                }];
+            }
+        }
+    }
+    let service_ports = t.oneoff.is_none_or(|o| o.service_ports);
+    if service_ports {
+        for p in &s.ports {
+            cfg.publish.push(super::networks::port_mapping(s, p)?);
+        }
+    }
+    for e in &s.expose.0 {
+        cfg.exposed.extend(
+            crate::model::ports::expand_expose(e)
+                .map_err(|e| anyhow!("service {:?}: expose: {e:#}", s.name))?,
+        );
+    }
+    for h in s.extra_hosts.as_list(":") {
+        crate::runtime::network::etc::check_extra_host(&h)
+            .map_err(|e| anyhow!("service {:?}: extra_hosts: {e:#}", s.name))?;
+        cfg.extra_hosts.push(h);
+    }
+    for d in &s.dns.0 {
+        d.parse::<std::net::IpAddr>()
+            .map_err(|_| anyhow!("service {:?}: dns: {d:?} is not an IP address", s.name))?;
+        cfg.dns.push(d.clone());
+    }
+    cfg.dns_search = s.dns_search.0.clone();
+    cfg.dns_options = s.dns_opt.clone();
     for (field, set) in [
         ("links", !s.links.is_empty()),
         ("external_links", !s.external_links.is_empty()),
-        ("extra_hosts", !s.extra_hosts.0.is_empty()),
-        ("dns", !s.dns.0.is_empty()),
-        ("dns_search", !s.dns_search.0.is_empty()),
-        ("dns_opt", !s.dns_opt.is_empty()),
-        ("mac_address", !s.mac_address.is_empty()),
     ] {
         if set {
-            return Err(unsupported(s, field, NETWORKS));
+            return Err(unsupported(
+                s,
+                field,
+                "services reach each other by service name on the project's networks (use aliases for other names)",
+            ));
         }
     }
-    Ok(NetworkConfig {
-        mode,
-        ..Default::default()
-    })
+    Ok(cfg)
 }
 
 /// `restart`, and `deploy.restart_policy` over it, as Compose.
@@ -904,8 +940,10 @@ fn apply_oneoff(req: &mut CreateRequest, o: &OneOffOverrides) -> Result<()> {
         // Docker refuses --rm with a restart policy; compose run drops it.
         req.lifecycle.restart = RestartPolicy::No;
     }
-    if !o.publish.is_empty() {
-        bail!("publishing ports (-p) needs user-defined networks, which this build of berth does not have yet");
+    for p in &o.publish {
+        req.network
+            .publish
+            .extend(crate::slirp::portfwd::parse_publish(p).map_err(|e| anyhow!("-p {p}: {e:#}"))?);
     }
     Ok(())
 }

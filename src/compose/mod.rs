@@ -46,6 +46,7 @@ pub mod labels;
 pub mod loader;
 pub mod logs;
 pub mod merge;
+pub mod networks;
 pub mod node;
 pub mod observed;
 pub mod oneoff;

@@ -77,6 +77,7 @@ pub(crate) fn prepare(
     let mut own = project.clone();
     own.model.services.retain(|n, _| *n == opts.service);
     let ids = images::ensure(store, &own, &opts.images, events)?;
+    super::networks::ensure_networks(store, &own, events)?;
     resources::ensure_volumes(store, &own, events)?;
     let generated = resources::generated_files(store, &own)?;
     if !opts.no_deps {

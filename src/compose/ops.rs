@@ -1,6 +1,12 @@
 //! The commands that act on a project's existing containers: `stop`,
 //! `kill`, `restart`, `pause`, `unpause`, `rm` and `down`, with Compose's
 //! ordering (stop in reverse dependency order) and events.
+//!
+//! `stop` and `down` go level by level (the services nothing left running
+//! depends on first); the containers of one level stop side by side, each
+//! in a thread of its own, and `down` removes each container in a thread
+//! as soon as it stopped, while the next level stops. Threads, not an async
+//! runtime: a stop is a wait on a process.
 
 use super::converge::{self, stop_grace_period};
 use super::observed::{self, Container, OneOff};
@@ -11,6 +17,7 @@ use crate::runtime::lifecycle::{self, RemoveOptions};
 use crate::store::Store;
 use anyhow::Result;
 use nix::sys::signal::Signal;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The services in reverse dependency order, limited to `selected`
@@ -28,6 +35,61 @@ fn reverse_order<'a>(project: &'a Project, selected: &[String]) -> Result<Vec<&'
         .collect())
 }
 
+/// The selected services (empty: all) in the order they stop, grouped
+/// in levels: a service's level is one more than the highest level of
+/// the services that depend on it (0 when none does), so that every
+/// service stops after all its dependents and those of a level can stop
+/// at once.
+fn stop_levels<'a>(project: &'a Project, selected: &[String]) -> Result<Vec<Vec<&'a str>>> {
+    let order = reverse_order(project, selected)?;
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, s) in order.iter().enumerate() {
+        // Dependents come first in `order`: theirs are known.
+        let l = order[..i]
+            .iter()
+            .filter(|t| {
+                project
+                    .service(t)
+                    .is_some_and(|t| t.depends_on.contains_key(*s))
+            })
+            .map(|t| level[t] + 1)
+            .max()
+            .unwrap_or(0);
+        level.insert(s, l);
+    }
+    let depth = level.values().max().map_or(0, |m| m + 1);
+    let mut levels = vec![Vec::new(); depth];
+    for s in order {
+        levels[level[s]].push(s);
+    }
+    Ok(levels)
+}
+
+/// The result of a thread (its panic goes on in the caller).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Runs `act` on each item in a thread of its own and waits for all; the
+/// first error.
+fn side_by_side<T: Sync>(items: &[T], act: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
+    let act = &act;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.iter().map(|i| scope.spawn(move || act(i))).collect();
+        let mut first = Ok(());
+        for h in handles {
+            if let Err(e) = joined(h) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    })
+}
+
 /// A service's stop timeout: `-t`, else its `stop_grace_period`.
 fn timeout_for(project: &Project, service: &str, flag: Option<Duration>) -> Option<Duration> {
     flag.or_else(|| project.service(service).and_then(stop_grace_period))
@@ -40,16 +102,18 @@ pub(crate) fn stop(
     project: &Project,
     services: &[String],
     timeout: Option<Duration>,
-    events: &dyn Progress,
+    events: &(dyn Progress + Sync),
 ) -> Result<()> {
     let containers = observed::containers(store, &project.name, OneOff::Exclude, &[])?;
-    for service in reverse_order(project, services)? {
-        for c in containers.iter().filter(|c| c.service() == service) {
-            if !c.status().is_active() {
-                continue;
-            }
-            converge::stop_container(store, c, timeout_for(project, service, timeout), events)?;
-        }
+    for level in stop_levels(project, services)? {
+        let batch: Vec<&Container> = containers
+            .iter()
+            .filter(|c| level.contains(&c.service()) && c.status().is_active())
+            .collect();
+        side_by_side(&batch, |c| {
+            let t = timeout_for(project, c.service(), timeout);
+            converge::stop_container(store, c, t, events)
+        })?;
     }
     Ok(())
 }
@@ -203,6 +267,28 @@ pub(crate) fn remove(
     Ok(())
 }
 
+/// Enters berth's user namespace for a command that removes the project's
+/// containers: the one a running container's monitor is in when there is
+/// such a container (joined, with the same id mapping: no newuidmap and
+/// newgidmap processes to run, several milliseconds of a quick `down`),
+/// else a new one.
+/// Before any thread exists.
+pub(crate) fn enter_user_namespace(store: &Store, project: &Project) -> Result<()> {
+    if !crate::userns::is_real_root() && !nix::unistd::Uid::effective().is_root() {
+        let containers = observed::containers(store, &project.name, OneOff::Include, &[])?;
+        for c in containers.iter().filter(|c| c.status().is_active()) {
+            let Ok(monitor) = c.state.monitor().open() else {
+                continue;
+            };
+            let what = format!("the monitor of container {}", c.name());
+            if crate::userns::join(&monitor, &what).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    crate::userns::enter()
+}
+
 /// `down`'s flags.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DownOptions {
@@ -223,15 +309,15 @@ pub(crate) enum RemoveImages {
 }
 
 /// `down`: the containers in reverse dependency order (orphans too with
-/// `--remove-orphans`), then with `-v` the project's volumes, with `--rmi`
-/// its images, and the files compose wrote for it. False when there was
+/// `--remove-orphans`), then the project's networks, with `-v` its
+/// volumes, with `--rmi` its images, and the files compose wrote for it. False when there was
 /// nothing to remove.
 pub(crate) fn down(
     store: &Store,
     project: &Project,
     opts: &DownOptions,
     rmi: &dyn Fn(&str) -> Result<ImageRemoval>,
-    events: &dyn Progress,
+    events: &(dyn Progress + Sync),
 ) -> Result<bool> {
     let oneoff = if opts.remove_orphans {
         OneOff::Include
@@ -240,28 +326,33 @@ pub(crate) fn down(
     };
     let containers = observed::containers(store, &project.name, oneoff, &[])?;
     let mut found = !containers.is_empty();
-    for service in reverse_order(project, &opts.services)? {
-        for c in containers
-            .iter()
-            .filter(|c| c.service() == service && !c.is_oneoff())
-        {
-            converge::stop_and_remove(
-                store,
-                c,
-                timeout_for(project, service, opts.timeout),
-                opts.volumes,
-                events,
-            )?;
-        }
-    }
+    let mut batches: Vec<Vec<(&Container, Option<Duration>, bool)>> =
+        stop_levels(project, &opts.services)?
+            .into_iter()
+            .map(|level| {
+                containers
+                    .iter()
+                    .filter(|c| level.contains(&c.service()) && !c.is_oneoff())
+                    .map(|c| {
+                        (
+                            c,
+                            timeout_for(project, c.service(), opts.timeout),
+                            opts.volumes,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
     if opts.remove_orphans {
-        for c in containers
-            .iter()
-            .filter(|c| converge::is_orphan(project, c))
-        {
-            converge::stop_and_remove(store, c, opts.timeout, false, events)?;
-        }
+        batches.push(
+            containers
+                .iter()
+                .filter(|c| converge::is_orphan(project, c))
+                .map(|c| (c, opts.timeout, false))
+                .collect(),
+        );
     }
+    stop_and_remove_in_levels(store, &batches, events)?;
     // Only a whole project's resources go (`down SERVICE` keeps them).
     if !opts.services.is_empty() {
         return Ok(found);
@@ -271,6 +362,9 @@ pub(crate) fn down(
             found = true;
             remove_image(&image, rmi, events)?;
         }
+    }
+    for name in super::networks::project_networks(store, project)? {
+        found |= super::networks::remove_network(store, &name, events)?;
     }
     if opts.volumes {
         let mut names: Vec<String> = project
@@ -295,6 +389,52 @@ pub(crate) fn down(
     }
     store.remove_compose_files(&project.name)?;
     Ok(found)
+}
+
+/// Stops the containers batch after batch, those of a batch side by side,
+/// and removes each (with its anonymous volumes when its flag says so)
+/// as soon as it stopped, while the next batch stops. A failed stop ends
+/// the stopping (dependencies of a container still running keep running);
+/// the removals under way finish. The first error.
+fn stop_and_remove_in_levels(
+    store: &Store,
+    batches: &[Vec<(&Container, Option<Duration>, bool)>],
+    events: &(dyn Progress + Sync),
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let mut removals = Vec::new();
+        let mut first = Ok(());
+        for batch in batches {
+            let stops: Vec<_> = batch
+                .iter()
+                .map(|&(c, timeout, volumes)| {
+                    let stop =
+                        scope.spawn(move || converge::stop_container(store, c, timeout, events));
+                    (c, volumes, stop)
+                })
+                .collect();
+            for (c, volumes, stop) in stops {
+                match joined(stop) {
+                    Ok(()) => removals.push(
+                        scope.spawn(move || converge::remove_stopped(store, c, volumes, events)),
+                    ),
+                    Err(e) if first.is_ok() => first = Err(e),
+                    Err(_) => {}
+                }
+            }
+            if first.is_err() {
+                break;
+            }
+        }
+        for removal in removals {
+            if let Err(e) = joined(removal) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    })
 }
 
 /// Compose's image pruner: `local` takes the images built for services
@@ -340,4 +480,49 @@ fn remove_image(
         )),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::{LoadOptions, Selection};
+
+    fn project(yaml: &str) -> Project {
+        let opts = LoadOptions {
+            files: vec!["-".into()],
+            project_name: Some("p".into()),
+            interpolate: true,
+            cwd: std::env::temp_dir(),
+            stdin: Some(yaml.into()),
+            ..LoadOptions::default()
+        };
+        Project::load(&opts, &Selection::default()).unwrap()
+    }
+
+    #[test]
+    fn dependents_stop_a_level_before_their_dependencies() {
+        let p = project(
+            "services:
+  web: {image: x, depends_on: [api, cache]}
+  api: {image: x, depends_on: [db]}
+  worker: {image: x, depends_on: [db]}
+  cache: {image: x}
+  db: {image: x}
+",
+        );
+        let mut levels = stop_levels(&p, &[]).unwrap();
+        for l in &mut levels {
+            l.sort();
+        }
+        assert_eq!(
+            levels,
+            vec![vec!["web", "worker"], vec!["api", "cache"], vec!["db"]]
+        );
+        // `down api db`: only those, still in order.
+        let selected = ["db".to_string(), "api".to_string()];
+        assert_eq!(
+            stop_levels(&p, &selected).unwrap(),
+            vec![vec!["api"], vec!["db"]]
+        );
+    }
 }

@@ -57,7 +57,8 @@ impl Event {
     }
 }
 
-/// The receiver of a command's events (the CLI's display).
+/// The receiver of a command's events (the CLI's display). Commands that
+/// stop and remove containers side by side take one that is `Sync` too.
 pub(crate) trait Progress {
     fn event(&self, e: Event);
     /// A message printed after the events (`WARNING: Some service image(s)

@@ -232,19 +232,72 @@ pub(crate) fn stop(
         super::events::killed(store, record, signal);
     }
     let deadline = timeout.map(|t| Instant::now() + t);
-    while store.observed_state(&record.id)?.status.is_running() {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            if init.signal(Signal::SIGKILL).is_ok() {
-                super::events::killed(store, record, Signal::SIGKILL);
-            }
-            wait_until_stopped(store, &record.id)?;
-            break;
+    if !wait_for_exit(store, &record.id, &state, deadline)? {
+        if init.signal(Signal::SIGKILL).is_ok() {
+            super::events::killed(store, record, Signal::SIGKILL);
         }
-        std::thread::sleep(Duration::from_millis(10));
+        wait_until_stopped(store, &record.id)?;
     }
     wait_for_ports_released(record, monitor);
     super::events::container(store, record, "stop");
     Ok(())
+}
+
+/// Waits until the container no longer runs, or until `deadline`; false
+/// when the deadline came first. It sleeps on pidfds of the container's
+/// init and of its monitor (a pidfd becomes readable when its process
+/// exits) rather than on a clock, so that a stop returns as soon as the
+/// monitor has recorded the exit: once the init is gone, that takes the
+/// monitor a moment, and the state is looked at every millisecond.
+fn wait_for_exit(
+    store: &Store,
+    id: &str,
+    state: &crate::model::ContainerState,
+    deadline: Option<Instant>,
+) -> Result<bool> {
+    use std::os::fd::AsRawFd;
+    // None: gone (or never there to open).
+    let mut init = state.process().open().ok();
+    let mut monitor = state.monitor().open().ok();
+    loop {
+        if !store.observed_state(id)?.status.is_running() {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Ok(false);
+        }
+        // With the init alive, its exit wakes us (at the latest every
+        // 100 ms, in case the state changed another way).
+        let mut wait = if init.is_some() {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(1)
+        };
+        if let Some(d) = deadline {
+            wait = wait.min(d - now);
+        }
+        let mut fds: Vec<libc::pollfd> = [&init, &monitor]
+            .iter()
+            .map(|fd| libc::pollfd {
+                fd: fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: poll on pollfds that live across the call; a negative
+        // fd is ignored by poll.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n > 0 {
+            if fds[0].revents != 0 {
+                init = None;
+            }
+            if fds[1].revents != 0 {
+                monitor = None;
+            }
+        }
+    }
 }
 
 /// The monitor holds the published ports until it exits, a moment after
@@ -281,15 +334,12 @@ fn stop_signal(record: &ContainerRecord) -> Signal {
 }
 
 fn wait_until_stopped(store: &Store, id: &str) -> Result<()> {
-    let deadline = Instant::now() + KILL_GRACE;
-    while store.observed_state(id)?.status.is_running() {
-        if Instant::now() >= deadline {
-            bail!(
-                "container {id} did not stop within {} seconds of SIGKILL",
-                KILL_GRACE.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let state = store.observed_state(id)?;
+    if !wait_for_exit(store, id, &state, Some(Instant::now() + KILL_GRACE))? {
+        bail!(
+            "container {id} did not stop within {} seconds of SIGKILL",
+            KILL_GRACE.as_secs()
+        );
     }
     Ok(())
 }

@@ -251,6 +251,12 @@ impl Store {
         // While its monitor lives, the monitor is about to record the real
         // exit: the container is still "running" until it has.
         if state.status.is_active() && !state.process().is_alive() && !state.monitor().is_alive() {
+            // The monitor may have recorded the exit and gone between the
+            // read and the look at the processes: what it wrote wins.
+            let again = self.container_state(id)?;
+            if !again.status.is_active() {
+                return Ok(again);
+            }
             state.status = Status::Exited;
             state.exit_code = -1;
             state.pid = 0;
