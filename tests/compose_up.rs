@@ -690,3 +690,56 @@ configs:
         assert!(!b.root.join("compose").join("sec").exists());
     }
 }
+
+/// `cap_add`, `cap_drop`, `security_opt` and `privileged` reach the
+/// container as `run`'s flags do, and `exec --privileged` works.
+#[test]
+fn security_settings_reach_the_container() {
+    for user in users() {
+        let b = Berth::new(&user);
+        b.load_busybox();
+        let text = format!(
+            "services:
+  s:
+    image: busybox
+    command: {}
+    cap_drop: [ALL]
+    cap_add: [chown]
+    security_opt: [\"no-new-privileges\"]
+  p:
+    image: busybox
+    command: [\"sleep\", \"1000\"]
+    privileged: true
+",
+            service_sh("grep -E '^(CapEff|NoNewPrivs)' /proc/self/status")
+        );
+        let dir = project(&b, "sec", &[("compose.yaml", &text)]);
+        compose_ok(&b, &dir, &["up", "-d"]);
+        let mut logs = String::new();
+        for _ in 0..50 {
+            logs = compose_ok(&b, &dir, &["logs", "--no-color", "s"]).0;
+            if logs.contains("NoNewPrivs") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(logs.contains("CapEff:\t0000000000000001"), "{logs}");
+        assert!(logs.contains("NoNewPrivs:\t1"), "{logs}");
+        let seen = b.ok(&[
+            "inspect",
+            "--format",
+            "{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{.HostConfig.Privileged}}",
+            "sec-s-1",
+        ]);
+        assert_eq!(seen.trim(), r#"["CAP_CHOWN"] ["ALL"] false"#);
+        let (status, _) = compose_ok(&b, &dir, &["exec", "-T", "p", "cat", "/proc/self/status"]);
+        let eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        assert_ne!(eff, "00000000a80425fb", "privileged: {status}");
+        compose_ok(&b, &dir, &["down", "-t", "0"]);
+    }
+}

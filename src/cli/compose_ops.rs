@@ -548,11 +548,6 @@ fn running_container(
 
 pub(crate) fn exec(args: &ComposeArgs, a: &A::ExecArgs) -> Result<()> {
     let (store, project) = open(args, std::slice::from_ref(&a.service))?;
-    if a.privileged {
-        return Err(fail(anyhow!(
-            "exec --privileged is not supported by this build of berth (privileged mode comes with the security options)"
-        )));
-    }
     let c = running_container(&store, &project, &a.service, a.index)?;
     let tty = if a.no_tty {
         false
@@ -587,6 +582,7 @@ pub(crate) fn exec(args: &ComposeArgs, a: &A::ExecArgs) -> Result<()> {
         env,
         workdir: a.workdir.clone(),
         user: a.user.clone(),
+        privileged: a.privileged,
         detach_keys: crate::runtime::attach_client::parse_detach_keys("ctrl-p,ctrl-q")?,
     };
     use crate::runtime::exec::ExecOutcome;

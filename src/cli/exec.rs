@@ -20,6 +20,10 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         ),
         _ => bail!("container {} is not running", record.id),
     }
+    // Before anything enters the container: our executable must not be
+    // writable from it (CVE-2019-5736); this may start the command over
+    // from the monitor's read-only view of it.
+    crate::runtime::selfexe::reexec_protected(state.monitor(), state.process())?;
     if args.interactive && args.tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         bail!("the input device is not a TTY");
     }
@@ -37,6 +41,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         env,
         workdir: args.workdir,
         user: args.user,
+        privileged: args.privileged,
         detach_keys: crate::runtime::attach_client::parse_detach_keys(&args.detach_keys)?,
     };
     if let Some(w) = &opts.workdir {

@@ -85,7 +85,10 @@ pub(crate) fn export(args: ExportArgs) -> Result<()> {
                 bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
             }
             stdout.lock().flush()?;
-            nix::unistd::dup(&stdout).context("duplicating standard output")?
+            // Close-on-exec, as every descriptor berth opens.
+            std::os::fd::AsFd::as_fd(&stdout)
+                .try_clone_to_owned()
+                .context("duplicating standard output")?
         }
     };
     export_fs(&store, &record, out)

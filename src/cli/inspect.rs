@@ -77,6 +77,7 @@ pub(crate) fn container(store: &Store, c: &ContainerRecord) -> Result<Json> {
         "NetworkSettings": super::network::settings_json(c, &state),
     });
     super::inspect_run_flags::add(&mut object, store, c);
+    super::inspect_security::add(&mut object, c);
     super::host_config::extend(&mut object["HostConfig"], c);
     Ok(object)
 }

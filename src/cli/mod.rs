@@ -22,6 +22,7 @@ mod host_config;
 mod image;
 mod inspect;
 mod inspect_run_flags;
+mod inspect_security;
 mod lifecycle;
 mod network;
 mod output;

@@ -133,7 +133,11 @@ impl Drop for CidFile {
 }
 
 /// Starts the container attached, and turns the outcome into our exit status.
-fn run_attached(store: &Store, record: &ContainerRecord, opts: &AttachOptions) -> Result<()> {
+pub(crate) fn run_attached(
+    store: &Store,
+    record: &ContainerRecord,
+    opts: &AttachOptions,
+) -> Result<()> {
     match lifecycle::start_attached(store, record, opts) {
         Ok(outcome) => attach_outcome(record, outcome, false),
         Err(e) => start_failed(record, e),

@@ -34,7 +34,8 @@ use std::path::PathBuf;
         berth sandbox -- ./configure && berth sandbox -- make\n  \
         berth sandbox --ro . --rw ./build -- sh build.sh\n  \
         berth sandbox --network host --allow-port 443 -- ./downloaded-tool --update\n  \
-        berth sandbox --hide ~/.ssh --ro ~/.config/tool -- tool"
+        berth sandbox --hide ~/.ssh --ro ~/.config/tool -- tool\n  \
+        berth sandbox --image debian -- ./build.sh"
 )]
 pub struct SandboxArgs {
     /// Make PATH writable (repeatable)
@@ -55,6 +56,12 @@ pub struct SandboxArgs {
     /// Landlock ABI 4, Linux 6.7)
     #[arg(long = "allow-port", value_name = "PORT")]
     pub allow_port: Vec<u16>,
+    /// Run the command in IMAGE's root filesystem (read-only) instead of
+    /// the host's: the working directory and --rw/--ro paths are bound at
+    /// their own paths, /tmp is private; the command runs as root of the
+    /// container (you, outside it), with no capabilities
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
     /// The command and its arguments
     #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true)]
     pub command: Vec<String>,
@@ -69,8 +76,44 @@ pub fn sandbox(args: SandboxArgs) -> Result<()> {
         network: args.network,
         allow_ports: args.allow_port,
     })?;
-    match sandbox::run(&plan)? {
+    if let Some(image) = &args.image {
+        return in_image(&plan, image);
+    }
+    let code = match sandbox::run(&plan) {
+        Ok(code) => code,
+        // What a child of the sandbox sent back (it prints nothing itself).
+        Err(e) => match e.downcast::<crate::model::StartFailure>() {
+            Ok(f) => {
+                eprintln!("Error: berth sandbox: {}", f.message);
+                f.code
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    match code {
         0 => Ok(()),
         code => Err(ExitStatus(code).into()),
     }
+}
+
+/// `--image`: a container for the one run, attached as `run --rm -i`.
+fn in_image(plan: &Plan, image: &str) -> Result<()> {
+    use crate::image::registry::pull::{ensure_image, PullPolicy};
+    let terminal = nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+        && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let mut request = sandbox::image::request(plan, image, terminal)?;
+    let store = crate::store::Store::open_default()?;
+    crate::userns::enter()?;
+    request.image_id = Some(ensure_image(&store, image, PullPolicy::Missing, false)?.id);
+    let record = crate::runtime::lifecycle::create(&store, &request)?;
+    let opts = crate::runtime::attach_client::AttachOptions {
+        stdin: true,
+        tty: terminal,
+        detach_keys: crate::runtime::attach_client::parse_detach_keys("ctrl-p,ctrl-q")?,
+        sig_proxy: !terminal,
+        send_ready: true,
+        signal_target: None,
+        output: Default::default(),
+    };
+    super::run::run_attached(&store, &record, &opts)
 }

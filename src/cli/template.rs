@@ -166,8 +166,14 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
         if s.is_empty() {
             return Ok(Value::from(s));
         }
-        let l = args.get(1).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
-        let r = args.get(2).and_then(Value::as_int).unwrap_or(0).max(0) as usize;
+        // Bounded: a template must not make berth allocate gigabytes.
+        let width = |i: usize| {
+            args.get(i)
+                .and_then(Value::as_int)
+                .unwrap_or(0)
+                .clamp(0, 4096)
+        };
+        let (l, r) = (width(1) as usize, width(2) as usize);
         Ok(Value::from(format!(
             "{}{s}{}",
             " ".repeat(l),
@@ -271,6 +277,10 @@ fn to_json(v: &Value) -> Json {
         Value::Function(_) => Json::Null,
     }
 }
+
+#[cfg(test)]
+#[path = "template_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

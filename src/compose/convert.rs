@@ -18,7 +18,7 @@ use crate::model::{
     CreateRequest, HealthOverrides, MountKind, MountOrigin, MountRequest, NetworkMode,
 };
 use crate::runtime::mount_spec;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -92,6 +92,14 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         annotations: Default::default(),
         devices: Default::default(),
         resources: Default::default(),
+        security: crate::runtime::security::config(&crate::runtime::security::Settings {
+            privileged: s.privileged,
+            cap_add: &s.cap_add,
+            cap_drop: &s.cap_drop,
+            security_opt: &s.security_opt,
+            landlock: false,
+        })
+        .with_context(|| format!("service {:?}", s.name))?,
     };
     if let Some(o) = t.oneoff {
         apply_oneoff(&mut req, o)?;
@@ -115,14 +123,8 @@ fn unsupported(s: &Service, field: &str, why: &str) -> anyhow::Error {
 /// Fields whose effect berth cannot give (yet): errors, so that a project
 /// never runs differently from what its file says.
 fn refuse_unsupported(s: &Service) -> Result<()> {
-    const SECURITY: &str =
-        "capabilities, privileged mode and security options are not in this build yet";
     const DEVICES: &str = "use devices: (device files) or `berth run --gpus`";
     let checks: &[(&str, bool, &str)] = &[
-        ("cap_add", !s.cap_add.is_empty(), SECURITY),
-        ("cap_drop", !s.cap_drop.is_empty(), SECURITY),
-        ("privileged", s.privileged, SECURITY),
-        ("security_opt", !s.security_opt.is_empty(), SECURITY),
         ("gpus", s.gpus.is_some(), DEVICES),
         (
             "device_cgroup_rules",

@@ -21,13 +21,14 @@ use std::path::{Path, PathBuf};
 
 /// Paths berth creates as mount points in every container; they are not
 /// the container's changes when they are empty.
-const BERTH_MOUNT_POINTS: [&str; 6] = [
+const BERTH_MOUNT_POINTS: [&str; 7] = [
     "proc",
     "sys",
     "dev",
     "etc/hostname",
     "etc/hosts",
     "etc/resolv.conf",
+    "etc/apt/apt.conf.d/00berth-fakeroot",
 ];
 
 /// The mount points berth makes in every container (relative paths).

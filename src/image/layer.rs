@@ -174,7 +174,7 @@ pub(crate) fn unpack_into(
 ) -> Result<(String, u64)> {
     let diff = dir.join("diff");
     std::fs::create_dir(&diff).with_context(|| format!("creating {}", diff.display()))?;
-    let tap = Rc::new(RefCell::new(Tap::new(reader)));
+    let tap = Rc::new(RefCell::new(Tap::new(reader, max_layer_size()?)));
     let mut unpacker = Unpacker::new(dir, notices)?;
     let mut archive = tar::Archive::new(TapReader(tap.clone()));
     for entry in archive.entries().context("reading the layer tar")? {
@@ -201,20 +201,26 @@ pub(crate) fn unpack_into(
 
 /// Hashes and counts every byte of the stream and keeps those that are
 /// not file contents, which go to the tar-split as raw pieces.
+/// A stream longer than `limit` is refused: what a layer writes to disk
+/// never exceeds its uncompressed stream (holes are kept, see
+/// [`copy_sparse`]), so this bounds both a decompression bomb and the
+/// disk a small hostile layer can fill.
 struct Tap<R> {
     inner: R,
     hasher: Hasher,
     count: u64,
+    limit: u64,
     recording: bool,
     recorded: Vec<u8>,
 }
 
 impl<R: Read> Tap<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, limit: u64) -> Self {
         Tap {
             inner,
             hasher: Hasher::new(),
             count: 0,
+            limit,
             recording: true,
             recorded: Vec::new(),
         }
@@ -242,11 +248,129 @@ impl<R: Read> Read for TapReader<R> {
         let n = tap.inner.read(buf)?;
         tap.hasher.update(&buf[..n]);
         tap.count += n as u64;
+        if tap.count > tap.limit {
+            return Err(io::Error::other(format!(
+                "the layer unpacks to more than {} (the limit set by {MAX_LAYER_SIZE_VAR}); if \
+                 the image is trusted and that large, raise the limit, e.g. \
+                 {MAX_LAYER_SIZE_VAR}=200G",
+                binary_size(tap.limit)
+            )));
+        }
         if tap.recording {
             tap.recorded.extend_from_slice(&buf[..n]);
         }
         Ok(n)
     }
+}
+
+/// The environment variable that sets the most one layer may unpack to.
+pub(crate) const MAX_LAYER_SIZE_VAR: &str = "BERTH_MAX_LAYER_SIZE";
+
+/// The default: far above any real layer (CUDA's largest are ~10 GiB),
+/// far below what would fill a shared machine's disk from a small tar.
+const DEFAULT_MAX_LAYER_SIZE: u64 = 64 << 30;
+
+/// The limit in force: `BERTH_MAX_LAYER_SIZE` (bytes, or with a K, M, G
+/// or T suffix, powers of 1024; 0 for no limit), else the default.
+fn max_layer_size() -> Result<u64> {
+    match std::env::var(MAX_LAYER_SIZE_VAR) {
+        Err(_) => Ok(DEFAULT_MAX_LAYER_SIZE),
+        Ok(v) => match parse_size(&v) {
+            Some(0) => Ok(u64::MAX),
+            Some(n) => Ok(n),
+            None => bail!(
+                "{MAX_LAYER_SIZE_VAR}={v:?} is not a size: use bytes or a number with K, M, G \
+                 or T, e.g. 100G (0: no limit)"
+            ),
+        },
+    }
+}
+
+/// A size as the limit is written: `64M`, `1G`, or bytes.
+fn binary_size(n: u64) -> String {
+    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// `123`, `10K`, `512M`, `64G`, `1T` (powers of 1024; `B`/`iB` allowed).
+pub(crate) fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let upper = s.to_ascii_uppercase();
+    let t = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, shift) = match t.chars().last()? {
+        'K' => (&t[..t.len() - 1], 10),
+        'M' => (&t[..t.len() - 1], 20),
+        'G' => (&t[..t.len() - 1], 30),
+        'T' => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1u64 << shift)
+}
+
+/// Copies a file's contents and keeps its holes: blocks of zeros are
+/// skipped, not written, and the length is set at the end. A sparse tar
+/// entry (or a file of zeros) thus takes the disk its data needs, not
+/// its apparent size. Returns the bytes read.
+fn copy_sparse(reader: &mut impl Read, file: &mut File) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    const BLOCK: usize = 4096;
+    // Compared with `==`, which is a memcmp even in a debug build.
+    static ZEROS: [u8; BLOCK] = [0; BLOCK];
+    let is_zero = |b: &[u8]| b == &ZEROS[..b.len()];
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut pos: u64 = 0;
+    loop {
+        // Fill the buffer (a tar entry hands out at most what is left).
+        let mut n = 0;
+        while n < buf.len() {
+            match reader.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        let data = &buf[..n];
+        let mut start = 0;
+        while start < n {
+            // Skip zero blocks, then write the run of blocks that are not.
+            let end = (start + BLOCK).min(n);
+            if is_zero(&data[start..end]) {
+                start = end;
+                continue;
+            }
+            let mut run_end = end;
+            while run_end < n {
+                let next = (run_end + BLOCK).min(n);
+                if is_zero(&data[run_end..next]) {
+                    break;
+                }
+                run_end = next;
+            }
+            file.write_all_at(&data[start..run_end], pos + start as u64)?;
+            start = run_end;
+        }
+        pos += n as u64;
+        if n < buf.len() {
+            break;
+        }
+    }
+    file.set_len(pos)?;
+    Ok(pos)
 }
 
 /// Metadata of a tar entry, PAX overrides applied.
@@ -366,7 +490,7 @@ impl<'n> Unpacker<'n> {
                 // from the file's, so they stay recorded, inline.
                 let by_reference = kind != EntryType::GNUSparse;
                 tap.set_recording(!by_reference);
-                let copied = io::copy(entry, &mut file);
+                let copied = copy_sparse(entry, &mut file);
                 tap.set_recording(true);
                 let copied = copied?;
                 if by_reference && copied != size {

@@ -342,3 +342,50 @@ fn clean_path_handles_dots_and_roots() {
     );
     assert!(clean_path(Path::new("a/../../b")).is_err());
 }
+
+#[test]
+fn sizes_parse_with_binary_suffixes() {
+    assert_eq!(parse_size("123"), Some(123));
+    assert_eq!(parse_size("10K"), Some(10 << 10));
+    assert_eq!(parse_size("512m"), Some(512 << 20));
+    assert_eq!(parse_size("64GiB"), Some(64 << 30));
+    assert_eq!(parse_size("1T"), Some(1 << 40));
+    assert_eq!(parse_size("x"), None);
+    assert_eq!(parse_size(""), None);
+    assert_eq!(parse_size("99999999999T"), None);
+}
+
+#[test]
+fn zero_blocks_stay_holes_and_data_round_trips() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("f");
+    let mut content = vec![0u8; 8 << 20];
+    content[5000] = 1;
+    content[(6 << 20) + 17] = 2;
+    let mut f = File::create(&p).unwrap();
+    let n = copy_sparse(&mut &content[..], &mut f).unwrap();
+    assert_eq!(n, content.len() as u64);
+    drop(f);
+    assert_eq!(std::fs::read(&p).unwrap(), content);
+    let blocks = std::fs::metadata(&p).unwrap().blocks();
+    assert!(
+        blocks * 512 < 1 << 20,
+        "{blocks} blocks for 2 bytes of data"
+    );
+}
+
+#[test]
+fn a_layer_over_the_limit_is_refused_with_the_variable_named() {
+    let mut t = TarBuf::new();
+    t.raw(
+        TarBuf::header(EntryType::Regular, 0o644, 64 << 10),
+        "big",
+        "",
+        &vec![7u8; 64 << 10],
+    );
+    let tar = t.finish();
+    let tap = Tap::new(&tar[..], 16 << 10);
+    let mut r = TapReader(Rc::new(RefCell::new(tap)));
+    let e = io::copy(&mut r, &mut io::sink()).unwrap_err();
+    assert!(e.to_string().contains(MAX_LAYER_SIZE_VAR), "{e}");
+}

@@ -5,6 +5,8 @@ pub(crate) mod changes;
 pub(crate) mod commit;
 pub(crate) mod compression;
 pub(crate) mod config;
+#[cfg(test)]
+mod config_props;
 pub(crate) mod import;
 pub(crate) mod layer;
 pub(crate) mod registry;

@@ -141,8 +141,14 @@ impl TarSplit {
                         let size = read_u64(r)?;
                         let mut len = [0u8; 4];
                         r.read_exact(&mut len)?;
-                        let mut path = vec![0u8; u32::from_le_bytes(len) as usize];
-                        r.read_exact(&mut path)?;
+                        let len = u64::from(u32::from_le_bytes(len));
+                        // Grown as bytes arrive: a length from a damaged
+                        // record must not allocate gigabytes up front.
+                        let mut path = Vec::new();
+                        r.take(len).read_to_end(&mut path)?;
+                        if path.len() as u64 != len {
+                            bail!("truncated file record");
+                        }
                         let path =
                             String::from_utf8(path).context("file reference is not UTF-8")?;
                         split.pieces.push(Piece::File { path, size });
@@ -210,6 +216,10 @@ pub(crate) fn layer_tar_size(store: &Store, diff_id: &str) -> Result<u64> {
         )
     })
 }
+
+#[cfg(test)]
+#[path = "tarsplit_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

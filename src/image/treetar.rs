@@ -210,7 +210,7 @@ impl<W: Write> Walker<W> {
 /// The names in a directory, sorted, without `.` and `..`.
 pub(crate) fn list_dir(fd: &OwnedFd, what: &Path) -> Result<Vec<OsString>> {
     let mut names: Vec<OsString> = Vec::new();
-    let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(fd).context("duplicating a descriptor")?)
+    let mut d = nix::dir::Dir::from_fd(fd.try_clone().context("duplicating a descriptor")?)
         .with_context(|| format!("listing {}", what.display()))?;
     for e in d.iter() {
         let e = e.with_context(|| format!("listing {}", what.display()))?;
@@ -239,6 +239,10 @@ pub(crate) struct ExtractOptions {
     pub(crate) keep_owner: bool,
     /// Replace the first path component `from` of every entry by `to`.
     pub(crate) rename_top: Option<(OsString, OsString)>,
+    /// Clear set-user-id and set-group-id bits of everything but
+    /// directories: a copy out of a container must not plant a program
+    /// that runs as the user for whoever can reach it.
+    pub(crate) strip_setid: bool,
 }
 
 /// Extracts a tar into `base` (an open directory). Entry paths and the
@@ -432,6 +436,12 @@ fn apply_meta(fd: BorrowedFd<'_>, h: &tar::Header, opts: &ExtractOptions, mode: 
             h.gid().ok().map(|g| nix::unistd::Gid::from_raw(g as u32)),
         );
     }
+    let is_dir = h.entry_type() == tar::EntryType::Directory;
+    let mode = if opts.strip_setid && !is_dir {
+        mode & !0o6000
+    } else {
+        mode
+    };
     // After the chown, which clears set-id bits.
     let _ = nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode));
     set_times(fd, h);

@@ -247,15 +247,15 @@ fn carve(
     Ok(())
 }
 
-/// Builds the ruleset for `rules` (see the module documentation).
-pub fn prepare(rules: &Rules) -> Result<Prepared> {
-    let abi = abi();
+/// What enforcing `rules` achieves on a kernel with Landlock ABI `abi`:
+/// known before any path is opened, so that a caller can warn before it
+/// forks.
+pub fn expected_report(rules: &Rules, abi: u32) -> Report {
     let mut report = Report {
         abi,
         enforced: Vec::new(),
         missing: Vec::new(),
     };
-    let kernel = ABI::from(abi as i32);
     let want_tcp = rules.tcp_ports.is_some();
     let want_scope = rules.scope_abstract_unix || rules.scope_signals;
     if abi == 0 {
@@ -295,6 +295,16 @@ pub fn prepare(rules: &Rules) -> Result<Prepared> {
             _ => {}
         }
     }
+    report
+}
+
+/// Builds the ruleset for `rules` (see the module documentation).
+pub fn prepare(rules: &Rules) -> Result<Prepared> {
+    let abi = abi();
+    let report = expected_report(rules, abi);
+    let kernel = ABI::from(abi as i32);
+    let want_tcp = rules.tcp_ports.is_some();
+    let want_scope = rules.scope_abstract_unix || rules.scope_signals;
     let fail = |e: ::landlock::RulesetError| anyhow!("building the Landlock ruleset: {e}");
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)

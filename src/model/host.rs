@@ -16,6 +16,7 @@ use super::mounts::StorageConfig;
 use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
 use super::resources::ResourcesConfig;
+use super::security::SecurityConfig;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,10 @@ pub(crate) struct HostConfig {
     /// `--rm` and `--restart`: what happens when the container exits.
     #[serde(flatten)]
     pub(crate) lifecycle: LifecycleConfig,
+    /// Capabilities, seccomp, Landlock (written only when not the
+    /// defaults, so records of containers without them stay as they were).
+    #[serde(default, skip_serializing_if = "SecurityConfig::is_default")]
+    pub(crate) security: SecurityConfig,
     /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`... (left out of
     /// the record when none is given, so records keep their old shape).
     #[serde(default, skip_serializing_if = "ResourcesConfig::is_unset")]

@@ -28,6 +28,7 @@ pub(crate) mod ports;
 pub(crate) mod reference;
 pub(crate) mod request;
 pub(crate) mod resources;
+pub(crate) mod security;
 pub(crate) mod state;
 
 pub(crate) use container::{ContainerRecord, ProcessConfig};
@@ -38,4 +39,5 @@ pub(crate) use lifecycle::RestartPolicy;
 pub(crate) use mounts::{MountKind, MountOrigin, MountPoint, MountRequest, StorageConfig};
 pub(crate) use network::{NetworkConfig, NetworkMode};
 pub(crate) use request::{CreateRequest, HealthOverrides, ProcessRequest};
+pub(crate) use security::{SeccompConfig, SecurityConfig};
 pub(crate) use state::{ContainerState, Status};

@@ -299,6 +299,10 @@ fn is_alnum_lower(c: u8) -> bool {
 }
 
 #[cfg(test)]
+#[path = "reference_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -16,6 +16,7 @@ use super::mounts::MountRequest;
 use super::namespaces::NamespaceConfig;
 use super::network::NetworkConfig;
 use super::resources::ResourcesConfig;
+use super::security::SecurityConfig;
 use indexmap::IndexMap;
 use std::path::PathBuf;
 
@@ -37,6 +38,7 @@ pub(crate) struct CreateRequest {
     pub(crate) read_only: bool,
     pub(crate) network: NetworkConfig,
     pub(crate) lifecycle: LifecycleConfig,
+    pub(crate) security: SecurityConfig,
     pub(crate) resources: ResourcesConfig,
     pub(crate) devices: DevicesConfig,
     /// `--ipc`, `--pid`, `--uts`, `--cgroupns`, `--userns`; `container:X`

@@ -9,6 +9,7 @@ use crate::model::{MountKind, MountPoint};
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 
 /// Mounts every entry, in order (so a later mount may sit inside an
 /// earlier one, as Docker sorts them by depth when given in that order).
@@ -96,11 +97,20 @@ fn copy_up(root: &InRoot, m: &MountPoint) -> Result<()> {
     let Ok(existing) = root.resolve(&m.destination) else {
         return Ok(());
     };
-    let path = fd_path(&existing);
-    if std::fs::metadata(&path).is_ok_and(|md| md.is_dir()) {
-        crate::util::copy::copy_tree(&path, &m.source)
-            .with_context(|| format!("copying the image's {} into the volume", m.destination))?;
+    if !super::inroot::is_dir(&existing) {
+        return Ok(());
     }
+    // The volume's directory, opened once: every entry is created relative
+    // to it (util::copy), never through a path that can be swapped.
+    let volume: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(&m.source)
+        .with_context(|| format!("opening the volume {}", m.source.display()))?
+        .into();
+    use std::os::fd::AsFd;
+    crate::util::copy::copy_tree(existing.as_fd(), volume.as_fd())
+        .with_context(|| format!("copying the image's {} into the volume", m.destination))?;
     Ok(())
 }
 

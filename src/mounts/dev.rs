@@ -96,3 +96,60 @@ pub(crate) fn setup(root: &InRoot, tty_gid: Option<u32>) -> Result<()> {
     }
     Ok(())
 }
+
+/// Directories of the host's /dev that are not devices of their own.
+const NOT_DEVICES: [&str; 5] = ["pts", "shm", "mqueue", "hugepages", "fd"];
+
+/// `--privileged`: the host's device nodes that the user may open (read
+/// or write), bound into the container's /dev at their own paths, as
+/// Podman does rootless. Devices the user cannot open are left out: in a
+/// user namespace, binding them would give nothing, and as root nobody
+/// asked for more than a privileged container gets.
+pub(crate) fn add_host_devices(root: &InRoot) -> Result<()> {
+    add_devices_below(root, std::path::Path::new("/dev"), 0)
+}
+
+fn add_devices_below(root: &InRoot, host_dir: &std::path::Path, depth: u32) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir(host_dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        let host = e.path();
+        let name = e.file_name();
+        if ft.is_dir() {
+            if depth < 3 && !(depth == 0 && NOT_DEVICES.iter().any(|n| name == *n)) {
+                add_devices_below(root, &host, depth + 1)?;
+            }
+            continue;
+        }
+        if !(ft.is_char_device() || ft.is_block_device()) {
+            continue;
+        }
+        if depth == 0 && DEVICES.iter().any(|n| name == *n) {
+            continue;
+        }
+        // Already there (berth's own devices, the ptmx link).
+        if !user_may_open(&host) || root.resolve(&host).is_ok() {
+            continue;
+        }
+        let target = root
+            .create_file(&host, 0o644)
+            .with_context(|| format!("creating {} in the container", host.display()))?;
+        mount(
+            Some(&host),
+            &fd_path(&target),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("binding {} into the container", host.display()))?;
+    }
+    Ok(())
+}
+
+fn user_may_open(path: &std::path::Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    access(path, AccessFlags::R_OK).is_ok() || access(path, AccessFlags::W_OK).is_ok()
+}

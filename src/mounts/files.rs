@@ -51,6 +51,42 @@ pub(crate) fn bind_all(root: &InRoot, dir: &Path, user_targets: &[&str]) -> Resu
     Ok(())
 }
 
+/// apt's configuration for a container whose ownership changes are
+/// emulated (fakeroot: a single id mapping): apt drops privileges to
+/// `_apt` and checks that it worked, which the emulation cannot make
+/// true, so it must stay root (as enroot's and Charliecloud's setups do).
+pub(crate) const APT_FAKEROOT: &str =
+    "// Written by berth: this container runs without subordinate ids, where \
+     ownership changes\n// succeed without effect; apt must not try to drop privileges.\n\
+     APT::Sandbox::User \"root\";\n";
+
+/// Where [`APT_FAKEROOT`] goes in the container.
+pub(crate) const APT_FAKEROOT_PATH: &str = "/etc/apt/apt.conf.d/00berth-fakeroot";
+
+/// With fakeroot, binds [`APT_FAKEROOT`] (written into `dir`, the
+/// container's directory) into an image that has apt, read-only.
+pub(crate) fn bind_apt_fakeroot(root: &InRoot, dir: &Path) -> Result<()> {
+    let Ok(conf_dir) = root.resolve("/etc/apt/apt.conf.d") else {
+        return Ok(());
+    };
+    if !super::inroot::is_dir(&conf_dir) {
+        return Ok(());
+    }
+    let source = dir.join("apt-fakeroot.conf");
+    std::fs::write(&source, APT_FAKEROOT).context("writing the container's apt configuration")?;
+    let target = root.create_file(APT_FAKEROOT_PATH, 0o644)?;
+    mount(
+        Some(&source),
+        &fd_path(&target),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("binding {APT_FAKEROOT_PATH} into the container"))?;
+    let mounted = root.resolve(APT_FAKEROOT_PATH)?;
+    super::remount_read_only(&fd_path(&mounted), MsFlags::empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

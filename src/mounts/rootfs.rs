@@ -51,7 +51,10 @@ pub(crate) fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<()> {
             page - 1
         );
     }
-    let flags = MsFlags::empty();
+    // Device nodes in an image (or made later in the upper directory)
+    // never open: the container's devices are the ones berth binds in
+    // /dev. Rootless mounts are nodev anyway; this keeps real root's so.
+    let flags = MsFlags::MS_NODEV;
     if let Err(e) = nix::mount::mount(
         Some("overlay"),
         target,

@@ -1,5 +1,6 @@
-//! Capabilities: Docker's default set. The bounding set is cut to it
-//! before the ids change; a root process keeps it as permitted and
+//! Capabilities: Docker's default set, changed by `--cap-add`,
+//! `--cap-drop` and `--privileged` as Docker changes it. The bounding set
+//! is cut to it before the ids change; a root process keeps it as permitted and
 //! effective, a non-root one keeps none (the kernel clears them on the
 //! uid change, as with Docker). Inheritable and ambient stay empty
 //! (Docker since 20.10, CVE-2022-24769).
@@ -12,6 +13,56 @@ pub(crate) const DEFAULT: [Capability; 14] = crate::model::caps::DOCKER_DEFAULT;
 
 pub(crate) fn default_set() -> CapsHashSet {
     DEFAULT.into_iter().collect()
+}
+
+/// Every capability berth knows.
+pub(crate) fn all_set() -> CapsHashSet {
+    caps::all()
+}
+
+/// A capability as the user wrote it (`net_admin`, `CAP_NET_ADMIN`,
+/// `all`), in Docker's canonical form (`CAP_NET_ADMIN`, `ALL`).
+pub(crate) fn canonical_name(name: &str) -> Result<String> {
+    let upper = name.to_ascii_uppercase();
+    if upper == "ALL" {
+        return Ok(upper);
+    }
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    match full.parse::<Capability>() {
+        Ok(c) => Ok(c.to_string()),
+        Err(_) => anyhow::bail!("unknown capability: {name:?}"),
+    }
+}
+
+/// The container's capabilities, as Docker computes them (its
+/// `TweakCapabilities`): `--privileged` gives all; `--cap-add ALL` all but
+/// the dropped ones; `--cap-drop ALL` only the added ones; otherwise the
+/// defaults without the dropped ones, plus the added ones. Names are
+/// canonical (checked at create); an unknown one is skipped.
+pub(crate) fn container_set(sec: &crate::model::SecurityConfig) -> CapsHashSet {
+    if sec.privileged {
+        return all_set();
+    }
+    let parse = |list: &[String]| -> CapsHashSet {
+        list.iter()
+            .filter_map(|n| n.parse::<Capability>().ok())
+            .collect()
+    };
+    let has_all = |list: &[String]| list.iter().any(|n| n == "ALL");
+    let (add, drop) = (parse(&sec.cap_add), parse(&sec.cap_drop));
+    if has_all(&sec.cap_add) {
+        return all_set().difference(&drop).copied().collect();
+    }
+    if has_all(&sec.cap_drop) {
+        return add;
+    }
+    let mut set: CapsHashSet = default_set().difference(&drop).copied().collect();
+    set.extend(add);
+    set
 }
 
 /// Drops every capability outside `keep` from the bounding set. Needs
@@ -44,6 +95,31 @@ pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_sets_follow_docker() {
+        assert_eq!(canonical_name("net_admin").unwrap(), "CAP_NET_ADMIN");
+        assert_eq!(canonical_name("CAP_CHOWN").unwrap(), "CAP_CHOWN");
+        assert_eq!(canonical_name("all").unwrap(), "ALL");
+        assert!(canonical_name("CAP_FLY").is_err());
+        let sec = |add: &[&str], drop: &[&str]| crate::model::SecurityConfig {
+            cap_add: add.iter().map(|s| s.to_string()).collect(),
+            cap_drop: drop.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let s = container_set(&sec(&["CAP_NET_ADMIN"], &["CAP_CHOWN"]));
+        assert!(s.contains(&Capability::CAP_NET_ADMIN) && !s.contains(&Capability::CAP_CHOWN));
+        assert_eq!(s.len(), 14);
+        let s = container_set(&sec(&["CAP_CHOWN"], &["ALL"]));
+        assert_eq!(s.into_iter().collect::<Vec<_>>(), [Capability::CAP_CHOWN]);
+        let s = container_set(&sec(&["ALL"], &["CAP_SYS_ADMIN"]));
+        assert!(!s.contains(&Capability::CAP_SYS_ADMIN) && s.contains(&Capability::CAP_BPF));
+        let p = crate::model::SecurityConfig {
+            privileged: true,
+            ..Default::default()
+        };
+        assert_eq!(container_set(&p), all_set());
+    }
 
     #[test]
     fn default_set_is_dockers_fourteen() {

@@ -140,5 +140,11 @@ fn enter_stopped(store: &Store, record: &ContainerRecord) -> Result<OwnedFd> {
         .context("opening the container's root filesystem")?;
     crate::mounts::binds::mount_all(&root, &persistent)?;
     drop(root);
-    open_dir(&merged.to_string_lossy())
+    // The container's root becomes ours, as it is for a running one: a
+    // symlink followed by the kernel (`cp -L`, a link met on the way)
+    // resolves inside it, never to the host's files (CVE-2018-15664).
+    // This helper runs nothing from the container, so chroot is enough.
+    nix::unistd::chroot(&merged).context("entering the container's root")?;
+    nix::unistd::chdir("/").context("entering the container's root")?;
+    open_dir("/")
 }

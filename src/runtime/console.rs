@@ -38,7 +38,9 @@ pub(crate) fn setup_in_container(socket: RawFd, uid: u32, gid: u32) -> Result<()
         let peer = OwnedFd::from_raw_fd(peer);
         // Best effort: with a single id mapping the tty group may not exist.
         let _ = libc::fchown(peer.as_raw_fd(), uid, gid);
-        if libc::setsid() < 0 {
+        // The process may lead a session already (berth starts every
+        // process in a container in a new one).
+        if libc::setsid() < 0 && libc::getsid(0) != libc::getpid() {
             return Err(std::io::Error::last_os_error()).context("starting a session");
         }
         if libc::ioctl(peer.as_raw_fd(), libc::TIOCSCTTY, 0) < 0 {

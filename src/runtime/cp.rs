@@ -128,7 +128,13 @@ fn send_source(
 }
 
 /// Reads the kind line and extracts the tar at `dest` inside `base`.
-fn receive(base: &OwnedFd, dest: &str, input: impl Read, keep_owner: bool) -> Result<()> {
+fn receive(
+    base: &OwnedFd,
+    dest: &str,
+    input: impl Read,
+    keep_owner: bool,
+    strip_setid: bool,
+) -> Result<()> {
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     input.read_until(b'\n', &mut line)?;
@@ -144,6 +150,7 @@ fn receive(base: &OwnedFd, dest: &str, input: impl Read, keep_owner: bool) -> Re
     let mut opts = ExtractOptions {
         keep_owner,
         rename_top: None,
+        strip_setid,
     };
     let (into, rename) = match (&kind, existing.is_some(), dest_is_dir) {
         (_, _, true) => (dest_path.clone(), None),
@@ -172,6 +179,23 @@ fn receive(base: &OwnedFd, dest: &str, input: impl Read, keep_owner: bool) -> Re
     // still be read, or the sender fails on a closed pipe.
     std::io::copy(&mut input, &mut std::io::sink()).context("reading the archive's end")?;
     Ok(())
+}
+
+/// Whether another user could reach `dest` (an existing directory, or
+/// the directory a new name goes in): every directory from `/` down to it
+/// lets its group or others search it.
+fn reachable_by_others(dest: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = if dest.is_dir() {
+        dest
+    } else {
+        dest.parent().unwrap_or(Path::new("/"))
+    };
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return true;
+    };
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).map_or(true, |m| m.permissions().mode() & 0o011 != 0))
 }
 
 fn display(p: &Path) -> String {
@@ -229,11 +253,16 @@ pub(crate) fn copy_out(
         })
     } else {
         let (root, abs) = host_root_and_path(dest)?;
+        // Set-id bits survive only with -a, into a place nobody else can
+        // reach (Docker keeps them always; an image's author could plant
+        // a program that runs as the user).
+        let keep_setid = opts.archive && !reachable_by_others(Path::new(&abs));
         receive(
             &root,
             &abs,
             input,
             opts.archive && crate::userns::is_real_root(),
+            !keep_setid,
         )
     };
     if dest == "-" && is_broken_pipe(&received) {
@@ -267,7 +296,7 @@ pub(crate) fn copy_in(
     // The fork copies our write end: the helper closes it, or it would
     // never see the end of the archive.
     let child = cfs::with_root(store, record, &[w_raw], move |root, view| {
-        let r = receive(root, dest, std::fs::File::from(r), opts.archive);
+        let r = receive(root, dest, std::fs::File::from(r), opts.archive, false);
         if view == View::Running {
             r.with_context(|| format!("copying into container {}", record.name))
         } else {
@@ -352,7 +381,7 @@ mod tests {
     fn copy(base: &OwnedFd, src: &str, dest: &str) -> Result<()> {
         let mut buf = Vec::new();
         send_source(base, src, false, "test", &mut buf)?;
-        receive(base, dest, &buf[..], false)
+        receive(base, dest, &buf[..], false, true)
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! exec happened) and exits.
 
 use super::message::Message;
-use super::{caps, namespaces, spec, user};
+use super::{namespaces, spec, user};
 use crate::model::exit::{EXIT_BERTH_ERROR, EXIT_CANNOT_INVOKE, EXIT_NOT_FOUND};
 use crate::model::{ContainerRecord, StartFailure};
 use crate::mounts::{self, rootfs::OverlaySpec};
@@ -35,6 +35,8 @@ pub(crate) struct InitContext<'a> {
     /// Namespaces shared with other containers or the host, prepared by
     /// the monitor (`--ipc`, `--pid`, `--userns`).
     pub(crate) namespaces: &'a super::namespaces::Launch,
+    /// Capabilities, seccomp, Landlock: compiled before the clone.
+    pub(crate) confinement: &'a super::security::Confinement,
 }
 
 /// Runs in the forked child; never returns.
@@ -54,6 +56,12 @@ fn setup_and_exec(
     ctx: &InitContext,
     err_pipe: &OwnedFd,
 ) -> Result<std::convert::Infallible, StartFailure> {
+    // A session of its own: nothing the container runs can reach a
+    // terminal of the monitor's session (the monitor has none either).
+    // SAFETY: setsid has no arguments.
+    unsafe {
+        libc::setsid();
+    }
     super::resources::join(ctx.cgroup_procs).map_err(StartFailure::setup)?;
     prepare(ctx).map_err(StartFailure::setup)?;
     super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
@@ -102,12 +110,20 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         .map(|m| m.destination.as_str())
         .collect();
     mounts::files::bind_all(&root, &ctx.container_dir, &user_targets)?;
+    if ctx.confinement.fakeroot {
+        mounts::files::bind_apt_fakeroot(&root, &ctx.container_dir)?;
+    }
     if ctx.record.host.storage.read_only {
         mounts::pivot::make_root_read_only(&rootfs)?;
     }
+    if ctx.confinement.privileged {
+        mounts::dev::add_host_devices(&root)?;
+    }
     drop(root);
     mounts::pivot::pivot(&rootfs)?;
-    mounts::proc_sys::restrict_paths()?;
+    if !ctx.confinement.privileged {
+        mounts::proc_sys::restrict_paths()?;
+    }
     super::devices::update_ld_cache(&ctx.record.host.devices.provisioned);
     namespaces::set_names(ctx.record)?;
     Ok(())
@@ -129,20 +145,8 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
         super::console::setup_in_container(socket, u.uid, ctx.tty_gid.unwrap_or(u.gid))?;
     }
     let env = spec::final_env(config, &u.home);
-    let workdir = if config.working_dir.is_empty() {
-        "/"
-    } else {
-        config.working_dir.as_str()
-    };
-    // Docker creates a missing working directory.
-    if !Path::new(workdir).is_dir() {
-        std::fs::create_dir_all(workdir)
-            .with_context(|| format!("creating the working directory {workdir}"))?;
-    }
-    nix::unistd::chdir(workdir)
-        .with_context(|| format!("entering the working directory {workdir}"))?;
-    let keep = caps::default_set();
-    caps::limit_bounding(&keep)?;
+    enter_workdir(&config.working_dir, true)?;
+    ctx.confinement.before_identity()?;
     let not_mapped = |what: &str, id: u32| {
         format!(
             "switching to {what} {id}: the id is not mapped in berth's user namespace (with a \
@@ -162,7 +166,6 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     nix::unistd::setresgid(gid, gid, gid).with_context(|| not_mapped("group", u.gid))?;
     let uid = nix::unistd::Uid::from_raw(u.uid);
     nix::unistd::setresuid(uid, uid, uid).with_context(|| not_mapped("user", u.uid))?;
-    caps::apply_after_setuid(&keep, u.uid == 0)?;
     // The container must not outlive its monitor (or, before the monitor
     // existed, the berth that waits for it). Set after the id change,
     // which clears it.
@@ -170,7 +173,43 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
     }
+    ctx.confinement.after_identity(u.uid)?;
     Ok((config.args.clone(), env))
+}
+
+/// Enters the working directory (`/` when empty), resolved inside the
+/// container's root after pivot_root: `..`, symlinks and `/proc/self/fd/N`
+/// links can never lead out of it (openat2 RESOLVE_IN_ROOT and
+/// RESOLVE_NO_MAGICLINKS). The init creates a missing one, as Docker;
+/// exec fails with runc's wording.
+pub(crate) fn enter_workdir(workdir: &str, create: bool) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let workdir = if workdir.is_empty() { "/" } else { workdir };
+    let root = mounts::inroot::InRoot::open(Path::new("/")).context("opening the root")?;
+    let dir = if create {
+        root.mkdir_all(workdir, 0o755)
+            .with_context(|| format!("creating the working directory {workdir}"))?
+    } else {
+        match root.resolve(workdir) {
+            Ok(fd) if mounts::inroot::is_dir(&fd) => fd,
+            Ok(_) => anyhow::bail!(
+                "chdir to cwd ({workdir:?}) set in config.json failed: not a directory"
+            ),
+            Err(e) => {
+                let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL));
+                anyhow::bail!(
+                    "chdir to cwd ({workdir:?}) set in config.json failed: {}",
+                    errno_text(errno)
+                )
+            }
+        }
+    };
+    // SAFETY: fchdir on a directory descriptor we hold.
+    if unsafe { libc::fchdir(dir.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("entering the working directory {workdir}"));
+    }
+    Ok(())
 }
 
 /// Reads a small regular file of the container; anything else (missing,

@@ -38,6 +38,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         Some(n) => Some(spec::validate_name(n)?),
         None => None,
     };
+    say_fidelity(store);
     let (resources, devices) = super::resources::prepare(req)?;
     let lock = store.lock()?;
     let name = match chosen {
@@ -101,6 +102,7 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
             },
             network,
             lifecycle: req.lifecycle.clone(),
+            security: req.security.clone(),
             resources,
             devices,
             namespaces,
@@ -119,6 +121,21 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
         return Err(e);
     }
     Ok(record)
+}
+
+/// Once per store, for a user without subordinate ids: what a single id
+/// mapping means for the containers (issue 13: emulated ownership).
+pub(crate) fn say_fidelity(store: &Store) {
+    if crate::userns::single_mapping() {
+        crate::store::placement::warn_once(
+            store.root(),
+            "fakeroot",
+            "containers run with emulated ownership (no subordinate ids): chown, setuid, \
+             setgroups and device mknod succeed without effect, apt runs without its privilege \
+             drop, and every file is owned by root inside the container; an /etc/subuid and \
+             /etc/subgid range gives real ownership",
+        );
+    }
 }
 
 /// `busybox` → `busybox:latest`, as Docker names a missing image.

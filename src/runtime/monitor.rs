@@ -62,10 +62,33 @@ pub(crate) enum Spawned {
 /// will start the container when a client sends `Ready`. A container that
 /// could not start is an error carrying its [`StartFailure`].
 pub(crate) fn spawn(id: &str, wait_for_client: bool) -> Result<Spawned> {
+    // From a read-only view of our binary (selfexe.rs), so that nothing
+    // the container runs can write it through /proc/PID/exe; a sealed
+    // copy where that view cannot be made.
+    let report = match super::selfexe::MonitorProgram::bind_view()
+        .and_then(|program| spawn_from(&program, id, wait_for_client))
+    {
+        Ok(r) => r,
+        Err(_) => spawn_from(
+            &super::selfexe::MonitorProgram::sealed_copy()?,
+            id,
+            wait_for_client,
+        )?,
+    };
+    parse_ready(report.context("waiting for the container's monitor")?)
+}
+
+/// Spawns the monitor from `program`; what it reported on the ready pipe.
+fn spawn_from(
+    program: &super::selfexe::MonitorProgram,
+    id: &str,
+    wait_for_client: bool,
+) -> Result<std::io::Result<Option<Message>>> {
     use std::os::unix::process::CommandExt;
-    let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
     let fd = ready_w.as_raw_fd();
-    let mut cmd = std::process::Command::new("/proc/self/exe");
+    let mut cmd = std::process::Command::new(&program.path);
     cmd.arg(REEXEC_ARG).arg(id).arg(fd.to_string());
     if wait_for_client {
         cmd.arg("--wait");
@@ -73,11 +96,16 @@ pub(crate) fn spawn(id: &str, wait_for_client: bool) -> Result<Spawned> {
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec.
+    let view = program.preparation();
+    // SAFETY: only system calls between fork and exec (the read-only
+    // view is a few mount calls with strings made before).
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(v) = &view {
+                v.make()?;
             }
             // The ready pipe is the one descriptor the monitor inherits.
             let flags = libc::fcntl(fd, libc::F_GETFD);
@@ -89,7 +117,7 @@ pub(crate) fn spawn(id: &str, wait_for_client: bool) -> Result<Spawned> {
     drop(ready_w);
     let report = Message::read_from(&mut std::fs::File::from(ready_r));
     drop(child);
-    parse_ready(report.context("waiting for the container's monitor")?)
+    Ok(report)
 }
 
 fn parse_ready(report: Option<Message>) -> Result<Spawned> {
@@ -113,8 +141,18 @@ pub(crate) fn main(args: &[String]) -> i32 {
         return EXIT_BERTH_ERROR;
     };
     let wait = args.iter().any(|a| a == "--wait");
+    // Nothing in the container may ptrace us or open our /proc files
+    // (environment, descriptors, executable), whatever it is given; the
+    // processes we fork into it inherit this until they exec.
+    super::nsenter::not_dumpable();
     // SAFETY: the spawner passed this descriptor to us for our own use.
-    let mut ready = Some(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }));
+    let ready_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Ours alone: no process we start inherits it.
+    let _ = nix::fcntl::fcntl(
+        &ready_fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    let mut ready = Some(std::fs::File::from(ready_fd));
     match Monitor::new(id).and_then(|m| m.run(wait, &mut ready)) {
         Ok(()) => 0,
         Err(e) => {
@@ -178,6 +216,8 @@ struct Monitor {
 struct HealthTimer {
     next: Option<Instant>,
     running: Option<super::health_probe::Probe>,
+    /// The probes' confinement, compiled at the first probe and reused.
+    confinement: Option<super::security::Confinement>,
 }
 
 impl Monitor {
@@ -214,6 +254,7 @@ impl Monitor {
             health: HealthTimer {
                 next: None,
                 running: None,
+                confinement: None,
             },
             final_message: None,
             waiting_for_client: false,
@@ -833,7 +874,10 @@ impl Monitor {
                     .map(|h| h.status)
                     .unwrap_or_default();
                 let interval = hc.next_interval(self.started.elapsed(), status);
-                match super::health_probe::Probe::start(&self.record, pid, hc) {
+                let record = &self.record;
+                match probe_confinement(&mut self.health.confinement, record)
+                    .and_then(|c| super::health_probe::Probe::start(record, pid, hc, c))
+                {
                     Ok(p) => self.health.running = Some(p),
                     Err(e) => self.health_result(super::health_probe::failed_to_start(&e)),
                 }
@@ -925,6 +969,21 @@ impl Monitor {
         };
         self.store.save_container_state(id, &self.state)
     }
+}
+
+/// The confinement of health probes: the container's, compiled at the
+/// first probe and kept for the others.
+fn probe_confinement<'a>(
+    slot: &'a mut Option<super::security::Confinement>,
+    record: &ContainerRecord,
+) -> Result<&'a super::security::Confinement> {
+    if slot.is_none() {
+        *slot = Some(super::security::Confinement::for_container(
+            record,
+            super::security::single_mapping_in(None),
+        )?);
+    }
+    Ok(slot.as_ref().expect("just set"))
 }
 
 enum StreamsOrConsole {

@@ -123,6 +123,9 @@ pub(crate) struct Launch {
     maps_written: Option<(OwnedFd, OwnedFd)>,
     /// No new pid namespace (`--pid host` or `container:X`).
     shared_pid: bool,
+    /// Real root's container: a user namespace of its own, mapped by
+    /// `start::write_root_id_maps`.
+    root_userns: bool,
 }
 
 impl Launch {
@@ -156,6 +159,10 @@ impl Launch {
             launch.keep_id = Some(k.clone());
             launch.maps_written =
                 Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?);
+        } else if super::start::root_userns(record) {
+            launch.root_userns = true;
+            launch.maps_written =
+                Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?);
         }
         Ok(launch)
     }
@@ -166,7 +173,7 @@ impl Launch {
         if !self.shared_pid {
             flags |= libc::CLONE_NEWPID;
         }
-        if self.keep_id.is_some() {
+        if self.keep_id.is_some() || self.root_userns {
             flags |= libc::CLONE_NEWUSER;
         }
         flags as libc::c_ulong
@@ -193,6 +200,9 @@ impl Launch {
         };
         if let Some(k) = &self.keep_id {
             crate::userns::keep_id::write_maps(child, k)?;
+        }
+        if self.root_userns {
+            super::start::write_root_id_maps(child)?;
         }
         nix::unistd::write(&w, &[1]).context("releasing the container's init")?;
         Ok(())

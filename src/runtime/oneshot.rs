@@ -108,6 +108,7 @@ pub(crate) fn run_step(
     if req.args.is_empty() {
         bail!("a build step needs a command");
     }
+    super::lifecycle::say_fidelity(store);
     let rel = req
         .dir
         .strip_prefix(store.root())
@@ -138,15 +139,16 @@ pub(crate) fn run_step(
     } else {
         PathBuf::new()
     };
+    let record = record_for(req);
     let prepared = Prepared {
-        record: record_for(req),
+        userxattr: !crate::userns::is_real_root() || super::start::root_userns(&record),
+        record,
         store_root: store.root().to_path_buf(),
         run_dir,
         dir: req.dir.clone(),
         lowers,
         upper: rel.join("upper").display().to_string(),
         work: rel.join("work").display().to_string(),
-        userxattr: !crate::userns::is_real_root(),
         parent: std::process::id() as i32,
     };
     crate::util::fsutil::write_json_atomic(&req.dir.join(REQUEST_FILE), &prepared)?;
@@ -200,21 +202,40 @@ fn record_for(req: &StepRequest) -> ContainerRecord {
     }
 }
 
+/// Starts the helper from a read-only view of our binary, or a sealed
+/// copy where that view cannot be made: the helper's clone is the step's
+/// init, and nothing the step runs may write berth through
+/// `/proc/PID/exe` (see `selfexe`, as for the monitor).
 fn spawn_helper(dir: &Path, report_w: &OwnedFd) -> Result<std::process::Child> {
+    use super::selfexe::MonitorProgram;
+    MonitorProgram::bind_view()
+        .and_then(|program| spawn_helper_from(&program, dir, report_w))
+        .or_else(|_| spawn_helper_from(&MonitorProgram::sealed_copy()?, dir, report_w))
+}
+
+fn spawn_helper_from(
+    program: &super::selfexe::MonitorProgram,
+    dir: &Path,
+    report_w: &OwnedFd,
+) -> Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let fd = report_w.as_raw_fd();
-    let mut cmd = Command::new("/proc/self/exe");
+    let view = program.preparation();
+    let mut cmd = Command::new(&program.path);
     cmd.arg(REEXEC_ARG)
         .arg(dir)
         .arg(fd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork
-    // and exec.
+    // SAFETY: only async-signal-safe calls (fcntl, prctl, the read-only
+    // view's mount calls with strings made before) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(v) = &view {
+                v.make()?;
+            }
             // The report pipe is the one extra descriptor the helper keeps.
             let flags = libc::fcntl(fd, libc::F_GETFD);
             libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);

@@ -51,34 +51,38 @@ pub fn run(plan: &Plan, why: &str, landlock_abi: u32) -> Result<i32> {
     for missing in &prepared.report().missing {
         lacking.push(format!("Landlock {missing}"));
     }
-    eprintln!(
-        "berth sandbox: warning: user namespaces are not available ({why}); running with \
-         Landlock, seccomp and no_new_privs only. Not added: {}",
+    crate::util::report::warning(&format!(
+        "berth sandbox: user namespaces are not available ({why}); running with Landlock, \
+         seccomp and no_new_privs only. Not added: {}",
         lacking.join("; ")
-    );
+    ));
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let pipe = process::ErrorPipe(std::os::fd::AsRawFd::as_raw_fd(&err_w));
     let old_mask = crate::util::signals::block();
     // SAFETY: berth is single-threaded here.
     match unsafe { fork() }? {
         ForkResult::Child => {
+            drop(err_r);
             crate::util::signals::unblock_in_child(&old_mask);
             // SAFETY: prctl with integer arguments only.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
             let env = [("TMPDIR", tmp_path.to_string_lossy().into_owned())];
-            process::exec_confined(plan, prepared, &filter, &env)
+            process::exec_confined(plan, prepared, &filter, &env, pipe)
         }
         ForkResult::Parent { child } => {
             drop(prepared);
+            drop(err_w);
             crate::util::signals::forward_to(child);
-            let code = crate::util::signals::wait_exit(child)?;
+            let code = process::wait_for(child, err_r);
             // The command's files go with it; a failure to remove is only
             // worth a note.
             if let Err(e) = tmp.close() {
-                eprintln!(
-                    "berth sandbox: warning: removing {}: {e}",
+                crate::util::report::warning(&format!(
+                    "berth sandbox: removing {}: {e}",
                     tmp_path.display()
-                );
+                ));
             }
-            Ok(code)
+            code
         }
     }
 }

@@ -29,6 +29,7 @@
 //! own failures are 125, a command that cannot run 126, not found 127.
 
 mod fallback;
+pub mod image;
 mod mounts;
 mod process;
 
@@ -278,9 +279,20 @@ pub fn run(plan: &Plan) -> Result<i32> {
                      mounts only"
                         .into(),
                 );
+            } else {
+                let expected =
+                    landlock::expected_report(&plan.landlock_rules(true, None), landlock_abi);
+                // --allow-port's own warning above says it for TCP.
+                for missing in expected
+                    .missing
+                    .into_iter()
+                    .filter(|m| !m.starts_with("TCP"))
+                {
+                    warnings.push(format!("Landlock on this kernel cannot enforce {missing}"));
+                }
             }
             for w in &warnings {
-                eprintln!("berth sandbox: warning: {w}");
+                crate::util::report::warning(&format!("berth sandbox: {w}"));
             }
             process::run_in_namespaces(plan, &filter)
         }

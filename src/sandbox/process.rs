@@ -4,12 +4,15 @@
 //! [`exec_confined`] is the last part, shared with the fallback.
 
 use super::{mounts, Network, Plan};
+use crate::model::StartFailure;
+use crate::runtime::message::{read_start_report, Message};
 use crate::{landlock, seccomp};
 use anyhow::Result;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Unshares the user, mount, pid, ipc, uts (and, for `--network none`,
 /// network) namespaces and maps the caller's uid and gid to themselves.
@@ -36,16 +39,52 @@ pub fn enter_namespaces(network: Network) -> Result<(), String> {
     Ok(())
 }
 
-/// Prints berth's own failure in a child and exits with `code`.
-pub fn die(code: i32, what: &str, err: &anyhow::Error) -> ! {
-    eprintln!("Error: berth sandbox: {what}: {err:#}");
+/// The write end of the error pipe: a child that fails sends its
+/// [`StartFailure`] there (library code prints nothing; berth reports it
+/// in the parent). Close-on-exec, so its end tells the parent the
+/// command was exec'd.
+#[derive(Clone, Copy)]
+pub struct ErrorPipe(pub RawFd);
+
+/// Reports berth's own failure in a child to the parent and exits with
+/// `code`.
+pub fn die(pipe: ErrorPipe, code: i32, what: &str, err: &anyhow::Error) -> ! {
+    report_failure(
+        pipe,
+        StartFailure {
+            code,
+            message: format!("{what}: {err:#}"),
+        },
+    )
+}
+
+fn report_failure(pipe: ErrorPipe, failure: StartFailure) -> ! {
+    let code = failure.code;
+    // SAFETY: the pipe's write end is ours (inherited across the fork);
+    // ManuallyDrop keeps it from being closed twice.
+    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(pipe.0) });
+    let _ = Message::Failed(failure).write_to(&mut *f);
     // SAFETY: leaves the child without running the parent's destructors.
     unsafe { libc::_exit(code) }
+}
+
+/// In the parent: waits for `child`; its failure, if it sent one, as an
+/// error carrying the [`StartFailure`], else its exit status.
+pub fn wait_for(child: Pid, err_r: OwnedFd) -> Result<i32> {
+    match read_start_report(err_r) {
+        Some(failure) => {
+            let _ = crate::util::signals::wait_exit(child);
+            Err(failure.into())
+        }
+        None => Ok(crate::util::signals::wait_exit(child)?),
+    }
 }
 
 /// After `enter_namespaces`: forks pid 1 of the new pid namespace, which
 /// sets up the mounts and starts the command; waits and returns its status.
 pub fn run_in_namespaces(plan: &Plan, filter: &seccomp::Filter) -> Result<i32> {
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let pipe = ErrorPipe(err_w.as_raw_fd());
     let old_mask = crate::util::signals::block();
     // SAFETY: berth is single-threaded here (a requirement of unshare
     // with CLONE_NEWUSER, which already succeeded).
@@ -54,8 +93,10 @@ pub fn run_in_namespaces(plan: &Plan, filter: &seccomp::Filter) -> Result<i32> {
             crate::util::signals::unblock_in_child(&old_mask);
             // SAFETY: prctl with integer arguments only.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            drop(err_r);
             if let Err(e) = mounts::setup(plan) {
                 die(
+                    pipe,
                     crate::model::exit::EXIT_BERTH_ERROR,
                     "setting up the mounts",
                     &e,
@@ -64,6 +105,7 @@ pub fn run_in_namespaces(plan: &Plan, filter: &seccomp::Filter) -> Result<i32> {
             if plan.network == Network::None {
                 if let Err(e) = crate::runtime::init::loopback_up() {
                     die(
+                        pipe,
                         crate::model::exit::EXIT_BERTH_ERROR,
                         "bringing up loopback",
                         &e,
@@ -73,22 +115,19 @@ pub fn run_in_namespaces(plan: &Plan, filter: &seccomp::Filter) -> Result<i32> {
             let prepared = match landlock::prepare(&plan.landlock_rules(true, None)) {
                 Ok(p) => p,
                 Err(e) => die(
+                    pipe,
                     crate::model::exit::EXIT_BERTH_ERROR,
                     "preparing Landlock",
                     &e,
                 ),
             };
-            for missing in &prepared.report().missing {
-                eprintln!(
-                    "berth sandbox: warning: Landlock on this kernel cannot enforce {missing}"
-                );
-            }
-            become_reaper();
-            exec_confined(plan, prepared, filter, &[])
+            become_reaper(pipe);
+            exec_confined(plan, prepared, filter, &[], pipe)
         }
         ForkResult::Parent { child } => {
+            drop(err_w);
             crate::util::signals::forward_to(child);
-            Ok(crate::util::signals::wait_exit(child)?)
+            wait_for(child, err_r)
         }
     }
 }
@@ -100,12 +139,14 @@ pub fn exec_confined(
     prepared: landlock::Prepared,
     filter: &seccomp::Filter,
     extra_env: &[(&str, String)],
+    pipe: ErrorPipe,
 ) -> ! {
     use anyhow::Context;
     if let Err(e) = std::env::set_current_dir(&plan.cwd)
         .with_context(|| format!("entering {}", plan.cwd.display()))
     {
         die(
+            pipe,
             crate::model::exit::EXIT_BERTH_ERROR,
             "starting the command",
             &e,
@@ -114,6 +155,7 @@ pub fn exec_confined(
     drop_capabilities();
     if let Err(e) = prepared.enforce() {
         die(
+            pipe,
             crate::model::exit::EXIT_BERTH_ERROR,
             "enforcing Landlock",
             &e,
@@ -121,6 +163,7 @@ pub fn exec_confined(
     }
     if let Err(e) = seccomp::set_no_new_privs() {
         die(
+            pipe,
             crate::model::exit::EXIT_BERTH_ERROR,
             "setting no_new_privs",
             &e.into(),
@@ -134,6 +177,7 @@ pub fn exec_confined(
     if let Err(e) = seccomp::install(filter) {
         let what = seccomp::explain_install_error(&e);
         die(
+            pipe,
             crate::model::exit::EXIT_BERTH_ERROR,
             "installing the seccomp filter",
             &anyhow::anyhow!("{what}: {e}"),
@@ -143,9 +187,7 @@ pub fn exec_confined(
         Ok(never) => match never {},
         Err(e) => e,
     };
-    eprintln!("Error: berth sandbox: {}", err.message);
-    // SAFETY: leaves the child without running the parent's destructors.
-    unsafe { libc::_exit(err.code) }
+    report_failure(pipe, err)
 }
 
 /// Empties the bounding and ambient sets, so that nothing the command
@@ -164,7 +206,7 @@ extern "C" fn noop(_: libc::c_int) {}
 /// as pid 1 of the sandbox: it reaps every orphan, passes on the signals
 /// that processes send it (the terminal's reach the command directly: it
 /// shares berth's process group), and exits with the command's status.
-fn become_reaper() {
+fn become_reaper(pipe: ErrorPipe) {
     let mut all = SigSet::all();
     all.remove(Signal::SIGKILL);
     all.remove(Signal::SIGSTOP);
@@ -173,6 +215,7 @@ fn become_reaper() {
     // SAFETY: pid 1 of the sandbox is single-threaded.
     match unsafe { fork() } {
         Err(e) => die(
+            pipe,
             crate::model::exit::EXIT_BERTH_ERROR,
             "forking the command",
             &e.into(),

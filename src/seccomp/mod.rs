@@ -131,4 +131,6 @@ impl Setting {
 }
 
 #[cfg(test)]
+mod json_props;
+#[cfg(test)]
 mod tests;

@@ -129,7 +129,7 @@ pub(crate) fn enter() -> Result<()> {
             why,
         } => {
             enter_single(uid, gid)?;
-            crate::util::report::warning(&single_mapping_warning(&why, &user));
+            warn_single_mapping_once(&single_mapping_warning(&why, &user));
             Ok(())
         }
     }
@@ -160,6 +160,17 @@ pub(crate) fn join(pidfd: &std::os::fd::OwnedFd, what: &str) -> Result<()> {
     // Before any thread exists (a requirement of join).
     std::env::set_var(ENV_MARKER, if single { "single" } else { "full" });
     Ok(())
+}
+
+/// Once per store, as the fidelity note of containers (issue 13): every
+/// command of such a user would otherwise repeat it. Where the store's
+/// place cannot be known, every time.
+fn warn_single_mapping_once(what: &str) {
+    use crate::store::placement;
+    match placement::choose_root(&placement::RootInputs::from_env()) {
+        Ok(choice) => placement::warn_once(&choice.root, "single-mapping", what),
+        Err(_) => crate::util::report::warning(what),
+    }
 }
 
 fn single_mapping_warning(why: &str, user: &str) -> String {

@@ -8,6 +8,8 @@ pub(crate) mod du;
 pub(crate) mod fsutil;
 pub(crate) mod humanize;
 pub(crate) mod ids;
+#[cfg(test)]
+pub(crate) mod json_gen;
 pub(crate) mod openat2;
 pub(crate) mod path;
 pub(crate) mod proc;

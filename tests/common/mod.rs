@@ -17,6 +17,7 @@
 //! - `BERTH_TEST_STRICT=1` (set by scripts/test.sh): a missing test user or
 //!   Debian fixture fails the test instead of skipping it.
 //! - `BERTH_TEST_KEEP=1`: keep the stores of the tests for a post-mortem.
+//! - `BERTH_TEST_BINARY`: the berth binary to test (default: this build's).
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -232,7 +233,13 @@ fn sandbox() -> &'static Sandbox {
                 .expect("opening the sandbox to the test users");
         }
         let berth = base.join("bin/berth");
-        std::fs::copy(env!("CARGO_BIN_EXE_berth"), &berth).expect("copying target/.../berth");
+        // BERTH_TEST_BINARY runs the suite against another build (the
+        // escape suite against main's, say).
+        let built = std::env::var_os("BERTH_TEST_BINARY")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")));
+        std::fs::copy(&built, &berth).expect("copying target/.../berth");
         std::fs::set_permissions(&berth, std::fs::Permissions::from_mode(0o755))
             .expect("chmod 755 the berth copy");
         let docker = base.join("bin/docker");

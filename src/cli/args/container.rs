@@ -200,6 +200,11 @@ pub(crate) struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short = 'i', long)]
     pub(crate) interactive: bool,
+    /// Give extended privileges to the command: every capability (of
+    /// berth's user namespace when rootless); the container's seccomp
+    /// filter still applies
+    #[arg(long)]
+    pub(crate) privileged: bool,
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub(crate) tty: bool,

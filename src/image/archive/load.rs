@@ -364,3 +364,7 @@ fn resolve_manifest(
 #[cfg(test)]
 #[path = "load_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "load_props.rs"]
+mod props;

@@ -22,7 +22,7 @@
 //! | `-a, --attach` | issue 8: streams a foreground `run` relays; inspect's Attach* | process.rs |
 //! | `--blkio-weight` | issue 13: the io/blkio controller's weight, where it is available | resources.rs |
 //! | `--blkio-weight-device`, `--device-read-*`, `--device-write-*` | issue 13: refused: no per-device I/O limits | resources.rs |
-//! | `--cap-add`, `--cap-drop` | security | |
+//! | `--cap-add`, `--cap-drop` | issue 9: Docker's rules (ALL, names with or without CAP_, any case) | security.rs |
 //! | `--cgroup-parent` | refused: no daemon to make cgroups elsewhere; start berth in the cgroup wanted | refused.rs |
 //! | `--cgroupns` | issue 8: private (default) or host | namespaces.rs |
 //! | `--cidfile` | issue 8: Docker's semantics (an existing file stops `run`; removed if the container is not made; kept after `--rm`) | mod.rs, cli/run.rs |
@@ -55,7 +55,8 @@
 //! | `--oom-score-adj` | issue 8: raising works rootless; lowering needs CAP_SYS_RESOURCE, refused with that reason | kernel.rs |
 //! | `--pid` | issue 8: host (the host's /proc bound in, as Podman; leftovers end with the program), container:NAME | namespaces.rs |
 //! | `--platform` | issue 8: this machine's platform only (also `create` and `pull`) | mod.rs |
-//! | `--privileged`, `--security-opt` | security | |
+//! | `--privileged`, `--security-opt` | issue 9: Podman's rootless meaning; seccomp=unconfined/builtin/FILE, no-new-privileges; label= and apparmor= accepted with a note | security.rs |
+//! | `--landlock` | issue 9: berth's own: Landlock confines the container to its root | security.rs |
 //! | `-p, --publish`, `-P, --publish-all` | networking | |
 //! | `--runtime` | refused: berth is its own runtime | refused.rs |
 //! | `--shm-size` | issue 8: size of the private /dev/shm | kernel.rs |
@@ -83,6 +84,7 @@ mod network;
 mod process;
 mod refused;
 mod resources;
+mod security;
 
 pub(crate) use devices::DeviceFlags;
 pub(crate) use health::HealthFlags;
@@ -96,6 +98,7 @@ pub(crate) use network::NetworkFlags;
 pub(crate) use process::ProcessFlags;
 pub(crate) use refused::RefusedFlags;
 pub(crate) use resources::{refuse_cpu_rt, LimitFlags, ResourceFlags};
+pub(crate) use security::SecurityFlags;
 
 use crate::model::CreateRequest;
 use anyhow::Result;
@@ -117,6 +120,8 @@ pub(crate) struct CreateArgs {
     pub(crate) network: NetworkFlags,
     #[command(flatten)]
     pub(crate) lifecycle: LifecycleFlags,
+    #[command(flatten)]
+    pub(crate) security: SecurityFlags,
     #[command(flatten)]
     pub(crate) resources: ResourceFlags,
     #[command(flatten)]
@@ -180,6 +185,7 @@ impl CreateArgs {
         self.mounts.apply(&mut req)?;
         self.network.apply(&mut req)?;
         self.lifecycle.apply(&mut req)?;
+        self.security.apply(&mut req)?;
         self.resources.apply(&mut req)?;
         self.devices.apply(&mut req)?;
         self.metadata.apply(&mut req)?;
