@@ -941,6 +941,44 @@ fn run_steps_use_the_build_network() {
     });
 }
 
+/// A step that started the default network's helper ends while a
+/// container keeps that helper running: the build does not wait for the
+/// helper (which once held the step's report pipe) and finishes.
+#[test]
+fn a_step_does_not_wait_for_the_network_helper_it_started() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\nRUN sleep 3\n")]);
+    let mut cmd = b.command(&[
+        "build".to_string(),
+        "-q".to_string(),
+        ctx.display().to_string(),
+    ]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let started = std::time::Instant::now();
+    let mut build = cmd.spawn().unwrap();
+    // The step runs and its helper started the network's helper; a
+    // container joins that helper and keeps it alive.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    b.ok(&["run", "-d", "--name", "keeper", "busybox", "sleep", "60"]);
+    let deadline = started + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = build.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = build.kill();
+            let _ = build.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    b.ok(&["rm", "-f", "keeper"]);
+    let status = status.expect("the build finished while the network helper ran on");
+    assert!(status.success(), "the build failed: {status}");
+}
+
 /// /dev/net/tun closed (0600, as on this machine before the test setup)
 /// for this build only: a node of our own, bind-mounted over it in a
 /// private mount namespace, so that nothing else on the machine sees it.

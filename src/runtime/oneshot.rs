@@ -307,6 +307,12 @@ pub(crate) fn helper_main(args: &[String]) -> i32 {
     };
     // SAFETY: the spawner passed this descriptor to us for our own use.
     let mut report = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // Not for the processes this helper starts: a network helper started
+    // for the step outlives it, and the build reads this pipe to its end.
+    let _ = nix::fcntl::fcntl(
+        &report,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     let message = match helper_run(Path::new(dir)) {
         Ok(code) => Message::Exited(code),
         Err(f) => Message::Failed(f),
