@@ -1,15 +1,25 @@
 #!/bin/bash
-# Start-up benchmark: how long `berth run --rm busybox true` takes, beside
+# Start-up benchmark: how long `berth run --rm busybox true` takes beside
 # bubblewrap on the same root filesystem (the floor: namespaces and mounts,
-# nothing else) and podman when it is installed.
+# nothing else), and berth's `exec` and `run -d` + `kill` + `rm` beside
+# Podman's, all measured in one run.
 #
 #   bench/bench.sh [-n RUNS] [--berth PATH]
 #
 # RUNS defaults to 50. PATH defaults to target/release/berth (built here).
 # Uses hyperfine when installed, else a shell loop timed with date +%s%N.
-# Invoked as root, it measures as an unprivileged user ($BENCH_USER, default
-# berth-sub, created when missing): that is the case berth is for.
-# The goal (not a test): berth's median at or under 10 ms.
+# Invoked as root, it measures as each unprivileged user of $BENCH_USERS
+# (default: berth-nosub, without a subordinate id range, then berth-sub,
+# with one; created when missing), one after the other in the same run:
+# those are the cases berth is for. Invoked as another user, as that user.
+#
+# Then the median time of each launch step, from BERTH_TRACE=1.
+#
+# Goals (issue 8), each a ratio in this run:
+#   berth run --rm --network none  <= 1.5x bwrap without a subuid range,
+#                                  <= 2x bwrap with one;
+#   berth exec        about 36x faster than podman exec (not slower than 30x);
+#   run -d+kill+rm    about 7x faster than Podman's (not slower than 6x).
 set -euo pipefail
 
 runs=50
@@ -29,9 +39,12 @@ done
 # ($BENCH_DIR: berth, busybox.tar, rootfs/).
 measure() {
     local dir=$BENCH_DIR
-    export BERTH_ROOT=$dir/store
+    export BERTH_ROOT=$dir/store-$(id -un)
     local b=$dir/berth
-    "$b" load -q -i "$dir/busybox.tar"
+    "$b" load -q -i "$dir/busybox.tar" 2>/dev/null
+    local subids=no
+    grep -q "^$(id -un):" /etc/subuid 2>/dev/null && subids=yes
+    echo "== as $(id -un) (subordinate id range: $subids)"
 
     local names=() cmds=()
     add() { # name, command: kept only if it works once
@@ -42,10 +55,14 @@ measure() {
             echo "skipped $1: \`$2\` fails: $(echo "$err" | tail -2)" >&2
         fi
     }
-    add "berth run --rm" "$b run --rm busybox true"
+    # The container exec runs in, and Podman's.
+    local target podman_target=""
+    target=$("$b" run -d --network none busybox sleep 3600 2>/dev/null)
     add "berth run --rm --network none" "$b run --rm --network none busybox true"
+    add "berth run --rm" "$b run --rm busybox true"
+    add "berth exec" "$b exec $target true"
     # A compound command: run through bash, whose own start (about 1 ms)
-    # is included in this figure.
+    # is included in this figure and Podman's.
     add "berth run -d + kill + rm" "bash -c 'c=\$($b run -d busybox sleep 60) && $b kill \$c >/dev/null && $b rm \$c >/dev/null'"
     if command -v bwrap >/dev/null; then
         add "bwrap" "bwrap --unshare-all --ro-bind $dir/rootfs / --proc /proc --dev /dev true"
@@ -54,20 +71,30 @@ measure() {
     fi
     if command -v podman >/dev/null && podman load -q -i "$dir/busybox.tar" >/dev/null 2>&1; then
         add "podman run --rm" "podman run --rm busybox true"
+        if podman_target=$(podman run -d busybox sleep 3600 2>/dev/null); then
+            add "podman exec" "podman exec $podman_target true"
+        fi
+        add "podman run -d + kill + rm" "bash -c 'c=\$(podman run -d busybox sleep 60) && podman kill \$c >/dev/null && podman rm \$c >/dev/null'"
     fi
     [ ${#cmds[@]} -gt 0 ] || { echo "bench.sh: nothing to measure" >&2; exit 1; }
 
     local medians=()
     if command -v hyperfine >/dev/null; then
         echo "measuring with hyperfine, $runs runs each"
-        local args=()
-        for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-        hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$dir/results.json" \
-            "${args[@]}" >&2
-        mapfile -t medians < <(python3 -c '
+        local i json log ignore
+        for i in "${!cmds[@]}"; do
+            json="$dir/results-$(id -un)-$i.json" log="$dir/hyperfine-$(id -un).log"
+            # Podman's commands fail now and then on a busy machine (a
+            # kill racing its cleanup): a failed run is kept, not fatal.
+            # berth's must all succeed.
+            ignore=()
+            [[ ${names[$i]} == podman* ]] && ignore=(--ignore-failure)
+            hyperfine -N --style basic --warmup 3 --runs "$runs" "${ignore[@]}" --export-json "$json" \
+                -n "${names[$i]}" "${cmds[$i]}" >>"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
+            medians+=("$(python3 -c '
 import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.3f" % (r["median"] * 1000))' "$dir/results.json")
+print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$json")")
+        done
     else
         echo "measuring with a shell loop (install hyperfine for better numbers), $runs runs each"
         for i in "${!cmds[@]}"; do
@@ -84,9 +111,16 @@ for r in json.load(open(sys.argv[1]))["results"]:
                 END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m / 1000 }')")
         done
     fi
+    "$b" rm -f "$target" >/dev/null 2>&1 || true
+    [ -n "$podman_target" ] && podman rm -f -t 0 "$podman_target" >/dev/null 2>&1 || true
 
-    local floor=""
-    for i in "${!names[@]}"; do [ "${names[$i]}" = bwrap ] && floor=${medians[$i]}; done
+    median_of() { # name → median, empty when not measured
+        local i
+        for i in "${!names[@]}"; do [ "${names[$i]}" = "$1" ] && echo "${medians[$i]}"; done
+        return 0
+    }
+    local floor
+    floor=$(median_of bwrap)
     echo
     printf '%-32s %12s %10s\n' "command" "median (ms)" "vs bwrap"
     for i in "${!names[@]}"; do
@@ -94,11 +128,67 @@ for r in json.load(open(sys.argv[1]))["results"]:
         [ -n "$floor" ] && ratio=$(awk -v a="${medians[$i]}" -v b="$floor" 'BEGIN { printf "%.2fx", a / b }')
         printf '%-32s %12s %10s\n' "${names[$i]}" "${medians[$i]}" "$ratio"
     done
-    if [ "${names[0]}" = "berth run --rm" ]; then
-        local verdict
-        verdict=$(awk -v m="${medians[0]}" 'BEGIN { print (m <= 10 ? "met" : "not met") }')
-        echo "goal: berth run --rm median <= 10 ms: $verdict (${medians[0]} ms)"
+    verdict() { # label, value, op, limit
+        awk -v l="$1" -v v="$2" -v op="$3" -v lim="$4" 'BEGIN {
+            ok = (op == "<=") ? (v <= lim) : (v >= lim)
+            printf "goal: %-44s %6.2fx (%s %s): %s\n", l, v, op, lim, ok ? "met" : "NOT MET" }'
+    }
+    local run_none exec_b exec_p life_b life_p
+    run_none=$(median_of "berth run --rm --network none")
+    if [ -n "$floor" ] && [ -n "$run_none" ]; then
+        local limit=1.5
+        [ "$subids" = yes ] && limit=2
+        verdict "run --rm --network none / bwrap" "$(awk -v a="$run_none" -v b="$floor" 'BEGIN { print a / b }')" "<=" "$limit"
     fi
+    exec_b=$(median_of "berth exec"); exec_p=$(median_of "podman exec")
+    if [ -n "$exec_b" ] && [ -n "$exec_p" ]; then
+        verdict "podman exec / berth exec" "$(awk -v a="$exec_p" -v b="$exec_b" 'BEGIN { print a / b }')" ">=" 30
+    fi
+    life_b=$(median_of "berth run -d + kill + rm"); life_p=$(median_of "podman run -d + kill + rm")
+    if [ -n "$life_b" ] && [ -n "$life_p" ]; then
+        verdict "podman / berth run -d + kill + rm" "$(awk -v a="$life_p" -v b="$life_b" 'BEGIN { print a / b }')" ">=" 6
+    fi
+    echo
+    trace_launch
+}
+
+# Where the time of `run --rm --network none` goes: BERTH_TRACE=1 over
+# a few launches, the median time of each step (ms since the CLI started)
+# and the median time it took since the step before.
+trace_launch() {
+    local b=$BENCH_DIR/berth traces=$BENCH_DIR/traces-$(id -un) n=15
+    : >"$traces"
+    for ((r = 0; r < n; r++)); do
+        BERTH_TRACE=1 "$b" run --rm --network none busybox true 2>&1 >/dev/null |
+            grep '^berth-trace' >>"$traces" || true
+        echo "--" >>"$traces"
+    done
+    echo "where the time goes: BERTH_TRACE=1 $b run --rm --network none busybox true ($n launches)"
+    python3 - "$traces" <<'PY'
+import re, statistics, sys
+runs, cur = [], []
+for line in open(sys.argv[1]):
+    if line.startswith("--"):
+        runs.append(cur); cur = []
+        continue
+    m = re.match(r"berth-trace\s+([\d.]+) ms\s+(\S+)\s+(.*)", line.rstrip("\n"))
+    if m:
+        cur.append((m.group(2), m.group(3), float(m.group(1))))
+order, at, step = [], {}, {}
+for run in runs:
+    prev = 0.0
+    for role, what, ms in run:
+        key = (role, what)
+        if key not in at:
+            order.append(key); at[key] = []; step[key] = []
+        at[key].append(ms); step[key].append(ms - prev); prev = ms
+if not order:
+    print("  (no trace lines: is this berth built with BERTH_TRACE?)")
+print("  %9s %9s  %-8s %s" % ("at (ms)", "step", "process", "step finished"))
+for key in order:
+    print("  %9.2f %9.2f  %-8s %s" % (statistics.median(at[key]), statistics.median(step[key]), key[0], key[1]))
+PY
+    echo
 }
 
 if $inner; then
@@ -122,8 +212,19 @@ BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX" 2>/dev/null) ||
 export BENCH_DIR
 cleanup() {
     # Layers unpacked under a subordinate id map are not all ours to delete.
-    rm -rf "$BENCH_DIR" 2>/dev/null ||
-        unshare --map-root-user --map-auto rm -rf "$BENCH_DIR" 2>/dev/null || true
+    for store in "$BENCH_DIR"/store-*; do
+        [ -d "$store" ] || continue
+        local owner
+        owner=$(stat -c %U "$store")
+        if [ "$(id -u)" = 0 ] && [ "$owner" != root ]; then
+            setpriv --reuid="$owner" --regid="$owner" --init-groups -- \
+                env BERTH_ROOT="$store" HOME="$(getent passwd "$owner" | cut -d: -f6)" \
+                "$BENCH_DIR/berth" unshare rm -rf "$store" 2>/dev/null || true
+        else
+            BERTH_ROOT="$store" "$BENCH_DIR/berth" unshare rm -rf "$store" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$BENCH_DIR" 2>/dev/null || true
 }
 trap cleanup EXIT
 cp "$berth" "$BENCH_DIR/berth"
@@ -135,15 +236,15 @@ layer=$(tar -xOf "$BENCH_DIR/busybox.tar" manifest.json |
     python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["Layers"][0])')
 tar -xOf "$BENCH_DIR/busybox.tar" "$layer" | tar -x -C "$BENCH_DIR/rootfs" --no-same-owner
 chmod -R a+rX "$BENCH_DIR"
+chmod 1777 "$BENCH_DIR"
 
 if [ "$(id -u)" = 0 ]; then
-    user=${BENCH_USER:-berth-sub}
-    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-    chown -R "$user:" "$BENCH_DIR"
-    echo "measuring as $user"
-    setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH="/usr/local/bin:/usr/bin:/bin" \
-        BENCH_DIR="$BENCH_DIR" bash "$BENCH_DIR/bench.sh" --inner -n "$runs"
+    for user in ${BENCH_USERS:-berth-nosub berth-sub}; do
+        id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
+        setpriv --reuid="$user" --regid="$user" --init-groups -- \
+            env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH="/usr/local/bin:/usr/bin:/bin" \
+            BENCH_DIR="$BENCH_DIR" bash "$BENCH_DIR/bench.sh" --inner -n "$runs"
+    done
 else
     bash "$BENCH_DIR/bench.sh" --inner -n "$runs"
 fi

@@ -190,7 +190,7 @@ fn escape_suite() {
     let mut tally = Tally::default();
     let ctxs: Vec<Ctx> = users.iter().map(Ctx::new).collect();
     type Group = fn(&Ctx, &mut Tally);
-    let groups: [(&str, Group); 13] = [
+    let groups: [(&str, Group); 14] = [
         ("descriptors", descriptors_and_cwd),
         ("host binary", host_binary),
         ("terminal", terminal),
@@ -203,6 +203,7 @@ fn escape_suite() {
         ("volume copy-up", volume_copy_up),
         ("hostile layers", hostile_layers),
         ("devices", devices),
+        ("mounts", mounts),
         ("landlock", landlock),
     ];
     for ctx in &ctxs {
@@ -1221,6 +1222,69 @@ fn devices(ctx: &Ctx, t: &mut Tally) {
         );
     }
     let _ = ctx.b.cmd(&["rmi", "-f", "devices:escape"]);
+}
+
+/// Docker's device set in `/dev`; the nodes `/dev` may hold.
+const DOCKER_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/console",
+    "/dev/ptmx",
+    "/dev/pts/ptmx",
+];
+
+/// Mount propagation (nothing of the container's is shared with the
+/// host's mounts) and a minimal `/dev`, as Docker's.
+fn mounts(ctx: &Ctx, t: &mut Tally) {
+    let u = ctx.user().to_string();
+    let o = ctx.exec(&["cat", "/proc/self/mountinfo"]);
+    let info = stdout(&o);
+    t.record(
+        &u,
+        "mounts: no shared propagation",
+        if !o.status.success() || info.is_empty() {
+            Skipped(show(&o))
+        } else if let Some(line) = info.lines().find(|l| {
+            // Optional fields sit between the mount options and " - ".
+            let head = l.split(" - ").next().unwrap_or("");
+            head.split(' ').skip(6).any(|f| f.starts_with("shared:"))
+        }) {
+            Escape(format!("a mount propagates to the host: {line}"))
+        } else {
+            Held(format!("{} mounts, none shared", info.lines().count()))
+        },
+    );
+    // Every device node under /dev, with its type.
+    let o = ctx.exec(&[
+        "sh",
+        "-c",
+        "find /dev -xdev \\( -type c -o -type b \\) 2>/dev/null; find /dev/pts -type c",
+    ]);
+    let nodes = stdout(&o);
+    let extra: Vec<&str> = nodes
+        .lines()
+        .filter(|n| !DOCKER_DEVICES.contains(n))
+        // The pty of a terminal session: /dev/pts/N.
+        .filter(|n| {
+            !n.strip_prefix("/dev/pts/")
+                .is_some_and(|k| k.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    t.record(
+        &u,
+        "mounts: /dev holds Docker's devices only",
+        if !o.status.success() || nodes.is_empty() {
+            Skipped(show(&o))
+        } else if extra.is_empty() {
+            Held(format!("{} nodes", nodes.lines().count()))
+        } else {
+            Escape(format!("devices beyond Docker's set: {extra:?}"))
+        },
+    );
 }
 
 /// `--landlock`: a container cannot reach the host's abstract sockets.

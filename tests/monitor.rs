@@ -385,6 +385,8 @@ fn a_killed_monitor_leaves_a_truthful_record() {
             .unwrap();
         let cmdline = std::fs::read_to_string(format!("/proc/{ppid}/cmdline")).unwrap();
         assert!(cmdline.contains("__berth-monitor"), "{cmdline:?}");
+        let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "berth-monitor");
         // SAFETY: kill with a pid and a signal number.
         unsafe { libc::kill(ppid, libc::SIGKILL) };
         // The container goes with its monitor, and ps says so.

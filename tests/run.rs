@@ -580,3 +580,34 @@ fn works_as_root_too() {
     assert_eq!(b.ok(&["images", "-q"]).lines().count(), 1);
     assert!(b.container_ids().is_empty());
 }
+
+#[test]
+fn run_rm_overlay_is_volatile_and_a_kept_container_is_not() {
+    each_user(|b| {
+        b.load_busybox();
+        // A --rm container's files go with it: its overlay skips the
+        // syncs (its unmount would otherwise sync the host filesystem).
+        let out = b.run_rm(
+            "busybox",
+            &[
+                "sh",
+                "-c",
+                "echo written > /f && cat /f && grep ' / overlay ' /proc/mounts",
+            ],
+        );
+        assert!(out.starts_with("written\n"), "{out}");
+        assert!(out.contains("volatile"), "run --rm: {out}");
+        let out = b.ok(&[
+            "run",
+            "--name",
+            "kept",
+            "busybox",
+            "grep",
+            " / overlay ",
+            "/proc/mounts",
+        ]);
+        assert!(out.contains("overlay"), "{out}");
+        assert!(!out.contains("volatile"), "run without --rm: {out}");
+        b.ok(&["rm", "kept"]);
+    });
+}

@@ -3,7 +3,7 @@
 use super::args::{ExecArgs, PauseArgs};
 use super::ExitStatus;
 use crate::model::Status;
-use crate::runtime::exec::{exec as exec_in, ExecOptions, ExecOutcome};
+use crate::runtime::exec::{ExecOptions, ExecOutcome};
 use crate::runtime::lifecycle;
 use crate::store::Store;
 use anyhow::{bail, Result};
@@ -49,7 +49,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
             bail!("the working directory '{w}' is invalid, it needs to be an absolute path");
         }
     }
-    match exec_in(&record, state.process(), &opts)? {
+    match lifecycle::exec(&store, &record, state.process(), &opts)? {
         ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
         ExecOutcome::Failed(f) => {

@@ -91,7 +91,9 @@ pub(crate) fn export(args: ExportArgs) -> Result<()> {
                 .context("duplicating standard output")?
         }
     };
-    export_fs(&store, &record, out)
+    export_fs(&store, &record, out)?;
+    crate::runtime::events::container(&store, &record, "export");
+    Ok(())
 }
 
 pub(crate) fn diff(args: DiffArgs) -> Result<()> {

@@ -5,6 +5,7 @@ use super::filters::images::{ImageFacts, ImageFilter};
 use super::filters::lineage;
 use super::output::{print_listing, print_objects, Listing};
 use crate::image::config::ImageConfig;
+use crate::model::event::Event;
 use crate::model::filters::FilterArgs;
 use crate::model::reference::Reference;
 use crate::store::images::ImageRecord;
@@ -185,7 +186,9 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
     let mut index = store.images()?;
     let id = index.resolve(&args.source)?.id.clone();
     index.set_tag(&target.to_string(), &id);
-    store.save_images(&index, &lock)
+    store.save_images(&index, &lock)?;
+    store.record_event(&Event::image(&id, &target.familiar(), "tag"));
+    Ok(())
 }
 
 pub(crate) fn history(args: HistoryArgs) -> Result<()> {

@@ -15,6 +15,7 @@ mod compose_up;
 mod container;
 mod df;
 mod doctor;
+mod events;
 mod exec;
 mod files;
 mod filters;
@@ -77,6 +78,7 @@ fn invoked_name() -> Option<String> {
 
 /// Parses the command line, runs it and returns the process exit status.
 pub fn main() -> i32 {
+    crate::util::trace::init("cli");
     // Output piped into `head` must end us quietly, as it ends docker.
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe {
@@ -89,6 +91,7 @@ pub fn main() -> i32 {
     if let Some(status) = crate::runtime::reexec::dispatch() {
         return status;
     }
+    crate::util::trace::install_printer(report::trace_line);
     // Library warnings reach the user's terminal only through the CLI.
     if invoked_name().as_deref() == Some("docker-compose") {
         return compose::standalone_main();
@@ -108,10 +111,13 @@ pub fn main() -> i32 {
             return EXIT_BERTH_ERROR;
         }
     };
-    match dispatch(cli) {
+    crate::util::trace::step("arguments parsed");
+    let status = match dispatch(cli) {
         Ok(()) => 0,
         Err(err) => report(&err),
-    }
+    };
+    crate::util::trace::step("done");
+    status
 }
 
 /// Runs `op` for each name a user gave, printing the name when it worked
@@ -231,6 +237,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => archive::import(a),
         Command::Version(a) => system::version(a),
         Command::Info(a) => system::info(a),
+        Command::Events(a) => events::events(a),
         Command::Doctor(a) => doctor::doctor(a),
         Command::Image(sub) => match sub {
             I::Build(a) => build::build(a),

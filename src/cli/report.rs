@@ -26,6 +26,11 @@ impl Reporter for Terminal {
     }
 }
 
+/// A `BERTH_TRACE` line (util::trace), to stderr.
+pub(crate) fn trace_line(line: &str) {
+    eprintln!("{line}");
+}
+
 /// Output for one command's transfer.
 struct Transfer {
     quiet: bool,

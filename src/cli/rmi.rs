@@ -137,17 +137,18 @@ pub(crate) fn remove_image(
         }
         set_names(&mut index.images[i], &refs);
         store.save_images(&index, lock)?;
-        let untagged_only = Removal {
-            lines: lines.clone(),
-            reclaimed: 0,
-        };
-        if !refs.is_empty() {
-            return Ok(untagged_only);
-        }
-        // Docker goes on quietly: a container that stands in the way
-        // keeps the image, now without a name, and that is no error.
-        if users.iter().any(|u| u.active) || (!force && !users.is_empty()) {
-            return Ok(untagged_only);
+        // Other names keep the image; so does, quietly (no error, as
+        // Docker), a container that stands in the way.
+        let kept =
+            !refs.is_empty() || users.iter().any(|u| u.active) || (!force && !users.is_empty());
+        if kept {
+            // Docker's events: one `untag` for the name given (its
+            // digests go silently).
+            store.record_image_removal(&img.id, 1, false);
+            return Ok(Removal {
+                lines: lines.clone(),
+                reclaimed: 0,
+            });
         }
     } else if is_single_reference(&refs) {
         // By id, with at most one tag in one repository: all names go,
@@ -164,6 +165,12 @@ pub(crate) fn remove_image(
     }
     index.images.remove(i);
     store.save_images(&index, lock)?;
+    // By id, an `untag` per name removed; by name, the one name.
+    let untags = match named {
+        Some(_) => 1,
+        None => lines.iter().filter(|l| l.starts_with("Untagged:")).count(),
+    };
+    store.record_image_removal(&img.id, untags, true);
     lines.push(format!("Deleted: {}", img.id));
     let (layer_lines, reclaimed) = delete_files(store, &index, &img, lock)?;
     lines.extend(layer_lines);

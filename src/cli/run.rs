@@ -25,8 +25,10 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     crate::runtime::namespaces::enter_user_namespace(&store, &request.namespaces)?;
     let cidfile = CidFile::create(a.cidfile.as_deref())?;
     request.image_id = Some(ensure_image(&store, a)?);
+    crate::util::trace::step("image resolved");
     crate::runtime::network::ops::preflight(&request.network)?;
     let record = cidfile.recording(lifecycle::create(&store, &request))?;
+    crate::util::trace::step("container record created");
     if args.detach {
         return match lifecycle::start(&store, &record) {
             Ok(()) => {
@@ -48,7 +50,6 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         tty: a.process.tty,
         detach_keys,
         sig_proxy: args.sig_proxy && !a.process.tty,
-        send_ready: true,
         signal_target: None,
         output,
     };
@@ -193,7 +194,6 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
             tty: record.config.tty,
             detach_keys,
             sig_proxy: !record.config.tty,
-            send_ready: true,
             signal_target: None,
             output: Default::default(),
         };
@@ -243,7 +243,6 @@ pub(crate) fn attach(args: AttachArgs) -> Result<()> {
         tty: record.config.tty,
         detach_keys,
         sig_proxy: args.sig_proxy && !record.config.tty,
-        send_ready: false,
         signal_target: Some(state.process()),
         output: Default::default(),
     };
@@ -330,7 +329,6 @@ pub(crate) fn start_created(
         tty,
         detach_keys: parse_detach_keys("ctrl-p,ctrl-q")?,
         sig_proxy: !tty,
-        send_ready: true,
         signal_target: None,
         output: Default::default(),
     };

@@ -111,7 +111,6 @@ fn in_image(plan: &Plan, image: &str) -> Result<()> {
         tty: terminal,
         detach_keys: crate::runtime::attach_client::parse_detach_keys("ctrl-p,ctrl-q")?,
         sig_proxy: !terminal,
-        send_ready: true,
         signal_target: None,
         output: Default::default(),
     };

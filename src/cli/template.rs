@@ -60,6 +60,20 @@ thread_local! {
     static ROW_LABELS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// Values being rendered and the JSON `{{json X}}` prints for each,
+    /// when that is not its fields' as they are (`events`: Docker runs the
+    /// template on a Go struct whose JSON names differ from its field
+    /// names, and whose fields keep their declared order).
+    static JSON_SHOWN: RefCell<Vec<(Json, Json)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// For the next executions: `{{json X}}` where X is the first of a pair
+/// prints its second.
+pub(crate) fn set_json_shown(pairs: Vec<(Json, Json)>) {
+    JSON_SHOWN.with(|w| *w.borrow_mut() = pairs);
+}
+
 /// Sets the labels `{{.Label "name"}}` sees for the next executions.
 pub(crate) fn set_row_labels(labels: Vec<(String, String)>) {
     ROW_LABELS.with(|l| *l.borrow_mut() = labels);
@@ -101,6 +115,12 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
         t = t
             .func("json", move |args| {
                 let v = args.first().map(to_json).unwrap_or(Json::Null);
+                let v = JSON_SHOWN.with(|w| {
+                    w.borrow()
+                        .iter()
+                        .find(|(data, _)| *data == v)
+                        .map_or(v.clone(), |(_, shown)| shown.clone())
+                });
                 // A whole row goes through Go's json.Marshal, which escapes
                 // <, > and &; values alone do not.
                 let text = serde_json::to_string(&v).unwrap_or_default();

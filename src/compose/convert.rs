@@ -96,7 +96,7 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
             privileged: s.privileged,
             cap_add: &s.cap_add,
             cap_drop: &s.cap_drop,
-            security_opt: &s.security_opt,
+            security_opt: &security_opts(&s.security_opt, &t.project.working_dir),
             landlock: false,
         })
         .with_context(|| format!("service {:?}", s.name))?,
@@ -110,6 +110,22 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         request: req,
         warnings,
     })
+}
+
+/// `security_opt` with a relative `seccomp=PROFILE` path taken from the
+/// project directory, as every other path of a compose file is, not from
+/// wherever the command was run.
+fn security_opts(opts: &[String], project_dir: &std::path::Path) -> Vec<String> {
+    opts.iter()
+        .map(|o| match o.split_once(['=', ':']) {
+            Some(("seccomp", p))
+                if !["unconfined", "builtin", "default"].contains(&p) && !p.starts_with('/') =>
+            {
+                format!("seccomp={}", project_dir.join(p).display())
+            }
+            _ => o.clone(),
+        })
+        .collect()
 }
 
 /// The error for a field berth does not apply.
@@ -897,6 +913,28 @@ fn apply_oneoff(req: &mut CreateRequest, o: &OneOffOverrides) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seccomp_profiles_are_found_from_the_project_directory() {
+        let opts: Vec<String> = [
+            "seccomp=p.json",
+            "seccomp:/abs.json",
+            "seccomp=unconfined",
+            "no-new-privileges",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            security_opts(&opts, std::path::Path::new("/proj")),
+            [
+                "seccomp=/proj/p.json",
+                "seccomp:/abs.json",
+                "seccomp=unconfined",
+                "no-new-privileges"
+            ]
+        );
+    }
 
     #[test]
     fn entrypoint_lists_split_into_executable_and_arguments() {

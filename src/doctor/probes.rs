@@ -89,6 +89,7 @@ pub fn probe_overlay(store: &crate::store::Store) -> Result<(), String> {
             upper: b.join("upper").display().to_string(),
             work: b.join("work").display().to_string(),
             userxattr: !real_root,
+            volatile: false,
         };
         crate::mounts::rootfs::mount_overlay(&spec, &b.join("merged"))
             .map_err(|e| format!("{e:#}"))?;

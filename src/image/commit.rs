@@ -11,7 +11,8 @@ use crate::image::config::{History, ImageConfig};
 use crate::image::layer::{unpack_layer, Notices, UnpackedLayer};
 use crate::image::treetar::{list_dir, WalkOptions, Walker};
 use crate::image::whiteout;
-use crate::model::reference::Reference;
+use crate::model::event::Event;
+use crate::model::reference::{familiar, Reference};
 use crate::model::ContainerRecord;
 use crate::store::Store;
 use anyhow::{anyhow, Context, Result};
@@ -264,7 +265,30 @@ pub(crate) fn commit(
         .insert("container".into(), record.id.clone().into());
     let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
 
-    crate::image::layer::record_image(store, layer, &record.layers, &config_bytes, name, created)
+    let id = crate::image::layer::record_image(
+        store,
+        layer,
+        &record.layers,
+        &config_bytes,
+        name.clone(),
+        created,
+    )?;
+    if let Some(n) = &name {
+        store.record_event(&Event::image(&id, &familiar(n), "tag"));
+    }
+    store.record_event(&Event::container(
+        record,
+        "commit",
+        [
+            ("comment", opts.message.clone().unwrap_or_default()),
+            ("imageID", id.clone()),
+            (
+                "imageRef",
+                name.as_deref().map(familiar).unwrap_or_default(),
+            ),
+        ],
+    ));
+    Ok(id)
 }
 
 #[cfg(test)]

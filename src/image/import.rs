@@ -4,7 +4,8 @@ use crate::image::changes::apply_changes;
 use crate::image::compression::decompress;
 use crate::image::config::{host_architecture, History, ImageConfig, RootFs};
 use crate::image::layer::{unpack_layer, Notices};
-use crate::model::reference::Reference;
+use crate::model::event::Event;
+use crate::model::reference::{familiar, Reference};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::io::Read;
@@ -77,7 +78,13 @@ pub(crate) fn import(
     let config_bytes =
         serde_json::to_vec(&config).context("serializing the image configuration")?;
 
-    crate::image::layer::record_image(store, layer, &[], &config_bytes, name, created)
+    let id =
+        crate::image::layer::record_image(store, layer, &[], &config_bytes, name.clone(), created)?;
+    if let Some(n) = &name {
+        store.record_event(&Event::image(&id, &familiar(n), "tag"));
+    }
+    store.record_event(&Event::image(&id, &id, "import"));
+    Ok(id)
 }
 
 fn parse_platform(p: Option<&str>) -> Result<(String, String, Option<String>)> {

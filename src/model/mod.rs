@@ -11,6 +11,7 @@ pub(crate) mod caps;
 pub(crate) mod container;
 pub(crate) mod container_filter;
 pub(crate) mod devices;
+pub(crate) mod event;
 pub(crate) mod exit;
 pub(crate) mod filters;
 pub(crate) mod health;

@@ -3,6 +3,13 @@
 //! the option string fits in one page), the container's own upper and
 //! work directories. Rootless, overlay reads its `user.overlay.*` xattrs
 //! (`userxattr`); real root uses the trusted ones, as the unpacker writes.
+//!
+//! A `--rm` container's overlay is `volatile` (Linux 5.10+, as Podman
+//! mounts its `--rm` containers): without it, the unmount when the
+//! container's last process exits syncs the whole filesystem under the
+//! upper directory (overlay's sync_fs is a syncfs of the upper
+//! filesystem), tens of milliseconds on a busy shared disk, for files
+//! that are deleted a moment later.
 
 use anyhow::{bail, Result};
 use nix::mount::MsFlags;
@@ -16,6 +23,9 @@ pub(crate) struct OverlaySpec {
     pub(crate) upper: String,
     pub(crate) work: String,
     pub(crate) userxattr: bool,
+    /// No syncs to the upper filesystem (`--rm`: the upper is deleted
+    /// after the exit). Left out again when the kernel refuses it.
+    pub(crate) volatile: bool,
 }
 
 impl OverlaySpec {
@@ -29,6 +39,9 @@ impl OverlaySpec {
         if self.userxattr {
             o.push_str(",userxattr");
         }
+        if self.volatile {
+            o.push_str(",volatile");
+        }
         o
     }
 }
@@ -36,6 +49,23 @@ impl OverlaySpec {
 /// Mounts the overlay at `target`. The working directory must be the
 /// store root (the caller chdirs there: the paths are relative to it).
 pub(crate) fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<()> {
+    if spec.volatile {
+        let mut volatile = spec.clone();
+        // A volatile mount leaves `work/incompat/volatile`, and the kernel
+        // mounts no overlay on that work directory again while it exists
+        // (a restarted `--rm` container): its upper is disposable.
+        let _ = crate::util::fsutil::remove_tree(&Path::new(&spec.work).join("incompat"));
+        if mount_with(&volatile, target).is_ok() {
+            return Ok(());
+        }
+        // Kernels before 5.10 do not know the option.
+        volatile.volatile = false;
+        return mount_with(&volatile, target);
+    }
+    mount_with(spec, target)
+}
+
+fn mount_with(spec: &OverlaySpec, target: &Path) -> Result<()> {
     let options = spec.options();
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
@@ -161,10 +191,20 @@ mod tests {
             upper: "containers/x/upper".into(),
             work: "containers/x/work".into(),
             userxattr: true,
+            volatile: false,
         };
         assert_eq!(
             s.options(),
             "lowerdir=l/top:l/base,upperdir=containers/x/upper,workdir=containers/x/work,userxattr"
+        );
+        let v = OverlaySpec {
+            volatile: true,
+            ..s
+        };
+        assert!(
+            v.options().ends_with(",userxattr,volatile"),
+            "{}",
+            v.options()
         );
     }
 
@@ -175,6 +215,7 @@ mod tests {
             upper: "u".into(),
             work: "w".into(),
             userxattr: false,
+            volatile: false,
         };
         let e = mount_overlay(&s, Path::new("/nonexistent")).unwrap_err();
         assert!(e.to_string().contains("too many layers"), "{e}");
@@ -191,6 +232,7 @@ mod tests {
             lowers: vec![d.path().join("lower").display().to_string()],
             upper: d.path().join("upper").display().to_string(),
             work: d.path().join("work").display().to_string(),
+            volatile: false,
             userxattr: false,
         };
         // Without the privilege to use fsopen there is no reason to read.

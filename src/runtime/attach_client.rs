@@ -25,8 +25,6 @@ pub(crate) struct AttachOptions {
     pub(crate) detach_keys: Vec<u8>,
     /// Forward SIGINT/SIGTERM/... to the container (`--sig-proxy`).
     pub(crate) sig_proxy: bool,
-    /// Tell the monitor we are ready (it waits for us before starting).
-    pub(crate) send_ready: bool,
     /// Where forwarded signals go: the container's init.
     pub(crate) signal_target: Option<ProcessId>,
     /// Which output streams are relayed (`run -a`); both by default.
@@ -136,12 +134,18 @@ pub(crate) fn parse_detach_keys(spec: &str) -> anyhow::Result<Vec<u8>> {
 /// Connects to a monitor's socket and relays until the container exits,
 /// the user detaches, or the monitor goes away.
 pub(crate) fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
-    let mut sock = UnixStream::connect(socket).with_context(|| {
+    let sock = UnixStream::connect(socket).with_context(|| {
         format!(
             "attaching to the container's monitor at {}",
             socket.display()
         )
     })?;
+    attach_stream(sock, opts)
+}
+
+/// Relays over a connection to the monitor that is already made (the
+/// socket pair of a `run` in the foreground).
+pub(crate) fn attach_stream(mut sock: UnixStream, opts: &AttachOptions) -> Result<Outcome> {
     let stdin = std::io::stdin();
     let stdin_fd = stdin.as_fd();
     let is_tty = opts.tty && nix::unistd::isatty(stdin_fd).unwrap_or(false);
@@ -174,9 +178,7 @@ pub(crate) fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
             resize_frame(&mut sock, size)?;
         }
     }
-    if opts.send_ready {
-        Message::Ready.write_to(&mut sock)?;
-    }
+    crate::util::trace::step("attached");
 
     let mut decoder = Decoder::default();
     let mut target = opts.signal_target;
@@ -282,10 +284,12 @@ pub(crate) fn attach(socket: &Path, opts: &AttachOptions) -> Result<Outcome> {
                     Message::Exited(code) => finished = Some(Outcome::Exited(code)),
                     Message::Failed(f) => finished = Some(Outcome::Failed(f)),
                     Message::Started(pid) => target = Some(ProcessId::of(pid)),
+                    Message::Trace(lines) => crate::util::trace::relay(&lines),
                     _ => {}
                 }
             }
             if let Some(o) = finished {
+                crate::util::trace::step("exit status received");
                 break o;
             }
         }

@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 /// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on unified
 /// systems, `/sys/fs/cgroup/unified` on hybrid ones.
 fn v2_root() -> PathBuf {
+    // The two usual places first: a statfs each instead of reading the
+    // whole mount table (on the launch path, twice per container).
+    for usual in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+        if nix::sys::statfs::statfs(usual)
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        {
+            return PathBuf::from(usual);
+        }
+    }
     std::fs::read_to_string("/proc/self/mountinfo")
         .ok()
         .and_then(|info| {

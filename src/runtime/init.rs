@@ -67,12 +67,26 @@ fn setup_and_exec(
     super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
         .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
+    crate::util::trace::step("user, environment, capabilities set");
     if ctx.record.config.init {
         use std::os::fd::AsRawFd;
         super::init_reaper::become_init(&[err_pipe.as_raw_fd()])
             .map_err(|e| StartFailure::setup(anyhow::anyhow!("starting the init (--init): {e}")))?;
     }
+    send_trace(err_pipe);
     exec(&argv, &env)
+}
+
+/// Our `BERTH_TRACE` lines, to the monitor, just before the exec (the
+/// pipe's end tells it the exec happened; lines come before that).
+fn send_trace(err_pipe: &OwnedFd) {
+    if crate::util::trace::enabled() {
+        crate::util::trace::step("exec");
+        let lines = crate::util::trace::take();
+        if let Ok(mut pipe) = err_pipe.try_clone().map(std::fs::File::from) {
+            let _ = Message::Trace(lines).write_to(&mut pipe);
+        }
+    }
 }
 
 /// Namespaces and the root filesystem, up to pivot_root and the masks.
@@ -89,16 +103,21 @@ fn prepare(ctx: &InitContext) -> Result<()> {
     namespaces::after_unshare(ctx.record, ctx.namespaces)?;
     // Nothing we mount may propagate back to the host.
     crate::mounts::make_private()?;
+    crate::util::trace::step("namespaces made");
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
+    crate::util::trace::step("overlay mounted");
     let root =
         mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
     namespaces::after_rootfs(&root, ctx.record)?;
     namespaces::mount_proc(&root, ctx.record)?;
+    crate::util::trace::step("/proc mounted");
     mounts::dev::setup(&root, ctx.tty_gid)?;
     namespaces::after_dev(&root, ctx.record, ctx.namespaces)?;
+    crate::util::trace::step("/dev made");
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;
+    crate::util::trace::step("/sys mounted");
     mounts::binds::mount_all(&root, &ctx.record.host.storage.mounts)?;
     mounts::devices::bind_all(&root, &ctx.record.host.devices)?;
     let user_targets: Vec<&str> = ctx
@@ -120,9 +139,12 @@ fn prepare(ctx: &InitContext) -> Result<()> {
         mounts::dev::add_host_devices(&root)?;
     }
     drop(root);
+    crate::util::trace::step("binds and /etc files mounted");
     mounts::pivot::pivot(&rootfs)?;
+    crate::util::trace::step("pivot_root done");
     if !ctx.confinement.privileged {
         mounts::proc_sys::restrict_paths()?;
+        crate::util::trace::step("/proc and /sys paths masked");
     }
     super::devices::update_ld_cache(&ctx.record.host.devices.provisioned);
     namespaces::set_names(ctx.record)?;

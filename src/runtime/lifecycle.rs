@@ -163,17 +163,19 @@ pub(crate) fn start(store: &Store, record: &ContainerRecord) -> Result<()> {
 }
 
 /// Starts the container with the caller attached from its first byte of
-/// output: the monitor waits for the client before it starts the
-/// container. The caller checked that it is not running.
+/// output: the caller is the monitor's first client, connected through a
+/// socket pair before the container starts. The caller checked that it is
+/// not running.
 pub(crate) fn start_attached(
     store: &Store,
     record: &ContainerRecord,
     opts: &AttachOptions,
 ) -> Result<Outcome> {
+    super::events::container(store, record, "attach");
     match monitor::spawn(&record.id, true)? {
-        Spawned::Started(_) | Spawned::Listening => {}
+        Spawned::Attached(stream) => attach_client::attach_stream(stream, opts),
+        Spawned::Started => unreachable!("an attached monitor answers on its socket"),
     }
-    attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
 }
 
 /// Attaches to a running container.
@@ -182,6 +184,7 @@ pub(crate) fn attach(
     record: &ContainerRecord,
     opts: &AttachOptions,
 ) -> Result<Outcome> {
+    super::events::container(store, record, "attach");
     attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
 }
 
@@ -200,6 +203,7 @@ pub(crate) fn kill(store: &Store, record: &ContainerRecord, signal: Signal) -> R
         .process()
         .signal(signal)
         .with_context(|| format!("sending {signal} to the container"))?;
+    super::events::killed(store, record, signal);
     if signal == Signal::SIGKILL {
         wait_until_stopped(store, &record.id)?;
     }
@@ -224,17 +228,22 @@ pub(crate) fn stop(
     let signal = signal.unwrap_or_else(|| stop_signal(record));
     let init = state.process();
     let monitor = state.monitor();
-    let _ = init.signal(signal);
+    if init.signal(signal).is_ok() {
+        super::events::killed(store, record, signal);
+    }
     let deadline = timeout.map(|t| Instant::now() + t);
     while store.observed_state(&record.id)?.status.is_running() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = init.signal(Signal::SIGKILL);
+            if init.signal(Signal::SIGKILL).is_ok() {
+                super::events::killed(store, record, Signal::SIGKILL);
+            }
             wait_until_stopped(store, &record.id)?;
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     wait_for_ports_released(record, monitor);
+    super::events::container(store, record, "stop");
     Ok(())
 }
 
@@ -296,6 +305,55 @@ pub(crate) fn wait(store: &Store, record: &ContainerRecord) -> Result<i32> {
     }
 }
 
+/// `exec`: a new process in the running container (`exec::exec`, whose
+/// requirements apply: no thread may exist), with Docker's events:
+/// `exec_create` and `exec_start` naming the command, and `exec_die` with
+/// its status when we wait for it (not with `-d`: nothing waits then).
+pub(crate) fn exec(
+    store: &Store,
+    record: &ContainerRecord,
+    init: crate::util::proc::ProcessId,
+    opts: &super::exec::ExecOptions,
+) -> Result<super::exec::ExecOutcome> {
+    use super::exec::ExecOutcome;
+    use crate::model::event::Event;
+    let exec_id = crate::util::ids::random_id();
+    // Docker's wording: the program, a space, its arguments.
+    let command = format!(
+        "{} {}",
+        opts.argv.first().map_or("", String::as_str),
+        opts.argv.get(1..).unwrap_or_default().join(" ")
+    );
+    for action in ["exec_create", "exec_start"] {
+        store.record_event(&Event::container(
+            record,
+            format!("{action}: {command}"),
+            [("execID", exec_id.clone())],
+        ));
+    }
+    // exec joins the container's namespaces, where the store is not
+    // to be seen: the log is opened before.
+    let mut sink = store.event_sink();
+    let outcome = super::exec::exec(record, init, opts)?;
+    if let (false, Some(sink)) = (opts.detach, &mut sink) {
+        let code = match &outcome {
+            ExecOutcome::Exited(c) => Some(*c),
+            ExecOutcome::Failed(f) => Some(f.code),
+            // Detached by the user's keys: the process runs on, and no
+            // one is left to see it die.
+            ExecOutcome::Detached => None,
+        };
+        if let Some(code) = code {
+            sink.record(&Event::container(
+                record,
+                "exec_die",
+                [("execID", exec_id), ("exitCode", code.to_string())],
+            ));
+        }
+    }
+    Ok(outcome)
+}
+
 /// `stop`, then `start`.
 pub(crate) fn restart(
     store: &Store,
@@ -304,7 +362,9 @@ pub(crate) fn restart(
     timeout: Option<Duration>,
 ) -> Result<()> {
     stop(store, record, signal, timeout)?;
-    start(store, record)
+    start(store, record)?;
+    super::events::container(store, record, "restart");
+    Ok(())
 }
 
 /// Freezes the container (`pause`).
@@ -488,15 +548,43 @@ pub(crate) fn remove_files(
     volumes: bool,
     sweep: bool,
 ) -> Result<()> {
+    let files = unlist(store, record, volumes)?;
+    delete_unlisted(store, record, &files, sweep)
+}
+
+/// The first half of [`remove_files`], under the store lock: the record,
+/// the name and (with `volumes`) the anonymous volumes go, and the
+/// container's directory moves under `tmp/`. From here on nothing lists
+/// the container. Returns where its files are now.
+pub(crate) fn unlist(
+    store: &Store,
+    record: &ContainerRecord,
+    volumes: bool,
+) -> Result<std::path::PathBuf> {
     let lock = store.lock()?;
-    store.remove_container(record, &lock)?;
+    let files = store.unlist_container(record, &lock)?;
     if volumes {
         store.remove_anonymous_volumes(record, &lock)?;
     }
-    if sweep {
-        store.sweep_unrecorded_containers(&lock);
-    }
+    Ok(files)
+}
+
+/// The second half of [`remove_files`]: deletes the files `unlist` moved
+/// aside (without the lock: a tree walk), then the layers nothing uses any
+/// more (see `remove_files` for `sweep`).
+pub(crate) fn delete_unlisted(
+    store: &Store,
+    record: &ContainerRecord,
+    files: &std::path::Path,
+    sweep: bool,
+) -> Result<()> {
+    crate::util::fsutil::remove_tree(files)
+        .with_context(|| format!("removing the files of container {}", record.id))?;
     if sweep || store.images()?.by_id(&record.image_id).is_none() {
+        let lock = store.lock()?;
+        if sweep {
+            store.sweep_unrecorded_containers(&lock);
+        }
         store.remove_unused_layers(&lock)?;
     }
     Ok(())

@@ -32,9 +32,6 @@ pub(crate) enum Message {
         rows: u16,
         cols: u16,
     },
-    /// client → monitor: the client is ready; a monitor waiting for its
-    /// first client starts the container now, so no output is missed.
-    Ready,
     /// monitor → spawner or client: the container runs; its init's pid
     /// (where forwarded signals go).
     Started(i32),
@@ -45,8 +42,9 @@ pub(crate) enum Message {
     Done,
     /// monitor → client: the request was refused, and why.
     Refused(String),
-    /// monitor → spawner: the monitor waits for a client's `Ready`.
-    Listening,
+    /// init → monitor → spawner or client: `BERTH_TRACE` lines of a
+    /// process without a terminal, for the CLI to print.
+    Trace(String),
     /// client → monitor: new limits for the running container (`update`),
     /// as JSON; answered `Done` or `Refused`.
     Update(String),
@@ -79,13 +77,14 @@ impl Message {
             Message::Failed(_) => 4,
             Message::StdinEof => 5,
             Message::Resize { .. } => 6,
-            Message::Ready => 7,
             Message::Started(_) => 8,
             Message::Pause => 9,
             Message::Unpause => 10,
             Message::Done => 11,
             Message::Refused(_) => 12,
-            Message::Listening => 13,
+            // 7 and 13 were `Ready` and `Listening`, from when an
+            // attached monitor waited for its client to connect.
+            Message::Trace(_) => 14,
             // Kinds from 40: requests of resource limits and stats.
             Message::Update(_) => 40,
             Message::StatsRequest => 41,
@@ -100,6 +99,7 @@ impl Message {
         let payload: &[u8] = match self {
             Message::Stdin(d) | Message::Stdout(d) | Message::Stderr(d) => d,
             Message::Refused(text)
+            | Message::Trace(text)
             | Message::Update(text)
             | Message::Stats(text)
             | Message::NetConnect(text)
@@ -152,13 +152,12 @@ impl Message {
                 rows: u16::from_be_bytes([p[0], p[1]]),
                 cols: u16::from_be_bytes([p[2], p[3]]),
             },
-            7 => Message::Ready,
             8 => Message::Started(int(&p)?),
             9 => Message::Pause,
             10 => Message::Unpause,
             11 => Message::Done,
             12 => Message::Refused(String::from_utf8_lossy(&p).into_owned()),
-            13 => Message::Listening,
+            14 => Message::Trace(String::from_utf8_lossy(&p).into_owned()),
             40 => Message::Update(String::from_utf8_lossy(&p).into_owned()),
             41 => Message::StatsRequest,
             42 => Message::Stats(String::from_utf8_lossy(&p).into_owned()),
@@ -193,15 +192,20 @@ impl Message {
 pub(crate) fn read_start_report(pipe: std::os::fd::OwnedFd) -> Option<StartFailure> {
     let mut data = Vec::new();
     let _ = std::fs::File::from(pipe).read_to_end(&mut data);
-    if data.is_empty() {
-        return None;
+    let mut rest = &data[..];
+    loop {
+        match Message::read_from(&mut rest) {
+            Ok(None) => return None,
+            // `BERTH_TRACE` lines of the child come before its report.
+            Ok(Some(Message::Trace(lines))) => crate::util::trace::relay(&lines),
+            Ok(Some(Message::Failed(f))) => return Some(f),
+            other => {
+                return Some(StartFailure::setup(anyhow::anyhow!(
+                    "the container's process sent a report berth cannot read: {other:?}"
+                )))
+            }
+        }
     }
-    Some(match Message::read_from(&mut &data[..]) {
-        Ok(Some(Message::Failed(f))) => f,
-        other => StartFailure::setup(anyhow::anyhow!(
-            "the container's process sent a report berth cannot read: {other:?}"
-        )),
-    })
 }
 
 /// Incremental decoder for a non-blocking reader: feed bytes, take messages.
@@ -251,13 +255,12 @@ mod tests {
             }),
             Message::StdinEof,
             Message::Resize { rows: 24, cols: 80 },
-            Message::Ready,
             Message::Started(42),
             Message::Pause,
             Message::Unpause,
             Message::Done,
             Message::Refused("no".into()),
-            Message::Listening,
+            Message::Trace("berth-trace 1.000 ms  init  exec".into()),
             Message::Update(r#"{"resources":{"memory":1}}"#.into()),
             Message::StatsRequest,
             Message::Stats("{}".into()),
@@ -299,6 +302,15 @@ mod tests {
         let (r, w) = nix::unistd::pipe().unwrap();
         drop(w);
         assert_eq!(read_start_report(r), None);
+        let (r, w) = nix::unistd::pipe().unwrap();
+        Message::Trace("x".into())
+            .write_to(&mut std::fs::File::from(w))
+            .unwrap();
+        assert_eq!(
+            read_start_report(r),
+            None,
+            "trace lines alone are a success"
+        );
         let (r, w) = nix::unistd::pipe().unwrap();
         let f = StartFailure {
             code: 126,

@@ -10,6 +10,7 @@ pub(crate) mod console;
 pub(crate) mod cp;
 pub(crate) mod devices;
 pub(crate) mod env;
+pub(crate) mod events;
 pub(crate) mod exec;
 pub(crate) mod health_probe;
 pub(crate) mod init;

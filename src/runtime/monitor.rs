@@ -47,83 +47,108 @@ pub(crate) fn socket_path(run_dir: &Path, id: &str) -> PathBuf {
     run_dir.join(format!("{}.sock", &id[..16.min(id.len())]))
 }
 
-/// What the monitor told the command that spawned it, on the ready pipe
-/// (a [`Message`]: `Started`, `Listening` or `Failed`).
-#[derive(Debug, PartialEq, Eq)]
+/// How the command that spawns a monitor hears from it.
+#[derive(Debug)]
 pub(crate) enum Spawned {
-    /// The container runs; its init's pid.
-    Started(i32),
-    /// The monitor waits for a client's `Ready` to start the container.
-    Listening,
+    /// Detached: the container runs.
+    Started,
+    /// Attached: the monitor's end of this socket is its first client,
+    /// connected before the container starts, so no output is missed;
+    /// the start's outcome (`Started` or `Failed`) arrives on it.
+    Attached(UnixStream),
 }
 
-/// Starts the monitor of container `id` and waits until it reports: the
-/// container started, or, with `wait_for_client`, the monitor listens and
-/// will start the container when a client sends `Ready`. A container that
-/// could not start is an error carrying its [`StartFailure`].
-pub(crate) fn spawn(id: &str, wait_for_client: bool) -> Result<Spawned> {
-    // From a read-only view of our binary (selfexe.rs), so that nothing
-    // the container runs can write it through /proc/PID/exe; a sealed
-    // copy where that view cannot be made.
-    let report = match super::selfexe::MonitorProgram::bind_view()
-        .and_then(|program| spawn_from(&program, id, wait_for_client))
-    {
-        Ok(r) => r,
-        Err(_) => spawn_from(
-            &super::selfexe::MonitorProgram::sealed_copy()?,
-            id,
-            wait_for_client,
-        )?,
+/// Starts the monitor of container `id`. Detached, waits until the
+/// monitor reports that the container runs; a container that could not
+/// start is an error carrying its [`StartFailure`]. Attached, returns at
+/// once with the socket that the monitor treats as its first client.
+///
+/// The monitor is our own binary exec'd in a session of its own (it
+/// outlives us), started with a vfork-style clone (`util::spawn`): a
+/// fork of the CLI would copy its page tables and make the CLI's later
+/// writes copy-on-write faults, about 1 ms on the launch path.
+///
+/// It runs from a read-only view of our binary (selfexe.rs), so that
+/// nothing the container runs can write it through /proc/PID/exe: the
+/// view's few mount calls are made in the clone child before its exec
+/// (system calls only, on strings made before the clone); a sealed copy
+/// where that view cannot be made.
+pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
+    let (ours, theirs): (OwnedFd, OwnedFd) = if attached {
+        let (a, b) = UnixStream::pair().context("creating a socket pair")?;
+        (a.into(), b.into())
+    } else {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?
     };
-    parse_ready(report.context("waiting for the container's monitor")?)
+    use super::selfexe::MonitorProgram;
+    // The child failed before its exec when `spawn_from` fails: `theirs`
+    // is still ours alone, so the sealed copy can have it.
+    MonitorProgram::bind_view()
+        .and_then(|program| spawn_from(&program, id, attached, &theirs))
+        .or_else(|_| spawn_from(&MonitorProgram::sealed_copy()?, id, attached, &theirs))
+        .context("starting the container's monitor")?;
+    crate::util::trace::step("monitor spawned");
+    drop(theirs);
+    if attached {
+        return Ok(Spawned::Attached(UnixStream::from(ours)));
+    }
+    let mut ready = std::fs::File::from(ours);
+    let report = loop {
+        match Message::read_from(&mut ready) {
+            Ok(Some(Message::Trace(lines))) => crate::util::trace::relay(&lines),
+            other => break other,
+        }
+    };
+    parse_ready(report.context("waiting for the container's monitor")?)?;
+    crate::util::trace::step("monitor reported");
+    Ok(Spawned::Started)
 }
 
-/// Spawns the monitor from `program`; what it reported on the ready pipe.
+/// Starts the monitor from `program`, handing it `theirs`.
 fn spawn_from(
     program: &super::selfexe::MonitorProgram,
     id: &str,
-    wait_for_client: bool,
-) -> Result<std::io::Result<Option<Message>>> {
-    use std::os::unix::process::CommandExt;
-    let (ready_r, ready_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
-    let fd = ready_w.as_raw_fd();
-    let mut cmd = std::process::Command::new(&program.path);
-    cmd.arg(REEXEC_ARG).arg(id).arg(fd.to_string());
-    if wait_for_client {
-        cmd.arg("--wait");
-    }
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    attached: bool,
+    theirs: &OwnedFd,
+) -> Result<()> {
+    let path = program
+        .path
+        .to_str()
+        .context("berth's executable has a path that is not UTF-8")?;
+    let fd = theirs.as_raw_fd().to_string();
     let view = program.preparation();
-    // SAFETY: only system calls between fork and exec (the read-only
-    // view is a few mount calls with strings made before).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(v) = &view {
-                v.make()?;
-            }
-            // The ready pipe is the one descriptor the monitor inherits.
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            Ok(())
-        });
+    // In the CLONE_VM child: `make` is unshare and mount calls on a C
+    // string made here, and returns only an OS error (no allocation).
+    let make_view = || view.as_ref().map_or(Ok(()), |v| v.make());
+    let mut spawn = crate::util::spawn::Spawn::new(path)?
+        .arg0("berth")?
+        .arg(REEXEC_ARG)?
+        .arg(id)?
+        .arg(&fd)?
+        .arg(if attached { "attached" } else { "detached" })?
+        .keep_fd(theirs)
+        .setsid();
+    if view.is_some() {
+        spawn = spawn.before_exec(&make_view);
     }
-    let child = cmd.spawn().context("starting the container's monitor")?;
-    drop(ready_w);
-    let report = Message::read_from(&mut std::fs::File::from(ready_r));
-    drop(child);
-    Ok(report)
+    spawn.spawn()?;
+    Ok(())
 }
 
-fn parse_ready(report: Option<Message>) -> Result<Spawned> {
+/// `BERTH_TRACE` lines kept so far, to the command that spawned us.
+fn send_trace(to: &mut impl Write) {
+    if crate::util::trace::enabled() {
+        let lines = crate::util::trace::take();
+        if !lines.is_empty() {
+            let _ = Message::Trace(lines).write_to(to);
+        }
+    }
+}
+
+/// The detached monitor's report: the init's pid, or why it failed.
+fn parse_ready(report: Option<Message>) -> Result<i32> {
     match report {
-        Some(Message::Started(pid)) => Ok(Spawned::Started(pid)),
-        Some(Message::Listening) => Ok(Spawned::Listening),
+        Some(Message::Started(pid)) => Ok(pid),
         Some(Message::Failed(f)) => Err(f.into()),
         Some(other) => {
             anyhow::bail!("the container's monitor sent {other:?} instead of its report")
@@ -132,32 +157,56 @@ fn parse_ready(report: Option<Message>) -> Result<Spawned> {
     }
 }
 
-/// Entry point of the re-executed monitor: `__berth-monitor ID FD [--wait]`.
+/// Where a monitor reports how the start went.
+enum Channel {
+    /// `run -d`, `start`: a pipe read until `Started` or `Failed`.
+    Detached(std::fs::File),
+    /// `run`, `start -a`: the first client's socket.
+    Attached(UnixStream),
+}
+
+/// Entry point of the re-executed monitor:
+/// `__berth-monitor ID FD attached|detached`.
 pub(crate) fn main(args: &[String]) -> i32 {
-    let (Some(id), Some(fd)) = (
+    crate::util::trace::set_role("monitor");
+    crate::util::trace::step("monitor process started");
+    crate::util::spawn::set_process_name(c"berth-monitor");
+    let (Some(id), Some(fd), Some(mode)) = (
         args.first(),
         args.get(1).and_then(|f| f.parse::<i32>().ok()),
+        args.get(2),
     ) else {
         return EXIT_BERTH_ERROR;
     };
-    let wait = args.iter().any(|a| a == "--wait");
     // Nothing in the container may ptrace us or open our /proc files
     // (environment, descriptors, executable), whatever it is given; the
     // processes we fork into it inherit this until they exec.
     super::nsenter::not_dumpable();
     // SAFETY: the spawner passed this descriptor to us for our own use.
-    let ready_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // Ours alone: no process we start inherits it.
     let _ = nix::fcntl::fcntl(
-        &ready_fd,
+        &fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
-    let mut ready = Some(std::fs::File::from(ready_fd));
-    match Monitor::new(id).and_then(|m| m.run(wait, &mut ready)) {
+    let mut channel = Some(match mode.as_str() {
+        "attached" => Channel::Attached(UnixStream::from(fd)),
+        _ => Channel::Detached(std::fs::File::from(fd)),
+    });
+    match Monitor::new(id).and_then(|m| m.run(&mut channel)) {
         Ok(()) => 0,
         Err(e) => {
-            if let Some(mut r) = ready.take() {
-                let _ = Message::Failed(StartFailure::setup(e)).write_to(&mut r);
+            let failed = Message::Failed(StartFailure::setup(e));
+            match channel.take() {
+                Some(Channel::Detached(mut w)) => {
+                    send_trace(&mut w);
+                    let _ = failed.write_to(&mut w);
+                }
+                Some(Channel::Attached(mut w)) => {
+                    send_trace(&mut w);
+                    let _ = failed.write_to(&mut w);
+                }
+                None => {}
             }
             EXIT_BERTH_ERROR
         }
@@ -200,10 +249,10 @@ struct Monitor {
     /// once the final state is saved and `--rm` is done, so that a client
     /// returning to its user never races them.
     final_message: Option<Message>,
-    /// The container starts when the first client says it is ready.
-    waiting_for_client: bool,
-    /// The start the first client asked for failed: the monitor is done.
-    start_failed: bool,
+    /// When the pages of start-up code are dropped (`trim_resident_code`):
+    /// a while after the start, so that a short container's exit does not
+    /// fault them back in.
+    trim_at: Option<Instant>,
     /// Published ports, addresses, network memberships.
     net: super::network::ContainerNetwork,
     /// The container's cgroups while it runs (limits, pause, stats).
@@ -211,6 +260,9 @@ struct Monitor {
     /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
     terminating: bool,
 }
+
+/// How long a container runs before its monitor drops its start-up pages.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// When the next health probe runs, and the probe in flight.
 struct HealthTimer {
@@ -224,6 +276,7 @@ impl Monitor {
     fn new(id: &str) -> Result<Monitor> {
         let store = Store::open_default()?;
         let record = store.container(id)?;
+        crate::util::trace::step("record read");
         let socket = socket_path(store.run_dir()?, id);
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket)
@@ -233,6 +286,7 @@ impl Monitor {
         // fails here, reported on the ready pipe.
         let net = super::network::ContainerNetwork::new(&record)?;
         let mut state = store.container_state(id)?;
+        crate::util::trace::step("attach socket bound, log opened");
         state.restart_count = 0;
         let me = ProcessId::current();
         state.monitor_pid = me.pid;
@@ -257,15 +311,14 @@ impl Monitor {
                 confinement: None,
             },
             final_message: None,
-            waiting_for_client: false,
-            start_failed: false,
+            trim_at: None,
             net,
             cgroup: None,
             terminating: false,
         })
     }
 
-    fn run(mut self, wait_for_client: bool, ready: &mut Option<std::fs::File>) -> Result<()> {
+    fn run(mut self, channel: &mut Option<Channel>) -> Result<()> {
         let mut mask = SigSet::empty();
         for s in [
             Signal::SIGCHLD,
@@ -283,24 +336,32 @@ impl Monitor {
         unsafe {
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
-        if wait_for_client {
-            if let Some(mut r) = ready.take() {
-                Message::Listening.write_to(&mut r)?;
-            }
-        } else {
-            let started = self.start_container();
-            if let Some(mut r) = ready.take() {
+        match channel.take() {
+            Some(Channel::Detached(mut r)) => {
+                let started = self.start_container();
+                send_trace(&mut r);
                 match &started {
                     Ok(pid) => Message::Started(*pid).write_to(&mut r)?,
                     Err(f) => Message::Failed(f.clone()).write_to(&mut r)?,
                 }
+                if started.is_err() {
+                    return self.finish();
+                }
             }
-            if started.is_err() {
-                return self.finish();
+            Some(Channel::Attached(stream)) => {
+                // The client hears of the start (`Started`) or its failure
+                // (`Failed`, from `finish`) like any attached client.
+                self.clients.push(Client {
+                    stream,
+                    decoder: Decoder::default(),
+                });
+                if self.start_container().is_err() {
+                    return self.finish();
+                }
             }
+            None => {}
         }
-        self.waiting_for_client = wait_for_client;
-        crate::util::resident::trim_code();
+        self.trim_at = Some(Instant::now() + TRIM_AFTER);
         self.event_loop(&signals)
     }
 
@@ -337,6 +398,7 @@ impl Monitor {
             }
             Err(e) => Err(StartFailure::setup(e)),
         };
+        crate::util::trace::step("container launched (exec reported)");
         match launched {
             Ok((l, cgroup)) => {
                 self.cgroup = Some(cgroup);
@@ -374,6 +436,9 @@ impl Monitor {
                 let _ = self
                     .store
                     .save_container_state(&self.record.id, &self.state);
+                crate::util::trace::step("running state recorded");
+                super::events::started(&self.store, &self.record);
+                self.broadcast_trace();
                 self.broadcast(&Message::Started(l.pid.as_raw()));
                 Ok(l.pid.as_raw())
             }
@@ -519,9 +584,6 @@ impl Monitor {
             for i in clients_ready.into_iter().rev() {
                 self.client_input(i, &mut buf);
             }
-            if self.start_failed {
-                return self.finish();
-            }
             if sig_ready {
                 while let Ok(Some(info)) = signals.read_signal() {
                     match Signal::try_from(info.ssi_signo as i32) {
@@ -539,7 +601,7 @@ impl Monitor {
             }
             self.tick_timers()?;
             self.tick_network();
-            if self.init.is_none() && self.restart_at.is_none() && !self.waiting_for_client {
+            if self.init.is_none() && self.restart_at.is_none() {
                 return self.finish();
             }
         }
@@ -578,6 +640,7 @@ impl Monitor {
                 .next
                 .filter(|_| self.init.is_some() && self.health.running.is_none()),
             self.health.running.as_ref().map(|p| p.deadline()),
+            self.trim_at,
             self.net.timeout().map(|t| now + t),
         ];
         match deadlines.iter().flatten().min() {
@@ -666,6 +729,16 @@ impl Monitor {
         }
     }
 
+    /// `BERTH_TRACE` lines kept so far, to the attached clients.
+    fn broadcast_trace(&mut self) {
+        if crate::util::trace::enabled() && !self.clients.is_empty() {
+            let lines = crate::util::trace::take();
+            if !lines.is_empty() {
+                self.broadcast(&Message::Trace(lines));
+            }
+        }
+    }
+
     /// Sends a message to every client; a client that cannot take it is dropped.
     fn broadcast(&mut self, message: &Message) {
         let frame = message.encode();
@@ -695,13 +768,6 @@ impl Monitor {
                 }
             };
             match message {
-                Message::Ready
-                    if std::mem::take(&mut self.waiting_for_client)
-                        && self.start_container().is_err() =>
-                {
-                    self.start_failed = true;
-                    return;
-                }
                 Message::Stdin(data) => self.write_stdin(&data),
                 Message::StdinEof => {
                     if let Streams::Pipes { stdin, .. } = &mut self.streams {
@@ -783,6 +849,7 @@ impl Monitor {
     /// The container's init exited: drain its output, record the exit and
     /// decide about a restart. True when the monitor's work is done.
     fn container_exited(&mut self, code: i32) -> Result<bool> {
+        crate::util::trace::step("container exited (reaped)");
         super::namespaces::end_leftovers(
             &self.record,
             self.health.running.as_ref().map(|p| p.pid()),
@@ -802,6 +869,12 @@ impl Monitor {
             self.state.oom_killed = cgroup.oom_killed();
             cgroup.remove();
         }
+        // Renamed while it ran: the event and `--rm` (which frees the
+        // name) go by the record as it is now.
+        if let Ok(current) = self.store.container(&self.record.id) {
+            self.record = current;
+        }
+        super::events::died(&self.store, &self.record, code, self.state.oom_killed);
         if let Some(p) = self.health.running.take() {
             p.kill();
         }
@@ -835,6 +908,10 @@ impl Monitor {
 
     fn tick_timers(&mut self) -> Result<()> {
         let now = Instant::now();
+        if self.trim_at.is_some_and(|t| t <= now) {
+            self.trim_at = None;
+            crate::util::resident::trim_code();
+        }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             if self.store.stopped_by_user(&self.record.id) {
@@ -894,7 +971,12 @@ impl Monitor {
         let in_start = self.started.elapsed() < hc.start_period();
         let retries = hc.retries();
         let health = self.state.health.get_or_insert_with(HealthState::default);
+        let before = health.status;
         health.record(result, retries, in_start);
+        if health.status != before {
+            let action = format!("health_status: {}", health.status);
+            super::events::container(&self.store, &self.record, &action);
+        }
         let _ = self
             .store
             .save_container_state(&self.record.id, &self.state);
@@ -910,16 +992,34 @@ impl Monitor {
         }
         self.state.monitor_pid = 0;
         self.state.monitor_start = 0;
+        // `--rm`: the container is gone from every listing before the
+        // client hears the exit (as with Docker), but its files, moved
+        // under tmp/, are deleted after: the client need not wait for it.
         let result = if self.record.host.lifecycle.auto_remove {
-            super::lifecycle::remove_files(&self.store, &self.record, true, false)
+            let unlisted = super::lifecycle::unlist(&self.store, &self.record, true);
+            crate::util::trace::step("--rm: container unlisted");
+            unlisted.map(Some)
         } else {
-            self.store
-                .save_container_state(&self.record.id, &self.state)
+            let saved = self
+                .store
+                .save_container_state(&self.record.id, &self.state);
+            crate::util::trace::step("exit recorded");
+            saved.map(|()| None)
         };
+        self.broadcast_trace();
         if let Some(message) = self.final_message.take() {
             self.broadcast(&message);
         }
-        result
+        self.clients.clear();
+        match result {
+            Ok(Some(files)) => {
+                super::lifecycle::delete_unlisted(&self.store, &self.record, &files, false)?;
+                crate::util::trace::step("--rm: files deleted");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `network connect`/`disconnect` of the running container, asked by
@@ -967,6 +1067,11 @@ impl Monitor {
         } else {
             Status::Running
         };
+        super::events::container(
+            &self.store,
+            &self.record,
+            if pause { "pause" } else { "unpause" },
+        );
         self.store.save_container_state(id, &self.state)
     }
 }
@@ -997,14 +1102,8 @@ mod tests {
 
     #[test]
     fn ready_reports() {
-        assert_eq!(
-            parse_ready(Some(Message::Started(42))).unwrap(),
-            Spawned::Started(42)
-        );
-        assert_eq!(
-            parse_ready(Some(Message::Listening)).unwrap(),
-            Spawned::Listening
-        );
+        assert_eq!(parse_ready(Some(Message::Started(42))).unwrap(), 42);
+        assert!(parse_ready(Some(Message::Done)).is_err());
         let failure = StartFailure {
             code: 127,
             message: "exec: \"x\": not found".into(),

@@ -351,6 +351,7 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
             upper: p.upper.clone(),
             work: p.work.clone(),
             userxattr: p.userxattr,
+            volatile: false,
         },
         attach_stdin: false,
         cgroup_procs: vec![],

@@ -58,6 +58,7 @@ pub(crate) fn launch(
     store
         .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
         .map_err(setup)?;
+    crate::util::trace::step("upper, work, merged made");
     let overlay = overlay_spec(store, record).map_err(setup)?;
     launch_in(
         store,
@@ -104,6 +105,7 @@ pub(crate) fn launch_in(
     crate::mounts::files::write_files(&dir, &record.config.hostname, &net.hosts, &net.resolv)
         .map_err(setup)?;
     let overlay = dirs.overlay.clone();
+    crate::util::trace::step("hosts, hostname, resolv.conf written; overlay planned");
     let console_socket = match &io {
         Io::Tty { console } => Some(console.as_raw_fd()),
         Io::Pipes { .. } => None,
@@ -147,6 +149,8 @@ pub(crate) fn launch_in(
         ));
     }
     if r == 0 {
+        crate::util::trace::forked("init");
+        crate::util::trace::step("cloned (new pid namespace)");
         drop(err_r);
         ctx.namespaces.child_wait();
         // The monitor blocks the signals it reads through a signalfd; the
@@ -244,6 +248,7 @@ pub(crate) fn overlay_spec(store: &Store, record: &ContainerRecord) -> Result<Ov
         upper: format!("{base}/upper"),
         work: format!("{base}/work"),
         userxattr: !crate::userns::is_real_root() || root_userns(record),
+        volatile: record.host.lifecycle.auto_remove,
     })
 }
 

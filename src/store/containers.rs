@@ -3,6 +3,7 @@
 //! name reservations under `names/`.
 
 use super::{Store, StoreLock};
+use crate::model::event::Event;
 use crate::model::{ContainerRecord, ContainerState, Status};
 use crate::util::fsutil::{read_json, remove_tree, write_json_atomic};
 use anyhow::{bail, Context, Result};
@@ -152,35 +153,60 @@ impl Store {
         _lock: &StoreLock,
     ) -> Result<()> {
         self.reserve_name(&record.name, &record.id)?;
-        let dir = self.container_dir(&record.id);
-        crate::util::fsutil::create_dir_mode(&dir, 0o700)?;
-        // No state file yet: a container without one is "created".
-        if record.host.lifecycle.auto_remove {
-            // Gone when it exits: not worth waiting for the disk.
-            let data = serde_json::to_vec(record)?;
-            crate::util::fsutil::write_atomic_relaxed(&dir.join("config.json"), &data)
-        } else {
-            write_json_atomic(&dir.join("config.json"), record)
+        // The directory is made with its record under tmp/ and renamed into
+        // place: a container exists whole or not at all (a kill here
+        // leaves at most the name, which `sweep_interrupted` frees).
+        let staging = self.temp_path("create");
+        crate::util::fsutil::create_dir_mode(&staging, 0o700)?;
+        let durable = !record.host.lifecycle.auto_remove;
+        let placed = (|| -> Result<()> {
+            let data = serde_json::to_vec_pretty(record)?;
+            let mut f = std::fs::File::create(staging.join("config.json"))?;
+            f.write_all(&data)?;
+            // `--rm` containers are gone when they exit: not worth waiting
+            // for the disk.
+            if durable {
+                f.sync_all()?;
+            }
+            std::fs::rename(&staging, self.container_dir(&record.id))?;
+            if durable {
+                crate::util::fsutil::sync_dir(&self.root.join("containers"))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = placed {
+            let _ = crate::util::fsutil::remove_tree(&staging);
+            return Err(e.context(format!("creating container {}", record.id)));
         }
+        // No state file yet: a container without one is "created".
+        self.record_event(&Event::container(record, "create", []));
+        Ok(())
     }
 
-    /// Removes the record, its files and its name. The caller has checked
-    /// that it is not running and runs inside the user namespace (the upper
-    /// layer holds files owned by subordinate ids).
-    pub(crate) fn remove_container(
+    /// Takes the container out of the store at once: its record and name
+    /// go, and its directory moves to `tmp/rm-<pid>-<random>`, whose
+    /// deletion (a tree walk of the upper layer, milliseconds) the caller
+    /// does when it has time (`--rm` after its client was answered). If we
+    /// die first, the next command that cleans `tmp/` finishes it.
+    pub(crate) fn unlist_container(
         &self,
         record: &ContainerRecord,
         _lock: &StoreLock,
-    ) -> Result<()> {
-        let dir = self.container_dir(&record.id);
-        // The record goes first, so a crash part-way leaves a directory that
-        // no listing shows and the next removal attempt finishes.
-        let _ = std::fs::remove_file(dir.join("config.json"));
+    ) -> Result<PathBuf> {
+        // The record and the files go together, with one rename: from here
+        // on no listing shows the container.
+        let doomed = self.temp_path("rm");
+        match std::fs::rename(self.container_dir(&record.id), &doomed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing container {}", record.id)),
+        }
         let name_path = self.root.join("names").join(&record.name);
         if std::fs::read_to_string(&name_path).is_ok_and(|id| id.trim() == record.id) {
             let _ = std::fs::remove_file(&name_path);
         }
-        remove_tree(&dir).with_context(|| format!("removing container {}", record.id))
+        self.record_event(&Event::container(record, "destroy", []));
+        Ok(doomed)
     }
 }
 
@@ -292,6 +318,11 @@ impl Store {
             &renamed,
         )?;
         let _ = std::fs::remove_file(self.root.join("names").join(&record.name));
+        self.record_event(&Event::container(
+            &renamed,
+            "rename",
+            [("oldName", format!("/{}", record.name))],
+        ));
         Ok(())
     }
 }

@@ -149,8 +149,9 @@ impl Store {
                 std::fs::Permissions::from_mode(self.image_dir_mode()),
             )?;
         }
-        std::fs::rename(staging, &dir)
-            .with_context(|| format!("moving layer {} into the store", record.diff_id))?;
+        // The short link first (dangling for a moment): a layer is complete
+        // once it is in place, so its link must already be there when a
+        // kill stops us between the two.
         let link = self.root.join(self.layer_link(&record.diff_id)?);
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(
@@ -160,6 +161,8 @@ impl Store {
             &link,
         )
         .with_context(|| format!("linking layer {}", record.diff_id))?;
+        std::fs::rename(staging, &dir)
+            .with_context(|| format!("moving layer {} into the store", record.diff_id))?;
         if durable {
             sync_dir(&self.root.join("layers"))?;
         }

@@ -29,6 +29,7 @@ pub(crate) mod blobs;
 pub(crate) mod build_cache;
 pub(crate) mod compose;
 pub(crate) mod containers;
+pub(crate) mod events;
 pub(crate) mod fstype;
 pub(crate) mod image_stores;
 pub mod images;
@@ -38,6 +39,7 @@ pub(crate) mod networks;
 pub(crate) mod placement;
 pub(crate) mod rundir;
 pub(crate) mod skeleton;
+pub(crate) mod sweep;
 pub(crate) mod volumes;
 
 use crate::util::fsutil::create_dir_mode;
@@ -67,6 +69,7 @@ impl Store {
     pub(crate) fn open_default() -> Result<Store> {
         let choice = placement::choose_root(&placement::RootInputs::from_env())?;
         let mut store = Store::open(choice.root.clone(), PathBuf::new())?;
+        crate::util::trace::step("store: root chosen and opened");
         let xdg = std::env::var_os("XDG_RUNTIME_DIR");
         let run = rundir::choose(&rundir::Inputs {
             xdg_runtime_dir: xdg.as_deref(),
@@ -80,6 +83,7 @@ impl Store {
             placement::warn_once(&store.root, &key, &w);
         }
         store.run_dir = run.path;
+        crate::util::trace::step("store: runtime directory checked");
         for (key, w) in placement::placement_warnings(
             &choice,
             placement::filesystem_of(&store.root),
@@ -92,6 +96,7 @@ impl Store {
             .into_iter()
             .map(image_stores::ImageStore::new)
             .collect();
+        crate::util::trace::step("store: placement and image stores read");
         Ok(store)
     }
 
@@ -161,13 +166,19 @@ impl Store {
     /// name carries our pid so that `clean_stale_tmp` can tell abandoned
     /// work (its owner died) from work still going on.
     pub fn temp_dir(&self, what: &str) -> Result<PathBuf> {
-        let dir = self.root.join("tmp").join(format!(
+        let dir = self.temp_path(what);
+        create_dir_mode(&dir, 0o700)?;
+        Ok(dir)
+    }
+
+    /// A fresh name under `tmp/` that carries our pid (see `temp_dir`),
+    /// not created.
+    pub(crate) fn temp_path(&self, what: &str) -> PathBuf {
+        self.root.join("tmp").join(format!(
             "{what}-{}-{}",
             std::process::id(),
             &crate::util::ids::random_id()[..8]
-        ));
-        create_dir_mode(&dir, 0o700)?;
-        Ok(dir)
+        ))
     }
 
     /// Writes everything of the store's filesystem to disk (`syncfs`):
@@ -185,23 +196,25 @@ impl Store {
         Ok(())
     }
 
-    /// Removes leftovers of commands that were killed part-way. Called by
-    /// the commands that change the store (rm, rmi, prune, load, import,
-    /// pull, commit, volume rm), in the user namespace; not by `run`,
-    /// where the scan (about 10 µs with `tmp/` empty) is not worth it.
+    /// Removes leftovers of commands that were killed part-way: `tmp/`
+    /// entries of dead processes, then what `sweep_interrupted` finds.
+    /// Called by the commands that change the store (rm, rmi, prune, load,
+    /// import, pull, commit, volume rm), in the user namespace, without the
+    /// lock; not by `run`, whose start must not wait for a dead download's
+    /// files to be deleted.
     pub(crate) fn clean_stale_tmp(&self) {
-        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
-            if let Some(pid) = pid {
-                if !crate::util::proc::pid_exists(pid) {
-                    let _ = crate::util::fsutil::remove_tree(&e.path());
+        if let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let pid = name.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
+                if let Some(pid) = pid {
+                    if !crate::util::proc::pid_exists(pid) {
+                        let _ = crate::util::fsutil::remove_tree(&e.path());
+                    }
                 }
             }
         }
+        self.sweep_interrupted();
     }
 }
 

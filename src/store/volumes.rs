@@ -99,6 +99,11 @@ impl Store {
         create_dir_mode(&dir.join("_data"), 0o755)?;
         write_json_atomic(&dir.join("volume.json"), &record)
             .with_context(|| format!("creating volume {}", record.name))?;
+        self.record_event(&crate::model::event::Event::volume(
+            &record.name,
+            "create",
+            [],
+        ));
         Ok(record)
     }
 
@@ -108,6 +113,7 @@ impl Store {
         let dir = self.volume_dir(name);
         // The record goes first: a crash part-way leaves no half volume in listings.
         let _ = std::fs::remove_file(dir.join("volume.json"));
+        self.record_event(&crate::model::event::Event::volume(name, "destroy", []));
         remove_tree(&dir).with_context(|| format!("removing volume {name}"))
     }
 

@@ -119,7 +119,9 @@ pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
     }
-    match plan() {
+    let plan = plan();
+    crate::util::trace::step("user namespace planned (subuid, subgid read)");
+    match plan {
         Plan::RealRoot => Ok(()),
         Plan::Full { uid_map, gid_map } => enter_full(&uid_map, &gid_map),
         Plan::Single {
@@ -129,6 +131,7 @@ pub(crate) fn enter() -> Result<()> {
             why,
         } => {
             enter_single(uid, gid)?;
+            crate::util::trace::step("user namespace entered (single mapping)");
             warn_single_mapping_once(&single_mapping_warning(&why, &user));
             Ok(())
         }
@@ -211,7 +214,7 @@ pub(crate) fn describe_mapping() -> String {
 
 /// Single mapping: unshare and write our own maps; no helper, no fork.
 fn enter_single(uid: u32, gid: u32) -> Result<()> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+    unshare_user_when_alone()
         .map_err(|e| anyhow!(userns_unavailable(e)))
         .context("creating a user namespace")?;
     let write = |path: &str, data: String| {
@@ -225,6 +228,29 @@ fn enter_single(uid: u32, gid: u32) -> Result<()> {
     // the environment concurrently.
     std::env::set_var(ENV_MARKER, "single");
     Ok(())
+}
+
+/// unshare(CLONE_NEWUSER), which the kernel refuses (EINVAL) to a
+/// process of more than one thread. Threads that a `std::thread::scope`
+/// joined can still be leaving the kernel when it returns (the scope waits
+/// for their closures, not for their exit): we wait for them, up to a
+/// second.
+fn unshare_user_when_alone() -> nix::Result<()> {
+    let unshare = || nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match unshare() {
+            Err(Errno::EINVAL) if thread_count() > 1 && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How many threads this process has now.
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count())
 }
 
 /// Full mapping: the child unshares and waits; we (the parent) run
@@ -260,6 +286,7 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
             nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
                 .context("becoming root in the user namespace (uid)")?;
             std::env::set_var(ENV_MARKER, "full");
+            crate::util::trace::step("user namespace entered (full mapping)");
             Ok(())
         }
         ForkResult::Parent { child } => {
@@ -278,7 +305,9 @@ fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
                 // a large part of a container's start.
                 let uid_helper = spawn_map_helper("newuidmap", child.as_raw(), uid_map);
                 let gid_helper = spawn_map_helper("newgidmap", child.as_raw(), gid_map);
-                finish_map_helper(uid_helper).and(finish_map_helper(gid_helper))
+                let done = finish_map_helper(uid_helper).and(finish_map_helper(gid_helper));
+                crate::util::trace::step("newuidmap and newgidmap done");
+                done
             };
             if let Err(e) = setup {
                 drop(go_w);

@@ -17,4 +17,6 @@ pub(crate) mod ram_bytes;
 pub(crate) mod report;
 pub(crate) mod resident;
 pub(crate) mod signals;
+pub(crate) mod spawn;
 pub(crate) mod timestamp;
+pub(crate) mod trace;

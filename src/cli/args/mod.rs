@@ -135,6 +135,8 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Show the berth version information
     Version(VersionArgs),
+    /// Get real time events: what berth's commands and containers did
+    Events(EventsArgs),
     /// Display system-wide information
     Info(InfoArgs),
     /// Check what this machine lets berth do, and what an administrator must change

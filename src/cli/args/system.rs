@@ -1,4 +1,4 @@
-//! Flags of `inspect`, `version`, `info` and the man page generator.
+//! Flags of `inspect`, `version`, `info`, `events` and the man page generator.
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +43,24 @@ pub(crate) struct InfoArgs {
 pub(crate) struct ManArgs {
     #[arg(value_name = "DIR")]
     pub(crate) dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Filter output based on conditions provided (container, image,
+    /// event, label, type, volume, network, scope)
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub(crate) filter: Vec<String>,
+    /// Format output using a custom template: 'json': Print in JSON
+    /// format; 'TEMPLATE': Print output using the given Go template
+    #[arg(long, value_name = "string")]
+    pub(crate) format: Option<String>,
+    /// Show all events created since timestamp
+    #[arg(long, value_name = "string")]
+    pub(crate) since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long, value_name = "string")]
+    pub(crate) until: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

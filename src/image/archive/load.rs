@@ -166,6 +166,11 @@ pub(crate) fn load(
             });
         }
         store.save_images(&index, &lock)?;
+        for image in &loaded {
+            store.record_event(&crate::model::event::Event::image(
+                &image.id, &image.id, "load",
+            ));
+        }
         return Ok(loaded);
     }
     bail!("the image's layers keep being removed by other berth commands while loading; try again")

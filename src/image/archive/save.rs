@@ -105,7 +105,12 @@ pub(crate) fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Resu
     if !repositories.is_empty() {
         tar.file("repositories", &serde_json::to_vec(&repositories)?)?;
     }
-    tar.finish()
+    tar.finish()?;
+    for s in &selected {
+        let id = &s.image.id;
+        store.record_event(&crate::model::event::Event::image(id, id, "save"));
+    }
+    Ok(())
 }
 
 /// A minimal tar writer: headers written by us so that a layer's size is

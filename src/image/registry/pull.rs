@@ -345,6 +345,11 @@ fn pull_from(
     } else {
         progress.line(&format!("Status: Downloaded newer image for {shown}"));
     }
+    store.record_event(&crate::model::event::Event::image(
+        &shown,
+        &reference.familiar_name(),
+        "pull",
+    ));
     Ok(Pulled {
         id: image_id,
         up_to_date: already,

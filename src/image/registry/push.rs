@@ -146,6 +146,11 @@ pub(crate) fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> 
     }
     drop(lock);
     progress.line(&format!("{tag}: digest: {digest} size: {}", bytes.len()));
+    store.record_event(&crate::model::event::Event::image(
+        &reference.familiar(),
+        &reference.familiar_name(),
+        "push",
+    ));
     Ok(Pushed {
         manifest_digest: digest,
     })

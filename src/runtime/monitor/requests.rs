@@ -64,7 +64,6 @@ impl Monitor {
     pub(super) fn terminate(&mut self) {
         self.terminating = true;
         self.restart_at = None;
-        self.waiting_for_client = false;
         if let Some(pid) = self.init {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
