@@ -799,6 +799,249 @@ fn an_interrupted_build_leaves_the_store_consistent() {
     });
 }
 
+/// The interface names of /proc/net/dev (the step's network namespace),
+/// sorted, one a line: what a RUN step writes to `/ifs`.
+const LIST_IFS: &str = "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' | sort";
+
+/// The host's interfaces, as a step on the host's network lists them.
+fn host_interfaces() -> String {
+    let dev = std::fs::read_to_string("/proc/net/dev").unwrap();
+    let mut names: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    names.sort();
+    names.iter().map(|n| format!("{n}\n")).collect()
+}
+
+/// An interface list without Docker's veth devices, which containers of
+/// others on this machine make and remove at any time.
+fn stable(list: &str) -> String {
+    list.lines()
+        .filter(|n| !n.starts_with("veth"))
+        .map(|n| format!("{n}\n"))
+        .collect()
+}
+
+/// The first IPv4 address of the host that is not loopback.
+fn host_ipv4() -> Option<std::net::Ipv4Addr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_loopback() => Some(ip),
+        _ => None,
+    }
+}
+
+#[test]
+fn run_steps_use_the_build_network() {
+    // A server on the host's own address: a step on the default network
+    // reaches it through the network's NAT (not the host's loopback,
+    // which the default network keeps out of reach).
+    let host_ip = host_ipv4().expect("the host has an IPv4 address");
+    let listener = std::net::TcpListener::bind((host_ip, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = b"via-nat\n";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        }
+    });
+    each_user(|b| {
+        b.load_busybox();
+        let ctx = context(
+            b,
+            &[(
+                "Dockerfile",
+                &format!(
+                    "FROM busybox\n\
+                     RUN {LIST_IFS} > /ifs\n\
+                     RUN ip -o -4 addr show eth0 > /addr; ip route > /route; cat /etc/resolv.conf > /resolv; grep buildkitsandbox /etc/hosts > /own\n\
+                     RUN wget -q -O /fetched http://{host_ip}:{port}/\n\
+                     RUN --network=none {LIST_IFS} > /ifs-none\n\
+                     RUN --network=host {LIST_IFS} > /ifs-host\n\
+                     RUN --network=default {LIST_IFS} > /ifs-default\n"
+                ),
+            )],
+        );
+        // Default: berth's default network, as `run` and BuildKit.
+        build_ok(b, &ctx, &["-t", "net-default"]);
+        let net = common::inspect_json(&b.ok(&["network", "inspect", "bridge"])).remove(0);
+        let subnet = net["IPAM"]["Config"][0]["Subnet"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Docker shows no gateway for its default bridge: the first address.
+        let (base, bits) = subnet.split_once('/').unwrap();
+        let base: std::net::Ipv4Addr = base.parse().unwrap();
+        let mask = u32::MAX << (32 - bits.parse::<u32>().unwrap());
+        let gateway = std::net::Ipv4Addr::from(u32::from(base) + 1).to_string();
+        let in_subnet = |ip: &str| {
+            ip.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| u32::from(ip) & mask == u32::from(base) & mask)
+        };
+        let show = |f: &str| b.run_rm("net-default", &["cat", f]);
+        assert_eq!(show("/ifs"), "eth0\nlo\n", "the step's interfaces");
+        let addr = show("/addr");
+        let ip = addr
+            .split("inet ")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        assert!(in_subnet(&ip), "eth0 has an address of {subnet}: {addr}");
+        assert!(
+            show("/route").contains(&format!("default via {gateway}")),
+            "{}",
+            show("/route")
+        );
+        assert!(
+            show("/resolv").contains(&format!("nameserver {gateway}")),
+            "{}",
+            show("/resolv")
+        );
+        assert!(
+            show("/own").starts_with(&format!("{ip}\t")),
+            "{}",
+            show("/own")
+        );
+        assert_eq!(show("/fetched"), "via-nat\n");
+        assert_eq!(show("/ifs-none"), "lo\n");
+        assert_eq!(stable(&show("/ifs-host")), stable(&host_interfaces()));
+        assert_eq!(show("/ifs-default"), "eth0\nlo\n");
+        // The step gave its address back: no lease stays.
+        let leases = b
+            .root
+            .join("networks")
+            .join(net["Id"].as_str().unwrap())
+            .join("leases");
+        let held: Vec<_> = std::fs::read_dir(&leases)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(held.is_empty(), "leases left: {held:?}");
+
+        // --network host: the host's interfaces; RUN --network=default
+        // follows the build's network.
+        build_ok(b, &ctx, &["--network", "host", "-t", "net-host"]);
+        let show = |f: &str| b.run_rm("net-host", &["cat", f]);
+        assert_eq!(stable(&show("/ifs")), stable(&host_interfaces()));
+        assert_eq!(stable(&show("/ifs-default")), stable(&host_interfaces()));
+        assert_eq!(show("/ifs-none"), "lo\n");
+        // --network none: only lo, and a step that needs the network fails.
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM busybox\nRUN {LIST_IFS} > /ifs\nRUN --network=default {LIST_IFS} > /ifs-default\nRUN --network=host {LIST_IFS} > /ifs-host\n"),
+        )
+        .unwrap();
+        build_ok(b, &ctx, &["--network", "none", "-t", "net-none"]);
+        let show = |f: &str| b.run_rm("net-none", &["cat", f]);
+        assert_eq!(show("/ifs"), "lo\n");
+        assert_eq!(show("/ifs-default"), "lo\n");
+        assert_eq!(stable(&show("/ifs-host")), stable(&host_interfaces()));
+    });
+}
+
+/// A step that started the default network's helper ends while a
+/// container keeps that helper running: the build does not wait for the
+/// helper (which once held the step's report pipe) and finishes.
+#[test]
+fn a_step_does_not_wait_for_the_network_helper_it_started() {
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\nRUN sleep 3\n")]);
+    let mut cmd = b.command(&[
+        "build".to_string(),
+        "-q".to_string(),
+        ctx.display().to_string(),
+    ]);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let started = std::time::Instant::now();
+    let mut build = cmd.spawn().unwrap();
+    // The step runs and its helper started the network's helper; a
+    // container joins that helper and keeps it alive.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    b.ok(&["run", "-d", "--name", "keeper", "busybox", "sleep", "60"]);
+    let deadline = started + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = build.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = build.kill();
+            let _ = build.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    b.ok(&["rm", "-f", "keeper"]);
+    let status = status.expect("the build finished while the network helper ran on");
+    assert!(status.success(), "the build failed: {status}");
+}
+
+/// /dev/net/tun closed (0600, as on this machine before the test setup)
+/// for this build only: a node of our own, bind-mounted over it in a
+/// private mount namespace, so that nothing else on the machine sees it.
+#[test]
+fn tun_device_closed_fails_the_build_clearly() {
+    let user = main_user();
+    if !running_as_root() || user.is_root() {
+        skip_or_fail("hiding /dev/net/tun from one build needs root");
+        return;
+    }
+    let b = Berth::new(&user);
+    b.load_busybox();
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\nRUN true\n")]);
+    let node = std::env::temp_dir().join(format!("berth-build-tun-{}", std::process::id()));
+    let closed = |extra: &[&str]| {
+        let mut args: Vec<String> = vec!["build".into(), "--progress=plain".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(ctx.display().to_string());
+        let inner = b.command(&args);
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "rm -f {n} && mknod -m 0600 {n} c 10 200 && mount --bind {n} /dev/net/tun && exec \"$@\"",
+                n = node.display()
+            ))
+            .arg("sh")
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .current_dir(inner.get_current_dir().unwrap())
+            .stdin(std::process::Stdio::null());
+        run(cmd)
+    };
+    let out = closed(&[]);
+    let host = closed(&["--network", "host", "-t", "tun-host"]);
+    let _ = std::fs::remove_file(&node);
+    assert_status(
+        &out,
+        1,
+        "a build on the default network without /dev/net/tun",
+    );
+    let e = stderr(&out);
+    assert!(
+        e.contains("/dev/net/tun")
+            && e.contains("its mode is 0600")
+            && e.contains("chmod 0666")
+            && e.contains("--network host"),
+        "{e}"
+    );
+    assert!(tmp_is_empty(&b), "the failed build left work behind");
+    assert_success(&host, "--network host while /dev/net/tun is closed");
+}
+
 #[test]
 fn debian_build_installs_a_package() {
     let Some(archive) = debian_fixture() else {

@@ -17,6 +17,7 @@
 //! layer; the caller removes `dir` (it lives under the store's `tmp/`).
 
 use super::message::Message;
+use super::network::oneshot::OneShotNetwork;
 use super::start::{launch_in, Dirs, Io};
 use crate::model::{
     ContainerRecord, HostConfig, MountPoint, NetworkMode, ProcessConfig, StartFailure,
@@ -55,7 +56,11 @@ pub(crate) struct StepRequest {
     pub(crate) hostname: String,
     /// Binds and tmpfs mounts, mounted in order of depth.
     pub(crate) mounts: Vec<MountPoint>,
+    /// `Host`, `None`, or a user-mode network (`Bridge`: the default
+    /// network), which the step joins for its run only.
     pub(crate) network: NetworkMode,
+    /// `NAME=IP` entries added to the step's /etc/hosts (`--add-host`).
+    pub(crate) extra_hosts: Vec<String>,
 }
 
 /// Which stream a piece of output came from.
@@ -77,6 +82,8 @@ pub(crate) struct StepOutcome {
 struct Prepared {
     record: ContainerRecord,
     store_root: PathBuf,
+    /// The store's runtime directory: where network helpers' sockets are.
+    run_dir: PathBuf,
     dir: PathBuf,
     lowers: Vec<String>,
     upper: String,
@@ -125,11 +132,19 @@ pub(crate) fn run_step(
         create_dir_mode(&req.dir.join("empty"), 0o755)?;
         lowers.push(rel.join("empty").display().to_string());
     }
+    // Only a user-mode network needs the runtime directory (its helper's
+    // socket); steps on the host's network or none never touch it.
+    let run_dir = if req.network.is_user_mode() {
+        store.run_dir()?.to_path_buf()
+    } else {
+        PathBuf::new()
+    };
     let record = record_for(req);
     let prepared = Prepared {
         userxattr: !crate::userns::is_real_root() || super::start::root_userns(&record),
         record,
         store_root: store.root().to_path_buf(),
+        run_dir,
         dir: req.dir.clone(),
         lowers,
         upper: rel.join("upper").display().to_string(),
@@ -178,6 +193,7 @@ fn record_for(req: &StepRequest) -> ContainerRecord {
             },
             network: crate::model::network::NetworkConfig {
                 mode: req.network.clone(),
+                extra_hosts: req.extra_hosts.clone(),
                 ..Default::default()
             },
             ..Default::default()
@@ -291,6 +307,12 @@ pub(crate) fn helper_main(args: &[String]) -> i32 {
     };
     // SAFETY: the spawner passed this descriptor to us for our own use.
     let mut report = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // Not for the processes this helper starts: a network helper started
+    // for the step outlives it, and the build reads this pipe to its end.
+    let _ = nix::fcntl::fcntl(
+        &report,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     let message = match helper_run(Path::new(dir)) {
         Ok(code) => Message::Exited(code),
         Err(f) => Message::Failed(f),
@@ -334,18 +356,39 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
         attach_stdin: false,
         cgroup_procs: vec![],
     };
-    // Only `--pid/--ipc/--network container:` would read containers' states
-    // through the store; a build step has private namespaces.
-    let store = crate::store::Store::open(p.store_root.clone(), PathBuf::new()).map_err(setup)?;
-    // A step's network is the host's or none (`build --network`): no
-    // ports, no helper; this gives its /etc files and the init's part.
-    let net = super::network::ContainerNetwork::new(&p.record)
-        .and_then(|mut n| n.prepare(&store, &p.record))
-        .map_err(setup)?;
-    let launched = launch_in(&store, &p.record, &dirs, io, &net)?;
-    crate::util::signals::wait_exit(launched.pid)
+    // The store: for the step's network (the default network's record and
+    // leases, its helper's socket); a step has private pid and ipc
+    // namespaces and never reads containers' states.
+    let store =
+        crate::store::Store::open(p.store_root.clone(), p.run_dir.clone()).map_err(setup)?;
+    let mut record = p.record;
+    if !record.host.network.mode.is_user_mode() {
+        // The host's network or none: no helper, no address; this gives
+        // the step's /etc files and the init's part.
+        let net = super::network::ContainerNetwork::new(&record)
+            .and_then(|mut n| n.prepare(&store, &record))
+            .map_err(setup)?;
+        let launched = launch_in(&store, &record, &dirs, io, &net)?;
+        return crate::util::signals::wait_exit(launched.pid)
+            .context("waiting for the build step")
+            .map_err(setup);
+    }
+    // A user-mode network: an address leased in this helper's name (so a
+    // killed build leaves no live lease), the TAP made by the init, and
+    // the network's helper joined (started if none runs) while the step
+    // runs; dropping `net` leaves the network and gives the address back.
+    let (mut net, launch) = OneShotNetwork::prepare(&store, &mut record).map_err(setup)?;
+    let launched = launch_in(&store, &record, &dirs, io, &launch)?;
+    if let Err(e) = net.launched(launched.pid.as_raw(), launch) {
+        let _ = nix::sys::signal::kill(launched.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = crate::util::signals::wait_exit(launched.pid);
+        return Err(setup(e));
+    }
+    let code = crate::util::signals::wait_exit(launched.pid)
         .context("waiting for the build step")
-        .map_err(setup)
+        .map_err(setup);
+    drop(net);
+    code
 }
 
 #[cfg(test)]
@@ -362,9 +405,11 @@ mod tests {
             user: "nobody".into(),
             hostname: "buildkitsandbox".into(),
             network: NetworkMode::None,
+            extra_hosts: vec!["db=10.1.2.3".into()],
             ..Default::default()
         };
         let r = record_for(&req);
+        assert_eq!(r.host.network.extra_hosts, ["db=10.1.2.3"]);
         assert_eq!(r.config.args, req.args);
         assert_eq!(r.config.working_dir, "/app");
         assert_eq!(r.config.user, "nobody");

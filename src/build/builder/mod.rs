@@ -116,11 +116,12 @@ pub struct BuildOutcome {
     pub stored: bool,
 }
 
-/// The network RUN steps get for `--network default`. The userspace
-/// default network is not built yet; when it is, this is the one place
-/// to switch.
+/// The network RUN steps get for `--network default`: berth's default
+/// network (`bridge`), as `run` and BuildKit's default. Each step joins
+/// it for its run only (`runtime::oneshot`), so a fully cached build
+/// starts no network helper.
 pub(crate) fn default_network() -> crate::model::NetworkMode {
-    crate::model::NetworkMode::Host
+    crate::model::NetworkMode::Bridge
 }
 
 /// A base or `--from` image, found in the store.

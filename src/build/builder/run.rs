@@ -377,26 +377,6 @@ fn execute_in(
             ..Default::default()
         });
     }
-    if !cx.p.add_hosts.is_empty() {
-        let mut hosts = crate::runtime::network::etc::hosts(
-            HOSTNAME,
-            &crate::model::NetworkConfig::default(),
-            None,
-            None,
-            false,
-        );
-        for (name, ip) in &cx.p.add_hosts {
-            hosts.push_str(&format!("{ip}\t{name}\n"));
-        }
-        let file = dir.join("hosts.build");
-        std::fs::write(&file, hosts)?;
-        points.push(MountPoint {
-            kind: MountKind::Bind,
-            source: file,
-            destination: "/etc/hosts".into(),
-            ..Default::default()
-        });
-    }
     let targets: Vec<String> = points.iter().map(|m| m.destination.clone()).collect();
     let req = StepRequest {
         layers: st.layers.clone(),
@@ -408,6 +388,12 @@ fn execute_in(
         hostname: HOSTNAME.into(),
         mounts: points,
         network: job.net.clone(),
+        extra_hosts: cx
+            .p
+            .add_hosts
+            .iter()
+            .map(|(name, ip)| format!("{name}={ip}"))
+            .collect(),
     };
     let mut tail = Tail {
         start: Instant::now(),

@@ -18,8 +18,6 @@
 pub(crate) mod etc;
 pub(crate) mod init_side;
 pub(crate) mod monitor_side;
-// The build's RUN steps (`runtime::oneshot`) take this when they land.
-#[allow(dead_code)]
 pub(crate) mod oneshot;
 pub(crate) mod ops;
 pub(crate) mod plan;
