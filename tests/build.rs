@@ -376,6 +376,18 @@ fn cache_hits_misses_and_identical_rebuilds() {
                 .all(|(_, s)| s == "DONE"),
             "{cold}"
         );
+        // system df counts the cache; system prune -a clears it too.
+        let cache_line = |b: &Berth| {
+            b.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])
+                .lines()
+                .find(|l| l.starts_with("Build Cache "))
+                .map(str::to_string)
+                .unwrap_or_default()
+        };
+        assert_ne!(cache_line(b), "Build Cache 0");
+        let pruned = b.ok(&["system", "prune", "-a", "-f"]);
+        assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+        assert_eq!(cache_line(b), "Build Cache 0");
         assert!(tmp_is_empty(b));
     });
 }

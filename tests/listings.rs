@@ -796,6 +796,7 @@ fn prunes_and_system_df_as_docker() {
         assert_eq!(df[2][..4], ["Containers", "2", "1", "100kB"]);
         assert_eq!(df[2][4], "100kB (100%)");
         assert_eq!(df[3][..3], ["Local Volumes", "3", "2"]);
+        assert_eq!(df[4], ["Build Cache", "0", "0", "0B", "0B"]);
         let json: Vec<Value> = lines(&b.ok(&["system", "df", "--format", "json"]))
             .iter()
             .map(|l| serde_json::from_str(l).unwrap())

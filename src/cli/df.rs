@@ -24,6 +24,7 @@ pub(crate) struct Usage {
     layers_size: u64,
     containers: Vec<(ContainerRecord, ContainerState, u64)>,
     volumes: Vec<(VolumeRecord, usize, u64)>,
+    build_cache: crate::build::prune::CacheUsage,
 }
 
 struct ImageUsage {
@@ -51,6 +52,10 @@ pub(crate) const SECTIONS: &[Section] = &[
     Section {
         kind: "Local Volumes",
         row: volumes_row,
+    },
+    Section {
+        kind: "Build Cache",
+        row: build_cache_row,
     },
 ];
 
@@ -142,6 +147,7 @@ fn read_usage(store: &Store) -> Result<Usage> {
         layers_size,
         containers,
         volumes,
+        build_cache: crate::build::prune::usage(store)?,
     })
 }
 
@@ -197,6 +203,16 @@ fn volumes_row(u: &Usage) -> Json {
         "Active": u.volumes.iter().filter(|(_, l, _)| *l > 0).count().to_string(),
         "Size": human_size(total),
         "Reclaimable": reclaimable(unused, total),
+    })
+}
+
+fn build_cache_row(u: &Usage) -> Json {
+    let c = &u.build_cache;
+    json!({
+        "TotalCount": c.count.to_string(),
+        "Active": c.active.to_string(),
+        "Size": human_size(c.size),
+        "Reclaimable": human_size(c.reclaimable),
     })
 }
 

@@ -40,6 +40,10 @@ pub(crate) struct Pruner {
     /// Filter keys this kind takes.
     pub(crate) filters: &'static [&'static str],
     pub(crate) run: fn(&Store, PruneOptions, &PruneFilter) -> Result<Pruned>,
+    /// Run only when `system prune` has no `--filter` (the build cache
+    /// takes none of the containers', images' or volumes' filters; with
+    /// filters it is left alone and not listed in the prompt).
+    pub(crate) unfiltered_only: bool,
 }
 
 /// In Docker's order: containers first, so that images and volumes they
@@ -49,11 +53,13 @@ pub(crate) const PRUNERS: &[Pruner] = &[
         warning: |_| Some("all stopped containers"),
         filters: CONTAINER_FILTERS,
         run: |store, _, filter| prune_containers(store, filter),
+        unfiltered_only: false,
     },
     Pruner {
         warning: |_| Some("all networks not used by at least one container"),
         filters: super::network::PRUNE_FILTERS,
         run: |store, _, filter| super::network::prune_networks(store, filter),
+        unfiltered_only: false,
     },
     Pruner {
         warning: |o| {
@@ -62,6 +68,7 @@ pub(crate) const PRUNERS: &[Pruner] = &[
         },
         filters: VOLUME_FILTERS,
         run: |store, _, filter| prune_volumes(store, false, filter),
+        unfiltered_only: false,
     },
     Pruner {
         warning: |o| {
@@ -73,8 +80,39 @@ pub(crate) const PRUNERS: &[Pruner] = &[
         },
         filters: IMAGE_FILTERS,
         run: |store, o, filter| prune_images(store, o.all, filter),
+        unfiltered_only: false,
+    },
+    Pruner {
+        warning: |o| {
+            Some(if o.all {
+                "all build cache"
+            } else {
+                "unused build cache"
+            })
+        },
+        filters: &[],
+        run: |store, o, _| prune_build_cache(store, o.all),
+        unfiltered_only: true,
     },
 ];
+
+/// The build cache, as `builder prune [-a]` removes it.
+fn prune_build_cache(store: &Store, all: bool) -> Result<Pruned> {
+    let report = crate::build::prune::prune(store, all)?;
+    let mut output = String::new();
+    if !report.removed.is_empty() {
+        output.push_str("Deleted build cache objects:");
+        for id in &report.removed {
+            output.push('\n');
+            output.push_str(id);
+        }
+        output.push('\n');
+    }
+    Ok(Pruned {
+        output,
+        reclaimed: report.reclaimed,
+    })
+}
 
 const CONTAINER_FILTERS: &[&str] = &["label", "label!", "until"];
 const IMAGE_FILTERS: &[&str] = &["dangling", "label", "label!", "until"];
@@ -191,6 +229,9 @@ pub(crate) fn system_prune(args: SystemPruneArgs) -> Result<()> {
     let mut errors: Vec<FilterError> = Vec::new();
     let mut warnings = Vec::new();
     for p in PRUNERS {
+        if p.unfiltered_only && !args.filter.is_empty() {
+            continue;
+        }
         let Some(w) = (p.warning)(opts) else {
             continue;
         };
@@ -382,13 +423,14 @@ mod tests {
             [
                 "all stopped containers",
                 "all networks not used by at least one container",
-                "all dangling images"
+                "all dangling images",
+                "unused build cache"
             ]
         );
         let all = PruneOptions {
             all: true,
             volumes: true,
         };
-        assert_eq!(PRUNERS.iter().filter_map(|p| (p.warning)(all)).count(), 4);
+        assert_eq!(PRUNERS.iter().filter_map(|p| (p.warning)(all)).count(), 5);
     }
 }
