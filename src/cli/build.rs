@@ -11,7 +11,6 @@ use crate::build::context::{ContextSource, DockerfileSource};
 use crate::build::eval::Platform;
 use crate::build::progress::{BuildError, BuildProgress, Silent};
 use crate::store::Store;
-use crate::util::humanize::human_size;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
@@ -261,16 +260,7 @@ pub(crate) fn builder_prune(args: BuilderPruneArgs) -> Result<()> {
     }
     crate::userns::enter()?;
     store.clean_stale_tmp();
-    let report = crate::build::prune::prune(&store, args.all)?;
-    if !report.removed.is_empty() {
-        println!("Deleted build cache objects:");
-        for id in &report.removed {
-            println!("{id}");
-        }
-        println!();
-    }
-    println!("Total reclaimed space: {}", human_size(report.reclaimed));
-    Ok(())
+    super::prune::print_build_cache_prune(&store, args.all)
 }
 
 #[cfg(test)]

@@ -135,6 +135,12 @@ fn filter(flags: &[String], accepted: &[&str]) -> Result<PruneFilter> {
     PruneFilter::new(args, accepted).map_err(super::daemon_error)
 }
 
+/// `builder prune [-a]`: the same pruner `system prune` runs, printed alone.
+pub(crate) fn print_build_cache_prune(store: &Store, all: bool) -> Result<()> {
+    print(&prune_build_cache(store, all)?);
+    Ok(())
+}
+
 fn print(pruned: &Pruned) {
     if !pruned.output.is_empty() {
         println!("{}", pruned.output);
