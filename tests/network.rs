@@ -943,9 +943,28 @@ fn helper_starts_on_demand_survives_sigkill_and_exits_with_the_last_member() {
     let fresh = processes_with(b.user.uid, &needle);
     assert_eq!(fresh.len(), 1, "one new helper: {fresh:?}");
     assert_ne!(fresh[0], helper);
-    // The last member leaves: nothing of berth runs for it any more.
+    // The helper holds the member's device and its sockets, nothing its
+    // starter left open (a pipe: its ready pipe is closed once it runs).
+    let fds = helper_fd_targets(fresh[0]);
+    assert!(
+        !fds.iter().any(|t| t.starts_with("pipe:")),
+        "the helper inherited a pipe: {fds:?}"
+    );
+    // The last member leaves: the helper lingers a moment (back-to-back
+    // runs find it; slirp::netd::LINGER, 2 s) and is reused by the next
+    // member, then nothing of berth runs for the network any more.
     b.ok(&["rm", "-f", "member"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let left = Instant::now();
+    b.ok(&["run", "--rm", "--network", &net, "busybox", "true"]);
+    if left.elapsed() < Duration::from_millis(1500) {
+        assert_eq!(
+            processes_with(b.user.uid, &needle),
+            vec![fresh[0]],
+            "a run right after the last member left reuses the lingering helper"
+        );
+    }
+    let left = Instant::now();
+    let deadline = left + Duration::from_secs(10);
     while !(processes_with(b.user.uid, &needle).is_empty()
         && processes_with(b.user.uid, &id).is_empty())
     {
@@ -955,6 +974,22 @@ fn helper_starts_on_demand_survives_sigkill_and_exits_with_the_last_member() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(
+        left.elapsed() >= Duration::from_millis(1500),
+        "the helper left at once instead of lingering: {:?}",
+        left.elapsed()
+    );
+}
+
+/// What the descriptors of process `pid` point at (`pipe:[N]`, `socket:[N]`,
+/// `/dev/net/tun`, ...).
+fn helper_fd_targets(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]

@@ -77,18 +77,9 @@ impl Membership {
         tap: OwnedFd,
         launcher: &Launcher,
     ) -> Result<Membership> {
-        network.check()?;
-        let (conn, joined) = join(run_dir, network, member, tap.as_fd(), launcher)
-            .with_context(|| format!("joining network {}", network.name))?;
-        Ok(Membership {
-            run_dir: run_dir.to_path_buf(),
-            network: network.clone(),
-            member: member.clone(),
-            launcher: launcher.clone(),
-            tap,
-            conn,
-            joined,
-        })
+        Connecting::start(run_dir, network, launcher)?
+            .send_join(member, tap)?
+            .finish()
     }
 
     /// The connection to the helper: poll it for input; readable (EOF) or
@@ -100,11 +91,7 @@ impl Membership {
 
     /// Whether the helper has gone (non-blocking check of the connection).
     pub fn helper_gone(&self) -> bool {
-        let mut fds = [nix::poll::PollFd::new(
-            self.conn.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+        readable(self.conn.as_fd())
     }
 
     /// Joins again (a new helper if the old one died), with the same TAP
@@ -139,6 +126,183 @@ impl Membership {
     pub fn tap(&self) -> BorrowedFd<'_> {
         self.tap.as_fd()
     }
+
+    /// Leaves the network without waiting for the device to go (see
+    /// [`super::tap::close_detached`]).
+    pub fn leave(self) {
+        super::tap::close_detached(vec![self.tap]);
+    }
+}
+
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// The first half of a join, done before the member's device exists: a
+/// connection to the network's helper, which is started (and not waited
+/// for) when none runs. A monitor makes it before launching its
+/// container, so the helper starts while the container is set up; the
+/// connection also keeps a lingering helper from leaving meanwhile.
+pub struct Connecting {
+    run_dir: PathBuf,
+    network: NetworkSpec,
+    launcher: Launcher,
+    conn: OwnedFd,
+    /// The ready pipe of the helper we started: why it failed, if it did.
+    started: Option<std::fs::File>,
+}
+
+impl Connecting {
+    /// Connects to the network's helper, starting one when none runs.
+    pub fn start(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> Result<Connecting> {
+        network.check()?;
+        let (conn, started) = connect_or_start(run_dir, network, launcher)
+            .with_context(|| format!("joining network {}", network.name))?;
+        Ok(Connecting {
+            run_dir: run_dir.to_path_buf(),
+            network: network.clone(),
+            launcher: launcher.clone(),
+            conn,
+            started,
+        })
+    }
+
+    /// Sends the join with the member's TAP device. The helper answers
+    /// when it is up: poll [`PendingJoin::connection`] for it, or call
+    /// [`PendingJoin::finish`], which waits.
+    pub fn send_join(self, member: &MemberSpec, tap: OwnedFd) -> Result<PendingJoin> {
+        let message = join_message(&self.network, member)?;
+        let sent = proto::send_msg(self.conn.as_fd(), &message, Some(tap.as_fd()));
+        Ok(PendingJoin {
+            sent: sent.is_ok(),
+            run_dir: self.run_dir,
+            network: self.network,
+            member: member.clone(),
+            launcher: self.launcher,
+            tap,
+            conn: self.conn,
+            started: self.started,
+        })
+    }
+}
+
+/// A join sent and not answered yet.
+pub struct PendingJoin {
+    run_dir: PathBuf,
+    network: NetworkSpec,
+    member: MemberSpec,
+    launcher: Launcher,
+    tap: OwnedFd,
+    conn: OwnedFd,
+    started: Option<std::fs::File>,
+    sent: bool,
+}
+
+impl PendingJoin {
+    /// Readable when the helper answered (or went away).
+    pub fn connection(&self) -> BorrowedFd<'_> {
+        self.conn.as_fd()
+    }
+
+    /// Whether [`Self::finish`] would not wait.
+    pub fn answered(&self) -> bool {
+        !self.sent || readable(self.conn.as_fd())
+    }
+
+    /// The helper's answer (waiting for it). A helper that went away
+    /// unanswered is replaced as in [`Membership::attach`]; one that could
+    /// not start says why.
+    pub fn finish(self) -> Result<Membership> {
+        let name = self.network.name.clone();
+        self.finish_inner()
+            .with_context(|| format!("joining network {name}"))
+    }
+
+    fn finish_inner(mut self) -> Result<Membership> {
+        let answer = if self.sent {
+            read_reply(self.conn.as_fd())
+        } else {
+            Err(anyhow::anyhow!("the network helper closed the connection"))
+        };
+        let (conn, joined) = match answer {
+            Ok(Reply::Ok(joined)) => (self.conn, joined),
+            Ok(Reply::Error(e)) => bail!("{e}"),
+            Err(e) => {
+                if let Some(ready) = self.started.take() {
+                    if let Some(why) = helper_failure(ready, &self.run_dir, &self.network) {
+                        return Err(why);
+                    }
+                }
+                drop(self.conn);
+                join(
+                    &self.run_dir,
+                    &self.network,
+                    &self.member,
+                    self.tap.as_fd(),
+                    &self.launcher,
+                )
+                .map_err(|again| again.context(format!("{e:#}")))?
+            }
+        };
+        Ok(Membership {
+            run_dir: self.run_dir,
+            network: self.network,
+            member: self.member,
+            launcher: self.launcher,
+            tap: self.tap,
+            conn,
+            joined,
+        })
+    }
+
+    /// Gives up the join without waiting for the device to go.
+    pub fn abandon(self) {
+        super::tap::close_detached(vec![self.tap]);
+    }
+}
+
+fn join_message(network: &NetworkSpec, member: &MemberSpec) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&Join {
+        version: proto::VERSION,
+        network_id: network.id.clone(),
+        member: member.clone(),
+    })?)
+}
+
+/// The helper's reply; an error when the connection ended unanswered.
+fn read_reply(conn: BorrowedFd<'_>) -> Result<Reply> {
+    let (reply, _) = proto::recv_msg(conn)?;
+    if reply.is_empty() {
+        bail!("the network helper closed the connection");
+    }
+    serde_json::from_slice::<Reply>(&reply).context("reading the helper's reply")
+}
+
+/// Why a helper we started is not serving, from its ready pipe (it wrote
+/// "ready" or "failed ..." and closed it, or died); `None` when it was
+/// ready (it went away later, or dropped us while exiting).
+fn helper_failure(
+    ready: std::fs::File,
+    run_dir: &Path,
+    network: &NetworkSpec,
+) -> Option<anyhow::Error> {
+    let mut line = String::new();
+    let mut ready = ready;
+    if let Err(e) = ready.read_to_string(&mut line) {
+        return Some(anyhow::Error::new(e).context("waiting for the network helper"));
+    }
+    let line = line.trim_end();
+    if line == "ready" {
+        return None;
+    }
+    if let Some(msg) = line.strip_prefix("failed ") {
+        return Some(anyhow::anyhow!("the network helper could not start: {msg}"));
+    }
+    Some(anyhow::anyhow!(
+        "the network helper exited before it was ready (see {})",
+        log_path(run_dir, &network.id).display()
+    ))
 }
 
 /// Connects (starting the helper when none listens), sends the join and
@@ -151,32 +315,23 @@ fn join(
     tap: BorrowedFd<'_>,
     launcher: &Launcher,
 ) -> Result<(OwnedFd, Joined)> {
-    let message = serde_json::to_vec(&Join {
-        version: proto::VERSION,
-        network_id: network.id.clone(),
-        member: member.clone(),
-    })?;
+    let message = join_message(network, member)?;
     let mut last_err = None;
     for _ in 0..5 {
-        let conn = connect_or_start(run_dir, network, launcher)?;
-        proto::send_msg(conn.as_fd(), &message, Some(tap)).context("sending the join")?;
-        let (reply, _) = match proto::recv_msg(conn.as_fd()) {
-            Ok(r) => r,
+        let (conn, started) = connect_or_start(run_dir, network, launcher)?;
+        let answer = proto::send_msg(conn.as_fd(), &message, Some(tap))
+            .context("sending the join")
+            .and_then(|()| read_reply(conn.as_fd()));
+        match answer {
+            Ok(Reply::Ok(joined)) => return Ok((conn, joined)),
+            Ok(Reply::Error(e)) => bail!("{e}"),
             Err(e) => {
+                if let Some(why) = started.and_then(|r| helper_failure(r, run_dir, network)) {
+                    return Err(why);
+                }
                 last_err = Some(e);
-                continue;
             }
-        };
-        if reply.is_empty() {
-            last_err = Some(anyhow::anyhow!("the network helper closed the connection"));
-            continue;
         }
-        return match serde_json::from_slice::<Reply>(&reply)
-            .context("reading the helper's reply")?
-        {
-            Reply::Ok(joined) => Ok((conn, joined)),
-            Reply::Error(e) => bail!("{e}"),
-        };
     }
     Err(last_err.unwrap_or_else(|| anyhow::anyhow!("the network helper did not answer")))
 }
@@ -184,24 +339,57 @@ fn join(
 /// Under the network's lock: connect to the helper, or start one and
 /// connect. Holding the lock while connecting means a helper deciding to
 /// exit (it takes the same lock) either sees our connection or has removed
-/// its socket before we look.
-fn connect_or_start(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> Result<OwnedFd> {
+/// its socket before we look. A helper we start gets its listening socket
+/// from us, bound before we let go of the lock: our connection (and any
+/// other member's) waits in its backlog until it accepts, so nobody waits
+/// for it to be up here. The ready pipe of a helper we started is returned.
+fn connect_or_start(
+    run_dir: &Path,
+    network: &NetworkSpec,
+    launcher: &Launcher,
+) -> Result<(OwnedFd, Option<std::fs::File>)> {
     let _lock = lock(&lock_path(run_dir, &network.id))?;
     let path = socket_path(run_dir, &network.id);
     match connect_unix(&path) {
-        Ok(c) => return Ok(c),
+        Ok(c) => return Ok((c, None)),
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED) => {}
         Err(e) => return Err(e).with_context(|| format!("connecting to {}", path.display())),
     }
-    // A socket file whose helper died: remove it, the new helper binds anew.
+    // A socket file whose helper died: remove it, the new helper's
+    // socket is bound anew.
     let _ = std::fs::remove_file(&path);
-    start_helper(run_dir, network, launcher)?;
-    connect_unix(&path).with_context(|| {
+    let listener = listen_unix(&path)?;
+    let conn = connect_unix(&path).with_context(|| {
         format!(
             "connecting to the network helper's socket {}",
             path.display()
         )
-    })
+    })?;
+    match start_helper(run_dir, network, launcher, listener.as_fd()) {
+        Ok(ready) => Ok((conn, Some(ready))),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// The helper's listening socket at `path` (SOCK_SEQPACKET, non-blocking
+/// as the helper's epoll loop wants it).
+fn listen_unix(path: &Path) -> Result<OwnedFd> {
+    let (addr, _dir) = short_unix_addr(path)?;
+    let sock = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("creating the helper's socket")?;
+    nix::sys::socket::bind(sock.as_raw_fd(), &addr)
+        .with_context(|| format!("binding {}", path.display()))?;
+    nix::sys::socket::listen(&sock, nix::sys::socket::Backlog::new(128)?)
+        .context("listening on the helper's socket")?;
+    Ok(sock)
 }
 
 pub(crate) fn lock(path: &Path) -> Result<Flock<std::fs::File>> {
@@ -216,13 +404,22 @@ pub(crate) fn lock(path: &Path) -> Result<Flock<std::fs::File>> {
         .with_context(|| format!("locking {}", path.display()))
 }
 
-/// Starts `berth __berth-netd` for the network, detached (own session,
-/// double fork: no process of ours is its parent), and waits until it
-/// listens or says why it cannot.
-fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> Result<()> {
+/// Starts `berth __berth-netd` for the network on `listener`, detached
+/// (own session, double fork: no process of ours is its parent), without
+/// waiting for it: the read end of its ready pipe is returned (it writes
+/// "ready" or "failed ..." there). The helper inherits its ready pipe and
+/// the listener and nothing else, whatever the caller left open.
+fn start_helper(
+    run_dir: &Path,
+    network: &NetworkSpec,
+    launcher: &Launcher,
+    listener: BorrowedFd<'_>,
+) -> Result<std::fs::File> {
     use std::os::unix::process::CommandExt;
-    let (ready_r, ready_w) = nix::unistd::pipe().context("creating a pipe")?;
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
     let fd = ready_w.as_raw_fd();
+    let listen_fd = listener.as_raw_fd();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -231,14 +428,15 @@ fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> R
     let mut cmd = std::process::Command::new(&launcher.exe);
     cmd.arg(super::netd::REEXEC_ARG)
         .arg(fd.to_string())
+        .arg(listen_fd.to_string())
         .arg(run_dir)
         .arg(serde_json::to_string(network)?)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);
     // SAFETY: only async-signal-safe calls (setsid, fork, sigemptyset,
-    // sigprocmask, fcntl, _exit) between fork and exec; the sigset is a
-    // local of plain data.
+    // sigprocmask, close_range, fcntl, _exit) between fork and exec; the
+    // sigset is a local of plain data.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
@@ -257,9 +455,21 @@ fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> R
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            // The ready pipe is the one descriptor the helper inherits.
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            // Whatever the caller left inheritable (a build step's pipes,
+            // say) must not live as long as the helper: everything above
+            // stdio closes at exec (kernels without close_range keep the
+            // caller's flags)...
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            // ...except the ready pipe and the listener.
+            for keep in [fd, listen_fd] {
+                let flags = libc::fcntl(keep, libc::F_GETFD);
+                libc::fcntl(keep, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            }
             Ok(())
         });
     }
@@ -268,21 +478,7 @@ fn start_helper(run_dir: &Path, network: &NetworkSpec, launcher: &Launcher) -> R
         .with_context(|| format!("starting the network helper {}", launcher.exe.display()))?;
     drop(ready_w);
     let _ = child.wait();
-    let mut line = String::new();
-    std::fs::File::from(ready_r)
-        .read_to_string(&mut line)
-        .context("waiting for the network helper")?;
-    let line = line.trim_end();
-    if line == "ready" {
-        return Ok(());
-    }
-    if let Some(msg) = line.strip_prefix("failed ") {
-        bail!("the network helper could not start: {msg}");
-    }
-    bail!(
-        "the network helper exited before it was ready (see {})",
-        log_path(run_dir, &network.id).display()
-    )
+    Ok(std::fs::File::from(ready_r))
 }
 
 /// A unix socket path usable with bind/connect: the path itself when it

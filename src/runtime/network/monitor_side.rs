@@ -12,10 +12,13 @@
 //!    init must make ([`InitNetwork`]);
 //! 3. [`ContainerNetwork::launched`] once the program runs: the TAP devices
 //!    are received and the forwarder points into the new namespace;
-//! 4. [`ContainerNetwork::join`] from the event loop, after the monitor
-//!    reported the start: joining the helpers (starting one if the network
-//!    has none) is off the launch path; frames wait in the TAP meanwhile.
-//!    A container that already exited joins nothing.
+//!    The helper was connected to in step 2 (started then, without
+//!    waiting, when none ran: it comes up while the container is set up),
+//!    and the join is sent at once; its answer is read when it comes
+//!    ([`ContainerNetwork::ready`]): nothing on the launch path waits for
+//!    a helper, and frames wait in the TAP meanwhile.
+//! 4. [`ContainerNetwork::join`] from the event loop: joins that could not
+//!    be made that way (retries, a helper that died).
 //! 5. [`ContainerNetwork::stopped`] when the container exits: memberships
 //!    dropped (the helper forgets it), addresses given back.
 
@@ -26,10 +29,10 @@ use crate::model::net_state::{EndpointState, NetworkState};
 use crate::model::network::EndpointConfig;
 use crate::model::ports::{PortBinding, PortMapping};
 use crate::model::{ContainerRecord, NetworkMode};
-use crate::slirp::client::{Launcher, Membership};
+use crate::slirp::client::{Connecting, Launcher, Membership, PendingJoin};
 use crate::slirp::netns::NetnsSockets;
 use crate::slirp::portfwd::{bind_all, Forwarder};
-use crate::slirp::proto::recv_fd;
+use crate::slirp::proto::{recv_fd, MemberSpec};
 use crate::slirp::tap;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
@@ -53,9 +56,27 @@ pub(crate) struct Launch {
 
 struct Live {
     att: Attachment,
+    member: MemberSpec,
     /// The TAP device until the helper has it (then the membership holds it).
     tap: Option<OwnedFd>,
+    /// Connected to the helper before the launch, the join not sent yet.
+    early: Option<Connecting>,
+    /// The join sent, its answer not read yet.
+    pending: Option<PendingJoin>,
     membership: Option<Membership>,
+}
+
+impl Live {
+    /// Leaves the network without waiting for the device to go.
+    fn leave(self) {
+        if let Some(m) = self.membership {
+            m.leave();
+        }
+        if let Some(p) = self.pending {
+            p.abandon();
+        }
+        crate::slirp::tap::close_detached(self.tap.into_iter().collect());
+    }
 }
 
 /// The network side of one container's monitor.
@@ -145,12 +166,24 @@ impl ContainerNetwork {
                     .enumerate()
                     .map(|(i, a)| a.tap_config(i == 0))
                     .collect();
+                let run_dir = store.run_dir().ok().map(|d| d.to_path_buf());
                 self.live = attachments
                     .into_iter()
-                    .map(|att| Live {
-                        att,
-                        tap: None,
-                        membership: None,
+                    .map(|att| {
+                        // The helper starts now (if none runs) and comes
+                        // up while the container is set up. A failure
+                        // here is met again, and reported, by the join.
+                        let early = run_dir.as_deref().and_then(|dir| {
+                            Connecting::start(dir, &att.network_spec(), &Launcher::default()).ok()
+                        });
+                        Live {
+                            member: att.member_spec(record),
+                            att,
+                            tap: None,
+                            early,
+                            pending: None,
+                            membership: None,
+                        }
                     })
                     .collect();
                 Ok(Launch {
@@ -179,7 +212,14 @@ impl ContainerNetwork {
         if let Some(sock) = from_init {
             for live in &mut self.live {
                 match recv_fd(sock.as_fd()) {
-                    Ok(fd) => live.tap = Some(fd),
+                    Ok(fd) => {
+                        // The join goes at once; the helper answers when
+                        // it is up. Ours keeps the device if it fails.
+                        if let (Some(early), Ok(copy)) = (live.early.take(), fd.try_clone()) {
+                            live.pending = early.send_join(&live.member, copy).ok();
+                        }
+                        live.tap = Some(fd);
+                    }
                     Err(e) => {
                         self.problem = Some(format!(
                             "receiving the network device of {}: {e:#}",
@@ -189,7 +229,13 @@ impl ContainerNetwork {
                     }
                 }
             }
-            self.join_at = Some(Instant::now());
+            if self
+                .live
+                .iter()
+                .any(|l| l.pending.is_none() && l.membership.is_none())
+            {
+                self.join_at = Some(Instant::now());
+            }
         }
         if let (Some(fwd), Some(first)) = (self.forwarder.as_mut(), self.live.first()) {
             match NetnsSockets::of_pid(pid) {
@@ -206,7 +252,7 @@ impl ContainerNetwork {
 
     /// Joins the networks not joined yet (starting their helpers when
     /// none runs). A failure is kept for `inspect` and retried.
-    pub(crate) fn join(&mut self, store: &Store, record: &ContainerRecord) {
+    pub(crate) fn join(&mut self, store: &Store, _record: &ContainerRecord) {
         self.join_at = None;
         if self.init_pid.is_none() {
             return;
@@ -221,7 +267,7 @@ impl ContainerNetwork {
         };
         let mut problem = None;
         for live in &mut self.live {
-            if live.membership.is_some() {
+            if live.membership.is_some() || live.pending.is_some() {
                 continue;
             }
             let Some(tap) = &live.tap else {
@@ -237,8 +283,7 @@ impl ContainerNetwork {
                 }
             };
             let spec = live.att.network_spec();
-            let member = live.att.member_spec(record);
-            match Membership::attach(&run_dir, &spec, &member, copy, &Launcher::default()) {
+            match Membership::attach(&run_dir, &spec, &live.member, copy, &Launcher::default()) {
                 Ok(m) => {
                     live.membership = Some(m);
                     live.tap = None;
@@ -262,9 +307,40 @@ impl ContainerNetwork {
         for live in &self.live {
             if let Some(m) = &live.membership {
                 out.push(m.connection());
+            } else if let Some(p) = &live.pending {
+                out.push(p.connection());
             }
         }
         out
+    }
+
+    /// Reads the answers of the joins sent at the launch, waiting for
+    /// them (a process without an event loop: a build step).
+    pub(crate) fn settle(&mut self) {
+        for i in 0..self.live.len() {
+            if self.live[i].pending.is_some() {
+                self.answered(i);
+            }
+        }
+    }
+
+    /// The helper answered the join of `live[i]` (or went away).
+    fn answered(&mut self, i: usize) {
+        let live = &mut self.live[i];
+        let Some(pending) = live.pending.take() else {
+            return;
+        };
+        match pending.finish() {
+            Ok(m) => {
+                live.membership = Some(m);
+                // The membership's copy keeps the device.
+                drop(live.tap.take());
+            }
+            Err(e) => {
+                self.problem = Some(format!("{e:#}"));
+                self.join_at = Some(Instant::now() + RETRY);
+            }
+        }
     }
 
     /// The poll found these of [`Self::poll_fds`] ready (by index).
@@ -277,8 +353,15 @@ impl ContainerNetwork {
             i = 1;
         }
         let mut gone = false;
-        for live in &mut self.live {
+        let mut answered = Vec::new();
+        for (index, live) in self.live.iter_mut().enumerate() {
             if live.membership.is_none() {
+                if live.pending.is_some() {
+                    if ready.get(i).copied().unwrap_or(false) {
+                        answered.push(index);
+                    }
+                    i += 1;
+                }
                 continue;
             }
             if ready.get(i).copied().unwrap_or(false) {
@@ -300,6 +383,9 @@ impl ContainerNetwork {
         }
         if gone && self.live.iter().any(|l| l.membership.is_none()) {
             self.join_at = Some(Instant::now() + RETRY);
+        }
+        for index in answered {
+            self.answered(index);
         }
     }
 
@@ -343,7 +429,15 @@ impl ContainerNetwork {
     /// published ports stay bound (connections are refused until a
     /// restart).
     pub(crate) fn stopped(&mut self, store: &Store) {
-        let atts: Vec<Attachment> = self.live.drain(..).map(|l| l.att).collect();
+        let atts: Vec<Attachment> = self
+            .live
+            .drain(..)
+            .map(|l| {
+                let att = l.att.clone();
+                l.leave();
+                att
+            })
+            .collect();
         plan::release(store, &self.container_id, &atts);
         self.init_pid = None;
         self.join_at = None;
@@ -431,8 +525,11 @@ impl ContainerNetwork {
             }
         };
         self.live.push(Live {
+            member: att.member_spec(record),
             att,
             tap: Some(dev),
+            early: None,
+            pending: None,
             membership: None,
         });
         self.join(store, record);
@@ -453,7 +550,7 @@ impl ContainerNetwork {
         };
         let live = self.live.remove(i);
         plan::release(store, &self.container_id, std::slice::from_ref(&live.att));
-        drop(live);
+        live.leave();
         Ok(())
     }
 }

@@ -55,6 +55,7 @@ impl OneShotNetwork {
     /// helpers joined at once (started if none runs).
     pub(crate) fn launched(&mut self, pid: i32, launch: Launch) -> Result<()> {
         self.net.launched(pid, launch);
+        self.net.settle();
         if self.net.join_due() {
             self.net.join(&self.store, &self.record);
         }
