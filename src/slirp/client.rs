@@ -406,8 +406,10 @@ pub(crate) fn lock(path: &Path) -> Result<Flock<std::fs::File>> {
 
 /// Starts `berth __berth-netd` for the network on `listener`, detached
 /// (own session, double fork: no process of ours is its parent), without
-/// waiting for it: the read end of its ready pipe is returned (it writes
-/// "ready" or "failed ..." there). The helper inherits its ready pipe and
+/// waiting for it, not even for its `exec`: the caller (a monitor about to
+/// launch its container) goes on while the helper loads. The read end of
+/// its ready pipe is returned (it gets "ready" or "failed ..."; an `exec`
+/// that fails says so there too). The helper inherits its ready pipe and
 /// the listener and nothing else, whatever the caller left open.
 fn start_helper(
     run_dir: &Path,
@@ -415,7 +417,8 @@ fn start_helper(
     launcher: &Launcher,
     listener: BorrowedFd<'_>,
 ) -> Result<std::fs::File> {
-    use std::os::unix::process::CommandExt;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     let (ready_r, ready_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?;
     let fd = ready_w.as_raw_fd();
@@ -425,40 +428,52 @@ fn start_helper(
         .append(true)
         .open(log_path(run_dir, &network.id))
         .with_context(|| format!("opening {}", log_path(run_dir, &network.id).display()))?;
-    let mut cmd = std::process::Command::new(&launcher.exe);
-    cmd.arg(super::netd::REEXEC_ARG)
-        .arg(fd.to_string())
-        .arg(listen_fd.to_string())
-        .arg(run_dir)
-        .arg(serde_json::to_string(network)?)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log);
-    // SAFETY: only async-signal-safe calls (setsid, fork, sigemptyset,
-    // sigprocmask, close_range, fcntl, _exit) between fork and exec; the
-    // sigset is a local of plain data.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The intermediate process exits at once (reaped below); the
-            // helper is adopted by init or the nearest subreaper, so it is
-            // no monitor's child.
-            match libc::fork() {
-                -1 => return Err(std::io::Error::last_os_error()),
-                0 => {}
-                _ => libc::_exit(0),
+    let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+    // Everything the child needs is made before the fork: after it, only
+    // async-signal-safe calls.
+    let exe = CString::new(launcher.exe.as_os_str().as_bytes())?;
+    let args = [
+        CString::new(super::netd::REEXEC_ARG)?,
+        CString::new(fd.to_string())?,
+        CString::new(listen_fd.to_string())?,
+        CString::new(run_dir.as_os_str().as_bytes())?,
+        CString::new(serde_json::to_string(network)?)?,
+    ];
+    let mut argv: Vec<*const libc::c_char> = std::iter::once(exe.as_ptr())
+        .chain(args.iter().map(|a| a.as_ptr()))
+        .collect();
+    argv.push(std::ptr::null());
+    let (null_fd, log_fd) = (null.as_raw_fd(), log.as_raw_fd());
+    // SAFETY: fork in a process whose other threads (if any) the child
+    // never waits for: the child only makes async-signal-safe calls
+    // (setsid, fork, sigprocmask, dup2, close_range, fcntl, execv, write,
+    // _exit) on data prepared above, and the parent only waits for the
+    // intermediate child.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error()).context("starting the network helper");
+    }
+    if pid == 0 {
+        // SAFETY: see above; this is the child and never returns.
+        unsafe {
+            if libc::setsid() < 0 || libc::fork() != 0 {
+                // The intermediate process exits at once; the helper is
+                // adopted by init or the nearest subreaper, so it is no
+                // monitor's child.
+                libc::_exit(0);
             }
             // A monitor blocks the signals it reads from a signalfd; the
             // mask survives exec, and the helper must be stoppable.
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::dup2(null_fd, 0);
+            libc::dup2(null_fd, 1);
+            libc::dup2(log_fd, 2);
             // Whatever the caller left inheritable (a build step's pipes,
             // say) must not live as long as the helper: everything above
-            // stdio closes at exec (kernels without close_range keep the
-            // caller's flags)...
+            // stdio closes at exec (the helper also closes strays itself,
+            // for kernels without close_range)...
             libc::syscall(
                 libc::SYS_close_range,
                 3u32,
@@ -470,14 +485,15 @@ fn start_helper(
                 let flags = libc::fcntl(keep, libc::F_GETFD);
                 libc::fcntl(keep, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
             }
-            Ok(())
-        });
+            libc::execv(exe.as_ptr(), argv.as_ptr());
+            let msg = b"failed cannot execute the berth executable for the network helper\n";
+            libc::write(fd, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127);
+        }
     }
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting the network helper {}", launcher.exe.display()))?;
     drop(ready_w);
-    let _ = child.wait();
+    // The intermediate exits right after its fork.
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     Ok(std::fs::File::from(ready_r))
 }
 

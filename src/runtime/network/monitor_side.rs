@@ -145,6 +145,7 @@ impl ContainerNetwork {
             NetworkMode::Container(other) => join_other(store, other),
             NetworkMode::Bridge | NetworkMode::Named(_) => {
                 let attachments = plan::allocate(store, record, &cfg.user_networks(), 0)?;
+                crate::util::trace::step("network: addresses leased");
                 let first = attachments.first();
                 let hosts = etc::hosts(
                     hostname,
@@ -186,6 +187,7 @@ impl ContainerNetwork {
                         }
                     })
                     .collect();
+                crate::util::trace::step("network: helper connected (started if none ran)");
                 Ok(Launch {
                     init: InitNetwork::Taps {
                         taps,

@@ -77,6 +77,7 @@ pub fn main(args: &[String]) -> i32 {
         eprintln!("{REEXEC_ARG}: bad descriptors {fd:?} {listen_fd:?}");
         return 2;
     };
+    close_strays(&[fd, listen_fd]);
     // SAFETY: the spawner passed us these descriptors (its ready pipe and
     // the network's listening socket) and nothing else in this process
     // owns them.
@@ -99,6 +100,29 @@ pub fn main(args: &[String]) -> i32 {
             let _ = writeln!(ready, "failed {e:#}");
             eprintln!("{REEXEC_ARG}: {e:#}");
             1
+        }
+    }
+}
+
+/// Closes every descriptor above stdio but `keep`: the spawner makes
+/// them close at exec, but not where the kernel has no close_range, and a
+/// descriptor kept by a long-lived helper (a build step's pipe) would hold
+/// its other end open.
+fn close_strays(keep: &[i32]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // SAFETY: closing descriptors nothing in this process owns yet (we
+        // just started; the directory's own descriptor is closed already
+        // or gets EBADF).
+        unsafe {
+            libc::close(fd);
         }
     }
 }
