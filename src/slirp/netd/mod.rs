@@ -498,7 +498,12 @@ impl Netd {
             };
             match read_frame(j.tap.as_fd(), &mut self.rx) {
                 Ok(0) => return,
-                Ok(_) => self.switch(slot),
+                Ok(_) => {
+                    self.switch(slot);
+                    if self.gw.dev.rx.len() >= gateway::RX_QUEUE {
+                        self.service_gateway();
+                    }
+                }
                 Err(nix::errno::Errno::EAGAIN) => return,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => {
@@ -648,9 +653,10 @@ impl Netd {
         self.gw.dev.rx.push_back(frame);
     }
 
-    /// Takes the frame in `self.rx`, leaving a fresh buffer.
+    /// Takes the frame in `self.rx`, leaving a fresh (reused) buffer.
     fn take_rx(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.rx, Vec::with_capacity(MAX_FRAME + 64))
+        let fresh = self.gw.dev.rx_buffer();
+        std::mem::replace(&mut self.rx, fresh)
     }
 
     /// Runs smoltcp and the TCP relays until they settle, delivering what
