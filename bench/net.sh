@@ -19,7 +19,9 @@
 #     3 MiB), a network helper with ten members (goal <= 8 MiB);
 #   - `run --rm busybox true` on the default network, on a user network
 #     whose helper runs, and with --network none (goal <= 1.2x none;
-#     Podman 4.3: 132 vs 117 ms), with hyperfine when installed.
+#     Podman 4.3: 132 vs 117 ms), with hyperfine when installed; back to
+#     back (the default network's helper lingers 2 s after its last member,
+#     so it is running) and cold (3 s apart: each run starts the helper).
 # As root it measures as the unprivileged user berth-sub ($BENCH_USER) and
 # installs iperf3 when missing. PATH defaults to target/release/berth.
 set -euo pipefail
@@ -135,6 +137,17 @@ for r in json.load(open(sys.argv[1]))["results"]:
     fi
     "$b" rm -f bench-srv bench-m{1,2,3,4,5,6,7,8,9} >/dev/null
     "$b" network rm bench-net >/dev/null
+    # Cold: the default network's helper has exited before each run.
+    local cold=()
+    if command -v hyperfine >/dev/null; then
+        hyperfine -N --style none --prepare "sleep 3" --runs $((runs * 3)) --export-json "$dir/cold.json" \
+            -n default "$b run --rm busybox true" \
+            -n none "$b run --rm --network none busybox true" >/dev/null 2>&1
+        mapfile -t cold < <(python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("%.1f" % (r["median"] * 1000))' "$dir/cold.json")
+    fi
 
     loop=$(echo "$loop" | median) up=$(echo "$up" | median) down=$(echo "$down" | median)
     out=$(echo "$out" | median) c2c=$(echo "$c2c" | median)
@@ -159,6 +172,9 @@ for r in json.load(open(sys.argv[1]))["results"]:
         row "run --rm busybox true, default network (ms)" "${launch[0]}" "$(ratio "${launch[0]}" "${launch[2]}") of none, goal <= 1.2x"
         row "run --rm busybox true, user network, helper up (ms)" "${launch[1]}" "$(ratio "${launch[1]}" "${launch[2]}") of none"
         row "run --rm busybox true, --network none (ms)" "${launch[2]}"
+        if [ ${#cold[@]} -eq 2 ]; then
+            row "  cold (no helper running), default / none (ms)" "${cold[0]}/${cold[1]}" "$(ratio "${cold[0]}" "${cold[1]}"), goal <= 1.2x"
+        fi
     else
         echo "(install hyperfine for the start-up figures)"
     fi
