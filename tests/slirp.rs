@@ -1466,3 +1466,25 @@ fn bench_net() {
     print!("{}", common::stdout(&out));
     common::assert_success(&out, "the network benchmark");
 }
+
+#[test]
+fn a_helper_that_cannot_start_says_so() {
+    role(|r| {
+        // The helper is forked without waiting for its exec: an exec that
+        // fails still reaches the member as an error, not a hang.
+        let net = r.network("6a6b6c6d6e6f", "10.89.0.0/24");
+        let (p, tap) = r
+            .spawn_member(&net, 2, "x")
+            .expect("making the member's TAP");
+        let broken = Launcher {
+            exe: r.dir.join("no-such-berth"),
+        };
+        let err = Membership::attach(&r.dir, &net, &p.spec, tap, &broken)
+            .err()
+            .expect("no helper can start");
+        let text = format!("{err:#}");
+        assert!(text.contains("cannot execute"), "{text}");
+        assert!(text.contains("net-6a6b6c6d6e6f"), "{text}");
+    });
+    each_user("a_helper_that_cannot_start_says_so");
+}

@@ -7,8 +7,10 @@
 //! which joins the network's helper process with it
 //! ([`client::Membership`]). The helper (`berth __berth-netd`, [`netd`])
 //! switches frames between members, is the gateway (outbound NAT through a
-//! userspace TCP/IP stack, DNS, the host address) and exits when its last
-//! member leaves. Published ports do not go through the helper: the
+//! userspace TCP/IP stack, DNS, the host address) and exits
+//! [`netd::LINGER`] (2 s) after its last member left, so back-to-back
+//! runs find it running and nothing of berth stays for long once no
+//! container runs. Published ports do not go through the helper: the
 //! monitor listens on the host and joins each connection to a socket made
 //! inside the container's namespace ([`portfwd`]).
 //!
@@ -43,7 +45,17 @@
 //!   &network_spec, &member_spec, tap, &Launcher::default())`: connects to
 //!   `run_dir/net-<id12>.sock`, starting the helper under
 //!   `net-<id12>.lock` if none runs. Keep the `Membership` for the
-//!   container's life; dropping it leaves the network.
+//!   container's life; dropping it (or [`Membership::leave`], which does
+//!   not wait for the device to be unregistered) leaves the network.
+//! - off the launch path (what the monitor does): [`client::Connecting::start`]
+//!   before launching the container (a helper that must be started is
+//!   forked then, on a socket the caller binds, and not waited for), then
+//!   `send_join(member, tap)` once the TAP came, giving a
+//!   [`client::PendingJoin`] whose `connection()` becomes readable with
+//!   the answer; `finish()` reads it (waiting if it has not come).
+//! - TAP descriptors that may be a device's last are closed with
+//!   [`tap::close_detached`]: unregistering a device waits for RCU grace
+//!   periods (10-40 ms).
 //! - poll [`Membership::connection`] for POLLIN: it becomes readable only
 //!   when the helper died; then [`Membership::reconnect`] (new helper, same
 //!   TAP and address).
