@@ -21,7 +21,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// The protocol version in every `Join`.
-pub const VERSION: u32 = 1;
+/// 2: TAP devices carry a `virtio_net_hdr` (tap::VNET_HDR_LEN): a helper
+/// of another version would misread their frames, so it refuses the join.
+pub const VERSION: u32 = 2;
 
 /// The largest message either side sends.
 pub const MAX_MESSAGE: usize = 64 * 1024;

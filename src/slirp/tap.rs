@@ -26,6 +26,17 @@ pub const MTU: u32 = 65520;
 /// The largest frame a member's TAP device delivers: MTU + Ethernet header.
 pub const MAX_FRAME: usize = MTU as usize + 14;
 
+/// Every frame read from or written to a member's TAP device starts with a
+/// `virtio_net_hdr` of this size (IFF_VNET_HDR). With checksum offload on
+/// (TUN_F_CSUM) the member's kernel leaves TCP/UDP checksums to "the
+/// device" and says so in that header, and a frame written with such a
+/// header is taken as checksummed: between two members the switch passes
+/// the header along, so neither kernel makes a pass over the data to
+/// checksum it (as over a veth pair). Frames the helper makes itself carry
+/// a zero header (checksums complete); the gateway does not verify
+/// checksums of frames from members.
+pub const VNET_HDR_LEN: usize = 10;
+
 /// How the container's interface is set up.
 #[derive(Clone, Debug)]
 pub struct TapConfig {
@@ -91,7 +102,8 @@ pub fn create_tap(cfg: &TapConfig) -> Result<OwnedFd> {
 /// `pivot_root`).
 pub fn create_tap_on(tun: OwnedFd, cfg: &TapConfig) -> Result<OwnedFd> {
     let mut req = ifreq(&cfg.name)?;
-    req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+    req.ifr_ifru.ifru_flags =
+        (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
     // SAFETY: TUNSETIFF reads and writes the ifreq we own.
     if unsafe { libc::ioctl(tun.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
         let err = std::io::Error::last_os_error();
@@ -103,6 +115,16 @@ pub fn create_tap_on(tun: OwnedFd, cfg: &TapConfig) -> Result<OwnedFd> {
             } else {
                 ""
             }
+        );
+    }
+    // Best effort: without offload, frames still carry the (zero) header
+    // and the kernels checksum as before.
+    // SAFETY: TUNSETOFFLOAD takes its flags by value.
+    unsafe {
+        libc::ioctl(
+            tun.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::TUN_F_CSUM as libc::c_ulong,
         );
     }
     configure(cfg).with_context(|| format!("configuring the network device {}", cfg.name))?;

@@ -24,7 +24,7 @@ use super::addr::forbidden_destination;
 use super::client::{lock, lock_path, socket_path};
 use super::proto::{self, Join, Joined, MemberSpec, NetworkSpec, Reply};
 use super::sock;
-use super::tap::MAX_FRAME;
+use super::tap::{MAX_FRAME, VNET_HDR_LEN};
 use anyhow::{bail, Context, Result};
 use gateway::{Flow, Gateway, SynState};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -180,6 +180,8 @@ struct Netd {
     /// Frames read from TAPs land here; a buffer handed to smoltcp is
     /// replaced.
     rx: Vec<u8>,
+    /// The `virtio_net_hdr` of the frame in `rx`.
+    rx_hdr: [u8; VNET_HDR_LEN],
     /// Frames the helper builds itself.
     scratch: Vec<u8>,
     /// Data moved between smoltcp and host sockets.
@@ -232,6 +234,7 @@ impl Netd {
             upstream,
             host_addr: None,
             rx: Vec::with_capacity(MAX_FRAME + 64),
+            rx_hdr: [0; VNET_HDR_LEN],
             scratch: Vec::with_capacity(MAX_FRAME + 64),
             io_buf: vec![0; 256 * 1024],
             ping_denied_said: false,
@@ -496,7 +499,7 @@ impl Netd {
             else {
                 return;
             };
-            match read_frame(j.tap.as_fd(), &mut self.rx) {
+            match read_frame(j.tap.as_fd(), &mut self.rx_hdr, &mut self.rx) {
                 Ok(0) => return,
                 Ok(_) => {
                     self.switch(slot);
@@ -544,7 +547,7 @@ impl Netd {
                 }) = m
                 {
                     if i != from && !j.tap_dead {
-                        let _ = write_frame(j.tap.as_fd(), &self.rx);
+                        let _ = forward_frame(j.tap.as_fd(), &self.rx_hdr, &self.rx);
                     }
                 }
             }
@@ -554,7 +557,7 @@ impl Netd {
         } else if let Some(to) = self.member_by_mac(dst) {
             if to != from {
                 if let Some(j) = self.joined(to) {
-                    let _ = write_frame(j.tap.as_fd(), &self.rx);
+                    let _ = forward_frame(j.tap.as_fd(), &self.rx_hdr, &self.rx);
                 }
             }
         }
@@ -1122,22 +1125,50 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
 }
 
 /// Reads one frame into `buf` (its previous contents are dropped).
-fn read_frame(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> Result<usize, nix::errno::Errno> {
+/// Reads one frame: its `virtio_net_hdr` into `hdr`, the Ethernet frame
+/// into `buf`. The frame's length (0: nothing usable).
+fn read_frame(
+    fd: BorrowedFd<'_>,
+    hdr: &mut [u8; VNET_HDR_LEN],
+    buf: &mut Vec<u8>,
+) -> Result<usize, nix::errno::Errno> {
     buf.clear();
     buf.reserve(MAX_FRAME + 64);
-    // SAFETY: read(2) writes at most `capacity` bytes into the vector's
-    // spare capacity, and we only expose the bytes it reports as written.
-    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.capacity()) };
+    let iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr().cast(),
+            iov_len: VNET_HDR_LEN,
+        },
+        libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.capacity(),
+        },
+    ];
+    // SAFETY: readv(2) writes at most each iovec's length into the header
+    // and the vector's spare capacity; we only expose what it reports.
+    let n = unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), 2) };
     if n < 0 {
         return Err(nix::errno::Errno::last());
     }
-    // SAFETY: the first n bytes were just written by the kernel.
-    unsafe { buf.set_len(n as usize) };
-    Ok(n as usize)
+    let frame = (n as usize).saturating_sub(VNET_HDR_LEN);
+    // SAFETY: the first `frame` bytes were just written by the kernel.
+    unsafe { buf.set_len(frame) };
+    Ok(frame)
 }
 
+/// Writes a frame the helper made (checksums complete: a zero header).
 fn write_frame(fd: BorrowedFd<'_>, frame: &[u8]) -> Result<usize, nix::errno::Errno> {
-    nix::unistd::write(fd, frame)
+    forward_frame(fd, &[0; VNET_HDR_LEN], frame)
+}
+
+/// Writes a frame with the header it came with from another member.
+fn forward_frame(
+    fd: BorrowedFd<'_>,
+    hdr: &[u8; VNET_HDR_LEN],
+    frame: &[u8],
+) -> Result<usize, nix::errno::Errno> {
+    let iov = [std::io::IoSlice::new(hdr), std::io::IoSlice::new(frame)];
+    nix::sys::uio::writev(fd, &iov)
 }
 
 /// An unprivileged ICMP echo socket connected to `target`.
