@@ -299,9 +299,10 @@ impl Netd {
     /// under it), a connection already queued keeps us alive; otherwise
     /// the socket goes and so do we. The lock is released by our exit.
     fn exit_if_unused(&mut self) -> bool {
-        let Ok(held) = lock(&self.lock_path) else {
-            return false;
-        };
+        // A lock that cannot be taken (the runtime directory was removed
+        // while we lingered) cannot be taken by a member either, and
+        // members connect under it: nobody can be joining, so we go.
+        let held = lock(&self.lock_path).ok();
         self.accept_members();
         if self.members.iter().any(Option::is_some) {
             drop(held);
