@@ -112,9 +112,10 @@ pub(crate) fn setgroups_allowed() -> bool {
 
 /// Puts this process into berth's user namespace as its root. Idempotent
 /// (a no-op once inside, where we are uid 0) and a no-op for real root.
-/// Must be called before any thread exists: with subordinate ranges this
-/// forks, and the original process stays behind only to wait for the
-/// child and exit with its status (forwarding signals to it).
+/// Must be called before any thread exists: the kernel lets only a
+/// single-threaded process create or join a user namespace (with
+/// subordinate ranges, we join one a short-lived child made and the
+/// helpers mapped: `holder.rs`).
 pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
