@@ -13,6 +13,7 @@
 # is for; podman and buildah run as that user too (rootless).
 # The goals (not tests): cold <= 0.3x Podman's median, cached <= 0.1x.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 runs=20
 berth=""
@@ -126,44 +127,6 @@ if $inner; then
 fi
 
 command -v hyperfine >/dev/null || { echo "build.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "$berth" ]; then
-    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
-    fi
-    (cd "$repo" && cargo build --release -q)
-    berth=$repo/target/release/berth
-fi
-[ -x "$berth" ] || { echo "build.sh: $berth is not an executable" >&2; exit 1; }
-
-BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench-build.XXXXXX" 2>/dev/null) ||
-    BENCH_DIR=$(mkdir -p "$HOME/.cache" && mktemp -d "$HOME/.cache/berth-bench-build.XXXXXX")
-export BENCH_DIR
-cleanup() {
-    # Layers unpacked under a subordinate id map are not all ours to delete.
-    rm -rf "$BENCH_DIR" 2>/dev/null ||
-        unshare --map-root-user --map-auto rm -rf "$BENCH_DIR" 2>/dev/null || true
-}
-trap cleanup EXIT
-cp "$berth" "$BENCH_DIR/berth"
-cp "$0" "$BENCH_DIR/build.sh"
-python3 "$repo/scripts/fixtures/mkimage.py" --busybox "$(command -v busybox || echo /bin/busybox)" \
-    -o "$BENCH_DIR/busybox.tar" -t busybox:latest >/dev/null
-chmod -R a+rX "$BENCH_DIR"
-
-if [ "$(id -u)" = 0 ]; then
-    user=${BENCH_USER:-berth-sub}
-    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-    chown -R "$user:" "$BENCH_DIR"
-    home=$(getent passwd "$user" | cut -d: -f6)
-    echo "measuring as $user"
-    # podman needs a runtime directory of the user's own.
-    rundir=/tmp/berth-bench-run-$(id -u "$user")
-    mkdir -p "$rundir" && chown "$user:" "$rundir" && chmod 700 "$rundir"
-    cd "$BENCH_DIR"
-    setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        env -i HOME="$home" PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
-        XDG_RUNTIME_DIR="$rundir" BENCH_DIR="$BENCH_DIR" bash "$BENCH_DIR/build.sh" --inner -n "$runs"
-else
-    bash "$BENCH_DIR/build.sh" --inner -n "$runs"
-fi
+bench_find_berth build.sh
+bench_prepare bench-build "$0"
+bench_run_inner build.sh -n "$runs"

@@ -12,6 +12,7 @@
 # The goals (not tests): up -d and down each <= 0.1x podman-compose's
 # time; config <= 10 ms.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 runs=5
 berth=""
@@ -25,12 +26,6 @@ while [ $# -gt 0 ]; do
         *) echo "compose.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-
-# The median of the numbers on stdin.
-median() {
-    sort -n | awk '{ v[NR] = $1 }
-        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m }'
-}
 
 # Milliseconds "$@" took (its output to $BENCH_DIR/last.log; a failure ends the bench).
 timed() {
@@ -57,7 +52,7 @@ cycle() {
         # shellcheck disable=SC2086
         downs+=("$(timed $tool down -t 1)")
     done
-    echo "$(printf '%s\n' "${ups[@]}" | median) $(printf '%s\n' "${downs[@]}" | median)"
+    echo "$(printf '%s\n' "${ups[@]}" | bench_median "%.1f") $(printf '%s\n' "${downs[@]}" | bench_median "%.1f")"
 }
 
 measure() {
@@ -92,7 +87,7 @@ YAML
     local cfg=()
     for ((r = 0; r < 20; r++)); do cfg+=("$(timed "$b" compose config)"); done
     local bc
-    bc=$(printf '%s\n' "${cfg[@]}" | median)
+    bc=$(printf '%s\n' "${cfg[@]}" | bench_median "%.1f")
     printf '%-16s %12s %12s %14s\n' "tool" "up -d (ms)" "down (ms)" "config (ms)"
     printf '%-16s %12s %12s %14s\n' "berth" "$bu" "$bd" "$bc"
     if command -v podman-compose >/dev/null && podman load -q -i "$dir/busybox.tar" >/dev/null 2>&1 &&
@@ -114,38 +109,6 @@ if $inner; then
     exit
 fi
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "$berth" ]; then
-    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
-    fi
-    (cd "$repo" && cargo build --release -q)
-    berth=$repo/target/release/berth
-fi
-[ -x "$berth" ] || { echo "compose.sh: $berth is not an executable" >&2; exit 1; }
-
-BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-compose.XXXXXX" 2>/dev/null) ||
-    BENCH_DIR=$(mkdir -p "$HOME/.cache" && mktemp -d "$HOME/.cache/berth-compose.XXXXXX")
-export BENCH_DIR
-cleanup() {
-    rm -rf "$BENCH_DIR" 2>/dev/null ||
-        unshare --map-root-user --map-auto rm -rf "$BENCH_DIR" 2>/dev/null || true
-}
-trap cleanup EXIT
-cp "$berth" "$BENCH_DIR/berth"
-cp "$0" "$BENCH_DIR/compose.sh"
-python3 "$repo/scripts/fixtures/mkimage.py" --busybox "$(command -v busybox || echo /bin/busybox)" \
-    -o "$BENCH_DIR/busybox.tar" -t busybox:latest >/dev/null
-chmod -R a+rX "$BENCH_DIR"
-
-if [ "$(id -u)" = 0 ]; then
-    user=${BENCH_USER:-berth-sub}
-    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-    chown -R "$user:" "$BENCH_DIR"
-    echo "measuring as $user"
-    setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH="/usr/local/bin:/usr/bin:/bin" \
-        BENCH_DIR="$BENCH_DIR" bash "$BENCH_DIR/compose.sh" --inner -n "$runs"
-else
-    bash "$BENCH_DIR/compose.sh" --inner -n "$runs"
-fi
+bench_find_berth compose.sh
+bench_prepare compose "$0"
+bench_run_inner compose.sh -n "$runs"

@@ -10,6 +10,7 @@
 # as a ratio to Podman's. PATH defaults to target/release/berth (built
 # here). Invoked as root, it measures as $BENCH_USER (default berth-sub).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=5
 concurrent=64
@@ -63,9 +64,7 @@ measure() {
             failures=$((failures + f))
         done
         local median
-        median=$(printf '%s\n' "${times[@]}" | sort -n | awk '
-            { v[NR] = $1 }
-            END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }')
+        median=$(printf '%s\n' "${times[@]}" | bench_median)
         medians+=("$median")
         printf '%-8s %14s %10s %10s\n' "${names[$i]}" "$median" \
             "$(awk -v c="$concurrent" -v m="$median" 'BEGIN { printf "%.1f", c * 1000 / m }')" \
@@ -84,38 +83,6 @@ if $inner; then
     exit
 fi
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "$berth" ]; then
-    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
-    fi
-    (cd "$repo" && cargo build --release -q)
-    berth=$repo/target/release/berth
-fi
-[ -x "$berth" ] || { echo "scale.sh: $berth is not an executable" >&2; exit 1; }
-
-BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-scale.XXXXXX" 2>/dev/null) ||
-    BENCH_DIR=$(mkdir -p "$HOME/.cache" && mktemp -d "$HOME/.cache/berth-scale.XXXXXX")
-export BENCH_DIR
-cleanup() {
-    rm -rf "$BENCH_DIR" 2>/dev/null ||
-        unshare --map-root-user --map-auto rm -rf "$BENCH_DIR" 2>/dev/null || true
-}
-trap cleanup EXIT
-cp "$berth" "$BENCH_DIR/berth"
-cp "$0" "$BENCH_DIR/scale.sh"
-python3 "$repo/scripts/fixtures/mkimage.py" --busybox "$(command -v busybox || echo /bin/busybox)" \
-    -o "$BENCH_DIR/busybox.tar" -t busybox:latest >/dev/null
-chmod -R a+rX "$BENCH_DIR"
-
-if [ "$(id -u)" = 0 ]; then
-    user=${BENCH_USER:-berth-sub}
-    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-    chown -R "$user:" "$BENCH_DIR"
-    echo "measuring as $user"
-    setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH="/usr/local/bin:/usr/bin:/bin" \
-        BENCH_DIR="$BENCH_DIR" bash "$BENCH_DIR/scale.sh" --inner -n "$rounds" -c "$concurrent"
-else
-    bash "$BENCH_DIR/scale.sh" --inner -n "$rounds" -c "$concurrent"
-fi
+bench_find_berth scale.sh
+bench_prepare scale "$0"
+bench_run_inner scale.sh -n "$rounds" -c "$concurrent"

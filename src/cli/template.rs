@@ -181,6 +181,29 @@ pub(crate) fn parse(src: &str, mode: Mode) -> Result<Template> {
                 })))
             });
     }
+    t = t.func("index", |args| {
+        if args.len() < 2 {
+            return Err(gotmpl::TemplateError::Exec(
+                "wrong number of args for index: want at least 2".into(),
+            ));
+        }
+        let mut val = args[0].clone();
+        for key in &args[1..] {
+            val = match (&val, key) {
+                // Docker's maps that scripts index (labels, options) are
+                // Go map[string]string: a missing key gives "", not
+                // text/template's "<no value>".
+                (Value::Map(m), Value::String(k))
+                    if !m.contains_key(&**k)
+                        && m.values().all(|v| matches!(v, Value::String(_))) =>
+                {
+                    Value::from("")
+                }
+                _ => val.index(key)?,
+            };
+        }
+        Ok(val)
+    });
     t = t.func("pad", |args| {
         let s = arg_str(args, 0);
         if s.is_empty() {
@@ -373,6 +396,16 @@ mod tests {
         let t = parse("{{.Foo}}", Mode::Row).unwrap();
         assert!(execute(&t, &row()).is_err());
         assert_eq!(render("{{.Foo}}", Mode::Object, row()), "<no value>");
+    }
+
+    #[test]
+    fn index_of_a_missing_label_is_empty_as_in_go_string_maps() {
+        let data = serde_json::json!({"Labels": {"a": "1"}, "Empty": {}, "L": ["x", "y"]});
+        let r = |f: &str| render(f, Mode::Object, data.clone());
+        assert_eq!(r(r#"{{index .Labels "a"}}"#), "1");
+        assert_eq!(r(r#"[{{index .Labels "b"}}]"#), "[]");
+        assert_eq!(r(r#"[{{index .Empty "b"}}]"#), "[]");
+        assert_eq!(r("{{index .L 1}}"), "y");
     }
 
     #[test]

@@ -408,18 +408,9 @@ pub(crate) fn port_mapping(s: &Service, p: &PortConfig) -> Result<PortMapping> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compose::{LoadOptions, Selection};
 
     fn project(yaml: &str) -> Project {
-        let opts = LoadOptions {
-            files: vec!["-".into()],
-            project_name: Some("p".into()),
-            interpolate: true,
-            cwd: std::env::temp_dir(),
-            stdin: Some(yaml.into()),
-            ..LoadOptions::default()
-        };
-        Project::load(&opts, &Selection::default()).unwrap()
+        Project::from_yaml(yaml)
     }
 
     #[test]

@@ -485,18 +485,9 @@ fn remove_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compose::{LoadOptions, Selection};
 
     fn project(yaml: &str) -> Project {
-        let opts = LoadOptions {
-            files: vec!["-".into()],
-            project_name: Some("p".into()),
-            interpolate: true,
-            cwd: std::env::temp_dir(),
-            stdin: Some(yaml.into()),
-            ..LoadOptions::default()
-        };
-        Project::load(&opts, &Selection::default()).unwrap()
+        Project::from_yaml(yaml)
     }
 
     #[test]

@@ -49,6 +49,20 @@ pub struct Selection {
 }
 
 impl Project {
+    /// A project named `p` from YAML text, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn from_yaml(yaml: &str) -> Project {
+        let opts = LoadOptions {
+            files: vec!["-".into()],
+            project_name: Some("p".into()),
+            interpolate: true,
+            cwd: std::env::temp_dir(),
+            stdin: Some(yaml.into()),
+            ..LoadOptions::default()
+        };
+        Project::load(&opts, &Selection::default()).unwrap()
+    }
+
     /// Loads the project the options describe.
     pub fn load(opts: &LoadOptions, selection: &Selection) -> Result<Project> {
         let loaded = loader::load(opts)?;

@@ -125,6 +125,49 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// Deserializes what compose accepts as one string or a list of scalars:
+/// a lone string becomes `one(string)`, YAML null becomes `null` (an
+/// error where that is `None`), a list's items are taken as text.
+fn string_or_list<'de, D: Deserializer<'de>>(
+    d: D,
+    expecting: &'static str,
+    one: fn(&str) -> Result<Vec<String>, String>,
+    null: Option<Vec<String>>,
+) -> Result<Vec<String>, D::Error> {
+    struct V {
+        expecting: &'static str,
+        one: fn(&str) -> Result<Vec<String>, String>,
+        null: Option<Vec<String>>,
+    }
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_unit<E: de::Error>(mut self) -> Result<Vec<String>, E> {
+            match self.null.take() {
+                Some(v) => Ok(v),
+                None => Err(E::invalid_type(de::Unexpected::Unit, &self)),
+            }
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            (self.one)(v).map_err(E::custom)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Text(s)) = a.next_element::<Text>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V {
+        expecting,
+        one,
+        null,
+    })
+}
+
 /// One string or a list of them (`dns: 8.8.8.8`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -132,24 +175,8 @@ pub struct StringList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for StringList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StringList;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<StringList, E> {
-                Ok(StringList(vec![v.to_string()]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<StringList, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Text(s)) = a.next_element::<Text>()? {
-                    out.push(s);
-                }
-                Ok(StringList(out))
-            }
-        }
-        d.deserialize_any(V)
+        let one = |v: &str| Ok(vec![v.to_string()]);
+        string_or_list(d, "a string or a list of strings", one, None).map(StringList)
     }
 }
 
@@ -161,24 +188,7 @@ pub struct ShellCommand(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for ShellCommand {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ShellCommand;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ShellCommand, E> {
-                shell_split(v).map(ShellCommand).map_err(E::custom)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<ShellCommand, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Text(s)) = a.next_element::<Text>()? {
-                    out.push(s);
-                }
-                Ok(ShellCommand(out))
-            }
-        }
-        d.deserialize_any(V)
+        string_or_list(d, "a string or a list of strings", shell_split, None).map(ShellCommand)
     }
 }
 
@@ -369,27 +379,15 @@ struct HostIps(Vec<String>);
 
 impl<'de> Deserialize<'de> for HostIps {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = HostIps;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an address or a list of addresses")
-            }
-            fn visit_unit<E>(self) -> Result<HostIps, E> {
-                Ok(HostIps(vec![String::new()]))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<HostIps, E> {
-                Ok(HostIps(vec![v.to_string()]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<HostIps, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Text(s)) = a.next_element::<Text>()? {
-                    out.push(s);
-                }
-                Ok(HostIps(out))
-            }
-        }
-        d.deserialize_any(V)
+        let one = |v: &str| Ok(vec![v.to_string()]);
+        // `host_ip:` with no value: every address, as an empty string.
+        string_or_list(
+            d,
+            "an address or a list of addresses",
+            one,
+            Some(vec![String::new()]),
+        )
+        .map(HostIps)
     }
 }
 
@@ -1246,24 +1244,8 @@ impl HealthTest {
 
 impl<'de> Deserialize<'de> for HealthTest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = HealthTest;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a list of strings")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<HealthTest, E> {
-                Ok(HealthTest(vec!["CMD-SHELL".into(), v.to_string()]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<HealthTest, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Text(s)) = a.next_element::<Text>()? {
-                    out.push(s);
-                }
-                Ok(HealthTest(out))
-            }
-        }
-        d.deserialize_any(V)
+        let one = |v: &str| Ok(vec!["CMD-SHELL".into(), v.to_string()]);
+        string_or_list(d, "a string or a list of strings", one, None).map(HealthTest)
     }
 }
 
