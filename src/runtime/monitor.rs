@@ -240,9 +240,13 @@ pub(crate) fn main(args: &[String]) -> i32 {
         &fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
+    // Held: the store is opened (it needs no record) while the command
+    // writes the record.
+    let mut early_store = None;
     let mut channel = Some(match mode.as_str() {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
+            early_store = Some(Store::open_default());
             // Released once the record exists; the end of the socket
             // instead means the command gave up (the record could not be
             // made): nothing of ours exists to clean up.
@@ -256,7 +260,11 @@ pub(crate) fn main(args: &[String]) -> i32 {
         }
         _ => Channel::Detached(std::fs::File::from(fd)),
     });
-    match Monitor::new(id).and_then(|m| m.run(&mut channel)) {
+    let monitor = match early_store {
+        Some(store) => store.and_then(|store| Monitor::with_store(store, id)),
+        None => Monitor::new(id),
+    };
+    match monitor.and_then(|m| m.run(&mut channel)) {
         Ok(()) => 0,
         Err(e) => {
             let failed = Message::Failed(StartFailure::setup(e));
@@ -337,7 +345,10 @@ struct HealthTimer {
 
 impl Monitor {
     fn new(id: &str) -> Result<Monitor> {
-        let store = Store::open_default()?;
+        Monitor::with_store(Store::open_default()?, id)
+    }
+
+    fn with_store(store: Store, id: &str) -> Result<Monitor> {
         let record = store.container(id)?;
         crate::util::trace::step("record read");
         let socket = socket_path(store.run_dir()?, id);
