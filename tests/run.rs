@@ -611,3 +611,49 @@ fn run_rm_overlay_is_volatile_and_a_kept_container_is_not() {
         b.ok(&["rm", "kept"]);
     });
 }
+
+/// `run` starts its monitor before the record exists (held until it is):
+/// when the record cannot be made (the name is taken, the image missing),
+/// the command fails as before and that monitor goes away, leaving
+/// nothing.
+#[test]
+fn run_that_cannot_create_leaves_no_monitor() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&["create", "--name", "taken", "busybox", "true"]);
+        let out = b.status(&["run", "--rm", "--name", "taken", "busybox", "true"], 125);
+        assert!(stderr(&out).contains("is already in use"), "{}", show(&out));
+        b.status(&["run", "--rm", "no-such-image-here", "true"], 125);
+        assert_eq!(b.container_ids().len(), 1, "{:?}", b.container_ids());
+        // A held monitor of this store (its environment names the store)
+        // must be gone soon after the command ended.
+        let store = format!("BERTH_ROOT={}", b.root.display());
+        let held = || -> Vec<String> {
+            let mut found = Vec::new();
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                if !pid.chars().all(|c| c.is_ascii_digit()) {
+                    continue;
+                }
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let args: Vec<&[u8]> = cmdline.split(|&c| c == 0).collect();
+                if !(args.get(1) == Some(&&b"__berth-monitor"[..])
+                    && args.get(4) == Some(&&b"held"[..]))
+                {
+                    continue;
+                }
+                let env = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+                if env.split(|&c| c == 0).any(|v| v == store.as_bytes()) {
+                    found.push(pid);
+                }
+            }
+            found
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !held().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(held().is_empty(), "held monitors left: {:?}", held());
+        b.ok(&["rm", "taken"]);
+    });
+}

@@ -10,7 +10,9 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-/// Define and run multi-container applications
+// Define and run multi-container applications. (A plain comment: a doc
+// comment here would replace the subcommand's about, its flags being
+// built late, `defer`.)
 #[derive(Debug, Args)]
 #[command(
     subcommand_help_heading = "Commands",
@@ -57,6 +59,7 @@ pub struct ComposeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ComposeCommand {
     /// Build or rebuild services
     Build(A::BuildArgs),

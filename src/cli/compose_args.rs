@@ -4,7 +4,9 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-/// `up`'s and `create`'s flags that decide the containers.
+// `up`'s and `create`'s flags that decide the containers. (A plain
+// comment: a doc comment would become the about of `up` and `create`,
+// whose flags are built late, `defer`.)
 #[derive(Debug, Args, Clone)]
 pub struct CreateFlags {
     /// Build images before starting containers

@@ -24,12 +24,12 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     crate::runtime::network::ops::enter_userns_for(&store, &request.network)?;
     crate::runtime::namespaces::enter_user_namespace(&store, &request.namespaces)?;
     let cidfile = CidFile::create(a.cidfile.as_deref())?;
-    request.image_id = Some(ensure_image(&store, a)?);
-    crate::util::trace::step("image resolved");
-    crate::runtime::network::ops::preflight(&request.network)?;
-    let record = cidfile.recording(lifecycle::create(&store, &request))?;
-    crate::util::trace::step("container record created");
     if args.detach {
+        request.image_id = Some(ensure_image(&store, a)?);
+        crate::util::trace::step("image resolved");
+        crate::runtime::network::ops::preflight(&request.network)?;
+        let record = cidfile.recording(lifecycle::create(&store, &request))?;
+        crate::util::trace::step("container record created");
         return match lifecycle::start(&store, &record) {
             Ok(()) => {
                 println!("{}", record.id);
@@ -38,6 +38,14 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
             Err(e) => start_failed(&record, e),
         };
     }
+    // The monitor starts up while the image is resolved and the record
+    // written (it exits if they fail).
+    let prestarted = lifecycle::Prestarted::new()?;
+    request.image_id = Some(ensure_image(&store, a)?);
+    crate::util::trace::step("image resolved");
+    crate::runtime::network::ops::preflight(&request.network)?;
+    let record = cidfile.recording(prestarted.create(&store, &request))?;
+    crate::util::trace::step("container record created");
     let output = match request.process.attach {
         Some(streams) => OutputStreams {
             stdout: streams.stdout,
@@ -53,7 +61,10 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         signal_target: None,
         output,
     };
-    run_attached(&store, &record, &opts)
+    match prestarted.start_attached(&store, &record, &opts) {
+        Ok(outcome) => attach_outcome(&record, outcome, false),
+        Err(e) => start_failed(&record, e),
+    }
 }
 
 pub(crate) fn create(args: RunArgs) -> Result<()> {

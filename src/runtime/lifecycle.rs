@@ -34,6 +34,12 @@ const KILL_GRACE: Duration = Duration::from_secs(10);
 /// the same locked section that resolves the image (so that a concurrent
 /// `rmi` sees the container) and makes its volumes.
 pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerRecord> {
+    create_as(store, req, crate::util::ids::random_id())
+}
+
+/// [`create`] with the container's id chosen by the caller (a new random
+/// one: [`Prestarted`]).
+fn create_as(store: &Store, req: &CreateRequest, id: String) -> Result<ContainerRecord> {
     let chosen = match &req.name {
         Some(n) => Some(spec::validate_name(n)?),
         None => None,
@@ -66,7 +72,6 @@ pub(crate) fn create(store: &Store, req: &CreateRequest) -> Result<ContainerReco
     };
     let config = ImageConfig::parse(&store.get_blob(&image.id)?)
         .with_context(|| format!("reading the configuration of image {}", req.image))?;
-    let id = crate::util::ids::random_id();
     let mut process =
         spec::build_process(&config.config, &req.process, &id, &super::env::host_lookup)?;
     super::devices::add_env(&mut process.env, &devices.provisioned);
@@ -175,6 +180,49 @@ pub(crate) fn start_attached(
     match monitor::spawn(&record.id, true)? {
         Spawned::Attached(stream) => attach_client::attach_stream(stream, opts),
         Spawned::Started => unreachable!("an attached monitor answers on its socket"),
+    }
+}
+
+/// The attached start of a container that does not exist yet, in two
+/// halves that overlap: its monitor is started first
+/// ([`Prestarted::new`], `monitor::spawn_held`), and starts up on
+/// the other core while the command resolves the image and writes the
+/// record ([`Prestarted::create`]); [`Prestarted::start_attached`] then
+/// releases it. `run` without `-d` does this; dropped before, the monitor
+/// exits.
+#[derive(Debug)]
+pub(crate) struct Prestarted {
+    id: String,
+    monitor: monitor::Held,
+}
+
+impl Prestarted {
+    /// Starts the monitor of a container to be created (after the caller
+    /// entered the user namespace, which the monitor inherits).
+    pub(crate) fn new() -> Result<Prestarted> {
+        let id = crate::util::ids::random_id();
+        let monitor = monitor::spawn_held(&id)?;
+        Ok(Prestarted { id, monitor })
+    }
+
+    /// [`create`], under the id the monitor was given.
+    pub(crate) fn create(&self, store: &Store, req: &CreateRequest) -> Result<ContainerRecord> {
+        create_as(store, req, self.id.clone())
+    }
+
+    /// [`start_attached`] for the container [`Prestarted::create`] made.
+    pub(crate) fn start_attached(
+        self,
+        store: &Store,
+        record: &ContainerRecord,
+        opts: &AttachOptions,
+    ) -> Result<Outcome> {
+        anyhow::ensure!(
+            record.id == self.id,
+            "the monitor was started for another container"
+        );
+        super::events::container(store, record, "attach");
+        attach_client::attach_stream(self.monitor.release()?, opts)
     }
 }
 

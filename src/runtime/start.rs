@@ -118,6 +118,7 @@ pub(crate) fn launch_in(
         super::security::single_mapping_in(None),
     )
     .map_err(setup)?;
+    crate::util::trace::step("namespace modes prepared, seccomp filter compiled");
     let ctx = InitContext {
         record,
         store_root: store.root(),

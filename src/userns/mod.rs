@@ -7,6 +7,7 @@
 //! their owners. Without a range, a single mapping (only 0) is used and a
 //! warning says what that costs. Real root needs no namespace.
 
+mod holder;
 pub(crate) mod idmap;
 pub(crate) mod keep_id;
 pub(crate) mod subid;
@@ -15,7 +16,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use idmap::MapLine;
 use nix::errno::Errno;
 use nix::unistd::{getgid, getuid, Gid, Uid};
-use std::io::{Read, Write};
 use subid::SubRange;
 
 /// Set in our environment once we are inside berth's user namespace, so
@@ -112,9 +112,10 @@ pub(crate) fn setgroups_allowed() -> bool {
 
 /// Puts this process into berth's user namespace as its root. Idempotent
 /// (a no-op once inside, where we are uid 0) and a no-op for real root.
-/// Must be called before any thread exists: with subordinate ranges this
-/// forks, and the original process stays behind only to wait for the
-/// child and exit with its status (forwarding signals to it).
+/// Must be called before any thread exists: the kernel lets only a
+/// single-threaded process create or join a user namespace (with
+/// subordinate ranges, we join one a short-lived child made and the
+/// helpers mapped: `holder.rs`).
 pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
@@ -253,74 +254,32 @@ fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count())
 }
 
-/// Full mapping: the child unshares and waits; we (the parent) run
-/// newuidmap/newgidmap on it, release it, and wait for it to finish.
+/// Full mapping: a child made in a new user namespace waits
+/// (`holder::Holder`) while we run newuidmap/newgidmap on it from the
+/// initial namespace; then we join its namespace, now mapped, and it
+/// exits. (Before, the whole command forked for this and its parent
+/// stayed behind to wait and forward signals: a page-table copy and
+/// copy-on-write faults on the launch path, and one more process.)
 fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
-    use nix::unistd::{fork, pipe2, ForkResult};
-    let (ready_r, ready_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let (go_r, go_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let old_mask = crate::util::signals::block();
-    // SAFETY: enter runs before any thread exists, so the child is a
-    // complete copy of a single-threaded process.
-    match unsafe { fork() }.context("forking to set up the user namespace")? {
-        ForkResult::Child => {
-            drop(ready_r);
-            drop(go_w);
-            crate::util::signals::unblock_in_child(&old_mask);
-            let mut ready = std::fs::File::from(ready_w);
-            let errno = match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
-                Ok(()) => 0,
-                Err(e) => e as i32,
-            };
-            let _ = ready.write_all(&errno.to_ne_bytes());
-            drop(ready);
-            let mut go = [0u8; 1];
-            let released = std::fs::File::from(go_r).read(&mut go).unwrap_or(0) == 1;
-            if errno != 0 || !released {
-                // The parent reports what went wrong.
-                std::process::exit(crate::model::exit::EXIT_BERTH_ERROR);
-            }
-            // Now mapped: become the namespace's root in every id.
-            nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-                .context("becoming root in the user namespace (gid)")?;
-            nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-                .context("becoming root in the user namespace (uid)")?;
-            std::env::set_var(ENV_MARKER, "full");
-            crate::util::trace::step("user namespace entered (full mapping)");
-            Ok(())
-        }
-        ForkResult::Parent { child } => {
-            drop(ready_w);
-            drop(go_r);
-            let mut buf = [0u8; 4];
-            let got = std::fs::File::from(ready_r).read_exact(&mut buf);
-            let errno = i32::from_ne_bytes(buf);
-            let setup = if got.is_err() {
-                Err(anyhow!("the process setting up the user namespace died"))
-            } else if errno != 0 {
-                Err(anyhow!(userns_unavailable(Errno::from_raw(errno))))
-                    .context("creating a user namespace")
-            } else {
-                // Both helpers at once: each is an exec of a setuid program,
-                // a large part of a container's start.
-                let uid_helper = spawn_map_helper("newuidmap", child.as_raw(), uid_map);
-                let gid_helper = spawn_map_helper("newgidmap", child.as_raw(), gid_map);
-                let done = finish_map_helper(uid_helper).and(finish_map_helper(gid_helper));
-                crate::util::trace::step("newuidmap and newgidmap done");
-                done
-            };
-            if let Err(e) = setup {
-                drop(go_w);
-                let _ = nix::sys::wait::waitpid(child, None);
-                return Err(e);
-            }
-            let _ = std::fs::File::from(go_w).write_all(&[1]);
-            crate::util::signals::forward_to(child);
-            let code = crate::util::signals::wait_exit(child)
-                .unwrap_or(crate::model::exit::EXIT_BERTH_ERROR);
-            std::process::exit(code);
-        }
-    }
+    let holder = holder::Holder::new()
+        .map_err(|e| anyhow!(userns_unavailable(e)))
+        .context("creating a user namespace")?;
+    let ns = holder.namespace()?;
+    // Both helpers at once: each is an exec of a setuid program, a large
+    // part of a container's start.
+    let uid_helper = spawn_map_helper("newuidmap", holder.pid(), uid_map);
+    let gid_helper = spawn_map_helper("newgidmap", holder.pid(), gid_map);
+    let done = finish_map_helper(uid_helper).and(finish_map_helper(gid_helper));
+    crate::util::trace::step("newuidmap and newgidmap done");
+    // Gone before we join: nothing shares our memory then.
+    drop(holder);
+    done?;
+    holder::join_as_root(&ns)?;
+    // Before any thread exists (a requirement of enter), so no one reads
+    // the environment concurrently.
+    std::env::set_var(ENV_MARKER, "full");
+    crate::util::trace::step("user namespace entered (full mapping)");
+    Ok(())
 }
 
 /// A running newuidmap/newgidmap, with what it needs for its error message.

@@ -56,12 +56,14 @@ pub(crate) struct BuildArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum BuilderCommand {
     /// Remove build cache
     Prune(BuilderPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum BuildxCommand {
     /// Start a build
     #[command(alias = "b")]

@@ -64,6 +64,7 @@ pub(crate) struct EventsArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum SystemCommand {
     /// Show berth disk usage
     Df(DfArgs),

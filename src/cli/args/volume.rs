@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub(crate) enum VolumeCommand {
     /// Create a volume
     Create(VolumeCreateArgs),

@@ -691,9 +691,14 @@ pub(crate) fn check(r: &ResourcesConfig) -> Result<()> {
     if r.nano_cpus != 0 && r.cpu_period != 0 {
         bail!("Conflicting options: Nano CPUs and CPU Period cannot both be set");
     }
-    let cpus = online_cpus();
-    if r.nano_cpus != 0 && (r.nano_cpus < 10_000_000 || r.nano_cpus > cpus as i64 * 1_000_000_000) {
-        bail!("Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available");
+    // Counting CPUs reads cgroup files: only when --cpus asks (run's start).
+    if r.nano_cpus != 0 {
+        let cpus = online_cpus();
+        if r.nano_cpus < 10_000_000 || r.nano_cpus > cpus as i64 * 1_000_000_000 {
+            bail!(
+                "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+            );
+        }
     }
     if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
         bail!(

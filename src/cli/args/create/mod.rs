@@ -104,7 +104,9 @@ use crate::model::CreateRequest;
 use anyhow::Result;
 use clap::Args;
 
-/// Options shared by `create` and `run`.
+// Options shared by `create` and `run`. (A plain comment: a doc comment
+// would become the about of `run` and `create`, whose flags are built
+// late, `defer`.)
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct CreateArgs {
     /// Assign a name to the container

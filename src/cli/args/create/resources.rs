@@ -11,7 +11,9 @@ use crate::model::CreateRequest;
 use anyhow::{anyhow, Result};
 use clap::Args;
 
-/// The cgroup limits, shared by `create`/`run` and `update`.
+// The cgroup limits, shared by `create`/`run` and `update`. (A plain
+// comment: a doc comment would become the about of `update`, whose
+// flags are built late, `defer`.)
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct LimitFlags {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
