@@ -196,15 +196,8 @@ if $inner; then
     exit
 fi
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "$berth" ]; then
-    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
-    fi
-    (cd "$repo" && cargo build --release -q)
-    berth=$repo/target/release/berth
-fi
-[ -x "$berth" ] || { echo "bench.sh: $berth is not an executable" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_find_berth bench.sh
 
 # Some machines keep /tmp to root: then the user's cache will do.
 BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX" 2>/dev/null) ||

@@ -246,34 +246,9 @@ if [ "$(id -u)" = 0 ]; then
     [ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
 fi
 command -v iperf3 >/dev/null || { echo "net.sh: iperf3 is needed (apt-get install iperf3)" >&2; exit 1; }
-if [ -z "$berth" ]; then
-    (cd "$repo" && cargo build --release -q)
-    berth=$repo/target/release/berth
-fi
-BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/berth-netbench.XXXXXX")
-export BENCH_DIR
-cleanup() {
-    rm -rf "$BENCH_DIR" 2>/dev/null ||
-        unshare --map-root-user --map-auto rm -rf "$BENCH_DIR" 2>/dev/null || true
-}
-trap cleanup EXIT
-cp "$berth" "$BENCH_DIR/berth"
-cp "$0" "$BENCH_DIR/net.sh"
-python3 "$repo/scripts/fixtures/mkimage.py" --busybox "$(command -v busybox || echo /bin/busybox)" \
-    -o "$BENCH_DIR/busybox.tar" -t busybox:latest >/dev/null
-chmod -R a+rX "$BENCH_DIR"
-args=(--inner -t "$secs" -n "$runs")
+. "$repo/bench/lib.sh"
+bench_find_berth net.sh
+bench_prepare netbench "$0"
+args=(-t "$secs" -n "$runs")
 $podman || args+=(--no-podman)
-if [ "$(id -u)" = 0 ]; then
-    user=${BENCH_USER:-berth-sub}
-    id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
-    chown -R "$user:" "$BENCH_DIR"
-    home=$(getent passwd "$user" | cut -d: -f6)
-    echo "measuring as $user"
-    setpriv --reuid="$user" --regid="$user" --init-groups -- \
-        env -i HOME="$home" PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
-        XDG_RUNTIME_DIR="/tmp/xdg-$user" BENCH_DIR="$BENCH_DIR" \
-        bash -c 'mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" && cd /tmp && exec bash "$BENCH_DIR/net.sh" "$@"' net.sh "${args[@]}"
-else
-    bash "$BENCH_DIR/net.sh" "${args[@]}"
-fi
+bench_run_inner net.sh "${args[@]}"
