@@ -328,6 +328,12 @@ struct Monitor {
     net: super::network::ContainerNetwork,
     /// The container's cgroups while it runs (limits, pause, stats).
     cgroup: Option<super::resources::ContainerCgroup>,
+    /// The container's mount namespace, held from its start until its
+    /// exit was reported: when the init's exit drops the last reference,
+    /// the kernel unmounts everything (and waits for an RCU grace period)
+    /// in that exit, before we learn of it; held, that work is ours, done
+    /// after the client heard the exit status.
+    mounts_held: Option<OwnedFd>,
     /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
     terminating: bool,
 }
@@ -388,6 +394,7 @@ impl Monitor {
             trim_at: None,
             net,
             cgroup: None,
+            mounts_held: None,
             terminating: false,
         })
     }
@@ -457,20 +464,25 @@ impl Monitor {
             Ok(n) => n,
             Err(e) => return Err(self.launch_failed(StartFailure::setup(e))),
         };
-        let launched = match super::resources::ContainerCgroup::create(
-            &self.record.id,
-            &self.record.host.resources,
-        ) {
-            Ok(mut cgroup) => {
-                match launch(&self.store, &self.record, io, &net, &cgroup.procs_files()) {
-                    Ok(l) => Ok((l, cgroup)),
-                    Err(failure) => {
-                        cgroup.remove();
-                        Err(failure)
-                    }
+        // Made while the init makes its namespaces (see `start::launch`).
+        let mut cgroup = None;
+        let (id, resources) = (&self.record.id, &self.record.host.resources);
+        let mut make_cgroup = || {
+            let made = super::resources::ContainerCgroup::create(id, resources)?;
+            let procs = made.procs_files();
+            cgroup = Some(made);
+            Ok(procs)
+        };
+        let launched = launch(&self.store, &self.record, io, &net, &mut make_cgroup);
+        let launched = match (launched, cgroup) {
+            (Ok(l), Some(cgroup)) => Ok((l, cgroup)),
+            (Ok(_), None) => unreachable!("a container launched without its cgroup made"),
+            (Err(failure), made) => {
+                if let Some(mut cgroup) = made {
+                    cgroup.remove();
                 }
+                Err(failure)
             }
-            Err(e) => Err(StartFailure::setup(e)),
         };
         crate::util::trace::step("container launched (exec reported)");
         match launched {
@@ -489,6 +501,9 @@ impl Monitor {
                     }
                 }
                 self.init = Some(l.pid);
+                self.mounts_held = std::fs::File::open(format!("/proc/{}/ns/mnt", l.pid))
+                    .ok()
+                    .map(OwnedFd::from);
                 self.started = Instant::now();
                 let init = ProcessId::of(l.pid.as_raw());
                 self.state.status = Status::Running;
@@ -971,6 +986,7 @@ impl Monitor {
                 self.broadcast(&message);
             }
             self.clients.clear();
+            self.mounts_held = None;
             self.state.status = Status::Restarting;
             self.restart_at = Some(Instant::now() + self.backoff.delay(ran_for));
             self.store
@@ -1085,6 +1101,7 @@ impl Monitor {
             self.broadcast(&message);
         }
         self.clients.clear();
+        self.mounts_held = None;
         match result {
             Ok(Some(files)) => {
                 super::lifecycle::delete_unlisted(&self.store, &self.record, &files, false)?;
