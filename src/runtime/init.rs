@@ -521,4 +521,39 @@ mod tests {
         assert_eq!(exec_error("x", "/bin/x", Errno::ENOEXEC).code, 126);
         assert_eq!(exec_error("x", "/bin/x", Errno::ENOENT).code, 127);
     }
+
+    #[test]
+    fn the_monitors_go_message_arrives_whole() {
+        let profile = crate::seccomp::default_profile();
+        let target = crate::seccomp::Target::current(crate::seccomp::CapMask::default());
+        let filter = crate::seccomp::compile(&profile, &target, &[]).unwrap();
+        for go in [
+            Go {
+                cgroup_procs: vec![],
+                filter: None,
+            },
+            Go {
+                cgroup_procs: vec![
+                    PathBuf::from("/sys/fs/cgroup/a/cgroup.procs"),
+                    PathBuf::from("/sys/fs/cgroup/b c/cgroup.procs"),
+                ],
+                filter: Some(filter.clone()),
+            },
+        ] {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            go.send(a.into()).unwrap();
+            let got = Go::receive(b.into()).unwrap();
+            assert_eq!(got.cgroup_procs, go.cgroup_procs);
+            assert_eq!(
+                got.filter.map(|f| f.to_bytes()),
+                go.filter.map(|f| f.to_bytes())
+            );
+        }
+        // A message cut short is an error, not a guess.
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        use std::io::Write;
+        (&a).write_all(&[2, 0, 0, 0, 9, 0, 0, 0, b'/']).unwrap();
+        drop(a);
+        assert!(Go::receive(b.into()).is_err());
+    }
 }
