@@ -73,7 +73,7 @@ pub(crate) enum Spawned {
 /// view's few mount calls are made in the clone child before its exec
 /// (system calls only, on strings made before the clone); a sealed copy
 /// where that view cannot be made.
-pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
+pub(crate) fn spawn(store: &Store, id: &str, attached: bool) -> Result<Spawned> {
     let (ours, theirs): (OwnedFd, OwnedFd) = if attached {
         let (a, b) = UnixStream::pair().context("creating a socket pair")?;
         (a.into(), b.into())
@@ -81,6 +81,7 @@ pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?
     };
     spawn_with(
+        store,
         id,
         if attached {
             MODE_ATTACHED
@@ -114,13 +115,13 @@ const MODE_HELD: &str = "held";
 
 /// Starts the monitor from the protected view of our binary (else a
 /// sealed copy), handing it `theirs`.
-fn spawn_with(id: &str, mode: &str, theirs: &OwnedFd) -> Result<()> {
+fn spawn_with(store: &Store, id: &str, mode: &str, theirs: &OwnedFd) -> Result<()> {
     use super::selfexe::MonitorProgram;
     // The child failed before its exec when `spawn_from` fails: `theirs`
     // is still ours alone, so the sealed copy can have it.
     MonitorProgram::bind_view()
-        .and_then(|program| spawn_from(&program, id, mode, theirs))
-        .or_else(|_| spawn_from(&MonitorProgram::sealed_copy()?, id, mode, theirs))
+        .and_then(|program| spawn_from(&program, store, id, mode, theirs))
+        .or_else(|_| spawn_from(&MonitorProgram::sealed_copy()?, store, id, mode, theirs))
         .context("starting the container's monitor")?;
     crate::util::trace::step("monitor spawned");
     Ok(())
@@ -137,9 +138,9 @@ pub(crate) struct Held(UnixStream);
 
 /// Starts the (attached) monitor of container `id`, whose record the
 /// caller is about to create.
-pub(crate) fn spawn_held(id: &str) -> Result<Held> {
+pub(crate) fn spawn_held(store: &Store, id: &str) -> Result<Held> {
     let (ours, theirs) = UnixStream::pair().context("creating a socket pair")?;
-    spawn_with(id, MODE_HELD, &theirs.into())?;
+    spawn_with(store, id, MODE_HELD, &theirs.into())?;
     Ok(Held(ours))
 }
 
@@ -158,6 +159,7 @@ impl Held {
 /// Starts the monitor from `program`, handing it `theirs`.
 fn spawn_from(
     program: &super::selfexe::MonitorProgram,
+    store: &Store,
     id: &str,
     mode: &str,
     theirs: &OwnedFd,
@@ -176,9 +178,13 @@ fn spawn_from(
         .arg(REEXEC_ARG)?
         .arg(id)?
         .arg(&fd)?
-        .arg(mode)?
-        .keep_fd(theirs)
-        .setsid();
+        .arg(mode)?;
+    // The store as we opened it, so that the monitor need not choose and
+    // check it again (a path that is not UTF-8 it finds itself).
+    if let (Some(root), Some(run)) = (store.root().to_str(), store.run_dir_path().to_str()) {
+        spawn = spawn.arg(root)?.arg(run)?;
+    }
+    let mut spawn = spawn.keep_fd(theirs).setsid();
     if view.is_some() {
         spawn = spawn.before_exec(&make_view);
     }
@@ -217,7 +223,7 @@ enum Channel {
 }
 
 /// Entry point of the re-executed monitor:
-/// `__berth-monitor ID FD attached|detached`.
+/// `__berth-monitor ID FD attached|detached|held [STORE_ROOT RUN_DIR]`.
 pub(crate) fn main(args: &[String]) -> i32 {
     crate::util::trace::set_role("monitor");
     crate::util::trace::step("monitor process started");
@@ -240,13 +246,17 @@ pub(crate) fn main(args: &[String]) -> i32 {
         &fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
+    let open_store = || match (args.get(3), args.get(4)) {
+        (Some(root), Some(run)) => Store::reopen(root.into(), run.into()),
+        _ => Store::open_default(),
+    };
     // Held: the store is opened (it needs no record) while the command
     // writes the record.
     let mut early_store = None;
     let mut channel = Some(match mode.as_str() {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
-            early_store = Some(Store::open_default());
+            early_store = Some(open_store());
             // Released once the record exists; the end of the socket
             // instead means the command gave up (the record could not be
             // made): nothing of ours exists to clean up.
@@ -260,10 +270,9 @@ pub(crate) fn main(args: &[String]) -> i32 {
         }
         _ => Channel::Detached(std::fs::File::from(fd)),
     });
-    let monitor = match early_store {
-        Some(store) => store.and_then(|store| Monitor::with_store(store, id)),
-        None => Monitor::new(id),
-    };
+    let monitor = early_store
+        .unwrap_or_else(open_store)
+        .and_then(|store| Monitor::with_store(store, id));
     match monitor.and_then(|m| m.run(&mut channel)) {
         Ok(()) => 0,
         Err(e) => {
@@ -350,10 +359,6 @@ struct HealthTimer {
 }
 
 impl Monitor {
-    fn new(id: &str) -> Result<Monitor> {
-        Monitor::with_store(Store::open_default()?, id)
-    }
-
     fn with_store(store: Store, id: &str) -> Result<Monitor> {
         let record = store.container(id)?;
         crate::util::trace::step("record read");
