@@ -222,7 +222,17 @@ impl Prestarted {
             "the monitor was started for another container"
         );
         super::events::container(store, record, "attach");
-        attach_client::attach_stream(self.monitor.release()?, opts)
+        // The monitor is still starting up: its filter is compiled here
+        // meanwhile (an error is left for the monitor to report as the
+        // container's start failure).
+        let confinement = super::security::Confinement::unfiltered(
+            record,
+            super::security::single_mapping_in(None),
+        );
+        let filter = confinement.compile_filter(record).ok();
+        crate::util::trace::step("seccomp filter compiled");
+        let stream = self.monitor.release(filter.as_ref().map(|f| f.as_ref()))?;
+        attach_client::attach_stream(stream, opts)
     }
 }
 

@@ -148,9 +148,27 @@ impl Held {
     /// The record exists: the monitor may start the container. Returns
     /// the socket the monitor treats as its first client, as
     /// `spawn(id, true)` does.
-    pub(crate) fn release(mut self) -> Result<UnixStream> {
+    ///
+    /// `filter` is the container's seccomp filter when the command
+    /// compiled it (`Some(None)`: the container has none) while the
+    /// monitor was starting up, which takes longer: the compile is then off
+    /// the launch path. `None` leaves it to the monitor.
+    pub(crate) fn release(
+        mut self,
+        filter: Option<Option<&crate::seccomp::Filter>>,
+    ) -> Result<UnixStream> {
+        let mut message = vec![1u8];
+        match filter {
+            None => message.push(0),
+            Some(f) => {
+                let bytes = f.map(|f| f.to_bytes()).unwrap_or_default();
+                message.push(1);
+                message.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                message.extend_from_slice(&bytes);
+            }
+        }
         self.0
-            .write_all(&[1])
+            .write_all(&message)
             .context("releasing the container's monitor")?;
         Ok(self.0)
     }
@@ -214,6 +232,30 @@ fn parse_ready(report: Option<Message>) -> Result<i32> {
     }
 }
 
+/// The seccomp filter that came with the release (see [`Held::release`]):
+/// `None` when the command left it to us (or sent what does not decode,
+/// which we then compile ourselves).
+fn read_released_filter(stream: &mut UnixStream) -> Option<Option<crate::seccomp::Filter>> {
+    let mut tag = [0u8; 1];
+    stream.read_exact(&mut tag).ok()?;
+    if tag[0] != 1 {
+        return None;
+    }
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len == 0 {
+        return Some(None);
+    }
+    // A program is at most 4096 instructions of 8 bytes, after 8 of flags.
+    if len > 8 + 8 * 4096 {
+        return None;
+    }
+    let mut bytes = vec![0u8; len];
+    stream.read_exact(&mut bytes).ok()?;
+    crate::seccomp::Filter::from_bytes(&bytes).map(Some)
+}
+
 /// Where a monitor reports how the start went.
 enum Channel {
     /// `run -d`, `start`: a pipe read until `Started` or `Failed`.
@@ -253,6 +295,7 @@ pub(crate) fn main(args: &[String]) -> i32 {
     // Held: the store is opened (it needs no record) while the command
     // writes the record.
     let mut early_store = None;
+    let mut filter_from_command = None;
     let mut channel = Some(match mode.as_str() {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
@@ -265,6 +308,7 @@ pub(crate) fn main(args: &[String]) -> i32 {
             if !matches!(stream.read(&mut go), Ok(1)) {
                 return 0;
             }
+            filter_from_command = read_released_filter(&mut stream);
             crate::util::trace::step("released (record written)");
             Channel::Attached(stream)
         }
@@ -272,7 +316,11 @@ pub(crate) fn main(args: &[String]) -> i32 {
     });
     let monitor = early_store
         .unwrap_or_else(open_store)
-        .and_then(|store| Monitor::with_store(store, id));
+        .and_then(|store| Monitor::with_store(store, id))
+        .map(|mut m| {
+            m.filter_from_command = filter_from_command;
+            m
+        });
     match monitor.and_then(|m| m.run(&mut channel)) {
         Ok(()) => 0,
         Err(e) => {
@@ -343,6 +391,9 @@ struct Monitor {
     /// in that exit, before we learn of it; held, that work is ours, done
     /// after the client heard the exit status.
     mounts_held: Option<OwnedFd>,
+    /// The container's seccomp filter as the command that started us
+    /// compiled it, for the first start (see [`Held::release`]).
+    filter_from_command: Option<Option<crate::seccomp::Filter>>,
     /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
     terminating: bool,
 }
@@ -400,6 +451,7 @@ impl Monitor {
             net,
             cgroup: None,
             mounts_held: None,
+            filter_from_command: None,
             terminating: false,
         })
     }
@@ -478,7 +530,15 @@ impl Monitor {
             cgroup = Some(made);
             Ok(procs)
         };
-        let launched = launch(&self.store, &self.record, io, &net, &mut make_cgroup);
+        let compiled = self.filter_from_command.take();
+        let launched = launch(
+            &self.store,
+            &self.record,
+            io,
+            &net,
+            &mut make_cgroup,
+            compiled,
+        );
         let launched = match (launched, cgroup) {
             (Ok(l), Some(cgroup)) => Ok((l, cgroup)),
             (Ok(_), None) => unreachable!("a container launched without its cgroup made"),

@@ -45,6 +45,7 @@ pub(crate) fn launch(
     io: Io,
     net: &super::network::Launch,
     make_cgroup: &mut dyn FnMut() -> Result<Vec<std::path::PathBuf>>,
+    compiled: Option<Option<crate::seccomp::Filter>>,
 ) -> Result<Launched, StartFailure> {
     let dir = store.container_dir(&record.id);
     let overlay = overlay_spec(store, record).map_err(StartFailure::setup)?;
@@ -73,6 +74,7 @@ pub(crate) fn launch(
         io,
         net,
         &mut prepare,
+        compiled,
     )
 }
 
@@ -89,7 +91,8 @@ pub(crate) struct Dirs {
 /// The launch itself, shared by containers and build steps
 /// (`oneshot`): everything the init applies (namespaces, mounts, user,
 /// capabilities, security settings) comes from `record`, so both get it;
-/// `net` is the network's part (`network::ContainerNetwork::prepare`).
+/// `net` is the network's part (`network::ContainerNetwork::prepare`);
+/// `compiled` the seccomp filter when it was compiled already.
 ///
 /// The init is cloned first and makes its namespaces while we make what
 /// it needs only afterwards — what `prepare` makes (the overlay's
@@ -104,6 +107,7 @@ pub(crate) fn launch_in(
     io: Io,
     net: &super::network::Launch,
     prepare: &mut dyn FnMut() -> Result<Vec<std::path::PathBuf>>,
+    compiled: Option<Option<crate::seccomp::Filter>>,
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let private_net = net.init.is_private();
@@ -196,8 +200,15 @@ pub(crate) fn launch_in(
         // Compiled per launch (issue 9: well under a millisecond; the
         // default profile's first compile is ~0.2 ms), on this core while
         // the init makes its namespaces on the other.
-        let filter = confinement.compile_filter(record)?;
-        crate::util::trace::step("seccomp filter compiled");
+        // Compiled by the command that started us, when it had time.
+        let filter = match compiled {
+            Some(filter) => filter,
+            None => {
+                let filter = confinement.compile_filter(record)?;
+                crate::util::trace::step("seccomp filter compiled");
+                filter
+            }
+        };
         Ok(init::Go {
             filter,
             cgroup_procs,
