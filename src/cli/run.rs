@@ -40,7 +40,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     }
     // The monitor starts up while the image is resolved and the record
     // written (it exits if they fail).
-    let prestarted = lifecycle::Prestarted::new()?;
+    let prestarted = lifecycle::Prestarted::new(&store)?;
     request.image_id = Some(ensure_image(&store, a)?);
     crate::util::trace::step("image resolved");
     crate::runtime::network::ops::preflight(&request.network)?;

@@ -30,18 +30,18 @@ pub(crate) struct InitContext<'a> {
     /// gid for devpts terminals, when mapped.
     pub(crate) tty_gid: Option<u32>,
     pub(crate) setgroups_allowed: bool,
-    /// The container's cgroups to join first (see `resources`).
-    pub(crate) cgroup_procs: &'a [PathBuf],
     /// Namespaces shared with other containers or the host, prepared by
     /// the monitor (`--ipc`, `--pid`, `--userns`).
     pub(crate) namespaces: &'a super::namespaces::Launch,
-    /// Capabilities, seccomp, Landlock: compiled before the clone.
+    /// Capabilities and Landlock, decided before the clone; the seccomp
+    /// filter comes later, with [`Go`].
     pub(crate) confinement: &'a super::security::Confinement,
 }
 
-/// Runs in the forked child; never returns.
-pub(crate) fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
-    let err = match setup_and_exec(ctx, &err_pipe) {
+/// Runs in the forked child; never returns. `go` brings what the
+/// monitor makes while the init makes its namespaces ([`Go`]).
+pub(crate) fn run(ctx: &InitContext, err_pipe: OwnedFd, go: OwnedFd) -> ! {
+    let err = match setup_and_exec(ctx, &err_pipe, go) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -55,6 +55,7 @@ pub(crate) fn run(ctx: &InitContext, err_pipe: OwnedFd) -> ! {
 fn setup_and_exec(
     ctx: &InitContext,
     err_pipe: &OwnedFd,
+    go: OwnedFd,
 ) -> Result<std::convert::Infallible, StartFailure> {
     // A session of its own: nothing the container runs can reach a
     // terminal of the monitor's session (the monitor has none either).
@@ -62,12 +63,16 @@ fn setup_and_exec(
     unsafe {
         libc::setsid();
     }
-    super::resources::join(ctx.cgroup_procs).map_err(StartFailure::setup)?;
-    prepare(ctx).map_err(StartFailure::setup)?;
+    make_namespaces(ctx).map_err(StartFailure::setup)?;
+    let go = Go::receive(go).map_err(StartFailure::setup)?;
+    crate::util::trace::step("released (directories, cgroup, files, seccomp filter)");
+    enter_cgroup(ctx, &go.cgroup_procs).map_err(StartFailure::setup)?;
+    let mut confinement = ctx.confinement.clone();
+    confinement.set_filter(go.filter);
+    make_root(ctx).map_err(StartFailure::setup)?;
     super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
         .map_err(StartFailure::setup)?;
-    let (argv, env) = identity_and_env(ctx).map_err(StartFailure::setup)?;
-    crate::util::trace::step("user, environment, capabilities set");
+    let (argv, env) = identity_and_env(ctx, &confinement).map_err(StartFailure::setup)?;
     if ctx.record.config.init {
         use std::os::fd::AsRawFd;
         super::init_reaper::become_init(&[err_pipe.as_raw_fd()])
@@ -89,21 +94,125 @@ fn send_trace(err_pipe: &OwnedFd) {
     }
 }
 
-/// Namespaces and the root filesystem, up to pivot_root and the masks.
-fn prepare(ctx: &InitContext) -> Result<()> {
+/// What the monitor sends the init once the container's directories,
+/// cgroups and /etc files exist: the `cgroup.procs` files to join and the
+/// compiled seccomp filter. The init is cloned before those are made, so
+/// that making its namespaces (the largest part of a launch the kernel
+/// does) runs on the other core meanwhile.
+pub(crate) struct Go {
+    pub(crate) cgroup_procs: Vec<PathBuf>,
+    pub(crate) filter: Option<crate::seccomp::Filter>,
+}
+
+impl Go {
+    /// In the monitor: lets the init go on.
+    pub(crate) fn send(&self, to: OwnedFd) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut message = Vec::new();
+        message.extend_from_slice(&(self.cgroup_procs.len() as u32).to_le_bytes());
+        for path in &self.cgroup_procs {
+            let bytes = path.as_os_str().as_bytes();
+            message.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            message.extend_from_slice(bytes);
+        }
+        if let Some(f) = &self.filter {
+            message.extend_from_slice(&f.to_bytes());
+        }
+        // A socket, not a pipe: an init that died meanwhile must not end
+        // us with SIGPIPE (MSG_NOSIGNAL); its report says why it died.
+        let mut sent = 0;
+        while sent < message.len() {
+            match nix::sys::socket::send(
+                std::os::fd::AsRawFd::as_raw_fd(&to),
+                &message[sent..],
+                nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+            ) {
+                Ok(n) => sent += n,
+                Err(nix::errno::Errno::EINTR) => {}
+                // Gone: its start report tells why.
+                Err(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET) => break,
+                Err(e) => return Err(e).context("releasing the container's init"),
+            }
+        }
+        Ok(())
+    }
+
+    /// In the init: waits for the monitor's message. The socket's end
+    /// without a message means the monitor failed and is about to end
+    /// us: we leave quietly.
+    fn receive(from: OwnedFd) -> Result<Go> {
+        use std::io::Read;
+        use std::os::unix::ffi::OsStrExt;
+        let mut message = Vec::new();
+        std::fs::File::from(from)
+            .read_to_end(&mut message)
+            .context("waiting for the container's monitor")?;
+        if message.is_empty() {
+            // SAFETY: _exit in the forked child, whose parent reports.
+            unsafe { libc::_exit(EXIT_BERTH_ERROR) }
+        }
+        let bad = || anyhow::anyhow!("the container's monitor sent a message the init cannot read");
+        let mut rest = message.as_slice();
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let (head, tail) = rest.split_at_checked(n).ok_or_else(bad)?;
+            rest = tail;
+            Ok(head)
+        };
+        let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
+        let count = word(take(4)?);
+        let mut cgroup_procs = Vec::with_capacity(count.min(16));
+        for _ in 0..count {
+            let len = word(take(4)?);
+            cgroup_procs.push(PathBuf::from(std::ffi::OsStr::from_bytes(take(len)?)));
+        }
+        let filter = match rest {
+            [] => None,
+            bytes => Some(crate::seccomp::Filter::from_bytes(bytes).ok_or_else(bad)?),
+        };
+        Ok(Go {
+            cgroup_procs,
+            filter,
+        })
+    }
+}
+
+/// The container's cgroups, then its own cgroup namespace rooted there
+/// (made only now: a namespace made before the move would show the
+/// container its cgroup's path instead of `/`).
+fn enter_cgroup(ctx: &InitContext, procs: &[PathBuf]) -> Result<()> {
+    super::resources::join(procs)?;
+    if namespaces::unshare_flags(ctx.record, false)
+        .contains(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+    {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .context("creating the container's cgroup namespace")?;
+    }
+    Ok(())
+}
+
+/// The container's namespaces (network devices included), before the
+/// monitor releases us.
+fn make_namespaces(ctx: &InitContext) -> Result<()> {
     if !ctx.attach_stdin {
         let null = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         nix::unistd::dup2_stdin(&null).context("redirecting stdin from /dev/null")?;
     }
     // The network namespace is made by the network's setup, with its
     // devices, before the sysctls of `after_unshare` apply to it.
-    let flags = namespaces::unshare_flags(ctx.record, false);
+    // The cgroup namespace comes once the cgroup is joined (`enter_cgroup`).
+    let flags =
+        namespaces::unshare_flags(ctx.record, false) - nix::sched::CloneFlags::CLONE_NEWCGROUP;
     nix::sched::unshare(flags).context("creating the container's namespaces")?;
     super::network::init_side::setup(ctx.network)?;
     namespaces::after_unshare(ctx.record, ctx.namespaces)?;
     // Nothing we mount may propagate back to the host.
     crate::mounts::make_private()?;
     crate::util::trace::step("namespaces made");
+    Ok(())
+}
+
+/// The root filesystem, up to pivot_root and the masks.
+fn make_root(ctx: &InitContext) -> Result<()> {
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
@@ -153,7 +262,10 @@ fn prepare(ctx: &InitContext) -> Result<()> {
 
 /// After pivot_root: who the process runs as, its environment, working
 /// directory, ids and capabilities. Returns argv and env for exec.
-fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
+fn identity_and_env(
+    ctx: &InitContext,
+    confinement: &super::security::Confinement,
+) -> Result<(Vec<String>, Vec<String>)> {
     let config = &ctx.record.config;
     let passwd = read_small_file("/etc/passwd");
     let group = read_small_file("/etc/group");
@@ -168,7 +280,8 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     }
     let env = spec::final_env(config, &u.home);
     enter_workdir(&config.working_dir, true)?;
-    ctx.confinement.before_identity()?;
+    crate::util::trace::step("user resolved, working directory entered");
+    confinement.before_identity()?;
     let not_mapped = |what: &str, id: u32| {
         format!(
             "switching to {what} {id}: the id is not mapped in berth's user namespace (with a \
@@ -195,7 +308,9 @@ fn identity_and_env(ctx: &InitContext) -> Result<(Vec<String>, Vec<String>)> {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
     }
-    ctx.confinement.after_identity(u.uid)?;
+    crate::util::trace::step("bounding set cut, ids set");
+    confinement.after_identity(u.uid)?;
+    crate::util::trace::step("capabilities, seccomp filter, Landlock applied");
     Ok((config.args.clone(), env))
 }
 
@@ -405,5 +520,40 @@ mod tests {
         );
         assert_eq!(exec_error("x", "/bin/x", Errno::ENOEXEC).code, 126);
         assert_eq!(exec_error("x", "/bin/x", Errno::ENOENT).code, 127);
+    }
+
+    #[test]
+    fn the_monitors_go_message_arrives_whole() {
+        let profile = crate::seccomp::default_profile();
+        let target = crate::seccomp::Target::current(crate::seccomp::CapMask::default());
+        let filter = crate::seccomp::compile(&profile, &target, &[]).unwrap();
+        for go in [
+            Go {
+                cgroup_procs: vec![],
+                filter: None,
+            },
+            Go {
+                cgroup_procs: vec![
+                    PathBuf::from("/sys/fs/cgroup/a/cgroup.procs"),
+                    PathBuf::from("/sys/fs/cgroup/b c/cgroup.procs"),
+                ],
+                filter: Some(filter.clone()),
+            },
+        ] {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            go.send(a.into()).unwrap();
+            let got = Go::receive(b.into()).unwrap();
+            assert_eq!(got.cgroup_procs, go.cgroup_procs);
+            assert_eq!(
+                got.filter.map(|f| f.to_bytes()),
+                go.filter.map(|f| f.to_bytes())
+            );
+        }
+        // A message cut short is an error, not a guess.
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        use std::io::Write;
+        (&a).write_all(&[2, 0, 0, 0, 9, 0, 0, 0, b'/']).unwrap();
+        drop(a);
+        assert!(Go::receive(b.into()).is_err());
     }
 }

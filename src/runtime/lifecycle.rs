@@ -163,7 +163,7 @@ pub(crate) fn start(store: &Store, record: &ContainerRecord) -> Result<()> {
     if !state.status.can_start() {
         return Ok(());
     }
-    monitor::spawn(&record.id, false)?;
+    monitor::spawn(store, &record.id, false)?;
     Ok(())
 }
 
@@ -177,7 +177,7 @@ pub(crate) fn start_attached(
     opts: &AttachOptions,
 ) -> Result<Outcome> {
     super::events::container(store, record, "attach");
-    match monitor::spawn(&record.id, true)? {
+    match monitor::spawn(store, &record.id, true)? {
         Spawned::Attached(stream) => attach_client::attach_stream(stream, opts),
         Spawned::Started => unreachable!("an attached monitor answers on its socket"),
     }
@@ -199,9 +199,9 @@ pub(crate) struct Prestarted {
 impl Prestarted {
     /// Starts the monitor of a container to be created (after the caller
     /// entered the user namespace, which the monitor inherits).
-    pub(crate) fn new() -> Result<Prestarted> {
+    pub(crate) fn new(store: &Store) -> Result<Prestarted> {
         let id = crate::util::ids::random_id();
-        let monitor = monitor::spawn_held(&id)?;
+        let monitor = monitor::spawn_held(store, &id)?;
         Ok(Prestarted { id, monitor })
     }
 
@@ -222,7 +222,17 @@ impl Prestarted {
             "the monitor was started for another container"
         );
         super::events::container(store, record, "attach");
-        attach_client::attach_stream(self.monitor.release()?, opts)
+        // The monitor is still starting up: its filter is compiled here
+        // meanwhile (an error is left for the monitor to report as the
+        // container's start failure).
+        let confinement = super::security::Confinement::unfiltered(
+            record,
+            super::security::single_mapping_in(None),
+        );
+        let filter = confinement.compile_filter(record).ok();
+        crate::util::trace::step("seccomp filter compiled");
+        let stream = self.monitor.release(filter.as_ref().map(|f| f.as_ref()))?;
+        attach_client::attach_stream(stream, opts)
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) enum Spawned {
 /// view's few mount calls are made in the clone child before its exec
 /// (system calls only, on strings made before the clone); a sealed copy
 /// where that view cannot be made.
-pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
+pub(crate) fn spawn(store: &Store, id: &str, attached: bool) -> Result<Spawned> {
     let (ours, theirs): (OwnedFd, OwnedFd) = if attached {
         let (a, b) = UnixStream::pair().context("creating a socket pair")?;
         (a.into(), b.into())
@@ -81,6 +81,7 @@ pub(crate) fn spawn(id: &str, attached: bool) -> Result<Spawned> {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?
     };
     spawn_with(
+        store,
         id,
         if attached {
             MODE_ATTACHED
@@ -114,13 +115,13 @@ const MODE_HELD: &str = "held";
 
 /// Starts the monitor from the protected view of our binary (else a
 /// sealed copy), handing it `theirs`.
-fn spawn_with(id: &str, mode: &str, theirs: &OwnedFd) -> Result<()> {
+fn spawn_with(store: &Store, id: &str, mode: &str, theirs: &OwnedFd) -> Result<()> {
     use super::selfexe::MonitorProgram;
     // The child failed before its exec when `spawn_from` fails: `theirs`
     // is still ours alone, so the sealed copy can have it.
     MonitorProgram::bind_view()
-        .and_then(|program| spawn_from(&program, id, mode, theirs))
-        .or_else(|_| spawn_from(&MonitorProgram::sealed_copy()?, id, mode, theirs))
+        .and_then(|program| spawn_from(&program, store, id, mode, theirs))
+        .or_else(|_| spawn_from(&MonitorProgram::sealed_copy()?, store, id, mode, theirs))
         .context("starting the container's monitor")?;
     crate::util::trace::step("monitor spawned");
     Ok(())
@@ -137,9 +138,9 @@ pub(crate) struct Held(UnixStream);
 
 /// Starts the (attached) monitor of container `id`, whose record the
 /// caller is about to create.
-pub(crate) fn spawn_held(id: &str) -> Result<Held> {
+pub(crate) fn spawn_held(store: &Store, id: &str) -> Result<Held> {
     let (ours, theirs) = UnixStream::pair().context("creating a socket pair")?;
-    spawn_with(id, MODE_HELD, &theirs.into())?;
+    spawn_with(store, id, MODE_HELD, &theirs.into())?;
     Ok(Held(ours))
 }
 
@@ -147,9 +148,27 @@ impl Held {
     /// The record exists: the monitor may start the container. Returns
     /// the socket the monitor treats as its first client, as
     /// `spawn(id, true)` does.
-    pub(crate) fn release(mut self) -> Result<UnixStream> {
+    ///
+    /// `filter` is the container's seccomp filter when the command
+    /// compiled it (`Some(None)`: the container has none) while the
+    /// monitor was starting up, which takes longer: the compile is then off
+    /// the launch path. `None` leaves it to the monitor.
+    pub(crate) fn release(
+        mut self,
+        filter: Option<Option<&crate::seccomp::Filter>>,
+    ) -> Result<UnixStream> {
+        let mut message = vec![1u8];
+        match filter {
+            None => message.push(0),
+            Some(f) => {
+                let bytes = f.map(|f| f.to_bytes()).unwrap_or_default();
+                message.push(1);
+                message.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                message.extend_from_slice(&bytes);
+            }
+        }
         self.0
-            .write_all(&[1])
+            .write_all(&message)
             .context("releasing the container's monitor")?;
         Ok(self.0)
     }
@@ -158,6 +177,7 @@ impl Held {
 /// Starts the monitor from `program`, handing it `theirs`.
 fn spawn_from(
     program: &super::selfexe::MonitorProgram,
+    store: &Store,
     id: &str,
     mode: &str,
     theirs: &OwnedFd,
@@ -176,9 +196,13 @@ fn spawn_from(
         .arg(REEXEC_ARG)?
         .arg(id)?
         .arg(&fd)?
-        .arg(mode)?
-        .keep_fd(theirs)
-        .setsid();
+        .arg(mode)?;
+    // The store as we opened it, so that the monitor need not choose and
+    // check it again (a path that is not UTF-8 it finds itself).
+    if let (Some(root), Some(run)) = (store.root().to_str(), store.run_dir_path().to_str()) {
+        spawn = spawn.arg(root)?.arg(run)?;
+    }
+    let mut spawn = spawn.keep_fd(theirs).setsid();
     if view.is_some() {
         spawn = spawn.before_exec(&make_view);
     }
@@ -208,6 +232,30 @@ fn parse_ready(report: Option<Message>) -> Result<i32> {
     }
 }
 
+/// The seccomp filter that came with the release (see [`Held::release`]):
+/// `None` when the command left it to us (or sent what does not decode,
+/// which we then compile ourselves).
+fn read_released_filter(stream: &mut UnixStream) -> Option<Option<crate::seccomp::Filter>> {
+    let mut tag = [0u8; 1];
+    stream.read_exact(&mut tag).ok()?;
+    if tag[0] != 1 {
+        return None;
+    }
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len == 0 {
+        return Some(None);
+    }
+    // A program is at most 4096 instructions of 8 bytes, after 8 of flags.
+    if len > 8 + 8 * 4096 {
+        return None;
+    }
+    let mut bytes = vec![0u8; len];
+    stream.read_exact(&mut bytes).ok()?;
+    crate::seccomp::Filter::from_bytes(&bytes).map(Some)
+}
+
 /// Where a monitor reports how the start went.
 enum Channel {
     /// `run -d`, `start`: a pipe read until `Started` or `Failed`.
@@ -217,7 +265,7 @@ enum Channel {
 }
 
 /// Entry point of the re-executed monitor:
-/// `__berth-monitor ID FD attached|detached`.
+/// `__berth-monitor ID FD attached|detached|held [STORE_ROOT RUN_DIR]`.
 pub(crate) fn main(args: &[String]) -> i32 {
     crate::util::trace::set_role("monitor");
     crate::util::trace::step("monitor process started");
@@ -240,13 +288,18 @@ pub(crate) fn main(args: &[String]) -> i32 {
         &fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
+    let open_store = || match (args.get(3), args.get(4)) {
+        (Some(root), Some(run)) => Store::reopen(root.into(), run.into()),
+        _ => Store::open_default(),
+    };
     // Held: the store is opened (it needs no record) while the command
     // writes the record.
     let mut early_store = None;
+    let mut filter_from_command = None;
     let mut channel = Some(match mode.as_str() {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
-            early_store = Some(Store::open_default());
+            early_store = Some(open_store());
             // Released once the record exists; the end of the socket
             // instead means the command gave up (the record could not be
             // made): nothing of ours exists to clean up.
@@ -255,15 +308,19 @@ pub(crate) fn main(args: &[String]) -> i32 {
             if !matches!(stream.read(&mut go), Ok(1)) {
                 return 0;
             }
+            filter_from_command = read_released_filter(&mut stream);
             crate::util::trace::step("released (record written)");
             Channel::Attached(stream)
         }
         _ => Channel::Detached(std::fs::File::from(fd)),
     });
-    let monitor = match early_store {
-        Some(store) => store.and_then(|store| Monitor::with_store(store, id)),
-        None => Monitor::new(id),
-    };
+    let monitor = early_store
+        .unwrap_or_else(open_store)
+        .and_then(|store| Monitor::with_store(store, id))
+        .map(|mut m| {
+            m.filter_from_command = filter_from_command;
+            m
+        });
     match monitor.and_then(|m| m.run(&mut channel)) {
         Ok(()) => 0,
         Err(e) => {
@@ -328,6 +385,15 @@ struct Monitor {
     net: super::network::ContainerNetwork,
     /// The container's cgroups while it runs (limits, pause, stats).
     cgroup: Option<super::resources::ContainerCgroup>,
+    /// The container's mount namespace, held from its start until its
+    /// exit was reported: when the init's exit drops the last reference,
+    /// the kernel unmounts everything (and waits for an RCU grace period)
+    /// in that exit, before we learn of it; held, that work is ours, done
+    /// after the client heard the exit status.
+    mounts_held: Option<OwnedFd>,
+    /// The container's seccomp filter as the command that started us
+    /// compiled it, for the first start (see [`Held::release`]).
+    filter_from_command: Option<Option<crate::seccomp::Filter>>,
     /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
     terminating: bool,
 }
@@ -344,10 +410,6 @@ struct HealthTimer {
 }
 
 impl Monitor {
-    fn new(id: &str) -> Result<Monitor> {
-        Monitor::with_store(Store::open_default()?, id)
-    }
-
     fn with_store(store: Store, id: &str) -> Result<Monitor> {
         let record = store.container(id)?;
         crate::util::trace::step("record read");
@@ -388,6 +450,8 @@ impl Monitor {
             trim_at: None,
             net,
             cgroup: None,
+            mounts_held: None,
+            filter_from_command: None,
             terminating: false,
         })
     }
@@ -457,20 +521,33 @@ impl Monitor {
             Ok(n) => n,
             Err(e) => return Err(self.launch_failed(StartFailure::setup(e))),
         };
-        let launched = match super::resources::ContainerCgroup::create(
-            &self.record.id,
-            &self.record.host.resources,
-        ) {
-            Ok(mut cgroup) => {
-                match launch(&self.store, &self.record, io, &net, &cgroup.procs_files()) {
-                    Ok(l) => Ok((l, cgroup)),
-                    Err(failure) => {
-                        cgroup.remove();
-                        Err(failure)
-                    }
+        // Made while the init makes its namespaces (see `start::launch`).
+        let mut cgroup = None;
+        let (id, resources) = (&self.record.id, &self.record.host.resources);
+        let mut make_cgroup = || {
+            let made = super::resources::ContainerCgroup::create(id, resources)?;
+            let procs = made.procs_files();
+            cgroup = Some(made);
+            Ok(procs)
+        };
+        let compiled = self.filter_from_command.take();
+        let launched = launch(
+            &self.store,
+            &self.record,
+            io,
+            &net,
+            &mut make_cgroup,
+            compiled,
+        );
+        let launched = match (launched, cgroup) {
+            (Ok(l), Some(cgroup)) => Ok((l, cgroup)),
+            (Ok(_), None) => unreachable!("a container launched without its cgroup made"),
+            (Err(failure), made) => {
+                if let Some(mut cgroup) = made {
+                    cgroup.remove();
                 }
+                Err(failure)
             }
-            Err(e) => Err(StartFailure::setup(e)),
         };
         crate::util::trace::step("container launched (exec reported)");
         match launched {
@@ -489,6 +566,9 @@ impl Monitor {
                     }
                 }
                 self.init = Some(l.pid);
+                self.mounts_held = std::fs::File::open(format!("/proc/{}/ns/mnt", l.pid))
+                    .ok()
+                    .map(OwnedFd::from);
                 self.started = Instant::now();
                 let init = ProcessId::of(l.pid.as_raw());
                 self.state.status = Status::Running;
@@ -971,6 +1051,7 @@ impl Monitor {
                 self.broadcast(&message);
             }
             self.clients.clear();
+            self.mounts_held = None;
             self.state.status = Status::Restarting;
             self.restart_at = Some(Instant::now() + self.backoff.delay(ran_for));
             self.store
@@ -1085,6 +1166,7 @@ impl Monitor {
             self.broadcast(&message);
         }
         self.clients.clear();
+        self.mounts_held = None;
         match result {
             Ok(Some(files)) => {
                 super::lifecycle::delete_unlisted(&self.store, &self.record, &files, false)?;

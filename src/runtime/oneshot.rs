@@ -354,7 +354,6 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
             volatile: false,
         },
         attach_stdin: false,
-        cgroup_procs: vec![],
     };
     // The store: for the step's network (the default network's record and
     // leases, its helper's socket); a step has private pid and ipc
@@ -368,7 +367,15 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
         let net = super::network::ContainerNetwork::new(&record)
             .and_then(|mut n| n.prepare(&store, &record))
             .map_err(setup)?;
-        let launched = launch_in(&store, &record, &dirs, io, &net)?;
+        let launched = launch_in(
+            &store,
+            &record,
+            &dirs,
+            io,
+            &net,
+            &mut || Ok(Vec::new()),
+            None,
+        )?;
         return crate::util::signals::wait_exit(launched.pid)
             .context("waiting for the build step")
             .map_err(setup);
@@ -378,7 +385,15 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
     // the network's helper joined (started if none runs) while the step
     // runs; dropping `net` leaves the network and gives the address back.
     let (mut net, launch) = OneShotNetwork::prepare(&store, &mut record).map_err(setup)?;
-    let launched = launch_in(&store, &record, &dirs, io, &launch)?;
+    let launched = launch_in(
+        &store,
+        &record,
+        &dirs,
+        io,
+        &launch,
+        &mut || Ok(Vec::new()),
+        None,
+    )?;
     if let Err(e) = net.launched(launched.pid.as_raw(), launch) {
         let _ = nix::sys::signal::kill(launched.pid, nix::sys::signal::Signal::SIGKILL);
         let _ = crate::util::signals::wait_exit(launched.pid);

@@ -26,6 +26,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use caps::CapsHashSet;
 
 /// How a container's process is confined, ready for the child.
+#[derive(Clone)]
 pub(crate) struct Confinement {
     /// Bounding set; permitted and effective for root.
     pub(crate) caps: CapsHashSet,
@@ -44,17 +45,38 @@ impl Confinement {
     /// For the container's init and health probes. `fakeroot`: the user
     /// namespace maps a single id ([`single_mapping_in`]).
     pub(crate) fn for_container(record: &ContainerRecord, fakeroot: bool) -> Result<Confinement> {
+        let mut c = Confinement::unfiltered(record, fakeroot);
+        c.filter = c.compile_filter(record)?;
+        Ok(c)
+    }
+
+    /// All but the seccomp filter, which [`Confinement::compile_filter`]
+    /// makes: a container's launch compiles it while the init, cloned
+    /// already, makes its namespaces, and hands it over
+    /// ([`Confinement::set_filter`] in the init).
+    pub(crate) fn unfiltered(record: &ContainerRecord, fakeroot: bool) -> Confinement {
         let sec = &record.host.security;
-        let caps = super::caps::container_set(sec);
-        let filter = compile(sec, &caps, fakeroot)?;
-        Ok(Confinement {
-            caps,
-            filter,
+        Confinement {
+            caps: super::caps::container_set(sec),
+            filter: None,
             no_new_privs: sec.no_new_privileges,
             fakeroot,
             landlock: sec.landlock,
             privileged: sec.privileged,
-        })
+        }
+    }
+
+    /// The seccomp filter of `record` (the one this was made from) for
+    /// these capabilities; `None` when the container has none.
+    pub(crate) fn compile_filter(
+        &self,
+        record: &ContainerRecord,
+    ) -> Result<Option<seccomp::Filter>> {
+        compile(&record.host.security, &self.caps, self.fakeroot)
+    }
+
+    pub(crate) fn set_filter(&mut self, filter: Option<seccomp::Filter>) {
+        self.filter = filter;
     }
 
     /// For `exec`: the container's confinement, with every capability for

@@ -36,41 +36,45 @@ pub(crate) struct Launched {
 /// child, and waits until it exec'd the container's program. On failure
 /// the child has been reaped and the error carries Docker's status. The
 /// caller is inside berth's user namespace (or real root) and no thread
-/// exists. The init joins the cgroups whose `cgroup.procs` files are
-/// `cgroup_procs` before anything else (`resources::ContainerCgroup`).
+/// exists. `make_cgroup` makes the container's cgroups
+/// (`resources::ContainerCgroup`) and returns their `cgroup.procs` files,
+/// which the init joins before its cgroup namespace and its exec.
 pub(crate) fn launch(
     store: &Store,
     record: &ContainerRecord,
     io: Io,
     net: &super::network::Launch,
-    cgroup_procs: &[std::path::PathBuf],
+    make_cgroup: &mut dyn FnMut() -> Result<Vec<std::path::PathBuf>>,
+    compiled: Option<Option<crate::seccomp::Filter>>,
 ) -> Result<Launched, StartFailure> {
-    let setup = StartFailure::setup;
     let dir = store.container_dir(&record.id);
-    for sub in ["upper", "work", "merged"] {
-        // upper's mode becomes the mode of the container's `/`.
-        create_dir_mode(&dir.join(sub), 0o755)
-            .with_context(|| format!("preparing container {}", record.id))
-            .map_err(setup)?;
-    }
-    // Layers of a read-only image store belong to someone else: their
-    // directories are made ours before the first start.
-    store
-        .prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))
-        .map_err(setup)?;
-    crate::util::trace::step("upper, work, merged made");
-    let overlay = overlay_spec(store, record).map_err(setup)?;
+    let overlay = overlay_spec(store, record).map_err(StartFailure::setup)?;
+    let mut prepare = || -> Result<Vec<std::path::PathBuf>> {
+        for sub in ["upper", "work", "merged"] {
+            // upper's mode becomes the mode of the container's `/`.
+            create_dir_mode(&dir.join(sub), 0o755)
+                .with_context(|| format!("preparing container {}", record.id))?;
+        }
+        // Layers of a read-only image store belong to someone else: their
+        // directories are made ours before the first start.
+        store.prepare_upper_for_shared_layers(&record.layers, &dir.join("upper"))?;
+        crate::util::trace::step("upper, work, merged made");
+        let procs = make_cgroup()?;
+        crate::util::trace::step("cgroup made");
+        Ok(procs)
+    };
     launch_in(
         store,
         record,
         &Dirs {
-            dir,
+            dir: dir.clone(),
             overlay,
             attach_stdin: true,
-            cgroup_procs: cgroup_procs.to_vec(),
         },
         io,
         net,
+        &mut prepare,
+        compiled,
     )
 }
 
@@ -82,60 +86,60 @@ pub(crate) struct Dirs {
     pub(crate) overlay: OverlaySpec,
     /// Whether the program gets the stdin of `io` (else /dev/null).
     pub(crate) attach_stdin: bool,
-    /// The `cgroup.procs` files of the cgroups the init joins first (a
-    /// container's limits, `resources::ContainerCgroup`); none for a build
-    /// step, which stays in its builder's cgroup.
-    pub(crate) cgroup_procs: Vec<std::path::PathBuf>,
 }
 
 /// The launch itself, shared by containers and build steps
 /// (`oneshot`): everything the init applies (namespaces, mounts, user,
 /// capabilities, security settings) comes from `record`, so both get it;
-/// `net` is the network's part (`network::ContainerNetwork::prepare`).
+/// `net` is the network's part (`network::ContainerNetwork::prepare`);
+/// `compiled` the seccomp filter when it was compiled already.
+///
+/// The init is cloned first and makes its namespaces while we make what
+/// it needs only afterwards — what `prepare` makes (the overlay's
+/// directories, the cgroups, whose `cgroup.procs` files it returns; a
+/// build step stays in its builder's cgroup), the /etc files, the seccomp
+/// filter — and then release it ([`init::Go`]): the two run on two
+/// cores, and the namespaces are the largest part of a launch.
 pub(crate) fn launch_in(
     store: &Store,
     record: &ContainerRecord,
     dirs: &Dirs,
     io: Io,
     net: &super::network::Launch,
+    prepare: &mut dyn FnMut() -> Result<Vec<std::path::PathBuf>>,
+    compiled: Option<Option<crate::seccomp::Filter>>,
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
-    let dir = dirs.dir.clone();
     let private_net = net.init.is_private();
-    crate::mounts::files::write_files(&dir, &record.config.hostname, &net.hosts, &net.resolv)
-        .map_err(setup)?;
-    let overlay = dirs.overlay.clone();
-    crate::util::trace::step("hosts, hostname, resolv.conf written; overlay planned");
     let console_socket = match &io {
         Io::Tty { console } => Some(console.as_raw_fd()),
         Io::Pipes { .. } => None,
     };
     let mut namespaces = super::namespaces::Launch::prepare(store, record).map_err(setup)?;
-    // Compiled once per launch, before the clone (issue 9: well under a
-    // millisecond; the default profile's first compile is ~0.2 ms).
-    let confinement = super::security::Confinement::for_container(
-        record,
-        super::security::single_mapping_in(None),
-    )
-    .map_err(setup)?;
-    crate::util::trace::step("namespace modes prepared, seccomp filter compiled");
+    let confinement =
+        super::security::Confinement::unfiltered(record, super::security::single_mapping_in(None));
+    crate::util::trace::step("namespace modes prepared");
+    let tty = tty_gid();
+    let setgroups = crate::userns::setgroups_allowed();
     let ctx = InitContext {
         record,
         store_root: store.root(),
-        container_dir: dir,
-        overlay,
+        container_dir: dirs.dir.clone(),
+        overlay: dirs.overlay.clone(),
         private_net,
         network: &net.init,
         attach_stdin: dirs.attach_stdin,
         console_socket,
-        tty_gid: tty_gid(),
-        setgroups_allowed: crate::userns::setgroups_allowed(),
-        cgroup_procs: &dirs.cgroup_procs,
+        tty_gid: tty,
+        setgroups_allowed: setgroups,
         namespaces: &namespaces,
         confinement: &confinement,
     };
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .context("creating a pipe")
+        .map_err(setup)?;
+    let (go_r, go_w) = std::os::unix::net::UnixStream::pair()
+        .context("creating a socket pair")
         .map_err(setup)?;
     // A raw clone with CLONE_NEWPID makes the child pid 1 of a new pid
     // namespace without changing ours, so a restart can do it again.
@@ -153,6 +157,7 @@ pub(crate) fn launch_in(
         crate::util::trace::forked("init");
         crate::util::trace::step("cloned (new pid namespace)");
         drop(err_r);
+        drop(go_w);
         ctx.namespaces.child_wait();
         // The monitor blocks the signals it reads through a signalfd; the
         // container's program must start with none blocked, or `kill -TERM`
@@ -171,16 +176,46 @@ pub(crate) fn launch_in(
                 }
             }
         }
-        init::run(&ctx, err_w)
+        init::run(&ctx, err_w, go_r.into())
     }
     let child = Pid::from_raw(r as i32);
     drop(err_w);
+    drop(go_r);
     drop(ctx);
-    if let Err(e) = namespaces.after_clone(child.as_raw()) {
+    let abandon = |e: anyhow::Error| {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         let _ = crate::util::signals::wait_exit(child);
-        return Err(setup(e));
-    }
+        setup(e)
+    };
+    namespaces.after_clone(child.as_raw()).map_err(abandon)?;
+    let go = (|| -> Result<_> {
+        let cgroup_procs = prepare()?;
+        crate::mounts::files::write_files(
+            &dirs.dir,
+            &record.config.hostname,
+            &net.hosts,
+            &net.resolv,
+        )?;
+        crate::util::trace::step("hosts, hostname, resolv.conf written");
+        // Compiled per launch (issue 9: well under a millisecond; the
+        // default profile's first compile is ~0.2 ms), on this core while
+        // the init makes its namespaces on the other.
+        // Compiled by the command that started us, when it had time.
+        let filter = match compiled {
+            Some(filter) => filter,
+            None => {
+                let filter = confinement.compile_filter(record)?;
+                crate::util::trace::step("seccomp filter compiled");
+                filter
+            }
+        };
+        Ok(init::Go {
+            filter,
+            cgroup_procs,
+        })
+    })()
+    .map_err(abandon)?;
+    go.send(go_w.into()).map_err(abandon)?;
     drop(io);
     match read_start_report(err_r) {
         None => Ok(Launched { pid: child }),

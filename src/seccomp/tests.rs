@@ -855,3 +855,61 @@ fn installed_custom_json_profile() {
         -(libc::ENOSYS as i64)
     );
 }
+
+#[test]
+fn a_filter_survives_its_bytes_and_garbage_is_refused() {
+    let f = default_filter(docker_caps(), Options::default());
+    let back = Filter::from_bytes(&f.to_bytes()).unwrap();
+    assert_eq!(back.flags, f.flags);
+    assert_eq!(back.instructions().len(), f.instructions().len());
+    for name in ["read", "mount", "keyctl", "clone3"] {
+        assert_eq!(
+            eval(&back, Arch::X86_64, name, [0; 6]),
+            eval(&f, Arch::X86_64, name, [0; 6]),
+            "{name}"
+        );
+    }
+    let bytes = f.to_bytes();
+    assert!(Filter::from_bytes(&bytes[..bytes.len() - 3]).is_none());
+    assert!(Filter::from_bytes(&bytes[..8]).is_none());
+    assert!(Filter::from_bytes(&[]).is_none());
+}
+
+#[test]
+fn runs_of_syscalls_decide_as_single_tests_do() {
+    let options = [
+        Options::default(),
+        Options {
+            fakeroot: true,
+            no_tty_injection: true,
+            no_inet_sockets: false,
+        },
+    ];
+    for caps in [docker_caps(), CapMask::default()] {
+        for o in &options {
+            let runs = default_filter(caps, *o);
+            let single =
+                compile::compile_without_runs(&default_profile(), &target(caps), &o.rules())
+                    .unwrap();
+            assert!(runs.instructions().len() * 2 < single.instructions().len());
+            let args = [
+                [0; 6],
+                [1, 2, 3, 4, 5, 6],
+                [u64::MAX; 6],
+                [0x7e020000, 0, 0, 0, 0, 0],
+            ];
+            for arch in [Arch::X86_64, Arch::X86, Arch::X32] {
+                let base = if arch == Arch::X32 { 0x4000_0000 } else { 0 };
+                for nr in (0..1100).map(|n| n + base) {
+                    for a in args {
+                        assert_eq!(
+                            runs.evaluate(arch, nr, a),
+                            single.evaluate(arch, nr, a),
+                            "{arch:?} {nr}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

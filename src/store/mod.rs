@@ -60,6 +60,19 @@ pub struct Store {
     image_dir_mode: u32,
 }
 
+/// The mode of a store's image directories for a root of mode
+/// `root_mode`: a root that others may enter is a store prepared to be
+/// shared read-only (see `Store::open`), whose image directories are
+/// readable too.
+fn image_dir_mode_for(root_mode: u32) -> u32 {
+    let root_mode = root_mode & 0o755;
+    if root_mode & 0o055 != 0 {
+        root_mode | 0o700
+    } else {
+        0o700
+    }
+}
+
 impl Store {
     /// Opens (and creates if needed) the store named by the environment:
     /// `$BERTH_ROOT`, else `$XDG_DATA_HOME/berth` (`~/.local/share/berth`)
@@ -100,6 +113,28 @@ impl Store {
         Ok(store)
     }
 
+    /// The store a command opened (`open_default`) and handed to a process
+    /// it started, by its root and runtime directory: nothing is chosen,
+    /// created or warned about again (the command did that).
+    pub(crate) fn reopen(root: PathBuf, run_dir: PathBuf) -> Result<Store> {
+        use std::os::unix::fs::MetadataExt;
+        let root_mode = std::fs::metadata(&root)
+            .with_context(|| format!("opening the store at {}", root.display()))?
+            .mode();
+        let image_dir_mode = image_dir_mode_for(root_mode);
+        let image_stores = image_stores::configured(&root)
+            .into_iter()
+            .map(image_stores::ImageStore::new)
+            .collect();
+        crate::util::trace::step("store: reopened");
+        Ok(Store {
+            root,
+            run_dir,
+            image_stores,
+            image_dir_mode,
+        })
+    }
+
     /// Opens a store at explicit locations, creating its directories.
     pub fn open(root: PathBuf, run_dir: PathBuf) -> Result<Store> {
         create_dir_mode(&root, 0o700)
@@ -108,12 +143,8 @@ impl Store {
         // A root that others may enter is a store prepared to be shared
         // read-only (`mkdir -m 755 /shared/x; berth --root /shared/x pull`):
         // its image directories are made readable too.
-        let root_mode = std::fs::metadata(&root).map_or(0o700, |m| m.mode() & 0o755);
-        let image_dir_mode = if root_mode & 0o055 != 0 {
-            root_mode | 0o700
-        } else {
-            0o700
-        };
+        let root_mode = std::fs::metadata(&root).map_or(0o700, |m| m.mode());
+        let image_dir_mode = image_dir_mode_for(root_mode);
         let store = Store {
             root,
             run_dir,
@@ -148,6 +179,11 @@ impl Store {
 
     pub(crate) fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the runtime directory is, without making it.
+    pub(crate) fn run_dir_path(&self) -> &Path {
+        &self.run_dir
     }
 
     /// The runtime directory (attach sockets): `$XDG_RUNTIME_DIR/berth`,

@@ -35,19 +35,28 @@ fn probe_info(path: &Path) -> Option<FsInfo> {
 impl RootInputs<'static> {
     pub fn from_env() -> RootInputs<'static> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-        let host_uid = super::host_uid();
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty() && !u.contains('/'))
-            .or_else(|| {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid))
+        let berth_root = var("BERTH_ROOT");
+        // The name only names a store placed under /var/tmp, which
+        // BERTH_ROOT rules out: without $USER, finding it reads the user
+        // database (NSS), for nothing on every command.
+        let user = match &berth_root {
+            Some(_) => String::new(),
+            None => {
+                let host_uid = super::host_uid();
+                std::env::var("USER")
                     .ok()
-                    .flatten()
-                    .map(|u| u.name)
-            })
-            .unwrap_or_else(|| host_uid.to_string());
+                    .filter(|u| !u.is_empty() && !u.contains('/'))
+                    .or_else(|| {
+                        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid))
+                            .ok()
+                            .flatten()
+                            .map(|u| u.name)
+                    })
+                    .unwrap_or_else(|| host_uid.to_string())
+            }
+        };
         RootInputs {
-            berth_root: var("BERTH_ROOT"),
+            berth_root,
             xdg_data_home: var("XDG_DATA_HOME"),
             home: var("HOME"),
             user,
