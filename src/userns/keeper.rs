@@ -140,7 +140,13 @@ pub(crate) fn join(run_dir: &Path, uid_map: &[MapLine], gid_map: &[MapLine]) -> 
 fn open_at(dir: &std::fs::File, name: &std::ffi::CStr) -> std::io::Result<std::fs::File> {
     // SAFETY: openat on a directory descriptor we hold and a
     // NUL-terminated name; it returns a new descriptor or -1.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -154,7 +160,9 @@ fn open_at(dir: &std::fs::File, name: &std::ffi::CStr) -> std::io::Result<std::f
 /// the keeper saves time, the command does not need it.
 pub(crate) fn start(run_dir: &Path) -> std::io::Result<()> {
     if crate::store::rundir::check_private_dir(run_dir).is_err() {
-        return Err(std::io::Error::other("the runtime directory is not private"));
+        return Err(std::io::Error::other(
+            "the runtime directory is not private",
+        ));
     }
     let dir = run_dir
         .to_str()
@@ -416,7 +424,9 @@ mod tests {
             count: 1,
         }];
         let path = record_path(dir.path());
-        assert!(join(dir.path(), &map, &map).unwrap_err().contains("no record"));
+        assert!(join(dir.path(), &map, &map)
+            .unwrap_err()
+            .contains("no record"));
         std::fs::write(&path, "garbage").unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();

@@ -104,9 +104,7 @@ impl ProcessId {
             })?;
         let stat = read_at(&dir, c"stat")?;
         match parse_stat(&stat) {
-            Some((state, start)) if start == self.start && state != 'Z' && state != 'X' => {
-                Ok(dir)
-            }
+            Some((state, start)) if start == self.start && state != 'Z' && state != 'X' => Ok(dir),
             _ => Err(gone()),
         }
     }
