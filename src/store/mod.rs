@@ -219,8 +219,6 @@ impl Store {
     }
 }
 
-/// Our uid as the host sees it: inside berth's user namespace we are 0,
-/// but the runtime directory belongs to the user who ran berth.
 /// The runtime directory `Store::open_default` chose in this process.
 static CHOSEN_RUN_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
@@ -247,6 +245,8 @@ pub(crate) fn default_run_dir() -> Option<PathBuf> {
     Some(run.path)
 }
 
+/// Our uid as the host sees it: inside berth's user namespace we are 0,
+/// but the runtime directory belongs to the user who ran berth.
 pub(crate) fn host_uid() -> u32 {
     let own = nix::unistd::geteuid().as_raw();
     std::fs::read_to_string("/proc/self/uid_map")
