@@ -317,6 +317,9 @@ fn garbage_foreign_and_mismatched_records_are_passed_over() {
         start_of(other_pid)
     ));
     let (map, trace) = env.run_uid_map();
+    // The new keeper ends only a keeper it replaced, never another process.
+    std::thread::sleep(Duration::from_millis(300));
+    let survived = alive(other_pid);
     let _ = other.kill();
     let _ = other.wait();
     assert_full_mapping(&map, uid);
@@ -324,6 +327,35 @@ fn garbage_foreign_and_mismatched_records_are_passed_over() {
         trace.contains("its maps are not those"),
         "a namespace with other maps was joined:\n{trace}"
     );
+    assert!(survived, "the process the record named was killed");
+}
+
+/// A keeper that a command passed over (here: its record was opened to
+/// others) is ended by the keeper that replaces it, at once rather than
+/// after its idle time.
+#[test]
+fn a_replaced_keeper_leaves_at_once() {
+    let Some(env) = sub_env() else { return };
+    env.run_uid_map();
+    let old = env.keeper_pid();
+    let out = run(env.b.user_command(
+        Path::new("/bin/chmod"),
+        &["644", env.record().to_str().unwrap()],
+    ));
+    assert_success(&out, "chmod the record");
+    let (_, trace) = env.run_uid_map();
+    assert!(trace.contains("not a private file"), "{trace}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(old) {
+        assert!(
+            Instant::now() < deadline,
+            "the replaced keeper is still there"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_ne!(env.keeper_pid(), old);
+    let (_, trace) = env.run_uid_map();
+    assert!(trace.contains("user namespace joined (kept)"), "{trace}");
 }
 
 #[test]

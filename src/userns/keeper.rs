@@ -11,8 +11,8 @@
 //! exactly the maps this command would make now from /etc/subuid and
 //! /etc/subgid (an administrator's change is obeyed at once). Anything
 //! else falls back to a new namespace, after which a new keeper replaces
-//! the record. The kernel adds its own guard: only the owner of a user
-//! namespace may join it.
+//! the record (and ends the keeper it named). The kernel adds its own
+//! guard: only the owner of a user namespace may join it.
 //!
 //! The keeper leaves on its own [`IDLE`] after the last command that
 //! joined it: each join touches the record's modification time, which the
@@ -36,6 +36,9 @@ pub(crate) const REEXEC_ARG: &str = "__berth-userns";
 /// nothing of berth is left running soon after the user stops running
 /// berth.
 pub(crate) const IDLE: Duration = Duration::from_secs(10);
+
+/// The keeper's process name (comm).
+const NAME: &str = "berth-userns";
 
 /// The record's name in the runtime directory.
 const RECORD: &str = "userns.keeper";
@@ -186,9 +189,11 @@ pub(crate) fn main(args: &[String]) -> i32 {
     settle();
     let me = ProcessId::current();
     let path = record_path(Path::new(run_dir));
+    let previous = recorded(&path);
     if write_record(&path, me).is_err() {
         return 1;
     }
+    end_replaced(previous, me);
     crate::util::resident::trim_code();
     let mut seen: Option<(SystemTime, Instant)> = None;
     loop {
@@ -251,7 +256,9 @@ fn settle() {
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
-    crate::util::spawn::set_process_name(c"berth-userns");
+    if let Ok(name) = std::ffi::CString::new(NAME) {
+        crate::util::spawn::set_process_name(&name);
+    }
     drop_capabilities();
 }
 
@@ -300,6 +307,39 @@ fn write_record(path: &Path, me: ProcessId) -> std::io::Result<()> {
     std::fs::rename(&temp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })
+}
+
+/// The keeper a record names, whoever wrote it.
+fn recorded(path: &Path) -> Option<ProcessId> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let mut text = String::new();
+    file.take(256).read_to_string(&mut text).ok()?;
+    parse_record(&text)
+}
+
+/// Ends the keeper whose record we replaced, when it is still there and
+/// is a keeper of ours: nobody will join it any more (a command did not
+/// want it, or two keepers started at once), and where joining keeps
+/// failing, every command would otherwise leave one more keeper for the
+/// whole idle time. Whoever joined it meanwhile keeps its namespace.
+fn end_replaced(previous: Option<ProcessId>, me: ProcessId) {
+    let Some(old) = previous.filter(|p| *p != me) else {
+        return;
+    };
+    let Ok(dir) = old.open_proc_dir() else {
+        return;
+    };
+    let ours = dir
+        .metadata()
+        .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw());
+    let keeper = crate::util::proc::read_at(&dir, c"comm").is_ok_and(|c| c.trim_end() == NAME);
+    if ours && keeper {
+        let _ = old.signal(nix::sys::signal::Signal::SIGTERM);
+    }
 }
 
 /// The record's modification time when it still names us.
