@@ -120,8 +120,8 @@ pub(crate) fn setgroups_allowed() -> bool {
 /// (a no-op once inside, where we are uid 0) and a no-op for real root.
 /// Must be called before any thread exists: the kernel lets only a
 /// single-threaded process create or join a user namespace (with
-/// subordinate ranges, we join one a short-lived child made and the
-/// helpers mapped: `holder.rs`).
+/// subordinate ranges, we join the kept one, `keeper.rs`, or one a
+/// short-lived child made and the helpers mapped, `holder.rs`).
 pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
