@@ -3,7 +3,7 @@
 # beside the host's own loopback, pasta's port forwarding and rootless
 # Podman (when installed) in one run; medians and ratios printed.
 #
-#   bench/net.sh [-t SECONDS] [-n RUNS] [--berth PATH] [--no-podman]
+#   bench/net.sh [-t SECONDS] [-n RUNS] [--berth PATH] [--no-podman] [--only-p]
 #
 # Each throughput is the median of RUNS (default 3) iperf3 runs of SECONDS
 # (default 3), one TCP stream; iperf3 runs in busybox containers from the
@@ -24,6 +24,8 @@
 #     so it is running) and cold (3 s apart: each run starts the helper).
 # As root it measures as the unprivileged user berth-sub ($BENCH_USER) and
 # installs iperf3 when missing. PATH defaults to target/release/berth.
+# --only-p measures the loopback and `-p` rows only (loopback and each
+# direction of `-p` alternate within each of the RUNS rounds).
 set -euo pipefail
 
 secs=3
@@ -31,6 +33,7 @@ runs=3
 berth=""
 podman=true
 inner=false
+only_p=false
 while [ $# -gt 0 ]; do
     case "$1" in
         -t) secs=$2; shift 2 ;;
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
         --berth) berth=$2; shift 2 ;;
         --no-podman) podman=false; shift ;;
         --inner) inner=true; shift ;;
+        --only-p) only_p=true; shift ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "net.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -66,9 +70,11 @@ measure() {
     iperf3 -s -B "$host_ip" -p $p_out -D --pidfile "$dir/out.pid"
     sleep 0.5
     local loop="" up="" down="" out="" c2c="" pasta_up="" pasta_down="" cpu_up="" cpu_down=""
-    for _ in $(seq "$runs"); do
-        loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
-    done
+    if ! $only_p; then
+        for _ in $(seq "$runs"); do
+            loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
+        done
+    fi
 
     # -p: the monitor's forwarder; its CPU per GB from /proc.
     local id mon t0 t1 g
@@ -76,6 +82,7 @@ measure() {
     mon=$(pgrep -f "__berth-monitor $id")
     sleep 0.5
     for _ in $(seq "$runs"); do
+        if $only_p; then loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"; fi
         t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -J | gbps); t1=$(cpu_ticks "$mon")
         up+=" $g"; cpu_up+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
         t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -R -J | gbps); t1=$(cpu_ticks "$mon")
@@ -84,6 +91,17 @@ measure() {
     local mon_rss
     mon_rss=$(rss_kib "$mon")
     "$b" rm -f bench-fwd >/dev/null
+    if $only_p; then
+        kill "$(cat "$dir/host.pid")" "$(cat "$dir/out.pid")" 2>/dev/null || true
+        loop=$(echo "$loop" | median) up=$(echo "$up" | median) down=$(echo "$down" | median)
+        cpu_up=$(echo "$cpu_up" | median) cpu_down=$(echo "$cpu_down" | median)
+        echo "medians of $runs runs of ${secs}s, Gbit/s (one TCP stream)"
+        row "host loopback (the floor)" "$loop"
+        row "host -> container through -p (splice forwarder)" "$up" "$(ratio "$up" "$loop") of loopback, goal >= 0.9x"
+        row "container -> host through -p" "$down" "$(ratio "$down" "$loop") of loopback"
+        row "  forwarder CPU (the monitor), ms per GB up/down" "$cpu_up/$cpu_down"
+        return 0
+    fi
 
     # pasta's splice forwarding of a port into a namespace, as a peer.
     if command -v pasta >/dev/null; then
@@ -231,7 +249,7 @@ for r in json.load(open(sys.argv[1]))["results"]:
 
 if $inner; then
     measure
-    if $podman; then measure_podman; fi
+    if $podman && ! $only_p; then measure_podman; fi
     exit 0
 fi
 
@@ -251,4 +269,5 @@ bench_find_berth net.sh
 bench_prepare netbench "$0"
 args=(-t "$secs" -n "$runs")
 $podman || args+=(--no-podman)
+$only_p && args+=(--only-p)
 bench_run_inner net.sh "${args[@]}"
