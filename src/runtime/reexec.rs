@@ -15,6 +15,10 @@ pub(crate) fn dispatch() -> Option<i32> {
             let rest: Vec<String> = args.collect();
             Some(super::oneshot::helper_main(&rest))
         }
+        Some(crate::userns::keeper::REEXEC_ARG) => {
+            let rest: Vec<String> = args.collect();
+            Some(crate::userns::keeper::main(&rest))
+        }
         Some(crate::slirp::netd::REEXEC_ARG) => {
             let rest: Vec<String> = args.collect();
             Some(crate::slirp::netd::main(&rest))

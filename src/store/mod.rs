@@ -95,6 +95,7 @@ impl Store {
             let key = format!("rundir-{}-{problem:?}", path.display());
             placement::warn_once(&store.root, &key, &w);
         }
+        let _ = CHOSEN_RUN_DIR.set(run.path.clone());
         store.run_dir = run.path;
         crate::util::trace::step("store: runtime directory checked");
         for (key, w) in placement::placement_warnings(
@@ -252,6 +253,32 @@ impl Store {
         }
         self.sweep_interrupted();
     }
+}
+
+/// The runtime directory `Store::open_default` chose in this process.
+static CHOSEN_RUN_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The runtime directory of the default store (as `Store::open_default`
+/// picks it, without its warnings), for what lives there before or
+/// without a `Store`: the record of the kept user namespace
+/// (`userns::keeper`). The choice already made in this process when
+/// there is one (no file system access then); None when no store can be
+/// found.
+pub(crate) fn default_run_dir() -> Option<PathBuf> {
+    if let Some(dir) = CHOSEN_RUN_DIR.get() {
+        return Some(dir.clone());
+    }
+    let root = placement::choose_root(&placement::RootInputs::from_env())
+        .ok()?
+        .root;
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR");
+    let run = rundir::choose(&rundir::Inputs {
+        xdg_runtime_dir: xdg.as_deref(),
+        tmp: Path::new("/tmp"),
+        host_uid: host_uid(),
+        store_root: &root,
+    });
+    Some(run.path)
 }
 
 /// Our uid as the host sees it: inside berth's user namespace we are 0,

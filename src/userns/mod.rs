@@ -6,10 +6,16 @@
 //! `/etc/subuid` and `/etc/subgid` from 1 on, so that files in images keep
 //! their owners. Without a range, a single mapping (only 0) is used and a
 //! warning says what that costs. Real root needs no namespace.
+//!
+//! With subordinate ranges, the namespace is made once and kept by a
+//! small process for the commands that follow (`keeper.rs`, Podman's
+//! pause process): they join it instead of running newuidmap and
+//! newgidmap again.
 
 mod holder;
 pub(crate) mod idmap;
 pub(crate) mod keep_id;
+pub(crate) mod keeper;
 pub(crate) mod subid;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -114,8 +120,8 @@ pub(crate) fn setgroups_allowed() -> bool {
 /// (a no-op once inside, where we are uid 0) and a no-op for real root.
 /// Must be called before any thread exists: the kernel lets only a
 /// single-threaded process create or join a user namespace (with
-/// subordinate ranges, we join one a short-lived child made and the
-/// helpers mapped: `holder.rs`).
+/// subordinate ranges, we join the kept one, `keeper.rs`, or one a
+/// short-lived child made and the helpers mapped, `holder.rs`).
 pub(crate) fn enter() -> Result<()> {
     if Uid::effective().is_root() {
         return Ok(());
@@ -254,13 +260,39 @@ fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count())
 }
 
-/// Full mapping: a child made in a new user namespace waits
-/// (`holder::Holder`) while we run newuidmap/newgidmap on it from the
-/// initial namespace; then we join its namespace, now mapped, and it
-/// exits. (Before, the whole command forked for this and its parent
-/// stayed behind to wait and forward signals: a page-table copy and
-/// copy-on-write faults on the launch path, and one more process.)
+/// Full mapping: the kept namespace when its keeper is there and maps
+/// exactly these ranges (`keeper::join`: a few system calls); else a new
+/// one, left to a new keeper for the next command.
 fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
+    let run_dir = crate::store::default_run_dir();
+    if let Some(dir) = &run_dir {
+        match keeper::join(dir, uid_map, gid_map) {
+            Ok(()) => {
+                // Before any thread exists (a requirement of enter).
+                std::env::set_var(ENV_MARKER, "full");
+                crate::util::trace::step("user namespace joined (kept)");
+                return Ok(());
+            }
+            Err(why) => crate::util::trace::step(&format!("kept user namespace not used: {why}")),
+        }
+    }
+    make_full(uid_map, gid_map)?;
+    if let Some(dir) = &run_dir {
+        match keeper::start(dir) {
+            Ok(()) => crate::util::trace::step("user namespace keeper started"),
+            Err(e) => crate::util::trace::step(&format!("no user namespace keeper: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// A new namespace with the full mapping: a child made in a new user
+/// namespace waits (`holder::Holder`) while we run newuidmap/newgidmap on
+/// it from the initial namespace; then we join its namespace, now mapped,
+/// and it exits. (Before, the whole command forked for this and its
+/// parent stayed behind to wait and forward signals: a page-table copy
+/// and copy-on-write faults on the launch path, and one more process.)
+fn make_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
     let holder = holder::Holder::new()
         .map_err(|e| anyhow!(userns_unavailable(e)))
         .context("creating a user namespace")?;

@@ -82,6 +82,33 @@ impl ProcessId {
         Ok(fd)
     }
 
+    /// `/proc/PID` of the recorded process, opened as a directory, once
+    /// its start time (read through that descriptor) matches. Files read
+    /// through it belong to this very process: the descriptor refers to the
+    /// process, not to its number, and reads through it fail (ESRCH) once
+    /// the process is gone, even if the pid is reused. A record without a
+    /// start time is refused here: the caller trusts what it reads.
+    pub(crate) fn open_proc_dir(self) -> std::io::Result<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let gone = || std::io::Error::from_raw_os_error(libc::ESRCH);
+        if self.pid <= 0 || self.start == 0 {
+            return Err(gone());
+        }
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(format!("/proc/{}", self.pid))
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => gone(),
+                _ => e,
+            })?;
+        let stat = read_at(&dir, c"stat")?;
+        match parse_stat(&stat) {
+            Some((state, start)) if start == self.start && state != 'Z' && state != 'X' => Ok(dir),
+            _ => Err(gone()),
+        }
+    }
+
     /// Sends `signal` to the recorded process; ESRCH when it is gone.
     pub(crate) fn signal(self, signal: Signal) -> std::io::Result<()> {
         let fd = self.open()?;
@@ -101,6 +128,30 @@ impl ProcessId {
         }
         Ok(())
     }
+}
+
+/// The text of the file `name` in the directory `dir` (a `/proc/PID`
+/// opened by [`ProcessId::open_proc_dir`]), read without following a
+/// symbolic link.
+pub(crate) fn read_at(dir: &std::fs::File, name: &std::ffi::CStr) -> std::io::Result<String> {
+    use std::io::Read;
+    // SAFETY: openat on a directory descriptor we hold and a
+    // NUL-terminated name; it returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that we own from here on.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Opens a pidfd for `pid`.
@@ -166,5 +217,21 @@ mod tests {
             Some(libc::ESRCH)
         );
         me.signal(Signal::SIGCONT).unwrap();
+    }
+
+    #[test]
+    fn the_proc_dir_opens_only_for_the_recorded_start() {
+        let me = ProcessId::current();
+        let dir = me.open_proc_dir().unwrap();
+        assert!(read_at(&dir, c"status").unwrap().contains("Pid:"));
+        let wrong = ProcessId {
+            start: me.start + 1,
+            ..me
+        };
+        assert_eq!(
+            wrong.open_proc_dir().unwrap_err().raw_os_error(),
+            Some(libc::ESRCH)
+        );
+        assert!(ProcessId { start: 0, ..me }.open_proc_dir().is_err());
     }
 }

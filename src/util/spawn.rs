@@ -14,6 +14,11 @@
 //! only system calls: every allocation (argv, envp, the stack) is made
 //! before the clone, and all signals are blocked around it so that no
 //! handler of ours runs in the child.
+//!
+//! A detached program ([`Spawn::detach`]) is started the same way one
+//! level further down: the clone clones the program's process and exits,
+//! so that the program is adopted by init (or the nearest subreaper) and
+//! never becomes a zombie of ours, still without copying our memory.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -25,6 +30,8 @@ pub(crate) struct Spawn<'a> {
     /// Descriptors the program inherits, at the same numbers.
     keep: Vec<RawFd>,
     setsid: bool,
+    /// Started through an intermediate process that exits at once.
+    detach: bool,
     /// Run in the child before the exec (see [`Spawn::before_exec`]).
     before_exec: Option<&'a (dyn Fn() -> std::io::Result<()> + Sync)>,
 }
@@ -38,6 +45,11 @@ struct ChildArgs<'a> {
     old_mask: libc::sigset_t,
     /// errno of the step that failed; 0 when the exec happened.
     errno: i32,
+    /// Detaching: the top of the program's stack, read (and zeroed) by the
+    /// intermediate process; 0 in the process that execs.
+    inner_stack_top: usize,
+    /// Detaching: the program's pid, left here by the intermediate process.
+    detached_pid: libc::pid_t,
 }
 
 impl<'a> Spawn<'a> {
@@ -47,6 +59,7 @@ impl<'a> Spawn<'a> {
             argv: vec![cstring(program)?],
             keep: Vec::new(),
             setsid: false,
+            detach: false,
             before_exec: None,
         })
     }
@@ -75,6 +88,16 @@ impl<'a> Spawn<'a> {
         self
     }
 
+    /// The program is not our child: an intermediate process starts it
+    /// and exits before `spawn` returns, so it is adopted by init (or the
+    /// nearest subreaper). Every descriptor but stdio and the kept ones
+    /// is closed at its exec, whether close-on-exec or not: a program that
+    /// outlives us must not hold our caller's pipes open.
+    pub(crate) fn detach(mut self) -> Self {
+        self.detach = true;
+        self
+    }
+
     /// Runs `f` in the child after `setsid` and before the exec; an error
     /// (its errno) is the spawn's. The child shares our memory and runs
     /// on a small stack of its own: `f` must make system calls only — no
@@ -98,6 +121,12 @@ impl<'a> Spawn<'a> {
         argv.push(std::ptr::null());
         const STACK: usize = 64 * 1024;
         let mut stack = vec![0u8; STACK];
+        let mut inner_stack = vec![0u8; if self.detach { STACK } else { 0 }];
+        let inner_stack_top = if self.detach {
+            (inner_stack.as_mut_ptr() as usize + STACK) & !15
+        } else {
+            0
+        };
         // SAFETY: sigset_t is plain data; sigfillset initialises it.
         let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
@@ -113,6 +142,8 @@ impl<'a> Spawn<'a> {
             null: null.as_raw_fd(),
             old_mask,
             errno: 0,
+            inner_stack_top,
+            detached_pid: 0,
         };
         // The stack grows down from its end, 16-byte aligned.
         let top = (stack.as_mut_ptr() as usize + STACK) & !15;
@@ -136,6 +167,19 @@ impl<'a> Spawn<'a> {
         drop(stack);
         if pid < 0 {
             return Err(clone_error);
+        }
+        if self.detach {
+            // The intermediate process has exited (we were suspended until
+            // then); the program, if it failed before its exec, is a
+            // zombie that init reaps.
+            let mut status = 0;
+            // SAFETY: waitpid on our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            drop(inner_stack);
+            if args.errno != 0 {
+                return Err(std::io::Error::from_raw_os_error(args.errno));
+            }
+            return Ok(args.detached_pid);
         }
         if args.errno != 0 {
             // The child exited without exec'ing: reap it.
@@ -171,6 +215,30 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         unsafe { libc::_exit(127) }
     };
     let spec = args.spec;
+    if args.inner_stack_top != 0 {
+        // The intermediate process of a detached spawn: the program's
+        // process is cloned the same way (sharing the memory, this one
+        // suspended until it execs), then this one leaves.
+        let top = args.inner_stack_top;
+        args.inner_stack_top = 0;
+        // SAFETY: as in `Spawn::spawn`: the inner child runs `child` on
+        // the second stack, which the parent keeps until we have exited,
+        // and we are suspended until it execs or exits.
+        let pid = unsafe {
+            libc::clone(
+                child,
+                top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                arg,
+            )
+        };
+        if pid < 0 {
+            return fail(args);
+        }
+        args.detached_pid = pid;
+        // SAFETY: _exit leaves without touching the shared memory.
+        unsafe { libc::_exit(0) }
+    }
     // SAFETY: system calls on descriptors and signal dispositions of this
     // child; none allocates or takes a lock.
     unsafe {
@@ -187,6 +255,16 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                 args.errno = e.raw_os_error().unwrap_or(libc::EINVAL).max(1);
                 libc::_exit(127);
             }
+        }
+        if spec.detach {
+            // Errors ignored: without close_range (Linux < 5.11) the
+            // program closes strays itself.
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
         }
         for &fd in &spec.keep {
             let flags = libc::fcntl(fd, libc::F_GETFD);
@@ -266,6 +344,44 @@ mod tests {
         assert_eq!(lines.len(), 2, "{out:?}");
         assert_eq!(lines[0], lines[1], "session leader: {out:?}");
         assert_eq!(lines[1], pid.to_string());
+    }
+
+    #[test]
+    fn a_detached_program_is_not_our_child_and_gets_no_stray_descriptor() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        // A descriptor without close-on-exec, as a caller may leave one.
+        let (stray_r, stray_w) = nix::unistd::pipe().unwrap();
+        let script = format!(
+            "ps -o ppid= -p $$ > /proc/self/fd/{fd}; ls /proc/$$/fd >> /proc/self/fd/{fd}",
+            fd = w.as_raw_fd()
+        );
+        let pid = Spawn::new("/bin/sh")
+            .unwrap()
+            .arg("-c")
+            .unwrap()
+            .arg(&script)
+            .unwrap()
+            .keep_fd(&w)
+            .setsid()
+            .detach()
+            .spawn()
+            .unwrap();
+        drop(w);
+        drop(stray_r);
+        let mut out = String::new();
+        use std::io::Read;
+        std::fs::File::from(r).read_to_string(&mut out).unwrap();
+        let mut words = out.split_whitespace();
+        let ppid = words.next().unwrap();
+        assert_ne!(ppid, std::process::id().to_string(), "{out:?}");
+        let fds: Vec<&str> = words.collect();
+        assert!(
+            !fds.contains(&stray_w.as_raw_fd().to_string().as_str()),
+            "{out:?}"
+        );
+        // SAFETY: waitpid without waiting; the program is not our child.
+        let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        assert_eq!(r, -1);
     }
 
     #[test]
