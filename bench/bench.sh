@@ -58,17 +58,20 @@ measure() {
     # The container exec runs in, and Podman's.
     local target podman_target=""
     target=$("$b" run -d --network none busybox sleep 3600 2>/dev/null)
+    # The floor first, then what is compared with it: nothing measured
+    # before (the network helpers and monitors of the runs with -d, which
+    # finish their work after the command returned) disturbs either.
+    if command -v bwrap >/dev/null; then
+        add "bwrap" "bwrap --unshare-all --ro-bind $dir/rootfs / --proc /proc --dev /dev true"
+    else
+        echo "skipped bwrap: not installed (apt-get install bubblewrap)" >&2
+    fi
     add "berth run --rm --network none" "$b run --rm --network none busybox true"
     add "berth run --rm" "$b run --rm busybox true"
     add "berth exec" "$b exec $target true"
     # A compound command: run through bash, whose own start (about 1 ms)
     # is included in this figure and Podman's.
     add "berth run -d + kill + rm" "bash -c 'c=\$($b run -d busybox sleep 60) && $b kill \$c >/dev/null && $b rm \$c >/dev/null'"
-    if command -v bwrap >/dev/null; then
-        add "bwrap" "bwrap --unshare-all --ro-bind $dir/rootfs / --proc /proc --dev /dev true"
-    else
-        echo "skipped bwrap: not installed (apt-get install bubblewrap)" >&2
-    fi
     if command -v podman >/dev/null && podman load -q -i "$dir/busybox.tar" >/dev/null 2>&1; then
         add "podman run --rm" "podman run --rm busybox true"
         if podman_target=$(podman run -d busybox sleep 3600 2>/dev/null); then
@@ -78,11 +81,17 @@ measure() {
     fi
     [ ${#cmds[@]} -gt 0 ] || { echo "bench.sh: nothing to measure" >&2; exit 1; }
 
+    # Network helpers of a run before (they linger 2 s) end first.
+    sleep 1
     local medians=()
     if command -v hyperfine >/dev/null; then
         echo "measuring with hyperfine, $runs runs each"
         local i json log ignore
         for i in "${!cmds[@]}"; do
+            # The kernel tears network namespaces down after their last
+            # process left, in a worker, for a while: what one command
+            # left must not slow the next one measured.
+            sleep 2
             json="$dir/results-$(id -un)-$i.json" log="$dir/hyperfine-$(id -un).log"
             # Podman's commands fail now and then on a busy machine (a
             # kill racing its cleanup): a failed run is kept, not fatal.

@@ -686,6 +686,22 @@ pub(crate) fn delete_unlisted(
     files: &std::path::Path,
     sweep: bool,
 ) -> Result<()> {
+    // Overlay makes its `work/work` with mode 0: opened up first, the
+    // tree goes in one walk instead of a failed walk, a chmod walk and
+    // another (on every `--rm`).
+    // Neither component is followed if it is a symbolic link.
+    if let Ok(work) = nix::fcntl::open(
+        &files.join("work"),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        let _ = nix::sys::stat::fchmodat(
+            &work,
+            "work",
+            nix::sys::stat::Mode::S_IRWXU,
+            nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+        );
+    }
     crate::util::fsutil::remove_tree(files)
         .with_context(|| format!("removing the files of container {}", record.id))?;
     if sweep || store.images()?.by_id(&record.image_id).is_none() {
