@@ -52,15 +52,34 @@ fn short(id: &str) -> &str {
     &id[..12.min(id.len())]
 }
 
-/// Membership of one network: the open connection to its helper and the
-/// TAP device it was given (a duplicate stays here, so the device outlives
-/// a helper that dies).
-pub struct Membership {
+/// What a member of one network is, joined or joining: the network, the
+/// member, its TAP device (a duplicate stays here, so the device outlives
+/// a helper that dies) and how to start the network's helper.
+struct Link {
     run_dir: PathBuf,
     network: NetworkSpec,
     member: MemberSpec,
     launcher: Launcher,
     tap: OwnedFd,
+}
+
+impl Link {
+    /// Joins again from the start (a new helper if none runs).
+    fn join(&self) -> Result<(OwnedFd, Joined)> {
+        join(
+            &self.run_dir,
+            &self.network,
+            &self.member,
+            self.tap.as_fd(),
+            &self.launcher,
+        )
+    }
+}
+
+/// Membership of one network: the open connection to its helper and the
+/// TAP device it was given.
+pub struct Membership {
+    link: Link,
     conn: OwnedFd,
     joined: Joined,
 }
@@ -97,14 +116,10 @@ impl Membership {
     /// Joins again (a new helper if the old one died), with the same TAP
     /// device and address.
     pub fn reconnect(&mut self) -> Result<()> {
-        let (conn, joined) = join(
-            &self.run_dir,
-            &self.network,
-            &self.member,
-            self.tap.as_fd(),
-            &self.launcher,
-        )
-        .with_context(|| format!("rejoining network {}", self.network.name))?;
+        let (conn, joined) = self
+            .link
+            .join()
+            .with_context(|| format!("rejoining network {}", self.link.network.name))?;
         self.conn = conn;
         self.joined = joined;
         Ok(())
@@ -115,22 +130,22 @@ impl Membership {
     }
 
     pub fn network(&self) -> &NetworkSpec {
-        &self.network
+        &self.link.network
     }
 
     pub fn member(&self) -> &MemberSpec {
-        &self.member
+        &self.link.member
     }
 
     /// The member's TAP device (the monitor's duplicate).
     pub fn tap(&self) -> BorrowedFd<'_> {
-        self.tap.as_fd()
+        self.link.tap.as_fd()
     }
 
     /// Leaves the network without waiting for the device to go (see
     /// [`super::tap::close_detached`]).
     pub fn leave(self) {
-        super::tap::close_detached(vec![self.tap]);
+        super::tap::close_detached(vec![self.link.tap]);
     }
 }
 
@@ -176,11 +191,13 @@ impl Connecting {
         let sent = proto::send_msg(self.conn.as_fd(), &message, Some(tap.as_fd()));
         Ok(PendingJoin {
             sent: sent.is_ok(),
-            run_dir: self.run_dir,
-            network: self.network,
-            member: member.clone(),
-            launcher: self.launcher,
-            tap,
+            link: Link {
+                run_dir: self.run_dir,
+                network: self.network,
+                member: member.clone(),
+                launcher: self.launcher,
+                tap,
+            },
             conn: self.conn,
             started: self.started,
         })
@@ -189,11 +206,7 @@ impl Connecting {
 
 /// A join sent and not answered yet.
 pub struct PendingJoin {
-    run_dir: PathBuf,
-    network: NetworkSpec,
-    member: MemberSpec,
-    launcher: Launcher,
-    tap: OwnedFd,
+    link: Link,
     conn: OwnedFd,
     started: Option<std::fs::File>,
     sent: bool,
@@ -214,7 +227,7 @@ impl PendingJoin {
     /// unanswered is replaced as in [`Membership::attach`]; one that could
     /// not start says why.
     pub fn finish(self) -> Result<Membership> {
-        let name = self.network.name.clone();
+        let name = self.link.network.name.clone();
         self.finish_inner()
             .with_context(|| format!("joining network {name}"))
     }
@@ -230,27 +243,19 @@ impl PendingJoin {
             Ok(Reply::Error(e)) => bail!("{e}"),
             Err(e) => {
                 if let Some(ready) = self.started.take() {
-                    if let Some(why) = helper_failure(ready, &self.run_dir, &self.network) {
+                    let link = &self.link;
+                    if let Some(why) = helper_failure(ready, &link.run_dir, &link.network) {
                         return Err(why);
                     }
                 }
                 drop(self.conn);
-                join(
-                    &self.run_dir,
-                    &self.network,
-                    &self.member,
-                    self.tap.as_fd(),
-                    &self.launcher,
-                )
-                .map_err(|again| again.context(format!("{e:#}")))?
+                self.link
+                    .join()
+                    .map_err(|again| again.context(format!("{e:#}")))?
             }
         };
         Ok(Membership {
-            run_dir: self.run_dir,
-            network: self.network,
-            member: self.member,
-            launcher: self.launcher,
-            tap: self.tap,
+            link: self.link,
             conn,
             joined,
         })
@@ -258,7 +263,7 @@ impl PendingJoin {
 
     /// Gives up the join without waiting for the device to go.
     pub fn abandon(self) {
-        super::tap::close_detached(vec![self.tap]);
+        super::tap::close_detached(vec![self.link.tap]);
     }
 }
 
