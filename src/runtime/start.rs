@@ -119,8 +119,6 @@ pub(crate) fn launch_in(
     let confinement =
         super::security::Confinement::unfiltered(record, super::security::single_mapping_in(None));
     crate::util::trace::step("namespace modes prepared");
-    let tty = tty_gid();
-    let setgroups = crate::userns::setgroups_allowed();
     let ctx = InitContext {
         record,
         store_root: store.root(),
@@ -130,8 +128,8 @@ pub(crate) fn launch_in(
         network: &net.init,
         attach_stdin: dirs.attach_stdin,
         console_socket,
-        tty_gid: tty,
-        setgroups_allowed: setgroups,
+        tty_gid: tty_gid(),
+        setgroups_allowed: crate::userns::setgroups_allowed(),
         namespaces: &namespaces,
         confinement: &confinement,
     };
