@@ -78,6 +78,7 @@ fn invoked_name() -> Option<String> {
 
 /// Parses the command line, runs it and returns the process exit status.
 pub fn main() -> i32 {
+    crate::util::stdio::ensure_standard_descriptors();
     crate::util::trace::init("cli");
     // Output piped into `head` must end us quietly, as it ends docker.
     // SAFETY: setting a signal disposition before any thread exists.

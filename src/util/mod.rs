@@ -18,5 +18,6 @@ pub(crate) mod report;
 pub(crate) mod resident;
 pub(crate) mod signals;
 pub(crate) mod spawn;
+pub(crate) mod stdio;
 pub(crate) mod timestamp;
 pub(crate) mod trace;

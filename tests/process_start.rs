@@ -1,0 +1,50 @@
+//! berth's entry point is C's `main` (src/main.rs), so berth itself makes
+//! the standard descriptors valid at start-up, as Rust's runtime would.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Started with descriptors 0, 1 and 2 closed, `berth events` (which
+/// opens the event log and follows it) has /dev/null on all three: the
+/// log must not become its stdout.
+#[test]
+fn closed_standard_descriptors_are_opened_on_dev_null() {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" events <&- >&- 2>&-")
+        .arg(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_ROOT", store.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running sh");
+    let fd_dir = format!("/proc/{}/fd", child.id());
+    // `events` follows the log once it has opened it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let targets = loop {
+        let targets: Vec<String> = (0..3)
+            .map(|fd| {
+                std::fs::read_link(format!("{fd_dir}/{fd}"))
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|e| format!("({e})"))
+            })
+            .collect();
+        let log_open = std::fs::read_dir(&fd_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_link(e.path())
+                    .is_ok_and(|p| p.to_string_lossy().ends_with("events/log"))
+            });
+        if log_open || Instant::now() > deadline {
+            break targets;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(targets, ["/dev/null", "/dev/null", "/dev/null"]);
+}
