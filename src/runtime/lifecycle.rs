@@ -221,17 +221,19 @@ impl Prestarted {
             record.id == self.id,
             "the monitor was started for another container"
         );
+        // Before the release: the monitor's `start` must come after it.
         super::events::container(store, record, "attach");
-        // The monitor is still starting up: its filter is compiled here
-        // meanwhile (an error is left for the monitor to report as the
-        // container's start failure).
+        let stream = self.monitor.release()?;
+        // While the monitor reads the record and clones the init, the
+        // filter is compiled here and sent after (an error is left for the
+        // monitor to report as the container's start failure).
         let confinement = super::security::Confinement::unfiltered(
             record,
             super::security::single_mapping_in(None),
         );
         let filter = confinement.compile_filter(record).ok();
         crate::util::trace::step("seccomp filter compiled");
-        let stream = self.monitor.release(filter.as_ref().map(|f| f.as_ref()))?;
+        monitor::send_filter(&stream, filter.as_ref().map(|f| f.as_ref()))?;
         attach_client::attach_stream(stream, opts)
     }
 }

@@ -147,31 +147,55 @@ pub(crate) fn spawn_held(store: &Store, id: &str) -> Result<Held> {
 impl Held {
     /// The record exists: the monitor may start the container. Returns
     /// the socket the monitor treats as its first client, as
-    /// `spawn(id, true)` does.
-    ///
-    /// `filter` is the container's seccomp filter when the command
-    /// compiled it (`Some(None)`: the container has none) while the
-    /// monitor was starting up, which takes longer: the compile is then off
-    /// the launch path. `None` leaves it to the monitor.
-    pub(crate) fn release(
-        mut self,
-        filter: Option<Option<&crate::seccomp::Filter>>,
-    ) -> Result<UnixStream> {
-        let mut message = vec![1u8];
-        match filter {
-            None => message.push(0),
-            Some(f) => {
-                let bytes = f.map(|f| f.to_bytes()).unwrap_or_default();
-                message.push(1);
-                message.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                message.extend_from_slice(&bytes);
-            }
-        }
-        self.0
-            .write_all(&message)
-            .context("releasing the container's monitor")?;
+    /// `spawn(id, true)` does; [`send_filter`] must follow on it before
+    /// anything else.
+    pub(crate) fn release(self) -> Result<UnixStream> {
+        send_to_monitor(&self.0, &[1u8]).context("releasing the container's monitor")?;
         Ok(self.0)
     }
+}
+
+/// Writes `bytes` to a held monitor. A monitor that died meanwhile must
+/// not end us with SIGPIPE (MSG_NOSIGNAL): the end of its socket, read
+/// next, says that it stopped before starting the container.
+fn send_to_monitor(stream: &UnixStream, bytes: &[u8]) -> std::io::Result<()> {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match nix::sys::socket::send(
+            stream.as_raw_fd(),
+            &bytes[sent..],
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        ) {
+            Ok(n) => sent += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// After [`Held::release`]: the container's seccomp filter, when the
+/// command compiled it (`Some(None)`: the container has none); `None`
+/// leaves it to the monitor. The monitor reads it only when it releases
+/// the init, after the clone: compiling it here then costs the launch
+/// nothing while the monitor reads the record and clones the init.
+pub(crate) fn send_filter(
+    stream: &UnixStream,
+    filter: Option<Option<&crate::seccomp::Filter>>,
+) -> Result<()> {
+    let mut message = Vec::new();
+    match filter {
+        None => message.push(0),
+        Some(f) => {
+            let bytes = f.map(|f| f.to_bytes()).unwrap_or_default();
+            message.push(1);
+            message.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            message.extend_from_slice(&bytes);
+        }
+    }
+    send_to_monitor(stream, &message)
+        .context("sending the seccomp filter to the container's monitor")
 }
 
 /// Starts the monitor from `program`, handing it `theirs`.
@@ -232,9 +256,9 @@ fn parse_ready(report: Option<Message>) -> Result<i32> {
     }
 }
 
-/// The seccomp filter that came with the release (see [`Held::release`]):
-/// `None` when the command left it to us (or sent what does not decode,
-/// which we then compile ourselves).
+/// The seccomp filter the command sent after the release (see
+/// [`send_filter`]): `None` when the command left it to us (or sent what
+/// does not decode, which we then compile ourselves).
 fn read_released_filter(stream: &mut UnixStream) -> Option<Option<crate::seccomp::Filter>> {
     let mut tag = [0u8; 1];
     stream.read_exact(&mut tag).ok()?;
@@ -254,6 +278,14 @@ fn read_released_filter(stream: &mut UnixStream) -> Option<Option<crate::seccomp
     let mut bytes = vec![0u8; len];
     stream.read_exact(&mut bytes).ok()?;
     crate::seccomp::Filter::from_bytes(&bytes).map(Some)
+}
+
+/// The seccomp filter of a held monitor's command ([`send_filter`]).
+enum FilterFromCommand {
+    /// Still to be read, from this descriptor of the client's socket.
+    Pending(UnixStream),
+    /// Read already (`None`: left to us).
+    Read(Option<Option<crate::seccomp::Filter>>),
 }
 
 /// Where a monitor reports how the start went.
@@ -308,7 +340,14 @@ pub(crate) fn main(args: &[String]) -> i32 {
             if !matches!(stream.read(&mut go), Ok(1)) {
                 return 0;
             }
-            filter_from_command = read_released_filter(&mut stream);
+            // The filter follows; it is read when the init is released
+            // (`start_container`), from a second descriptor of the socket.
+            // Without one it is read now, so that its bytes are never
+            // taken for a client's messages.
+            filter_from_command = Some(match stream.try_clone() {
+                Ok(pending) => FilterFromCommand::Pending(pending),
+                Err(_) => FilterFromCommand::Read(read_released_filter(&mut stream)),
+            });
             crate::util::trace::step("released (record written)");
             Channel::Attached(stream)
         }
@@ -392,8 +431,8 @@ struct Monitor {
     /// after the client heard the exit status.
     mounts_held: Option<OwnedFd>,
     /// The container's seccomp filter as the command that started us
-    /// compiled it, for the first start (see [`Held::release`]).
-    filter_from_command: Option<Option<crate::seccomp::Filter>>,
+    /// compiled it, for the first start (see [`send_filter`]).
+    filter_from_command: Option<FilterFromCommand>,
     /// Asked to go away (SIGTERM, SIGHUP, SIGINT): no restart follows.
     terminating: bool,
 }
@@ -530,14 +569,18 @@ impl Monitor {
             cgroup = Some(made);
             Ok(procs)
         };
-        let compiled = self.filter_from_command.take();
+        let mut from_command = self.filter_from_command.take();
+        let mut compiled = || match from_command.take()? {
+            FilterFromCommand::Pending(mut stream) => read_released_filter(&mut stream),
+            FilterFromCommand::Read(filter) => filter,
+        };
         let launched = launch(
             &self.store,
             &self.record,
             io,
             &net,
             &mut make_cgroup,
-            compiled,
+            &mut compiled,
         );
         let launched = match (launched, cgroup) {
             (Ok(l), Some(cgroup)) => Ok((l, cgroup)),
@@ -1267,6 +1310,30 @@ mod tests {
         let e = parse_ready(Some(Message::Failed(failure.clone()))).unwrap_err();
         assert_eq!(e.downcast_ref::<StartFailure>(), Some(&failure));
         assert!(parse_ready(None).is_err());
+    }
+
+    #[test]
+    fn the_filter_message_is_read_whole_and_leaves_what_follows() {
+        use std::io::Read;
+        let mut bytes = vec![0u8; 8];
+        bytes.extend_from_slice(&[0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]); // ret ALLOW
+        let filter = crate::seccomp::Filter::from_bytes(&bytes).unwrap();
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        send_filter(&ours, Some(Some(&filter))).unwrap();
+        send_filter(&ours, Some(None)).unwrap();
+        send_filter(&ours, None).unwrap();
+        (&ours).write_all(b"next").unwrap();
+        let got = read_released_filter(&mut theirs).expect("a filter message");
+        assert_eq!(got.expect("a filter").to_bytes(), bytes);
+        assert!(matches!(read_released_filter(&mut theirs), Some(None)));
+        assert!(read_released_filter(&mut theirs).is_none());
+        let mut rest = [0u8; 4];
+        theirs.read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"next");
+        // A monitor that is gone: not an error (nor SIGPIPE, which this
+        // test process ignores); the end of the socket tells the command.
+        drop(theirs);
+        send_filter(&ours, Some(Some(&filter))).unwrap();
     }
 
     #[test]

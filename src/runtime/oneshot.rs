@@ -374,7 +374,7 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
             io,
             &net,
             &mut || Ok(Vec::new()),
-            None,
+            &mut || None,
         )?;
         return crate::util::signals::wait_exit(launched.pid)
             .context("waiting for the build step")
@@ -392,7 +392,7 @@ fn helper_run(dir: &Path) -> Result<i32, StartFailure> {
         io,
         &launch,
         &mut || Ok(Vec::new()),
-        None,
+        &mut || None,
     )?;
     if let Err(e) = net.launched(launched.pid.as_raw(), launch) {
         let _ = nix::sys::signal::kill(launched.pid, nix::sys::signal::Signal::SIGKILL);

@@ -45,7 +45,7 @@ pub(crate) fn launch(
     io: Io,
     net: &super::network::Launch,
     make_cgroup: &mut dyn FnMut() -> Result<Vec<std::path::PathBuf>>,
-    compiled: Option<Option<crate::seccomp::Filter>>,
+    compiled: &mut dyn FnMut() -> Option<Option<crate::seccomp::Filter>>,
 ) -> Result<Launched, StartFailure> {
     let dir = store.container_dir(&record.id);
     let overlay = overlay_spec(store, record).map_err(StartFailure::setup)?;
@@ -92,7 +92,9 @@ pub(crate) struct Dirs {
 /// (`oneshot`): everything the init applies (namespaces, mounts, user,
 /// capabilities, security settings) comes from `record`, so both get it;
 /// `net` is the network's part (`network::ContainerNetwork::prepare`);
-/// `compiled` the seccomp filter when it was compiled already.
+/// `compiled` gives the seccomp filter when it was compiled already
+/// (asked once the init is cloned: the command that started the monitor
+/// may still be sending it).
 ///
 /// The init is cloned first and makes its namespaces while we make what
 /// it needs only afterwards — what `prepare` makes (the overlay's
@@ -107,7 +109,7 @@ pub(crate) fn launch_in(
     io: Io,
     net: &super::network::Launch,
     prepare: &mut dyn FnMut() -> Result<Vec<std::path::PathBuf>>,
-    compiled: Option<Option<crate::seccomp::Filter>>,
+    compiled: &mut dyn FnMut() -> Option<Option<crate::seccomp::Filter>>,
 ) -> Result<Launched, StartFailure> {
     let setup = StartFailure::setup;
     let private_net = net.init.is_private();
@@ -199,7 +201,7 @@ pub(crate) fn launch_in(
         // default profile's first compile is ~0.2 ms), on this core while
         // the init makes its namespaces on the other.
         // Compiled by the command that started us, when it had time.
-        let filter = match compiled {
+        let filter = match compiled() {
             Some(filter) => filter,
             None => {
                 let filter = confinement.compile_filter(record)?;
