@@ -24,8 +24,9 @@
 //! warm, in a loop (`parse_cost` below, release), parsing `run --rm
 //! --network none busybox true` took 118-166 µs the full way, of which
 //! `Cli::command()` 22-52 µs (the rest, reading clap's code: mostly the
-//! top level's build, which clones `--root` into every command), and 64-96 µs here; parsing `run`'s tree alone, without
-//! a `berth` level above it, was no cheaper (87-90 µs). In a fresh process
+//! top level's build, which clones `--root` into every command), and
+//! 64-96 µs here; parsing `run`'s tree alone, without a `berth` level
+//! above it, was no cheaper (87-90 µs). In a fresh process
 //! (`BERTH_TRACE`, medians of 21 `run`s, "arguments parsed") it went from
 //! 0.50-0.59 ms to 0.28-0.34 ms; of 0.28 ms, making `run`'s ~100 flags
 //! took 0.17 (code run for the first time), matching 0.09 and
