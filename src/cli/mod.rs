@@ -17,6 +17,7 @@ mod df;
 mod doctor;
 mod events;
 mod exec;
+mod fast_parse;
 mod files;
 mod filters;
 mod host_config;
@@ -97,20 +98,14 @@ pub fn main() -> i32 {
     if invoked_name().as_deref() == Some("docker-compose") {
         return compose::standalone_main();
     }
-    let matches = match command().try_get_matches() {
-        Ok(m) => m,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_BERTH_ERROR } else { 0 };
-            let _ = e.print();
-            return code;
-        }
-    };
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return EXIT_BERTH_ERROR;
-        }
+    // `run` and its kin are parsed with their own flags only; the rest,
+    // and every error or help, with the whole tree.
+    let cli = match fast_parse::parse(&std::env::args_os().collect::<Vec<_>>()) {
+        Some(cli) => cli,
+        None => match parse_all() {
+            Ok(cli) => cli,
+            Err(status) => return status,
+        },
     };
     crate::util::trace::step("arguments parsed");
     let status = match dispatch(cli) {
@@ -119,6 +114,27 @@ pub fn main() -> i32 {
     };
     crate::util::trace::step("done");
     status
+}
+
+/// Parses the command line with the whole clap tree, printing clap's
+/// message (help, version, an error) and returning the exit status if it
+/// does not come to a command.
+fn parse_all() -> Result<Cli, i32> {
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BERTH_ERROR } else { 0 };
+            let _ = e.print();
+            return Err(code);
+        }
+    };
+    match Cli::from_arg_matches(&matches) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let _ = e.print();
+            Err(EXIT_BERTH_ERROR)
+        }
+    }
 }
 
 /// Runs `op` for each name a user gave, printing the name when it worked
@@ -192,7 +208,7 @@ pub(crate) fn report(err: &anyhow::Error) -> i32 {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    if let Some(root) = &cli.root {
+    if let Some(root) = &cli.global.root {
         std::env::set_var("BERTH_ROOT", root);
     }
     use args::NetworkCommand as N;

@@ -27,7 +27,7 @@ pub(crate) use network::*;
 pub(crate) use system::*;
 pub(crate) use volume::*;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -44,15 +44,24 @@ use std::path::PathBuf;
     after_help = "Run 'berth COMMAND --help' for more information on a command."
 )]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+// The options every command takes (`global`), in a struct of their own so
+// that `cli::fast_parse` adds them exactly as defined here. (A plain
+// comment: a doc comment would become the about of `berth`.)
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
     /// Location of the store (images, layers, containers); default
     /// $BERTH_ROOT, else $XDG_DATA_HOME/berth, else ~/.local/share/berth
     /// (a new store there on a network filesystem goes to
     /// /var/tmp/berth-$USER); BERTH_IMAGE_STORES adds read-only image stores
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) root: Option<PathBuf>,
-
-    #[command(subcommand)]
-    pub(crate) command: Command,
 }
 
 // `defer`: each subcommand's flags are built only when that subcommand
