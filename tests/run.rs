@@ -612,6 +612,33 @@ fn run_rm_overlay_is_volatile_and_a_kept_container_is_not() {
     });
 }
 
+/// The monitor makes the container's overlay (a detached mount that the
+/// init attaches); when it cannot, the init mounts it as before. A layer
+/// missing from the store fails the monitor's attempt, and the init's
+/// mount then names the layer and what to do; once the layer is back the
+/// container starts.
+#[test]
+fn a_missing_layer_is_named_when_the_root_filesystem_cannot_be_made() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&["create", "--name", "missing", "busybox", "echo", "started"]);
+        // The short links of the layers (`l/`), as an interrupted removal
+        // could leave them.
+        let links = b.root.join("l");
+        let away = b.root.join("l-away");
+        std::fs::rename(&links, &away).unwrap();
+        let out = b.fails(&["start", "-a", "missing"]);
+        std::fs::rename(&away, &links).unwrap();
+        assert!(
+            stderr(&out).contains("of its image is missing from the store"),
+            "{}",
+            show(&out)
+        );
+        assert_eq!(b.ok(&["start", "-a", "missing"]), "started\n");
+        b.ok(&["rm", "missing"]);
+    });
+}
+
 /// `run` starts its monitor before the record exists (held until it is):
 /// when the record cannot be made (the name is taken, the image missing),
 /// the command fails as before and that monitor goes away, leaving
