@@ -612,6 +612,125 @@ fn run_rm_overlay_is_volatile_and_a_kept_container_is_not() {
     });
 }
 
+/// The monitor makes the container's overlay (a detached mount that the
+/// init attaches); when it cannot, the init mounts it as before. A layer
+/// missing from the store fails the monitor's attempt, and the init's
+/// mount then names the layer and what to do; once the layer is back the
+/// container starts.
+#[test]
+fn a_missing_layer_is_named_when_the_root_filesystem_cannot_be_made() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&["create", "--name", "missing", "busybox", "echo", "started"]);
+        // The short links of the layers (`l/`), as an interrupted removal
+        // could leave them.
+        let links = b.root.join("l");
+        let away = b.root.join("l-away");
+        std::fs::rename(&links, &away).unwrap();
+        let out = b.fails(&["start", "-a", "missing"]);
+        std::fs::rename(&away, &links).unwrap();
+        assert!(
+            stderr(&out).contains("of its image is missing from the store"),
+            "{}",
+            show(&out)
+        );
+        assert_eq!(b.ok(&["start", "-a", "missing"]), "started\n");
+        b.ok(&["rm", "missing"]);
+    });
+}
+
+/// The monitor makes the overlay with the new mount API; where the kernel
+/// has none (Linux before 5.2, as RHEL 8's 4.18) or a seccomp filter on
+/// the host refuses it, the init mounts it as before. berth runs here
+/// under a filter that answers ENOSYS to fsopen, as such a kernel does.
+#[test]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn without_the_new_mount_api_the_init_mounts_the_overlay() {
+    use std::os::unix::process::CommandExt;
+    #[cfg(target_arch = "x86_64")]
+    const ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let program = [
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4), // arch
+        jeq(ARCH, 0, 3),
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0), // syscall number
+        jeq(libc::SYS_fsopen as u32, 0, 1),
+        stmt(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        ),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ];
+    let trace = |b: &Berth, no_fsopen: bool| -> String {
+        let mut cmd = b.command(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "echo",
+            "hello",
+        ]);
+        cmd.env("BERTH_TRACE", "1");
+        if no_fsopen {
+            let root = running_as_root();
+            // SAFETY: only prctl system calls between fork and exec, on
+            // data made before the fork.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // Root installs it without no_new_privs, so that the
+                    // setuid newuidmap of a subordinate range still works.
+                    if !root && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let fprog = libc::sock_fprog {
+                        len: program.len() as u16,
+                        filter: program.as_ptr() as *mut libc::sock_filter,
+                    };
+                    if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let out = run(cmd);
+        assert_success(&out, "run --rm busybox echo hello");
+        assert_eq!(stdout(&out), "hello\n");
+        stderr(&out)
+    };
+    each_user(|b| {
+        if !running_as_root() && b.user.subids {
+            // no_new_privs would disable newuidmap.
+            return;
+        }
+        b.load_busybox();
+        let made = trace(b, false);
+        assert!(made.contains("overlay attached"), "{made}");
+        let fallback = trace(b, true);
+        assert!(
+            fallback.contains("overlay left to the init")
+                && fallback.contains("Function not implemented"),
+            "{fallback}"
+        );
+        assert!(fallback.contains("init     overlay mounted"), "{fallback}");
+        assert!(!fallback.contains("overlay attached"), "{fallback}");
+    });
+}
+
 /// `run` starts its monitor before the record exists (held until it is):
 /// when the record cannot be made (the name is taken, the image missing),
 /// the command fails as before and that monitor goes away, leaving

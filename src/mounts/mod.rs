@@ -1,7 +1,8 @@
 //! The container's root filesystem and everything mounted into it. These
 //! functions run in the container's init process, inside its new mount
 //! namespace (so nothing here is visible to the host), before pivot_root
-//! except where a function says otherwise.
+//! except where a function says otherwise (the overlay, which the monitor
+//! makes beside the init: `rootfs::detached_overlay`).
 
 pub(crate) mod binds;
 pub(crate) mod dev;

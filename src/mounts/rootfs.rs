@@ -10,9 +10,20 @@
 //! upper directory (overlay's sync_fs is a syncfs of the upper
 //! filesystem), tens of milliseconds on a busy shared disk, for files
 //! that are deleted a moment later.
+//!
+//! The container's monitor makes the overlay before the init needs it, as
+//! a detached mount of the new mount API ([`detached_overlay`]: fsopen,
+//! fsconfig, fsmount), while the init makes its namespaces on the other
+//! core; the init only attaches it ([`attach_or_mount_overlay`]). Where
+//! the kernel does not make it so (no new mount API before Linux 5.2, a
+//! host's seccomp filter, a refused option), the init mounts it with
+//! mount(2) as before ([`mount_overlay`]), whose errors explain.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use nix::mount::MsFlags;
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 /// Everything overlay needs, as paths relative to the store root.
@@ -117,67 +128,260 @@ fn mount_with(spec: &OverlaySpec, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The longest string value `fsconfig` takes (the kernel copies at most
+/// 256 bytes, its NUL included).
+const FSCONFIG_VALUE_MAX: usize = 255;
+
+/// A filesystem context of the new mount API (`fsopen`), whose log holds
+/// the kernel's reasons when something is refused.
+struct FsContext(OwnedFd);
+
+impl FsContext {
+    fn open(fstype: &CStr) -> io::Result<FsContext> {
+        // SAFETY: fsopen with a valid C string and a flag; the result is a
+        // new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        Ok(FsContext(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    fn config(
+        &self,
+        cmd: libc::c_uint,
+        key: Option<&CStr>,
+        value: Option<&CStr>,
+    ) -> io::Result<()> {
+        let key = key.map_or(std::ptr::null(), CStr::as_ptr);
+        let value = value.map_or(std::ptr::null(), CStr::as_ptr);
+        // SAFETY: fsconfig on our context with C strings (or null) that
+        // outlive the call; the kernel only reads them.
+        let r =
+            unsafe { libc::syscall(libc::SYS_fsconfig, self.0.as_raw_fd(), cmd, key, value, 0) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn set_string(&self, key: &CStr, value: &str) -> io::Result<()> {
+        let v = std::ffi::CString::new(value).map_err(|_| io::ErrorKind::InvalidInput)?;
+        self.config(libc::FSCONFIG_SET_STRING, Some(key), Some(&v))
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", key.to_string_lossy())))
+    }
+
+    fn set_flag(&self, key: &CStr) -> io::Result<()> {
+        self.config(libc::FSCONFIG_SET_FLAG, Some(key), None)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", key.to_string_lossy())))
+    }
+
+    /// Makes the superblock: for overlay, where it checks its layers and
+    /// the work directory's features.
+    fn create(&self) -> io::Result<()> {
+        self.config(libc::FSCONFIG_CMD_CREATE, None, None)
+    }
+
+    /// A detached mount of the superblock made by [`FsContext::create`].
+    fn mount(&self, attributes: u64) -> io::Result<OwnedFd> {
+        // SAFETY: fsmount with integer arguments; the result is a new
+        // descriptor or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_fsmount,
+                self.0.as_raw_fd(),
+                libc::FSMOUNT_CLOEXEC,
+                attributes as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// The kernel's messages about this context, "; "-joined.
+    fn messages(&self) -> String {
+        let mut messages = Vec::new();
+        let mut buf = [0u8; 1024];
+        // Each read returns one message ("e overlay: ..."); ENODATA ends them.
+        while let Ok(n) = nix::unistd::read(&self.0, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            let m = String::from_utf8_lossy(&buf[..n]);
+            messages.push(m.get(2..).unwrap_or(&m).trim().to_string());
+        }
+        messages.join("; ")
+    }
+
+    /// Overlay's options, as [`OverlaySpec::options`] gives them to
+    /// mount(2). `fsconfig` takes 255 bytes per value: longer lists of
+    /// layers go one by one (`lowerdir+`, Linux 6.7).
+    fn configure_overlay(&self, spec: &OverlaySpec, volatile: bool) -> io::Result<()> {
+        // The source mount(2) is given: /proc/mounts reads as before.
+        self.set_string(c"source", "overlay")?;
+        let lowers = spec.lowers.join(":");
+        if lowers.len() <= FSCONFIG_VALUE_MAX {
+            self.set_string(c"lowerdir", &lowers)?;
+        } else {
+            for lower in &spec.lowers {
+                self.set_string(c"lowerdir+", lower)?;
+            }
+        }
+        self.set_string(c"upperdir", &spec.upper)?;
+        self.set_string(c"workdir", &spec.work)?;
+        if spec.userxattr {
+            self.set_flag(c"userxattr")?;
+        }
+        if volatile {
+            self.set_flag(c"volatile")?;
+        }
+        Ok(())
+    }
+}
+
+/// Puts the calling process in a mount namespace that its own user
+/// namespace owns, if it is not in one: fsopen wants CAP_SYS_ADMIN over
+/// the owner of the caller's mount namespace, and a monitor started from
+/// a binary that needed no read-only view of itself (`runtime::selfexe`)
+/// is still in the host's. The copy (unshare) shares nothing back: the
+/// kernel makes the mounts it copies from a more privileged namespace
+/// slaves. Looked at once per process; the caller has no other thread
+/// (unshare of a mount namespace refuses to a process with threads).
+pub(crate) fn own_mount_namespace() -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static OWN: AtomicBool = AtomicBool::new(false);
+    if OWN.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mnt = std::fs::File::open("/proc/self/ns/mnt").context("opening our mount namespace")?;
+    // SAFETY: NS_GET_USERNS takes no argument; it returns a new
+    // descriptor of the owning user namespace, or -1.
+    let owner = unsafe { libc::ioctl(mnt.as_raw_fd(), libc::NS_GET_USERNS) };
+    let ours = if owner >= 0 {
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(owner) });
+        let (owner, user) = (owner.metadata()?, std::fs::metadata("/proc/self/ns/user")?);
+        (owner.dev(), owner.ino()) == (user.dev(), user.ino())
+    } else {
+        match io::Error::last_os_error() {
+            // The owner is an ancestor of our user namespace.
+            e if e.raw_os_error() == Some(libc::EPERM) => false,
+            e => return Err(e).context("asking which user namespace owns our mount namespace"),
+        }
+    };
+    if !ours {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .context("making a mount namespace of our own")?;
+        crate::util::trace::step("mount namespace of our own made");
+    }
+    OWN.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The overlay of `spec` made and mounted nowhere yet: a detached mount
+/// (fsopen, fsconfig, fsmount; `nodev` as [`mount_overlay`]'s), which
+/// another process of the same user namespace attaches in its own mount
+/// namespace ([`attach_or_mount_overlay`]); the caller's mount namespace
+/// must be its user namespace's ([`own_mount_namespace`]). The paths of `spec` are
+/// relative to `store_root`, entered for the calls; the working directory
+/// is then restored. The superblock belongs to the caller's user
+/// namespace and overlay acts with the caller's credentials, as if it
+/// had mounted it.
+///
+/// Any error only means that the overlay must be mounted the old way:
+/// Linux before 5.2 (RHEL 8's 4.18) has no fsopen, a host's seccomp
+/// filter may refuse it, before 6.7 a list of layers longer than
+/// fsconfig's 255 bytes cannot be given, and whatever is wrong with the
+/// layers fails again in [`mount_overlay`], which explains it.
+pub(crate) fn detached_overlay(spec: &OverlaySpec, store_root: &Path) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let cwd = nix::fcntl::open(
+        ".",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("opening the working directory")?;
+    nix::unistd::chdir(store_root).context("entering the store")?;
+    let made = make_detached(spec);
+    nix::unistd::fchdir(&cwd).context("returning to the working directory")?;
+    made
+}
+
+fn make_detached(spec: &OverlaySpec) -> Result<OwnedFd> {
+    if spec.volatile {
+        // As in mount_overlay: a `work/incompat/volatile` left by the last
+        // volatile mount would refuse this one.
+        let _ = crate::util::fsutil::remove_tree(&Path::new(&spec.work).join("incompat"));
+    }
+    let fc = FsContext::open(c"overlay").context("fsopen(\"overlay\")")?;
+    fc.configure_overlay(spec, spec.volatile)
+        .context("configuring the overlay")?;
+    if let Err(e) = fc.create() {
+        bail!("creating the overlay: {e} ({})", fc.messages());
+    }
+    // Device nodes never open, as with mount_overlay's MS_NODEV.
+    fc.mount(libc::MOUNT_ATTR_NODEV)
+        .context("fsmount of the overlay")
+}
+
+/// Attaches a detached mount made by [`detached_overlay`] at `target`
+/// (move_mount). The descriptor is closed on return: when the attach
+/// failed, the overlay is gone with it.
+fn attach_overlay(mount: OwnedFd, target: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let target_c =
+        std::ffi::CString::new(target.as_os_str().as_bytes()).context("a path with a NUL byte")?;
+    // SAFETY: move_mount of the mount behind our descriptor (empty path,
+    // MOVE_MOUNT_F_EMPTY_PATH) onto a C string path that outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mount.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target_c.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error()).context("attaching the overlay (move_mount)");
+    }
+    Ok(())
+}
+
+/// In the container's init: the overlay at `target`, attached when the
+/// monitor made it (`made`, see [`detached_overlay`]), else mounted here
+/// ([`mount_overlay`], whose errors are the user's), as also when the
+/// attach fails. Returns whether the monitor's overlay was attached.
+pub(crate) fn attach_or_mount_overlay(
+    spec: &OverlaySpec,
+    made: Option<OwnedFd>,
+    target: &Path,
+) -> Result<bool> {
+    if let Some(mount) = made {
+        match attach_overlay(mount, target) {
+            Ok(()) => return Ok(true),
+            Err(e) => crate::util::trace::step(&format!("{e:#}; mounting it instead")),
+        }
+    }
+    mount_overlay(spec, target)?;
+    Ok(false)
+}
+
 /// Asks the kernel why the mount fails, through the new mount API: a
 /// filesystem context collects the reason as text that the old mount(2)
 /// only writes to the kernel log.
 fn kernel_reason(spec: &OverlaySpec) -> Option<String> {
-    use std::ffi::CString;
-    use std::io::Read;
-    use std::os::fd::FromRawFd;
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    const FSCONFIG_SET_FLAG: libc::c_uint = 0;
-    const FSCONFIG_SET_STRING: libc::c_uint = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-    let name = CString::new("overlay").ok()?;
-    // SAFETY: fsopen with a valid C string; the result is a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) };
-    if fd < 0 {
-        return None;
+    let fc = FsContext::open(c"overlay").ok()?;
+    if fc.configure_overlay(spec, false).is_ok() {
+        let _ = fc.create();
     }
-    // SAFETY: fd is a fresh descriptor we own.
-    let mut ctx = unsafe { std::fs::File::from_raw_fd(fd as i32) };
-    let set = |key: &str, value: Option<&str>| -> bool {
-        let Ok(k) = CString::new(key) else {
-            return false;
-        };
-        let v = value.and_then(|v| CString::new(v).ok());
-        let (cmd, vp) = match &v {
-            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
-            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
-        };
-        // SAFETY: fsconfig with valid C strings that outlive the call.
-        unsafe { libc::syscall(libc::SYS_fsconfig, fd, cmd, k.as_ptr(), vp, 0) == 0 }
-    };
-    let mut ok = set("lowerdir", Some(&spec.lowers.join(":")))
-        && set("upperdir", Some(&spec.upper))
-        && set("workdir", Some(&spec.work));
-    if ok && spec.userxattr {
-        ok = set("userxattr", None);
-    }
-    if ok {
-        // SAFETY: fsconfig command without key or value.
-        unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                fd,
-                FSCONFIG_CMD_CREATE,
-                std::ptr::null::<libc::c_char>(),
-                std::ptr::null::<libc::c_char>(),
-                0,
-            );
-        }
-    }
-    let mut messages = Vec::new();
-    let mut buf = [0u8; 1024];
-    // Each read returns one message ("e overlay: ..."); ENODATA ends them.
-    while let Ok(n) = ctx.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let m = String::from_utf8_lossy(&buf[..n]);
-        messages.push(m.get(2..).unwrap_or(&m).trim().to_string());
-    }
-    Some(messages.join("; "))
+    Some(fc.messages())
 }
 
 #[cfg(test)]
@@ -219,6 +423,171 @@ mod tests {
         };
         let e = mount_overlay(&s, Path::new("/nonexistent")).unwrap_err();
         assert!(e.to_string().contains("too many layers"), "{e}");
+    }
+
+    /// Runs `f` in a forked child, in a user namespace of its own (our
+    /// uid as root) and a mount namespace; returns its error text.
+    fn in_namespaces(f: impl FnOnce() -> Result<()>) -> std::result::Result<(), String> {
+        use std::io::{Read, Write};
+        let uid = nix::unistd::getuid();
+        let gid = nix::unistd::getgid();
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        // SAFETY: the child only makes system calls, writes to the pipe
+        // and leaves with _exit; it takes no lock another thread of the
+        // test harness could hold, short of the allocator's, which fork
+        // leaves usable in glibc.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                drop(r);
+                let outcome = (|| -> Result<()> {
+                    use nix::sched::CloneFlags;
+                    nix::sched::unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
+                        .context("entering a user namespace")?;
+                    std::fs::write("/proc/self/setgroups", "deny")?;
+                    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+                    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))?;
+                    crate::mounts::make_private()?;
+                    f()
+                })();
+                let code = match outcome {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        let _ = std::fs::File::from(w).write_all(format!("{e:#}").as_bytes());
+                        1
+                    }
+                };
+                // SAFETY: _exit skips the destructors and atexit handlers
+                // of the test harness's copy of the process.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(w);
+                let mut msg = String::new();
+                let _ = std::fs::File::from(r).read_to_string(&mut msg);
+                match nix::sys::wait::waitpid(child, None).unwrap() {
+                    nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+                    other => Err(format!("{other:?}: {msg}")),
+                }
+            }
+        }
+    }
+
+    /// Whether this kernel takes overlay's `lowerdir+` (Linux 6.7).
+    fn kernel_has_lowerdir_plus() -> bool {
+        let release = nix::sys::utsname::uname().unwrap();
+        let mut parts = release.release().to_str().unwrap().split(['.', '-']);
+        let major: u32 = parts.next().unwrap().parse().unwrap();
+        let minor: u32 = parts.next().unwrap().parse().unwrap();
+        (major, minor) >= (6, 7)
+    }
+
+    #[test]
+    fn the_init_attaches_the_monitors_overlay_or_mounts_its_own() {
+        let d = tempfile::tempdir().unwrap();
+        let store = d.path().to_path_buf();
+        // 20 layers with long names: more than fsconfig's 255 bytes.
+        let layers: Vec<String> = (0..20)
+            .map(|i| format!("l/layer-with-a-long-name-{i:02}"))
+            .collect();
+        for (i, l) in layers.iter().enumerate() {
+            std::fs::create_dir_all(store.join(l)).unwrap();
+            std::fs::write(store.join(l).join("which"), format!("{i}")).unwrap();
+        }
+        std::fs::write(store.join(&layers[19]).join("bottom"), "x").unwrap();
+        for i in 0..5 {
+            for sub in ["upper", "work", "merged"] {
+                std::fs::create_dir(store.join(format!("{sub}{i}"))).unwrap();
+            }
+        }
+        let spec = |i: usize, lowers: &[String]| OverlaySpec {
+            lowers: lowers.to_vec(),
+            upper: format!("upper{i}"),
+            work: format!("work{i}"),
+            userxattr: true,
+            volatile: i == 0,
+        };
+        let one = &layers[19..];
+        let read = |p: &str| std::fs::read_to_string(p).with_context(|| p.to_string());
+        let result = in_namespaces(|| {
+            // The monitor makes it from elsewhere: paths are the store's.
+            nix::unistd::chdir("/")?;
+            let made = detached_overlay(&spec(0, one), &store)?;
+            anyhow::ensure!(
+                std::env::current_dir()? == Path::new("/"),
+                "cwd not restored"
+            );
+            // The init attaches it (from the store, as make_root).
+            nix::unistd::chdir(&store)?;
+            anyhow::ensure!(attach_or_mount_overlay(
+                &spec(0, one),
+                Some(made),
+                Path::new("merged0")
+            )?);
+            anyhow::ensure!(read("merged0/bottom")? == "x");
+            std::fs::write("merged0/new", "y")?;
+            anyhow::ensure!(
+                read("upper0/new")? == "y",
+                "not written through to the upper"
+            );
+            let nodev = nix::sys::statvfs::statvfs("merged0")?.flags();
+            anyhow::ensure!(
+                nodev.contains(nix::sys::statvfs::FsFlags::ST_NODEV),
+                "not nodev"
+            );
+
+            // The monitor made none: the init mounts it, as before.
+            anyhow::ensure!(!attach_or_mount_overlay(
+                &spec(1, one),
+                None,
+                Path::new("merged1")
+            )?);
+            anyhow::ensure!(read("merged1/bottom")? == "x");
+
+            // A descriptor that attaches nothing: the init mounts it too.
+            let not_a_mount: OwnedFd = std::fs::File::open("/dev/null")?.into();
+            anyhow::ensure!(!attach_or_mount_overlay(
+                &spec(2, one),
+                Some(not_a_mount),
+                Path::new("merged2")
+            )?);
+            anyhow::ensure!(read("merged2/bottom")? == "x");
+
+            // Layers given one by one, top first, where the kernel can.
+            match detached_overlay(&spec(3, &layers), &store) {
+                Ok(made) => {
+                    anyhow::ensure!(attach_or_mount_overlay(
+                        &spec(3, &layers),
+                        Some(made),
+                        Path::new("merged3")
+                    )?);
+                }
+                Err(e) if !kernel_has_lowerdir_plus() => {
+                    let _ = e;
+                    anyhow::ensure!(!attach_or_mount_overlay(
+                        &spec(3, &layers),
+                        None,
+                        Path::new("merged3")
+                    )?);
+                }
+                Err(e) => return Err(e.context("20 layers")),
+            }
+            anyhow::ensure!(read("merged3/which")? == "0", "the top layer is not on top");
+            anyhow::ensure!(read("merged3/bottom")? == "x");
+
+            // A missing layer: the monitor's attempt fails, and the init's
+            // mount says what is wrong.
+            let missing = vec!["l/gone".to_string()];
+            anyhow::ensure!(detached_overlay(&spec(4, &missing), &store).is_err());
+            let e = attach_or_mount_overlay(&spec(4, &missing), None, Path::new("merged4"))
+                .err()
+                .context("mounted without its layer")?;
+            anyhow::ensure!(
+                e.to_string().contains("l/gone of its image is missing"),
+                "{e}"
+            );
+            Ok(())
+        });
+        result.unwrap();
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn setup_and_exec(
     enter_cgroup(ctx, &go.cgroup_procs).map_err(StartFailure::setup)?;
     let mut confinement = ctx.confinement.clone();
     confinement.set_filter(go.filter);
-    make_root(ctx).map_err(StartFailure::setup)?;
+    make_root(ctx, go.overlay).map_err(StartFailure::setup)?;
     super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
         .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx, &confinement).map_err(StartFailure::setup)?;
@@ -95,20 +95,29 @@ fn send_trace(err_pipe: &OwnedFd) {
 }
 
 /// What the monitor sends the init once the container's directories,
-/// cgroups and /etc files exist: the `cgroup.procs` files to join and the
-/// compiled seccomp filter. The init is cloned before those are made, so
-/// that making its namespaces (the largest part of a launch the kernel
-/// does) runs on the other core meanwhile.
+/// cgroups and /etc files exist: the `cgroup.procs` files to join, the
+/// compiled seccomp filter and, when the monitor could make it, the
+/// container's overlay as a detached mount. The init is cloned before
+/// those are made, so that making its namespaces (the largest part of a
+/// launch the kernel does) runs on the other core meanwhile.
 pub(crate) struct Go {
     pub(crate) cgroup_procs: Vec<PathBuf>,
     pub(crate) filter: Option<crate::seccomp::Filter>,
+    /// The rootfs overlay, made but not attached
+    /// (`mounts::rootfs::detached_overlay`); sent as SCM_RIGHTS. Without
+    /// it the init mounts the overlay itself.
+    pub(crate) overlay: Option<OwnedFd>,
 }
 
 impl Go {
-    /// In the monitor: lets the init go on.
+    /// In the monitor: lets the init go on. The overlay's descriptor goes
+    /// with the first bytes; the caller then closes its own.
     pub(crate) fn send(&self, to: OwnedFd) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage};
+        use std::os::fd::AsRawFd;
         use std::os::unix::ffi::OsStrExt;
         let mut message = Vec::new();
+        message.push(u8::from(self.overlay.is_some()));
         message.extend_from_slice(&(self.cgroup_procs.len() as u32).to_le_bytes());
         for path in &self.cgroup_procs {
             let bytes = path.as_os_str().as_bytes();
@@ -118,14 +127,23 @@ impl Go {
         if let Some(f) = &self.filter {
             message.extend_from_slice(&f.to_bytes());
         }
+        let fds: Vec<std::os::fd::RawFd> = self.overlay.iter().map(|f| f.as_raw_fd()).collect();
+        let rights = [ControlMessage::ScmRights(&fds)];
         // A socket, not a pipe: an init that died meanwhile must not end
         // us with SIGPIPE (MSG_NOSIGNAL); its report says why it died.
         let mut sent = 0;
         while sent < message.len() {
-            match nix::sys::socket::send(
-                std::os::fd::AsRawFd::as_raw_fd(&to),
-                &message[sent..],
+            let cmsgs: &[ControlMessage] = if sent == 0 && !fds.is_empty() {
+                &rights
+            } else {
+                &[]
+            };
+            match sendmsg::<()>(
+                to.as_raw_fd(),
+                &[std::io::IoSlice::new(&message[sent..])],
+                cmsgs,
                 nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+                None,
             ) {
                 Ok(n) => sent += n,
                 Err(nix::errno::Errno::EINTR) => {}
@@ -141,12 +159,9 @@ impl Go {
     /// without a message means the monitor failed and is about to end
     /// us: we leave quietly.
     fn receive(from: OwnedFd) -> Result<Go> {
-        use std::io::Read;
         use std::os::unix::ffi::OsStrExt;
-        let mut message = Vec::new();
-        std::fs::File::from(from)
-            .read_to_end(&mut message)
-            .context("waiting for the container's monitor")?;
+        let (message, mut fds) =
+            receive_all(&from).context("waiting for the container's monitor")?;
         if message.is_empty() {
             // SAFETY: _exit in the forked child, whose parent reports.
             unsafe { libc::_exit(EXIT_BERTH_ERROR) }
@@ -159,6 +174,13 @@ impl Go {
             Ok(head)
         };
         let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize;
+        let overlay = match take(1)? {
+            [0] => None,
+            [1] => Some(fds.pop().ok_or_else(|| {
+                anyhow::anyhow!("the container's monitor sent no overlay with its message")
+            })?),
+            _ => return Err(bad()),
+        };
         let count = word(take(4)?);
         let mut cgroup_procs = Vec::with_capacity(count.min(16));
         for _ in 0..count {
@@ -172,7 +194,44 @@ impl Go {
         Ok(Go {
             cgroup_procs,
             filter,
+            overlay,
         })
+    }
+}
+
+/// Reads a stream socket to its end, with the descriptors that came on it
+/// (close-on-exec).
+fn receive_all(from: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+    let mut message = Vec::new();
+    let mut fds = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = match recvmsg::<()>(
+            from.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => msg,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(raw) = c {
+                // SAFETY: the kernel just installed these descriptors in
+                // our table for us; nothing else owns them.
+                fds.extend(raw.into_iter().map(|r| unsafe { OwnedFd::from_raw_fd(r) }));
+            }
+        }
+        let n = msg.bytes;
+        if n == 0 {
+            return Ok((message, fds));
+        }
+        message.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -211,12 +270,17 @@ fn make_namespaces(ctx: &InitContext) -> Result<()> {
     Ok(())
 }
 
-/// The root filesystem, up to pivot_root and the masks.
-fn make_root(ctx: &InitContext) -> Result<()> {
+/// The root filesystem, up to pivot_root and the masks. `overlay` is the
+/// overlay the monitor made ([`Go::overlay`]), attached here; without it
+/// the overlay is mounted here.
+fn make_root(ctx: &InitContext, overlay: Option<OwnedFd>) -> Result<()> {
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
-    mounts::rootfs::mount_overlay(&ctx.overlay, &rootfs)?;
-    crate::util::trace::step("overlay mounted");
+    if mounts::rootfs::attach_or_mount_overlay(&ctx.overlay, overlay, &rootfs)? {
+        crate::util::trace::step("overlay attached");
+    } else {
+        crate::util::trace::step("overlay mounted");
+    }
     let root =
         mounts::inroot::InRoot::open(&rootfs).context("opening the container's root filesystem")?;
     namespaces::after_rootfs(&root, ctx.record)?;
@@ -527,10 +591,18 @@ mod tests {
         let profile = crate::seccomp::default_profile();
         let target = crate::seccomp::Target::current(crate::seccomp::CapMask::default());
         let filter = crate::seccomp::compile(&profile, &target, &[]).unwrap();
+        // A file stands for the overlay's mount: the same open file must
+        // arrive, whatever the size of the message it comes with.
+        let file = tempfile::tempfile().unwrap();
+        let identity = |fd: &OwnedFd| {
+            let st = nix::sys::stat::fstat(fd).unwrap();
+            (st.st_dev, st.st_ino)
+        };
         for go in [
             Go {
                 cgroup_procs: vec![],
                 filter: None,
+                overlay: None,
             },
             Go {
                 cgroup_procs: vec![
@@ -538,6 +610,17 @@ mod tests {
                     PathBuf::from("/sys/fs/cgroup/b c/cgroup.procs"),
                 ],
                 filter: Some(filter.clone()),
+                overlay: None,
+            },
+            Go {
+                cgroup_procs: vec![PathBuf::from("/sys/fs/cgroup/a/cgroup.procs")],
+                filter: None,
+                overlay: Some(file.try_clone().unwrap().into()),
+            },
+            Go {
+                cgroup_procs: vec![],
+                filter: Some(filter.clone()),
+                overlay: Some(file.try_clone().unwrap().into()),
             },
         ] {
             let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -545,15 +628,33 @@ mod tests {
             let got = Go::receive(b.into()).unwrap();
             assert_eq!(got.cgroup_procs, go.cgroup_procs);
             assert_eq!(
+                got.overlay.as_ref().map(identity),
+                go.overlay.as_ref().map(identity)
+            );
+            if let Some(fd) = &got.overlay {
+                let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+                assert_ne!(
+                    flags & libc::FD_CLOEXEC,
+                    0,
+                    "received without close-on-exec"
+                );
+            }
+            assert_eq!(
                 got.filter.map(|f| f.to_bytes()),
                 go.filter.map(|f| f.to_bytes())
             );
         }
+        use std::io::Write;
         // A message cut short is an error, not a guess.
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        use std::io::Write;
-        (&a).write_all(&[2, 0, 0, 0, 9, 0, 0, 0, b'/']).unwrap();
+        (&a).write_all(&[0, 2, 0, 0, 0, 9, 0, 0, 0, b'/']).unwrap();
         drop(a);
         assert!(Go::receive(b.into()).is_err());
+        // An overlay announced that did not come is one too.
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        (&a).write_all(&[1, 0, 0, 0, 0]).unwrap();
+        drop(a);
+        let e = Go::receive(b.into()).err().unwrap();
+        assert!(e.to_string().contains("no overlay"), "{e}");
     }
 }

@@ -99,9 +99,12 @@ pub(crate) struct Dirs {
 /// The init is cloned first and makes its namespaces while we make what
 /// it needs only afterwards — what `prepare` makes (the overlay's
 /// directories, the cgroups, whose `cgroup.procs` files it returns; a
-/// build step stays in its builder's cgroup), the /etc files, the seccomp
+/// build step stays in its builder's cgroup), the overlay itself as a
+/// detached mount ([`overlay_beside`]), the /etc files, the seccomp
 /// filter — and then release it ([`init::Go`]): the two run on two
-/// cores, and the namespaces are the largest part of a launch.
+/// cores, and the namespaces are the largest part of a launch. The init
+/// then attaches the overlay (or mounts it, when we could not make it),
+/// mounts /proc, /dev, /sys and the binds, and pivots into it.
 pub(crate) fn launch_in(
     store: &Store,
     record: &ContainerRecord,
@@ -144,6 +147,7 @@ pub(crate) fn launch_in(
     // A raw clone with CLONE_NEWPID makes the child pid 1 of a new pid
     // namespace without changing ours, so a restart can do it again.
     let clone_flags = ctx.namespaces.clone_flags() | libc::SIGCHLD as libc::c_ulong;
+    let init_shares_userns = clone_flags & libc::CLONE_NEWUSER as libc::c_ulong == 0;
     // SAFETY: no thread exists, so the child is a complete copy of this
     // single-threaded process; with no new stack it continues like fork.
     let r = unsafe { libc::syscall(libc::SYS_clone, clone_flags, 0usize, 0usize, 0usize, 0usize) };
@@ -190,6 +194,11 @@ pub(crate) fn launch_in(
     namespaces.after_clone(child.as_raw()).map_err(abandon)?;
     let go = (|| -> Result<_> {
         let cgroup_procs = prepare()?;
+        let overlay = if init_shares_userns {
+            overlay_beside(store, &dirs.overlay)
+        } else {
+            None
+        };
         crate::mounts::files::write_files(
             &dirs.dir,
             &record.config.hostname,
@@ -212,16 +221,45 @@ pub(crate) fn launch_in(
         Ok(init::Go {
             filter,
             cgroup_procs,
+            overlay,
         })
     })()
     .map_err(abandon)?;
     go.send(go_w.into()).map_err(abandon)?;
+    // Our descriptor of the overlay: the init has its own now.
+    drop(go);
     drop(io);
     match read_start_report(err_r) {
         None => Ok(Launched { pid: child }),
         Some(failure) => {
             let _ = crate::util::signals::wait_exit(child);
             Err(failure)
+        }
+    }
+}
+
+/// The container's overlay made here, as a detached mount that the init
+/// attaches (`mounts::rootfs::detached_overlay`): overlay's checks at
+/// mount time (it creates and removes files in the work directory) then
+/// run on this core while the init makes its namespaces on the other.
+/// Only for an init in our user namespace: an overlay belongs to the
+/// user namespace that makes it and works with its maker's credentials,
+/// so a container with a namespace of its own (real root's, `--userns
+/// keep-id`) gets its overlay from its init as before: one of its
+/// namespace, whose device nodes the kernel never opens (SB_I_NODEV),
+/// worked with the container root's credentials rather than ours.
+/// `None` when the kernel does not make it here (see
+/// `detached_overlay`): the init mounts it, and explains its errors.
+fn overlay_beside(store: &Store, spec: &OverlaySpec) -> Option<OwnedFd> {
+    use crate::mounts::rootfs::{detached_overlay, own_mount_namespace};
+    match own_mount_namespace().and_then(|()| detached_overlay(spec, store.root())) {
+        Ok(fd) => {
+            crate::util::trace::step("overlay made (detached)");
+            Some(fd)
+        }
+        Err(e) => {
+            crate::util::trace::step(&format!("overlay left to the init: {e:#}"));
+            None
         }
     }
 }
