@@ -36,6 +36,9 @@ pub(crate) struct InitContext<'a> {
     /// Capabilities and Landlock, decided before the clone; the seccomp
     /// filter comes later, with [`Go`].
     pub(crate) confinement: &'a super::security::Confinement,
+    /// The cores the monitor may use: the init is kept off the monitor's
+    /// until released (`util::cpus`).
+    pub(crate) cpus: Option<crate::util::cpus::Spread>,
 }
 
 /// Runs in the forked child; never returns. `go` brings what the
@@ -65,6 +68,9 @@ fn setup_and_exec(
     }
     make_namespaces(ctx).map_err(StartFailure::setup)?;
     let go = Go::receive(go).map_err(StartFailure::setup)?;
+    if let Some(cpus) = &ctx.cpus {
+        cpus.restore();
+    }
     crate::util::trace::step("released (directories, cgroup, files, seccomp filter)");
     enter_cgroup(ctx, &go.cgroup_procs).map_err(StartFailure::setup)?;
     let mut confinement = ctx.confinement.clone();

@@ -332,9 +332,6 @@ pub(crate) fn main(args: &[String]) -> i32 {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
             early_store = Some(open_store());
-            // While we wait: the mount namespace the container's overlay is
-            // made in (`start::overlay_beside`), off the launch's path.
-            let _ = crate::mounts::rootfs::own_mount_namespace();
             // Released once the record exists; the end of the socket
             // instead means the command gave up (the record could not be
             // made): nothing of ours exists to clean up.

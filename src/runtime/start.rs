@@ -137,7 +137,9 @@ pub(crate) fn launch_in(
         setgroups_allowed: crate::userns::setgroups_allowed(),
         namespaces: &namespaces,
         confinement: &confinement,
+        cpus: crate::util::cpus::Spread::before_clone(),
     };
+    crate::util::trace::step("init's context made");
     let (err_r, err_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .context("creating a pipe")
         .map_err(setup)?;
@@ -183,6 +185,11 @@ pub(crate) fn launch_in(
         init::run(&ctx, err_w, go_r.into())
     }
     let child = Pid::from_raw(r as i32);
+    crate::util::trace::step("init cloned");
+    // The init works while we do, on another core (util/cpus.rs).
+    if let Some(cpus) = &ctx.cpus {
+        cpus.keep_off_our_core(child);
+    }
     drop(err_w);
     drop(go_r);
     drop(ctx);

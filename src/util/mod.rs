@@ -3,6 +3,7 @@
 //! through.
 
 pub(crate) mod copy;
+pub(crate) mod cpus;
 pub(crate) mod digest;
 pub(crate) mod du;
 pub(crate) mod fsutil;
