@@ -17,7 +17,7 @@ if ! command -v cargo >/dev/null; then
         [ -x "$d/cargo" ] && export PATH="$d:$PATH" && break
     done
 fi
-command -v cargo >/dev/null || { echo "demo.sh: cargo not found: install Rust 1.85 or newer (rustup)" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "demo.sh: cargo not found: install Rust 1.91 or newer (rustup)" >&2; exit 1; }
 
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)

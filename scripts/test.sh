@@ -98,7 +98,7 @@ find_cargo() {
         done
     fi
     command -v cargo >/dev/null || {
-        echo "test.sh: cargo not found: install Rust 1.85 or newer (rustup), then rerun" >&2
+        echo "test.sh: cargo not found: install Rust 1.91 or newer (rustup), then rerun" >&2
         exit 1
     }
 }

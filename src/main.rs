@@ -13,9 +13,11 @@
 //! `std::process::exit` flushes stdout as a return from Rust's `main`
 //! would. A stack overflow of the main thread ends in SIGSEGV without
 //! Rust's message.
-#![no_main]
+//! (Compiled as a test, the crate keeps the test harness's `main`.)
+#![cfg_attr(not(test), no_main)]
 
 /// C's entry point.
+#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     std::process::exit(berth::cli::main())
