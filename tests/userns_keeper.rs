@@ -4,7 +4,8 @@
 //! `BERTH_TRACE`), with the full mapping inside containers. A killed
 //! keeper, a garbage or foreign record, a process whose namespace maps
 //! other ids: each is passed over and replaced. The keeper leaves by
-//! itself after its idle time. A user without a range gets no keeper.
+//! itself after its idle time. A user without a range keeps a namespace
+//! with the single mapping the same way.
 //!
 //! Each test gives its commands a private `XDG_RUNTIME_DIR`, so that its
 //! keeper is its own (without one, every test of the user shares
@@ -359,7 +360,7 @@ fn a_replaced_keeper_leaves_at_once() {
 }
 
 #[test]
-fn a_user_without_a_range_gets_no_keeper() {
+fn a_user_without_a_range_keeps_the_single_mapping() {
     if !running_as_root() {
         skip_or_fail("the keeper tests run as root, as the test users");
         return;
@@ -369,16 +370,30 @@ fn a_user_without_a_range_gets_no_keeper() {
     };
     let env = Env::new(&user);
     env.b.load_busybox();
-    for _ in 0..2 {
-        let out = env.cmd(&["run", "--rm", "--network", "none", "busybox", "true"]);
-        assert_success(&out, "run");
-        let trace = stderr(&out);
-        assert!(
-            trace.contains("user namespace entered (single mapping)"),
-            "{trace}"
-        );
-        assert!(!trace.contains("keeper"), "{trace}");
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(!env.record().exists(), "a keeper for a single mapping");
+    let (uid_map, first) = env.run_uid_map();
+    assert!(
+        first.contains("user namespace entered (single mapping)"),
+        "{first}"
+    );
+    assert!(first.contains("user namespace keeper started"), "{first}");
+    let keeper = env.keeper_pid();
+    assert_eq!(status_line(keeper, "Name:"), "berth-userns");
+    let single = format!("0 {} 1", user.uid);
+    let lines: Vec<String> = uid_map
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, std::slice::from_ref(&single), "{uid_map}");
+    let (uid_map, second) = env.run_uid_map();
+    assert!(second.contains("user namespace joined (kept)"), "{second}");
+    assert!(!second.contains("entered (single mapping)"), "{second}");
+    let lines: Vec<String> = uid_map
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, [single], "{uid_map}");
+    // The kept namespace is the keeper's, with setgroups denied as in one
+    // the command makes.
+    let setgroups = std::fs::read_to_string(format!("/proc/{keeper}/setgroups")).unwrap();
+    assert_eq!(setgroups.trim(), "deny");
 }

@@ -138,7 +138,6 @@ pub(crate) fn enter() -> Result<()> {
             why,
         } => {
             enter_single(uid, gid)?;
-            crate::util::trace::step("user namespace entered (single mapping)");
             warn_single_mapping_once(&single_mapping_warning(&why, &user));
             Ok(())
         }
@@ -220,7 +219,46 @@ pub(crate) fn describe_mapping() -> String {
 }
 
 /// Single mapping: unshare and write our own maps; no helper, no fork.
+/// The single mapping (our uid and gid as 0): the kept namespace when its
+/// maps are exactly these (`keeper.rs`), else a new one, which a keeper
+/// then keeps. Joining saves more than the unshare: measured on the
+/// development machines, a `run --rm` was ~0.3 ms faster in a kept
+/// namespace than in one made by its own command (`quick.sh`, 5.54-5.71
+/// against 5.71-6.49 ms), the monitor's start, the init's namespaces and
+/// the container's exit all being faster.
 fn enter_single(uid: u32, gid: u32) -> Result<()> {
+    let single = |id| {
+        [MapLine {
+            inside: 0,
+            outside: id,
+            count: 1,
+        }]
+    };
+    let run_dir = crate::store::default_run_dir();
+    if let Some(dir) = &run_dir {
+        match keeper::join(dir, &single(uid), &single(gid)) {
+            Ok(()) => {
+                // Before any thread exists (a requirement of enter).
+                std::env::set_var(ENV_MARKER, "single");
+                crate::util::trace::step("user namespace joined (kept)");
+                return Ok(());
+            }
+            Err(why) => crate::util::trace::step(&format!("kept user namespace not used: {why}")),
+        }
+    }
+    make_single(uid, gid)?;
+    crate::util::trace::step("user namespace entered (single mapping)");
+    if let Some(dir) = &run_dir {
+        match keeper::start(dir) {
+            Ok(()) => crate::util::trace::step("user namespace keeper started"),
+            Err(e) => crate::util::trace::step(&format!("no user namespace keeper: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// A new namespace with the single mapping, made by this process.
+fn make_single(uid: u32, gid: u32) -> Result<()> {
     unshare_user_when_alone()
         .map_err(|e| anyhow!(userns_unavailable(e)))
         .context("creating a user namespace")?;
