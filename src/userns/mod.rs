@@ -218,7 +218,6 @@ pub(crate) fn describe_mapping() -> String {
     }
 }
 
-/// Single mapping: unshare and write our own maps; no helper, no fork.
 /// The single mapping (our uid and gid as 0): the kept namespace when its
 /// maps are exactly these (`keeper.rs`), else a new one, which a keeper
 /// then keeps. Joining saves more than the unshare: measured on the
@@ -234,27 +233,11 @@ fn enter_single(uid: u32, gid: u32) -> Result<()> {
             count: 1,
         }]
     };
-    let run_dir = crate::store::default_run_dir();
-    if let Some(dir) = &run_dir {
-        match keeper::join(dir, &single(uid), &single(gid)) {
-            Ok(()) => {
-                // Before any thread exists (a requirement of enter).
-                std::env::set_var(ENV_MARKER, "single");
-                crate::util::trace::step("user namespace joined (kept)");
-                return Ok(());
-            }
-            Err(why) => crate::util::trace::step(&format!("kept user namespace not used: {why}")),
-        }
-    }
-    make_single(uid, gid)?;
-    crate::util::trace::step("user namespace entered (single mapping)");
-    if let Some(dir) = &run_dir {
-        match keeper::start(dir) {
-            Ok(()) => crate::util::trace::step("user namespace keeper started"),
-            Err(e) => crate::util::trace::step(&format!("no user namespace keeper: {e}")),
-        }
-    }
-    Ok(())
+    enter_kept_or_make(&single(uid), &single(gid), "single", || {
+        make_single(uid, gid)?;
+        crate::util::trace::step("user namespace entered (single mapping)");
+        Ok(())
+    })
 }
 
 /// A new namespace with the single mapping, made by this process.
@@ -302,19 +285,31 @@ fn thread_count() -> usize {
 /// exactly these ranges (`keeper::join`: a few system calls); else a new
 /// one, left to a new keeper for the next command.
 fn enter_full(uid_map: &[MapLine], gid_map: &[MapLine]) -> Result<()> {
+    enter_kept_or_make(uid_map, gid_map, "full", || make_full(uid_map, gid_map))
+}
+
+/// Joins the kept namespace when it maps exactly `uid_map`/`gid_map`
+/// (marking the environment with `marker`, as `make` does); else `make`s
+/// one and starts a keeper of it for the next command.
+fn enter_kept_or_make(
+    uid_map: &[MapLine],
+    gid_map: &[MapLine],
+    marker: &str,
+    make: impl FnOnce() -> Result<()>,
+) -> Result<()> {
     let run_dir = crate::store::default_run_dir();
     if let Some(dir) = &run_dir {
         match keeper::join(dir, uid_map, gid_map) {
             Ok(()) => {
                 // Before any thread exists (a requirement of enter).
-                std::env::set_var(ENV_MARKER, "full");
+                std::env::set_var(ENV_MARKER, marker);
                 crate::util::trace::step("user namespace joined (kept)");
                 return Ok(());
             }
             Err(why) => crate::util::trace::step(&format!("kept user namespace not used: {why}")),
         }
     }
-    make_full(uid_map, gid_map)?;
+    make()?;
     if let Some(dir) = &run_dir {
         match keeper::start(dir) {
             Ok(()) => crate::util::trace::step("user namespace keeper started"),
