@@ -2,9 +2,13 @@
 //! into another user's session, that a review found or that Docker's
 //! history teaches, tried against the real binary as berth-sub (a
 //! subordinate id range), berth-nosub (a single mapping) and root. Each
-//! probe prints one line — held, ESCAPE, or SKIPPED with the reason — and
+//! probe that does not hold prints one line at once (ESCAPE, or SKIPPED
+//! with the reason), each group a line with its count of held probes, and
 //! the suite ends with a count; any escape fails the test, and so does a
-//! skipped probe under BERTH_TEST_STRICT=1 (CI).
+//! skipped probe under BERTH_TEST_STRICT=1 (CI). `BERTH_TEST_VERBOSE=1`
+//! prints the held probes too, with what each saw. (Held lines are not
+//! printed by default so that a failure's lines stay near the top of a
+//! long CI log, which may be shown cut.)
 //!
 //! What busybox cannot do is done by a small static C program,
 //! `tests/escape/probe.c`, compiled here and bind-mounted into the
@@ -51,8 +55,14 @@ impl Tally {
             Skipped(d) => ("SKIPPED", d.as_str()),
         };
         let detail = detail.replace('\n', " | ");
-        let detail: String = detail.chars().take(160).collect();
-        eprintln!("escape probe {user:<12} {name:<34} {word:<8} {detail}");
+        // A held probe's line is evidence, kept short; what failed is
+        // printed whole (it is what must be diagnosed from a CI log).
+        let limit = if matches!(v, Held(_)) { 160 } else { 2000 };
+        let detail: String = detail.chars().take(limit).collect();
+        let verbose = std::env::var_os("BERTH_TEST_VERBOSE").is_some_and(|v| v == "1");
+        if verbose || !matches!(v, Held(_)) {
+            eprintln!("escape probe {user:<12} {name:<34} {word:<8} {detail}");
+        }
         let what = format!("{user}: {name}: {detail}");
         match v {
             Held(_) => self.held += 1,
@@ -209,10 +219,12 @@ fn escape_suite() {
     for ctx in &ctxs {
         for (name, group) in groups {
             let started = std::time::Instant::now();
+            let held_before = tally.held;
             group(ctx, &mut tally);
             eprintln!(
-                "escape group {:<12} {name}: {:.1}s",
+                "escape group {:<12} {name}: {} held, {:.1}s",
                 ctx.user(),
+                tally.held - held_before,
                 started.elapsed().as_secs_f64()
             );
         }
@@ -413,30 +425,37 @@ fn host_binary(ctx: &Ctx, t: &mut Tally) {
         "-c",
         "printf '#!/proc/self/exe login\\n' > /evil && chmod 755 /evil",
     ]);
-    berth(&[
+    // The berth that `/evil` starts fails at once (`login /evil` is no
+    // registry), living a few milliseconds: the watcher, polling every
+    // millisecond, may miss one run, so /evil runs until it is seen (each
+    // run is a fresh chance for the host binary to be exposed).
+    let watcher = berth(&[
         "exec",
         "-d",
         "cve",
         "sh",
         "-c",
-        "/probe watch-exes 30 > /tmp/watch 2>&1",
+        "/probe watch-exes 60 > /tmp/watch 2>&1",
     ]);
     std::thread::sleep(Duration::from_millis(300));
-    let mut cmd = ctx.b.user_command(&own, &["exec", "-i", "cve", "/evil"]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    drop(child.stdin.take());
-    let _ = child.wait();
     let mut watch = String::new();
-    for _ in 0..50 {
-        watch = out(&berth(&["exec", "cve", "cat", "/tmp/watch"]));
+    let mut last = String::new();
+    let mut runs = 0;
+    for _ in 0..40 {
+        let mut cmd = ctx.b.user_command(&own, &["exec", "-i", "cve", "/evil"]);
+        cmd.stdin(Stdio::null());
+        let evil = run(cmd);
+        runs += 1;
+        let o = berth(&["exec", "cve", "cat", "/tmp/watch"]);
+        watch = out(&o);
         if !watch.is_empty() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(200));
+        last = format!(
+            "/evil: {}; reading the watcher's output: {}",
+            show(&evil),
+            show(&o)
+        );
     }
     t.record(
         &u,
@@ -447,10 +466,12 @@ fn host_binary(ctx: &Ctx, t: &mut Tally) {
             ))
         } else if watch.starts_with("seen 0") || watch.is_empty() {
             Skipped(format!(
-                "no berth process was seen in the container ({watch}); the probe proves nothing"
+                "no berth process was seen in the container in {runs} runs of /evil \
+                 ({watch}); the probe proves nothing; the watcher's exec -d: {}; {last}",
+                show(&watcher)
             ))
         } else {
-            Held(watch)
+            Held(format!("{watch} (run {runs} of /evil)"))
         },
     );
     // Whatever runs as pid 1 with --init, and every process visible.
