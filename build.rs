@@ -9,10 +9,6 @@
 //! libraries, the heap and the stacks keep their randomised addresses;
 //! only berth's own code and constants sit at fixed ones, as in Debian's
 //! builds of runc, containerd and podman.
-//!
-//! `.cargo/config.toml` goes further for the usual build (glibc linked
-//! statically, `relocation-model=static`); this flag is what remains when
-//! that configuration does not apply (another target, `--config`).
 
 fn main() {
     println!("cargo:rustc-link-arg-bins=-no-pie");

@@ -6,7 +6,7 @@
 #
 #   bench/bench.sh [-n RUNS] [--berth PATH]
 #
-# RUNS defaults to 50. PATH defaults to target/<host tuple>/release/berth (built here).
+# RUNS defaults to 50. PATH defaults to target/release/berth (built here).
 # Uses hyperfine when installed, else a shell loop timed with date +%s%N.
 # Invoked as root, it measures as each unprivileged user of $BENCH_USERS
 # (default: berth-nosub, without a subordinate id range, then berth-sub,

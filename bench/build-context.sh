@@ -28,7 +28,7 @@ done
 
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --example build_context_hash
-bin=target/$(rustc -vV | sed -n 's/^host: //p')/release/examples/build_context_hash
+bin=target/release/examples/build_context_hash
 threads=$(nproc)
 
 cleanup=""

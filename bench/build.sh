@@ -7,7 +7,7 @@
 #
 #   bench/build.sh [-n RUNS] [--berth PATH]
 #
-# RUNS defaults to 20. PATH defaults to target/<host tuple>/release/berth (built here).
+# RUNS defaults to 20. PATH defaults to target/release/berth (built here).
 # Uses hyperfine (apt-get install hyperfine). Invoked as root, it measures
 # as an unprivileged user ($BENCH_USER, default berth-sub), the case berth
 # is for; podman and buildah run as that user too (rootless).

@@ -5,7 +5,7 @@
 #
 #   bench/compose-config.sh [-n RUNS] [--berth PATH]
 #
-# RUNS defaults to 50. PATH defaults to target/<host tuple>/release/berth (built here).
+# RUNS defaults to 50. PATH defaults to target/release/berth (built here).
 # Prints each tool's median in milliseconds and the ratio.
 # The goal (not a test): berth's median at or under 10 ms.
 set -euo pipefail
@@ -24,7 +24,7 @@ done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ -z "$berth" ]; then
     (cd "$repo" && cargo build --release --quiet)
-    berth=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/berth
+    berth=$repo/target/release/berth
 fi
 
 dir=$(mktemp -d)

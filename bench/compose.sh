@@ -7,7 +7,7 @@
 #
 # RUNS (default 5) up/down cycles per tool; prints each step's median in
 # milliseconds and berth's time as a ratio to podman-compose's. PATH
-# defaults to target/<host tuple>/release/berth (built here). Invoked as root, it
+# defaults to target/release/berth (built here). Invoked as root, it
 # measures as $BENCH_USER (default berth-sub).
 # The goals (not tests): up -d and down each <= 0.1x podman-compose's
 # time; config <= 10 ms.

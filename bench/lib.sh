@@ -16,7 +16,7 @@ bench_median() {
 }
 
 # Sets $berth to the binary to measure: $berth when given (it must be
-# executable), else target/<host tuple>/release/berth built now. $1 names the script
+# executable), else target/release/berth built now. $1 names the script
 # in errors.
 bench_find_berth() {
     local script=$1
@@ -26,7 +26,7 @@ bench_find_berth() {
             export PATH="$HOME/.cargo/bin:$PATH"
         fi
         (cd "$repo" && cargo build --release -q)
-        berth=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/berth
+        berth=$repo/target/release/berth
     fi
     [ -x "$berth" ] || { echo "$script: $berth is not an executable" >&2; exit 1; }
 }

@@ -23,7 +23,7 @@
 #     back (the default network's helper lingers 2 s after its last member,
 #     so it is running) and cold (3 s apart: each run starts the helper).
 # As root it measures as the unprivileged user berth-sub ($BENCH_USER) and
-# installs iperf3 when missing. PATH defaults to target/<host tuple>/release/berth.
+# installs iperf3 when missing. PATH defaults to target/release/berth.
 # --only-p measures the loopback and `-p` rows only (loopback and each
 # direction of `-p` alternate within each of the RUNS rounds).
 set -euo pipefail

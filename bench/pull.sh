@@ -27,7 +27,7 @@ done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ -z "$berth" ]; then
     (cd "$repo" && cargo build --release -q)
-    berth=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/berth
+    berth=$repo/target/release/berth
 fi
 berth=$(realpath "$berth")
 fixture=${BERTH_TEST_FIXTURES:-/var/cache/berth-test}/debian.tar

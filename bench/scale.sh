@@ -7,7 +7,7 @@
 #
 # ROUNDS (default 5) rounds of CONCURRENT (default 64) runs each; prints the
 # median round time, the runs per second, the failures, and berth's time
-# as a ratio to Podman's. PATH defaults to target/<host tuple>/release/berth (built
+# as a ratio to Podman's. PATH defaults to target/release/berth (built
 # here). Invoked as root, it measures as $BENCH_USER (default berth-sub).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

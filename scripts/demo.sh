@@ -38,7 +38,7 @@ fi
 
 echo "=== cargo build --release"
 cargo build --release
-berth=$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/berth
+berth=$repo/target/release/berth
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
