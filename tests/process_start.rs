@@ -1,5 +1,6 @@
 //! berth's entry point is C's `main` (src/main.rs), so berth itself makes
 //! the standard descriptors valid at start-up, as Rust's runtime would.
+//! It loads no shared library but libc.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,4 +48,57 @@ fn closed_standard_descriptors_are_opened_on_dev_null() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(targets, ["/dev/null", "/dev/null", "/dev/null"]);
+}
+
+/// A started berth has loaded no shared library but libc (src/main.rs:
+/// the unwinder is linked in and `pow` and `log10` come from the libm
+/// crate, so that libgcc_s and libm are not loaded at every start).
+#[test]
+fn only_libc_is_loaded() {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("events")
+        .env("BERTH_ROOT", store.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running berth events");
+    let maps_path = format!("/proc/{}/maps", child.id());
+    // `events` follows the log once it has opened it: berth's own start
+    // is over by then.
+    let fd_dir = format!("/proc/{}/fd", child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let log_open = std::fs::read_dir(&fd_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_link(e.path())
+                    .is_ok_and(|p| p.to_string_lossy().ends_with("events/log"))
+            });
+        if log_open {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let libraries: std::collections::BTreeSet<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.contains(".so"))
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .collect();
+    assert!(
+        libraries.iter().any(|l| l.starts_with("libc.so")),
+        "no libc among {libraries:?} (is berth still running?): {maps}"
+    );
+    let others: Vec<&&str> = libraries
+        .iter()
+        .filter(|l| !l.starts_with("libc.so") && !l.starts_with("ld-linux"))
+        .collect();
+    assert!(others.is_empty(), "berth loaded {others:?}");
 }
