@@ -5,68 +5,18 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Started with descriptors 0, 1 and 2 closed, `berth events` (which
-/// opens the event log and follows it) has /dev/null on all three: the
-/// log must not become its stdout.
-#[test]
-fn closed_standard_descriptors_are_opened_on_dev_null() {
+/// `berth events` started by `cmd` on a store of its own (which it
+/// keeps), once it has opened the event log: `events` follows the log
+/// once its start-up is over. Waits at most 10 s.
+fn events_following(mut cmd: Command) -> (std::process::Child, tempfile::TempDir) {
     let store = tempfile::tempdir().unwrap();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" events <&- >&- 2>&-")
-        .arg(env!("CARGO_BIN_EXE_berth"))
+    let child = cmd
         .env("BERTH_ROOT", store.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("running sh");
-    let fd_dir = format!("/proc/{}/fd", child.id());
-    // `events` follows the log once it has opened it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let targets = loop {
-        let targets: Vec<String> = (0..3)
-            .map(|fd| {
-                std::fs::read_link(format!("{fd_dir}/{fd}"))
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|e| format!("({e})"))
-            })
-            .collect();
-        let log_open = std::fs::read_dir(&fd_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                std::fs::read_link(e.path())
-                    .is_ok_and(|p| p.to_string_lossy().ends_with("events/log"))
-            });
-        if log_open || Instant::now() > deadline {
-            break targets;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(targets, ["/dev/null", "/dev/null", "/dev/null"]);
-}
-
-/// A started berth has loaded no shared library but libc (src/main.rs:
-/// the unwinder is linked in and `pow` and `log10` come from the libm
-/// crate, so that libgcc_s and libm are not loaded at every start).
-#[test]
-fn only_libc_is_loaded() {
-    let store = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("events")
-        .env("BERTH_ROOT", store.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("running berth events");
-    let maps_path = format!("/proc/{}/maps", child.id());
-    // `events` follows the log once it has opened it: berth's own start
-    // is over by then.
+        .expect("starting berth events");
     let fd_dir = format!("/proc/{}/fd", child.id());
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
@@ -83,7 +33,40 @@ fn only_libc_is_loaded() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
+    (child, store)
+}
+
+/// Started with descriptors 0, 1 and 2 closed, `berth events` (which
+/// opens the event log and follows it) has /dev/null on all three: the
+/// log must not become its stdout.
+#[test]
+fn closed_standard_descriptors_are_opened_on_dev_null() {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("exec \"$0\" events <&- >&- 2>&-")
+        .arg(env!("CARGO_BIN_EXE_berth"));
+    let (mut child, _store) = events_following(cmd);
+    let targets: Vec<String> = (0..3)
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/{}/fd/{fd}", child.id()))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|e| format!("({e})"))
+        })
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(targets, ["/dev/null", "/dev/null", "/dev/null"]);
+}
+
+/// A started berth has loaded no shared library but libc (src/main.rs:
+/// the unwinder is linked in and `pow` and `log10` come from the libm
+/// crate, so that libgcc_s and libm are not loaded at every start).
+#[test]
+fn only_libc_is_loaded() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("events");
+    let (mut child, _store) = events_following(cmd);
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
     let libraries: std::collections::BTreeSet<&str> = maps
