@@ -240,6 +240,20 @@ tar -xOf "$BENCH_DIR/busybox.tar" "$layer" | tar -x -C "$BENCH_DIR/rootfs" --no-
 chmod -R a+rX "$BENCH_DIR"
 chmod 1777 "$BENCH_DIR"
 
+# build.rs has the linker put the functions of launch-order.txt first:
+# how many of them this binary has (a new Rust or changed dependencies
+# rename them all; then bench/launch-order.sh makes the list again).
+if command -v nm >/dev/null && [ -f "$repo/launch-order.txt" ]; then
+    listed=$(grep -v '^#' "$repo/launch-order.txt" | sort -u)
+    found=$(nm --defined-only "$berth" 2>/dev/null | awk '{ print $3 }' | sort -u |
+        comm -12 - <(echo "$listed") | wc -l)
+    total=$(echo "$listed" | wc -l)
+    echo "launch order: $found of the $total functions of launch-order.txt are in $berth"
+    if [ $((found * 10)) -lt $((total * 9)) ]; then
+        echo "  (launches fault in more code than they need: run bench/launch-order.sh as root)"
+    fi
+fi
+
 if [ "$(id -u)" = 0 ]; then
     for user in ${BENCH_USERS:-berth-nosub berth-sub}; do
         id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$user"
