@@ -76,9 +76,10 @@ for user in $users; do
     # (Its warning about a missing subordinate range is bench.sh's to give.)
     as "$user" load -q -i "$BENCH_DIR/busybox.tar" >/dev/null 2>&1
 done
+# The first launches find no kept user namespace: the keepers the loads
+# left live 10 s after their last use.
+sleep 11
 for user in $users; do
-    # The first launch finds no kept user namespace (a keeper lives 10 s).
-    sleep 11
     trace "$user-cold" "$user" run --rm --network none busybox true
     as "$user" run --rm --network none busybox true
     # A traced command is ~30 times slower: the keeper's record is touched
