@@ -256,6 +256,28 @@ fn run_read_only() {
             "{}",
             stderr(&out)
         );
+        // Only read-only: the root keeps its other flags (nodev).
+        let root = |flags: &[&str]| {
+            let mut args = vec!["run", "--rm"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(&["busybox", "grep", " / ", "/proc/mounts"]);
+            let line = b.ok(&args);
+            let opts = line
+                .split_whitespace()
+                .nth(3)
+                .unwrap_or_default()
+                .to_string();
+            opts.split(',').map(str::to_string).collect::<Vec<_>>()
+        };
+        let (rw, ro) = (root(&[]), root(&["--read-only"]));
+        assert!(
+            rw.contains(&"rw".to_string()) && rw.contains(&"nodev".to_string()),
+            "{rw:?}"
+        );
+        assert!(
+            ro.contains(&"ro".to_string()) && ro.contains(&"nodev".to_string()),
+            "{ro:?}"
+        );
         b.ok(&["run", "--rm", "busybox", "touch", "/etc/x"]);
         // The container's changes do not reach the image.
         b.status(&["run", "--rm", "busybox", "test", "-e", "/etc/x"], 1);

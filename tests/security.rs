@@ -91,6 +91,38 @@ fn exec_privileged_gets_every_capability() {
     });
 }
 
+/// Real root's privileged container runs in no user namespace of its
+/// own: it gets every capability root has here (its bounding set, which
+/// on some machines lacks one, e.g. CAP_SYS_RESOURCE), as Podman gives,
+/// instead of failing as a request for all of them would; `exec
+/// --privileged` into it likewise. Its other containers are in a user
+/// namespace of their own, whose bounding set is whole.
+#[test]
+fn privileged_as_real_root_gets_the_capabilities_root_has() {
+    let Some(root) = root_user() else { return };
+    let b = Berth::new(&root);
+    b.load_busybox();
+    let ours = parse_status(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let s = status(&b, &["--privileged"]);
+    assert_eq!(s["CapEff"], ours["CapBnd"]);
+    assert_eq!(s["CapBnd"], ours["CapBnd"]);
+    let s = status(&b, &["--cap-add", "ALL"]);
+    assert_eq!(s["CapEff"], all_caps());
+    b.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "priv",
+        "--privileged",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let s = parse_status(&b.ok(&["exec", "--privileged", "priv", "cat", "/proc/self/status"]));
+    assert_eq!(s["CapEff"], ours["CapBnd"]);
+    b.ok(&["rm", "-f", "priv"]);
+}
+
 #[test]
 fn seccomp_settings() {
     each_user(|b| {

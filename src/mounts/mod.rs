@@ -51,7 +51,6 @@ pub(crate) fn locked_flags(path: &Path) -> MsFlags {
     out
 }
 
-/// Remounts the bind mount at `target` read-only, keeping its locked flags.
 /// Makes every mount of our (new) mount namespace private, so that
 /// nothing mounted after this propagates back to the host.
 pub(crate) fn make_private() -> Result<()> {
@@ -65,6 +64,8 @@ pub(crate) fn make_private() -> Result<()> {
     .context("making the mounts private")
 }
 
+/// Remounts the bind mount at `target` read-only, keeping its flags
+/// (those a user namespace locks, and nodev, nosuid, noexec anyway).
 pub(crate) fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
     let flags =
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(target) | extra;

@@ -17,15 +17,9 @@ pub(crate) fn pivot(rootfs: &Path) -> Result<()> {
 }
 
 /// `--read-only`: the root mount becomes read-only (its submounts keep
-/// their own modes).
+/// their own modes). Its other flags stay: a bare `MS_REMOUNT|MS_BIND|
+/// MS_RDONLY` would replace them, and the overlay's `nodev` would go.
 pub(crate) fn make_root_read_only(rootfs: &Path) -> Result<()> {
-    use nix::mount::{mount, MsFlags};
-    mount(
-        None::<&str>,
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-        None::<&str>,
-    )
-    .context("making the container's root filesystem read-only")
+    super::remount_read_only(rootfs, nix::mount::MsFlags::empty())
+        .context("making the container's root filesystem read-only (--read-only)")
 }

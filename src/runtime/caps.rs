@@ -20,6 +20,23 @@ pub(crate) fn all_set() -> CapsHashSet {
     caps::all()
 }
 
+/// "Every capability" as `--privileged` means it: every one this process
+/// may still pass on (its bounding set), as Podman does. A privileged
+/// container of real root runs in no user namespace of its own, so on a
+/// machine whose bounding set lacks one (a CI runner or a container
+/// without CAP_SYS_RESOURCE) asking for all of them failed every start,
+/// as it does with Docker. In a user namespace (berth's, or the one real
+/// root's other containers get) the bounding set is whole again.
+pub(crate) fn all_available() -> CapsHashSet {
+    let mut set = all_set();
+    for held in [CapSet::Bounding, CapSet::Permitted] {
+        if let Ok(held) = caps::read(None, held) {
+            set.retain(|c| held.contains(c));
+        }
+    }
+    set
+}
+
 /// A capability as the user wrote it (`net_admin`, `CAP_NET_ADMIN`,
 /// `all`), in Docker's canonical form (`CAP_NET_ADMIN`, `ALL`).
 pub(crate) fn canonical_name(name: &str) -> Result<String> {
@@ -45,7 +62,7 @@ pub(crate) fn canonical_name(name: &str) -> Result<String> {
 /// canonical (checked at create); an unknown one is skipped.
 pub(crate) fn container_set(sec: &crate::model::SecurityConfig) -> CapsHashSet {
     if sec.privileged {
-        return all_set();
+        return all_available();
     }
     let parse = |list: &[String]| -> CapsHashSet {
         list.iter()
@@ -86,6 +103,17 @@ pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool) -> Result<()
     let _ = caps::clear(None, CapSet::Ambient);
     caps::set(None, CapSet::Inheritable, &empty).context("clearing inheritable capabilities")?;
     let target = if is_root { keep } else { &empty };
+    let held = caps::read(None, CapSet::Permitted).unwrap_or_default();
+    let mut missing: Vec<String> = target.difference(&held).map(|c| c.to_string()).collect();
+    if !missing.is_empty() {
+        missing.sort();
+        anyhow::bail!(
+            "the container is to have {}, which berth's own process does not have (its \
+             bounding set lacks it: `grep CapBnd /proc/self/status`): drop it with --cap-drop, \
+             or run berth where it has it",
+            missing.join(", ")
+        );
+    }
     // Effective must shrink before permitted: it may never exceed it.
     caps::set(None, CapSet::Effective, target).context("setting effective capabilities")?;
     caps::set(None, CapSet::Permitted, target).context("setting permitted capabilities")?;
@@ -118,7 +146,8 @@ mod tests {
             privileged: true,
             ..Default::default()
         };
-        assert_eq!(container_set(&p), all_set());
+        assert_eq!(container_set(&p), all_available());
+        assert!(all_available().is_subset(&all_set()));
     }
 
     #[test]

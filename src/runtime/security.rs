@@ -88,7 +88,13 @@ impl Confinement {
     ) -> Result<Confinement> {
         let mut c = Confinement::for_container(record, fakeroot)?;
         if privileged {
-            c.caps = super::caps::all_set();
+            // A privileged container has no user namespace of its own (real
+            // root's: the host's bounding set); the others' is whole.
+            c.caps = if record.host.security.privileged {
+                super::caps::all_available()
+            } else {
+                super::caps::all_set()
+            };
         }
         Ok(c)
     }
@@ -363,7 +369,7 @@ mod tests {
         };
         let c = Confinement::for_container(&record(p), false).unwrap();
         assert!(c.filter.is_none() && c.privileged);
-        assert_eq!(c.caps, crate::runtime::caps::all_set());
+        assert_eq!(c.caps, crate::runtime::caps::all_available());
     }
 
     #[test]
