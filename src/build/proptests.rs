@@ -6,8 +6,9 @@
 
 use crate::build::dockerfile::{parse, scan};
 use crate::build::eval::{BuildOptions, Evaluator, Scope};
-use crate::build::ignore::{go_clean, read_patterns, Glob, Matcher};
+use crate::build::ignore::{read_patterns, Glob, Matcher};
 use crate::build::shell::Lexer;
+use crate::util::path::go_clean;
 use proptest::prelude::*;
 
 /// Fragments that exercise the Dockerfile grammar.

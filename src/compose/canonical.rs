@@ -8,6 +8,7 @@
 
 use super::merge::{default_dependency, list_to_map};
 use super::node::{ComposeError, KeyPath, Loc, Map, Node, Result, Value};
+use crate::util::path::go_clean;
 
 /// Rewrites a whole file (or merged model) in place.
 pub fn canonical(root: &mut Node) -> Result<()> {
@@ -455,7 +456,7 @@ pub fn parse_volume(spec: &str, loc: &Loc) -> std::result::Result<Node, String> 
     if let Some(s) = &source {
         m.insert("source".into(), Node::str(s.clone(), loc));
     }
-    m.insert("target".into(), Node::str(clean_path(&target), loc));
+    m.insert("target".into(), Node::str(go_clean(&target), loc));
     let mut bind_opts = Map::new();
     let mut volume_opts = Map::new();
     for opt in options.iter().flat_map(|o| o.split(',')) {
@@ -504,34 +505,6 @@ fn parse_device(spec: &str, loc: &Loc) -> Node {
         Node::str(*parts.get(2).unwrap_or(&"rwm"), loc),
     );
     Node::map(m, loc)
-}
-
-/// Go's `path.Clean`: lexical, no file system.
-pub fn clean_path(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
 }
 
 #[cfg(test)]
@@ -604,12 +577,5 @@ mod tests {
         assert!(v.get("source").is_none());
         assert!(parse_volume("a:b:c:d", &loc).is_err());
         assert!(parse_volume("a::b", &loc).is_err());
-    }
-
-    #[test]
-    fn clean_paths_as_go_does() {
-        assert_eq!(clean_path("/a/./b/../c/"), "/a/c");
-        assert_eq!(clean_path("a/../../b"), "../b");
-        assert_eq!(clean_path("/.."), "/");
     }
 }

@@ -7,12 +7,13 @@
 //! the merge into what came before; then relative paths, defaults and
 //! the normalization `docker compose config` shows.
 
-use super::canonical::{canonical, clean_path};
+use super::canonical::canonical;
 use super::dotenv;
 use super::merge::{enforce_unicity, merge, strip_tags};
 use super::node::{ComposeError, KeyPath, Loc, Map, Node, Result, Value};
 use super::template::{Substitution, TemplateError};
 use super::yaml;
+use crate::util::path::go_clean;
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,7 +91,7 @@ fn absolute(cwd: &Path, p: &Path) -> PathBuf {
     } else {
         cwd.join(p)
     };
-    PathBuf::from(clean_path(&joined.to_string_lossy()))
+    PathBuf::from(go_clean(&joined.to_string_lossy()))
 }
 
 /// Compose's project name normalization: lowercase, only `[a-z0-9_-]`,
@@ -807,7 +808,7 @@ fn abs_path(p: &str, dir: &Path, env: &IndexMap<String, String>) -> String {
     if expanded.is_empty() || expanded.starts_with('/') {
         return expanded;
     }
-    clean_path(&dir.join(&expanded).to_string_lossy())
+    go_clean(&dir.join(&expanded).to_string_lossy())
 }
 
 fn is_remote_context(v: &str) -> bool {
@@ -1029,7 +1030,7 @@ fn normalize(model: &mut Node, name: &str, env: &IndexMap<String, String>) {
                 for v in vols {
                     if let Some(t) = v.get_mut("target") {
                         if let Value::Str(s) = &t.value {
-                            t.value = Value::Str(clean_path(s));
+                            t.value = Value::Str(go_clean(s));
                         }
                     }
                 }

@@ -54,9 +54,53 @@ pub(crate) fn clean(path: &Path) -> Cleaned<'_> {
     Cleaned { parts, escaped }
 }
 
+/// Go's `path.Clean`, for paths Docker's tools clean that way (compose
+/// files' paths, `.dockerignore` patterns): lexical, `..` kept at the
+/// start of a relative path, `.` for an empty result. Not for untrusted
+/// paths inside a root: [`clean`] is.
+pub(crate) fn go_clean(path: &str) -> String {
+    if path.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_clean_is_gos_path_clean() {
+        assert_eq!(go_clean("./a/../b//c/."), "b/c");
+        assert_eq!(go_clean("/../a"), "/a");
+        assert_eq!(go_clean("../a"), "../a");
+        assert_eq!(go_clean("a/../../b"), "../b");
+        assert_eq!(go_clean(""), ".");
+        assert_eq!(go_clean("a/.."), ".");
+        assert_eq!(go_clean("/.."), "/");
+        assert_eq!(go_clean("/a/./b/../c/"), "/a/c");
+        assert_eq!(go_clean("**/"), "**");
+    }
 
     #[test]
     fn dots_slashes_and_parents() {

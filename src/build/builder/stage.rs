@@ -372,7 +372,7 @@ pub(crate) fn normalize_workdir(current: &str, requested: &str) -> String {
         let base = if current.is_empty() { "/" } else { current };
         format!("{}/{requested}", base.trim_end_matches('/'))
     };
-    crate::build::ignore::go_clean(&joined)
+    crate::util::path::go_clean(&joined)
 }
 
 fn apply(

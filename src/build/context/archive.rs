@@ -7,7 +7,7 @@
 //! index reports what Docker would.
 
 use super::index::HeaderMeta;
-use crate::build::ignore::go_clean;
+use crate::util::path::go_clean;
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 use std::fs;

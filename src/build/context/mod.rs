@@ -123,7 +123,7 @@ impl BuildContext {
             (None, DockerfileSource::Path(p)) => {
                 // For an unpacked archive the path is inside it.
                 let full = if staging_dir.is_some() {
-                    let rel = ignore::go_clean(&format!("/{}", p.display()));
+                    let rel = crate::util::path::go_clean(&format!("/{}", p.display()));
                     root.join(rel.trim_start_matches('/'))
                 } else {
                     p.clone()

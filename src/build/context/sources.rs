@@ -7,7 +7,8 @@
 //! sources, or a destination ending in `/`, copy into a directory.
 
 use super::index::{join, Entry, EntryKind, Index};
-use crate::build::ignore::{contains_wildcards, go_clean, Glob, Matcher};
+use crate::build::ignore::{contains_wildcards, Glob, Matcher};
+use crate::util::path::go_clean;
 use anyhow::{anyhow, bail, Result};
 
 /// How deep symlinks may chain while resolving one source path.

@@ -11,7 +11,7 @@
 
 mod pattern;
 
-pub use pattern::{contains_wildcards, go_clean, Glob, Pattern};
+pub use pattern::{contains_wildcards, Glob, Pattern};
 
 use std::path::{Path, PathBuf};
 
@@ -143,7 +143,7 @@ pub fn read_patterns(text: &str) -> Vec<String> {
         }
         let mut cleaned = String::new();
         if !p.is_empty() {
-            cleaned = go_clean(p);
+            cleaned = crate::util::path::go_clean(p);
             if cleaned.len() > 1 && cleaned.starts_with('/') {
                 cleaned.remove(0);
             }

@@ -56,34 +56,6 @@ pub struct Pattern {
     kind: Kind,
 }
 
-/// Go's `filepath.Clean` on slash-separated paths.
-pub fn go_clean(path: &str) -> String {
-    if path.is_empty() {
-        return ".".to_string();
-    }
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
-}
-
 const BAD: &str = "syntax error in pattern";
 
 /// Reads one class item character (Go's `getEsc`).
@@ -136,7 +108,7 @@ impl Pattern {
         if p.is_empty() {
             return Ok(None);
         }
-        let p = go_clean(p);
+        let p = crate::util::path::go_clean(p);
         let (exclusion, text) = match p.strip_prefix('!') {
             Some("") => return Err("illegal exclusion pattern: \"!\"".to_string()),
             Some(rest) => (true, rest.to_string()),
@@ -446,15 +418,5 @@ mod tests {
                 && !contains_wildcards("a\\*b")
                 && contains_wildcards("x[ab]")
         );
-    }
-
-    #[test]
-    fn clean_like_go() {
-        assert_eq!(go_clean("./a/../b//c/."), "b/c");
-        assert_eq!(go_clean("/../a"), "/a");
-        assert_eq!(go_clean("../a"), "../a");
-        assert_eq!(go_clean(""), ".");
-        assert_eq!(go_clean("a/.."), ".");
-        assert_eq!(go_clean("**/"), "**");
     }
 }
