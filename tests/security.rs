@@ -88,6 +88,26 @@ fn exec_privileged_gets_every_capability() {
         // The container's filter still applies, as with Docker.
         assert_eq!(s["Seccomp"], "2");
         b.ok(&["rm", "-f", "cap"]);
+        // Into a privileged container, with or without --privileged: every
+        // capability (decided in the process that gets them, not in the
+        // command, which holds none before it enters the namespace).
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "pcap",
+            "--privileged",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        for flags in [&["exec"][..], &["exec", "--privileged"]] {
+            let mut args = flags.to_vec();
+            args.extend_from_slice(&["pcap", "cat", "/proc/self/status"]);
+            let s = parse_status(&b.ok(&args));
+            assert_eq!(s["CapEff"], all_caps(), "{flags:?}");
+        }
+        b.ok(&["rm", "-f", "pcap"]);
     });
 }
 
@@ -119,6 +139,8 @@ fn privileged_as_real_root_gets_the_capabilities_root_has() {
         "60",
     ]);
     let s = parse_status(&b.ok(&["exec", "--privileged", "priv", "cat", "/proc/self/status"]));
+    assert_eq!(s["CapEff"], ours["CapBnd"]);
+    let s = parse_status(&b.ok(&["exec", "priv", "cat", "/proc/self/status"]));
     assert_eq!(s["CapEff"], ours["CapBnd"]);
     b.ok(&["rm", "-f", "priv"]);
 }

@@ -20,14 +20,16 @@ pub(crate) fn all_set() -> CapsHashSet {
     caps::all()
 }
 
-/// "Every capability" as `--privileged` means it: every one this process
-/// may still pass on (its bounding set), as Podman does. A privileged
-/// container of real root runs in no user namespace of its own, so on a
-/// machine whose bounding set lacks one (a CI runner or a container
-/// without CAP_SYS_RESOURCE) asking for all of them failed every start,
-/// as it does with Docker. In a user namespace (berth's, or the one real
-/// root's other containers get) the bounding set is whole again.
-pub(crate) fn all_available() -> CapsHashSet {
+/// Every capability this process may still pass on (its bounding and
+/// permitted sets): what "all" means in the process that applies them.
+/// Real root's privileged container runs in no user namespace of its own,
+/// so it keeps root's bounding set, which on some machines lacks one (a CI
+/// runner or a container without CAP_SYS_RESOURCE): asking for every one
+/// berth knows failed every privileged start there, as it does with
+/// Docker. Podman gives the bounding set, and so does berth. Read in the
+/// child (`apply_after_setuid`), never in the command: a rootless command
+/// holds no capability until it enters its user namespace.
+fn held() -> CapsHashSet {
     let mut set = all_set();
     for held in [CapSet::Bounding, CapSet::Permitted] {
         if let Ok(held) = caps::read(None, held) {
@@ -62,7 +64,7 @@ pub(crate) fn canonical_name(name: &str) -> Result<String> {
 /// canonical (checked at create); an unknown one is skipped.
 pub(crate) fn container_set(sec: &crate::model::SecurityConfig) -> CapsHashSet {
     if sec.privileged {
-        return all_available();
+        return all_set();
     }
     let parse = |list: &[String]| -> CapsHashSet {
         list.iter()
@@ -98,12 +100,19 @@ pub(crate) fn limit_bounding(keep: &CapsHashSet) -> Result<()> {
 }
 
 /// After the ids changed: the final permitted/effective/inheritable sets.
-pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool) -> Result<()> {
+/// `every`: the container asked for every capability (`--privileged`,
+/// `exec --privileged`), which then means every one this process holds;
+/// otherwise one it lacks is an error naming it.
+pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool, every: bool) -> Result<()> {
     let empty = CapsHashSet::new();
     let _ = caps::clear(None, CapSet::Ambient);
     caps::set(None, CapSet::Inheritable, &empty).context("clearing inheritable capabilities")?;
-    let target = if is_root { keep } else { &empty };
-    let held = caps::read(None, CapSet::Permitted).unwrap_or_default();
+    let held = held();
+    let target: CapsHashSet = match (is_root, every) {
+        (false, _) => empty.clone(),
+        (true, true) => keep.intersection(&held).copied().collect(),
+        (true, false) => keep.clone(),
+    };
     let mut missing: Vec<String> = target.difference(&held).map(|c| c.to_string()).collect();
     if !missing.is_empty() {
         missing.sort();
@@ -115,8 +124,8 @@ pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool) -> Result<()
         );
     }
     // Effective must shrink before permitted: it may never exceed it.
-    caps::set(None, CapSet::Effective, target).context("setting effective capabilities")?;
-    caps::set(None, CapSet::Permitted, target).context("setting permitted capabilities")?;
+    caps::set(None, CapSet::Effective, &target).context("setting effective capabilities")?;
+    caps::set(None, CapSet::Permitted, &target).context("setting permitted capabilities")?;
     Ok(())
 }
 
@@ -146,8 +155,8 @@ mod tests {
             privileged: true,
             ..Default::default()
         };
-        assert_eq!(container_set(&p), all_available());
-        assert!(all_available().is_subset(&all_set()));
+        assert_eq!(container_set(&p), all_set());
+        assert!(held().is_subset(&all_set()));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub(crate) struct Confinement {
     landlock: bool,
     /// `--privileged`: no masked paths, host devices.
     pub(crate) privileged: bool,
+    /// Every capability was asked for (`--privileged`, `exec
+    /// --privileged`): those the child holds, whatever berth knows.
+    every_cap: bool,
 }
 
 impl Confinement {
@@ -63,6 +66,7 @@ impl Confinement {
             fakeroot,
             landlock: sec.landlock,
             privileged: sec.privileged,
+            every_cap: sec.privileged,
         }
     }
 
@@ -88,13 +92,8 @@ impl Confinement {
     ) -> Result<Confinement> {
         let mut c = Confinement::for_container(record, fakeroot)?;
         if privileged {
-            // A privileged container has no user namespace of its own (real
-            // root's: the host's bounding set); the others' is whole.
-            c.caps = if record.host.security.privileged {
-                super::caps::all_available()
-            } else {
-                super::caps::all_set()
-            };
+            c.caps = super::caps::all_set();
+            c.every_cap = true;
         }
         Ok(c)
     }
@@ -114,7 +113,7 @@ impl Confinement {
         if !self.no_new_privs && self.fakeroot {
             self.install_filter()?;
         }
-        super::caps::apply_after_setuid(&self.caps, uid == 0)?;
+        super::caps::apply_after_setuid(&self.caps, uid == 0, self.every_cap)?;
         if self.no_new_privs {
             seccomp::set_no_new_privs().context("setting no_new_privs")?;
         }
@@ -369,7 +368,7 @@ mod tests {
         };
         let c = Confinement::for_container(&record(p), false).unwrap();
         assert!(c.filter.is_none() && c.privileged);
-        assert_eq!(c.caps, crate::runtime::caps::all_available());
+        assert_eq!(c.caps, crate::runtime::caps::all_set());
     }
 
     #[test]
