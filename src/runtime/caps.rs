@@ -20,23 +20,19 @@ pub(crate) fn all_set() -> CapsHashSet {
     caps::all()
 }
 
-/// Every capability this process may still pass on (its bounding and
-/// permitted sets): what "all" means in the process that applies them.
-/// Real root's privileged container runs in no user namespace of its own,
-/// so it keeps root's bounding set, which on some machines lacks one (a CI
-/// runner or a container without CAP_SYS_RESOURCE): asking for every one
-/// berth knows failed every privileged start there, as it does with
-/// Docker. Podman gives the bounding set, and so does berth. Read in the
-/// child (`apply_after_setuid`), never in the command: a rootless command
-/// holds no capability until it enters its user namespace.
+/// Every capability this process holds (its permitted set, which capset
+/// cannot exceed; the program's exec then keeps what the bounding set
+/// allows): what "all" means in the process that applies them. Real
+/// root's privileged container runs in no user namespace of its own, so
+/// it keeps root's sets, which on some machines lack one (a CI runner or
+/// a container without CAP_SYS_RESOURCE): asking for every one berth
+/// knows failed every privileged start there, as it does with Docker.
+/// Podman gives the bounding set, and so does berth. Read in the child
+/// (`apply_after_setuid`), never in the command: a rootless command holds
+/// no capability until it enters its user namespace. One capget, not the
+/// 41 prctl calls a read of the bounding set takes.
 fn held() -> CapsHashSet {
-    let mut set = all_set();
-    for held in [CapSet::Bounding, CapSet::Permitted] {
-        if let Ok(held) = caps::read(None, held) {
-            set.retain(|c| held.contains(c));
-        }
-    }
-    set
+    caps::read(None, CapSet::Permitted).unwrap_or_else(|_| all_set())
 }
 
 /// A capability as the user wrote it (`net_admin`, `CAP_NET_ADMIN`,
