@@ -27,7 +27,8 @@ pub(crate) fn all_set() -> CapsHashSet {
 /// it keeps root's sets, which on some machines lack one (a CI runner or
 /// a container without CAP_SYS_RESOURCE): asking for every one berth
 /// knows failed every privileged start there, as it does with Docker.
-/// Podman gives the bounding set, and so does berth. Read in the child
+/// Podman gives what root holds (its bounding set), and so does berth
+/// (root's permitted set is its bounding set). Read in the child
 /// (`apply_after_setuid`), never in the command: a rootless command holds
 /// no capability until it enters its user namespace. One capget, not the
 /// 41 prctl calls a read of the bounding set takes.
