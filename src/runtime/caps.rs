@@ -104,22 +104,26 @@ pub(crate) fn apply_after_setuid(keep: &CapsHashSet, is_root: bool, every: bool)
     let empty = CapsHashSet::new();
     let _ = caps::clear(None, CapSet::Ambient);
     caps::set(None, CapSet::Inheritable, &empty).context("clearing inheritable capabilities")?;
-    let held = held();
-    let target: CapsHashSet = match (is_root, every) {
-        (false, _) => empty.clone(),
-        (true, true) => keep.intersection(&held).copied().collect(),
-        (true, false) => keep.clone(),
+    let target: CapsHashSet = if !is_root {
+        empty
+    } else {
+        let held = held();
+        if every {
+            keep.intersection(&held).copied().collect()
+        } else {
+            let mut missing: Vec<String> = keep.difference(&held).map(|c| c.to_string()).collect();
+            if !missing.is_empty() {
+                missing.sort();
+                anyhow::bail!(
+                    "the container is to have {}, which berth's own process does not hold \
+                     (`grep CapPrm /proc/self/status`): drop it with --cap-drop, or run berth \
+                     where it has it",
+                    missing.join(", ")
+                );
+            }
+            keep.clone()
+        }
     };
-    let mut missing: Vec<String> = target.difference(&held).map(|c| c.to_string()).collect();
-    if !missing.is_empty() {
-        missing.sort();
-        anyhow::bail!(
-            "the container is to have {}, which berth's own process does not have (its \
-             bounding set lacks it: `grep CapBnd /proc/self/status`): drop it with --cap-drop, \
-             or run berth where it has it",
-            missing.join(", ")
-        );
-    }
     // Effective must shrink before permitted: it may never exceed it.
     caps::set(None, CapSet::Effective, &target).context("setting effective capabilities")?;
     caps::set(None, CapSet::Permitted, &target).context("setting permitted capabilities")?;
