@@ -40,6 +40,10 @@ done
 measure() {
     local dir=$BENCH_DIR
     export BERTH_ROOT=$dir/store-$(id -un)
+    # A runtime directory of the bench's own: its user namespace keeper is
+    # the measured binary's, not one left by a berth the user ran before.
+    export XDG_RUNTIME_DIR=$dir/run-$(id -un)
+    mkdir -p -m 700 "$XDG_RUNTIME_DIR"
     local b=$dir/berth
     "$b" load -q -i "$dir/busybox.tar" 2>/dev/null
     local subids=no
