@@ -490,3 +490,40 @@ fn load_warns_about_a_single_id_mapping_only_when_there_is_one() {
         }
     }
 }
+
+/// Docker's `directory.Size`: the apparent sizes of what is under `dir`
+/// but directories, symlinks not followed, each inode once.
+fn docker_directory_size(dir: &std::path::Path, seen: &mut std::collections::HashSet<u64>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            total += docker_directory_size(&path, seen);
+        } else if meta.len() > 0 && seen.insert(meta.ino()) {
+            total += meta.len();
+        }
+    }
+    total
+}
+
+#[test]
+fn image_sizes_count_the_files_as_docker_does() {
+    // The fixture's one layer, unpacked by GNU tar: Docker's size of the
+    // image is what its files hold, not the size of the layer's tar.
+    let expected = docker_directory_size(&fixture("busybox-rootfs"), &mut Default::default());
+    assert!(expected > 0);
+    each_user(|b| {
+        b.load("busybox.tar");
+        let inspected = inspect_json(&b.ok(&["image", "inspect", "busybox"]));
+        assert_eq!(inspected[0]["Size"].as_u64(), Some(expected));
+        assert_eq!(inspected[0]["VirtualSize"].as_u64(), Some(expected));
+        // `history` without -H prints bytes: the layer's row has them all.
+        let rows = b.ok(&["history", "-H=false", "--format", "{{.Size}}", "busybox"]);
+        assert!(
+            rows.lines().any(|l| l == expected.to_string()),
+            "history sizes {rows:?}, expected a row of {expected}"
+        );
+    });
+}

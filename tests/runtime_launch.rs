@@ -59,6 +59,7 @@ fn busybox_store(dir: &Path) -> PathBuf {
             &LayerRecord {
                 diff_id: diff_id.clone(),
                 size: 1,
+                content_size: None,
             },
             &lock,
         )

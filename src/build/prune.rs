@@ -47,7 +47,7 @@ pub fn usage(store: &Store) -> Result<CacheUsage> {
         match &r.layer {
             Some(l) if used.contains(l) => u.active += 1,
             Some(l) if counted.insert(l.clone()) => {
-                let size = store.layer(l).map_or(0, |x| x.size);
+                let size = store.layer(l).map_or(0, |x| x.shown_size());
                 u.size += size;
                 u.reclaimable += size;
             }

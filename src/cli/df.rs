@@ -109,7 +109,7 @@ fn read_usage(store: &Store) -> Result<Usage> {
             *layer_users.entry(l).or_default() += 1;
         }
     }
-    let layer_size = |l: &str| store.layer(l).map_or(0, |r| r.size);
+    let layer_size = |l: &str| store.layer(l).map_or(0, |r| r.shown_size());
     let layers_size = layer_users.keys().map(|l| layer_size(l)).sum();
     let images = index
         .images

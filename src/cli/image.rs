@@ -199,7 +199,7 @@ pub(crate) fn history(args: HistoryArgs) -> Result<()> {
     let mut layer_sizes = img
         .layers
         .iter()
-        .map(|l| store.layer(l).map_or(0, |r| r.size));
+        .map(|l| store.layer(l).map_or(0, |r| r.shown_size()));
     let mut rows = Vec::new();
     let history = if config.history.is_empty() {
         // An image without history (some importers write none): one row per layer.
@@ -242,7 +242,8 @@ pub(crate) fn history(args: HistoryArgs) -> Result<()> {
             "CreatedSince": if args.human { time_ago(&created) } else { created.clone() },
             "CreatedAt": created,
             "CreatedBy": shown_by,
-            "Size": if args.human { human_size(size) } else { size.to_string() },
+            // Three significant digits, as `docker history` prints them.
+            "Size": if args.human { human_size_precision(size, 3) } else { size.to_string() },
             "Comment": h.comment.clone().unwrap_or_default(),
         }));
     }

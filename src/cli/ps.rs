@@ -243,7 +243,7 @@ pub(crate) fn row(
         let image: u64 = c
             .layers
             .iter()
-            .filter_map(|l| store.layer(l).map(|r| r.size))
+            .filter_map(|l| store.layer(l).map(|r| r.shown_size()))
             .sum();
         let virt = rw + image;
         if virt > 0 {

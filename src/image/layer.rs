@@ -68,6 +68,8 @@ pub(crate) struct UnpackedLayer {
     pub(crate) staging: PathBuf,
     pub(crate) diff_id: String,
     pub(crate) size: u64,
+    /// What its files hold ([`Unpacked::content_size`]).
+    pub(crate) content_size: u64,
     committed: bool,
 }
 
@@ -76,6 +78,7 @@ impl UnpackedLayer {
         crate::store::layers::LayerRecord {
             diff_id: self.diff_id.clone(),
             size: self.size,
+            content_size: Some(self.content_size),
         }
     }
 
@@ -123,10 +126,10 @@ pub(crate) fn record_image(
     let lock = store.lock()?;
     let mut layers = below.to_vec();
     layers.push(layer.diff_id.clone());
-    let size = layer.size
+    let size = layer.content_size
         + below
             .iter()
-            .map(|l| store.layer(l).map_or(0, |r| r.size))
+            .map(|l| store.layer(l).map_or(0, |r| r.shown_size()))
             .sum::<u64>();
     layer.commit(store, &lock)?;
     let id = store.put_blob(config_bytes)?;
@@ -156,22 +159,35 @@ pub(crate) fn unpack_layer(
         staging,
         diff_id: String::new(),
         size: 0,
+        content_size: 0,
         committed: false,
     };
-    let (diff_id, size) = unpack_into(&layer.staging, reader, notices)?;
-    layer.diff_id = diff_id;
-    layer.size = size;
+    let unpacked = unpack_into(&layer.staging, reader, notices)?;
+    layer.diff_id = unpacked.diff_id;
+    layer.size = unpacked.size;
+    layer.content_size = unpacked.content_size;
     Ok(layer)
 }
 
-/// Unpacks a layer tar into `dir/diff` and writes `dir/tar-split.gz`;
-/// returns the diff id (sha256 of every byte of the stream, trailing
-/// blocks included) and the stream's size.
+/// What [`unpack_into`] found in a layer tar.
+#[derive(Debug)]
+pub(crate) struct Unpacked {
+    /// sha256 of every byte of the stream, trailing blocks included.
+    pub(crate) diff_id: String,
+    /// The stream's size.
+    pub(crate) size: u64,
+    /// What its files hold, as Docker's `directory.Size` counts an
+    /// unpacked layer: the sizes of its regular files (a hard link to one
+    /// adds nothing) and the lengths of its symlinks' targets.
+    pub(crate) content_size: u64,
+}
+
+/// Unpacks a layer tar into `dir/diff` and writes `dir/tar-split.gz`.
 pub(crate) fn unpack_into(
     dir: &Path,
     reader: impl Read,
     notices: &mut Notices,
-) -> Result<(String, u64)> {
+) -> Result<Unpacked> {
     let diff = dir.join("diff");
     std::fs::create_dir(&diff).with_context(|| format!("creating {}", diff.display()))?;
     let tap = Rc::new(RefCell::new(Tap::new(reader, max_layer_size()?)));
@@ -192,11 +208,16 @@ pub(crate) fn unpack_into(
     io::copy(&mut TapReader(tap.clone()), &mut io::sink()).context("reading the layer tar")?;
     let rest = tap.borrow_mut().take_recorded();
     unpacker.split.push_raw(&rest);
+    let content_size = unpacker.content_size;
     unpacker.finish()?;
     let tap = Rc::try_unwrap(tap)
         .map_err(|_| anyhow::anyhow!("layer reader still shared"))?
         .into_inner();
-    Ok((tap.hasher.finish(), tap.count))
+    Ok(Unpacked {
+        diff_id: tap.hasher.finish(),
+        size: tap.count,
+        content_size,
+    })
 }
 
 /// Hashes and counts every byte of the stream and keeps those that are
@@ -402,6 +423,8 @@ struct Unpacker<'n> {
     shadowed: u32,
     real_root: bool,
     notices: &'n mut Notices,
+    /// [`Unpacked::content_size`] so far.
+    content_size: u64,
 }
 
 impl<'n> Unpacker<'n> {
@@ -421,6 +444,7 @@ impl<'n> Unpacker<'n> {
             shadowed: 0,
             real_root: is_real_root(),
             notices,
+            content_size: 0,
         })
     }
 
@@ -493,6 +517,7 @@ impl<'n> Unpacker<'n> {
                 let copied = copy_sparse(entry, &mut file);
                 tap.set_recording(true);
                 let copied = copied?;
+                self.content_size += copied;
                 if by_reference && copied != size {
                     bail!("the layer tar ends inside this file ({copied} of {size} bytes)");
                 }
@@ -515,6 +540,7 @@ impl<'n> Unpacker<'n> {
                 // The target is stored as is; it is only ever resolved
                 // inside the rootfs, where `..` and `/` stop at its root.
                 symlinkat(target.as_os_str(), &parent, name.as_os_str())?;
+                self.content_size += target.as_os_str().len() as u64;
                 chown_at(self.notices, parent.as_fd(), &name, &meta);
                 set_times_nofollow(&parent, &name, &meta.mtime)?;
             }

@@ -73,7 +73,7 @@ fn unpack(tar: &[u8]) -> (tempfile::TempDir, PathBuf, Result<(String, u64)>) {
     let tmp = tempfile::tempdir().unwrap();
     let layer = tmp.path().join("layer");
     std::fs::create_dir(&layer).unwrap();
-    let r = unpack_into(&layer, tar, &mut Notices::default());
+    let r = unpack_into(&layer, tar, &mut Notices::default()).map(|u| (u.diff_id, u.size));
     (tmp, layer, r)
 }
 
@@ -388,4 +388,33 @@ fn a_layer_over_the_limit_is_refused_with_the_variable_named() {
     let mut r = TapReader(Rc::new(RefCell::new(tap)));
     let e = io::copy(&mut r, &mut io::sink()).unwrap_err();
     assert!(e.to_string().contains(MAX_LAYER_SIZE_VAR), "{e}");
+}
+
+#[test]
+fn counts_what_the_files_hold_as_docker_does() {
+    let mut t = TarBuf::new();
+    t.dir("etc/", 0o755)
+        .file("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")
+        .symlink("link", "/etc/passwd")
+        .hardlink("hard", "etc/passwd")
+        .file("etc/.wh.shadow", b"")
+        .dir("opaque/", 0o755)
+        .file("opaque/.wh..wh..opq", b"")
+        .file("empty-file", b"")
+        .file("big", &[7u8; 5000]);
+    let tar = t.finish();
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = tmp.path().join("layer");
+    std::fs::create_dir(&layer).unwrap();
+    let u = unpack_into(&layer, &tar[..], &mut Notices::default()).unwrap();
+    // The file's 26 bytes once (the hard link adds nothing), the symlink's
+    // 11-byte target and the 5000 bytes; headers, whiteouts and
+    // directories nothing.
+    assert_eq!(u.content_size, 26 + 11 + 5000);
+    assert_eq!(u.size, tar.len() as u64);
+    // The same as walking the unpacked tree as Docker's directory.Size does.
+    assert_eq!(
+        u.content_size,
+        crate::util::du::tree_size(&layer.join("diff"))
+    );
 }

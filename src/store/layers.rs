@@ -21,8 +21,23 @@ use std::path::{Path, PathBuf};
 pub struct LayerRecord {
     /// `sha256:` of the uncompressed tar.
     pub diff_id: String,
-    /// Size of the uncompressed tar in bytes.
+    /// Size of the uncompressed tar in bytes (what its tar-split
+    /// reassembles).
     pub size: u64,
+    /// What its files hold, as Docker counts a layer's size (`images`,
+    /// `history`, `system df`, `inspect`'s `Size`): the apparent sizes of
+    /// its files and symlinks, each hard-linked file once, without the
+    /// tar's headers and padding. Absent in the records of stores made
+    /// before it was kept, which show the tar's size instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_size: Option<u64>,
+}
+
+impl LayerRecord {
+    /// The layer's size as `images`, `history` and `system df` show it.
+    pub fn shown_size(&self) -> u64 {
+        self.content_size.unwrap_or(self.size)
+    }
 }
 
 /// Length of the names under `l/`: overlay's `lowerdir` option must fit in
@@ -187,7 +202,7 @@ impl Store {
             let entry = entry?;
             let diff_id = format!("sha256:{}", entry.file_name().to_string_lossy());
             if !used.contains(&diff_id) {
-                let size = self.local_layer(&diff_id).map_or(0, |r| r.size);
+                let size = self.local_layer(&diff_id).map_or(0, |r| r.shown_size());
                 self.remove_layer(&diff_id, lock)?;
                 removed.push((diff_id, size));
             }

@@ -145,7 +145,7 @@ fn record(
     let mut size = 0;
     for l in layers {
         match store.layer(l) {
-            Some(r) => size += r.size,
+            Some(r) => size += r.shown_size(),
             None => bail!(
                 "layer {l} of the build vanished from the store (pruned meanwhile?); build again"
             ),

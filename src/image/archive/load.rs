@@ -149,7 +149,7 @@ pub(crate) fn load(
                 size += store
                     .layer(d)
                     .with_context(|| format!("layer {d} disappeared from the store"))?
-                    .size;
+                    .shown_size();
             }
             index.upsert(ImageRecord {
                 id: id.clone(),

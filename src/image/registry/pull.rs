@@ -321,7 +321,7 @@ fn pull_from(
         .diff_ids
         .iter()
         .filter_map(|d| store.layer(d))
-        .map(|l| l.size)
+        .map(|l| l.shown_size())
         .sum();
     let mut index = store.images()?;
     index.upsert(ImageRecord {
