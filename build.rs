@@ -21,6 +21,9 @@
 //! new Rust or a changed dependency renames them all: run the script
 //! again, bench.sh says when). The option is LLD's, which Rust uses to
 //! link on x86_64 Linux since 1.90; another linker gets no order.
+//!
+//! glibc is linked in statically as well, by `scripts/rustc-wrapper`
+//! (a build script can only add link arguments, which cannot do it).
 
 use std::path::Path;
 

@@ -255,16 +255,10 @@ fn check_host_device(host: &str, perms: &str, flag: &str) -> Result<()> {
     }
     if access(path, mode).is_err() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid()))
-            .ok()
-            .flatten()
-            .map(|g| g.name)
-            .unwrap_or_else(|| meta.gid().to_string());
-        let owner = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(meta.uid()))
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| meta.uid().to_string());
+        let group =
+            crate::util::passwd::group_name(meta.gid()).unwrap_or_else(|| meta.gid().to_string());
+        let owner =
+            crate::util::passwd::user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string());
         bail!(
             "{flag} {host}: this user cannot open it for {} (mode {:o}, owner {owner}, group \
              {group}); berth gives a container only the devices its user may open: an \

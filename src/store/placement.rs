@@ -46,12 +46,7 @@ impl RootInputs<'static> {
                 std::env::var("USER")
                     .ok()
                     .filter(|u| !u.is_empty() && !u.contains('/'))
-                    .or_else(|| {
-                        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid))
-                            .ok()
-                            .flatten()
-                            .map(|u| u.name)
-                    })
+                    .or_else(|| crate::util::passwd::user_name(host_uid))
                     .unwrap_or_else(|| host_uid.to_string())
             }
         };

@@ -285,9 +285,9 @@ pub fn owner_name(uid_here: u32) -> String {
     let Some(host) = super::host_id_of(&map, uid_here) else {
         return format!("a user outside berth's user namespace (shown as uid {uid_here})");
     };
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host)) {
-        Ok(Some(u)) => format!("uid {host} ({})", u.name),
-        _ => format!("uid {host}"),
+    match crate::util::passwd::user_name(host) {
+        Some(name) => format!("uid {host} ({name})"),
+        None => format!("uid {host}"),
     }
 }
 

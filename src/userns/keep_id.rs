@@ -57,11 +57,7 @@ pub(crate) fn parse_mode(s: &str) -> Result<UsernsMode> {
     let mut keep = KeepId {
         uid: host_uid,
         gid: host_gid,
-        user: nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(host_uid))
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| format!("u{host_uid}")),
+        user: crate::util::passwd::user_name(host_uid).unwrap_or_else(|| format!("u{host_uid}")),
     };
     if let Some(opts) = rest.strip_prefix(':') {
         for opt in opts.split(',') {

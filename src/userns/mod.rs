@@ -60,10 +60,7 @@ pub(crate) fn plan() -> Plan {
         return Plan::RealRoot;
     }
     let gid = getgid();
-    let name = nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name);
+    let name = crate::util::passwd::user_name(uid.as_raw());
     plan_from(
         uid.as_raw(),
         gid.as_raw(),

@@ -7,11 +7,13 @@ pub(crate) mod cpus;
 pub(crate) mod digest;
 pub(crate) mod du;
 pub(crate) mod fsutil;
+pub(crate) mod getent;
 pub(crate) mod humanize;
 pub(crate) mod ids;
 #[cfg(test)]
 pub(crate) mod json_gen;
 pub(crate) mod openat2;
+pub(crate) mod passwd;
 pub(crate) mod path;
 pub(crate) mod proc;
 pub(crate) mod ram_bytes;

@@ -752,7 +752,9 @@ fn glob_view(view: &LayerView, pattern: &str) -> Result<Vec<(String, ViewEntry)>
 
 /// Downloads `url` into `dir`; the file, its name and its Last-Modified time.
 fn download(url: &str, dir: &Path, n: usize) -> Result<(PathBuf, String, u64)> {
-    let resp = ureq::get(url)
+    // ureq's defaults, with host names resolved through `getent`.
+    let resp = crate::image::registry::resolve::agent(ureq::config::Config::default())
+        .get(url)
         .call()
         .map_err(|e| anyhow!("ADD failed: downloading {url}: {e}"))?;
     let mtime = resp

@@ -83,15 +83,16 @@ impl Client {
         }
         // The proxy comes from HTTPS_PROXY/ALL_PROXY/HTTP_PROXY and NO_PROXY
         // (ureq's default configuration reads them).
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(300)))
             .timeout_recv_body(Some(Duration::from_secs(120)))
             .user_agent(format!("berth/{}", env!("CARGO_PKG_VERSION")))
             .tls_config(tls.build())
-            .build()
-            .into();
+            .build();
+        // Host names go through `getent`, not getaddrinfo (resolve.rs).
+        let agent = super::resolve::agent(config);
         Ok(Client {
             domain: domain.to_string(),
             base: format!("https://{host}"),

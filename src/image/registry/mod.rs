@@ -8,4 +8,5 @@ pub(crate) mod credentials;
 pub(crate) mod manifest;
 pub(crate) mod pull;
 pub(crate) mod push;
+pub(crate) mod resolve;
 pub(crate) mod settings;
