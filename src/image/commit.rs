@@ -252,7 +252,7 @@ pub(crate) fn commit(
     let created = crate::util::humanize::now_rfc3339();
     config.created = Some(created.clone());
     config.author = opts.author.clone();
-    config.rootfs.diff_ids.push(layer.diff_id.clone());
+    config.rootfs.diff_ids.push(layer.found.diff_id.clone());
     config.history.push(History {
         created: Some(created.clone()),
         created_by: Some(c.args.join(" ")),

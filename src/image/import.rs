@@ -65,7 +65,7 @@ pub(crate) fn import(
         config: run_config,
         rootfs: RootFs {
             kind: "layers".into(),
-            diff_ids: vec![layer.diff_id.clone()],
+            diff_ids: vec![layer.found.diff_id.clone()],
         },
         history: vec![History {
             created: Some(created.clone()),

@@ -66,19 +66,17 @@ impl Notices {
 #[derive(Debug)]
 pub(crate) struct UnpackedLayer {
     pub(crate) staging: PathBuf,
-    pub(crate) diff_id: String,
-    pub(crate) size: u64,
-    /// What its files hold ([`Unpacked::content_size`]).
-    pub(crate) content_size: u64,
+    /// What unpacking found: digest and sizes.
+    pub(crate) found: Unpacked,
     committed: bool,
 }
 
 impl UnpackedLayer {
     pub(crate) fn record(&self) -> crate::store::layers::LayerRecord {
         crate::store::layers::LayerRecord {
-            diff_id: self.diff_id.clone(),
-            size: self.size,
-            content_size: Some(self.content_size),
+            diff_id: self.found.diff_id.clone(),
+            size: self.found.size,
+            content_size: Some(self.found.content_size),
         }
     }
 
@@ -125,8 +123,8 @@ pub(crate) fn record_image(
 ) -> Result<String> {
     let lock = store.lock()?;
     let mut layers = below.to_vec();
-    layers.push(layer.diff_id.clone());
-    let size = layer.content_size
+    layers.push(layer.found.diff_id.clone());
+    let size = layer.found.content_size
         + below
             .iter()
             .map(|l| store.layer(l).map_or(0, |r| r.shown_size()))
@@ -155,22 +153,18 @@ pub(crate) fn unpack_layer(
     notices: &mut Notices,
 ) -> Result<UnpackedLayer> {
     let staging = store.temp_dir("layer")?;
+    // Made first: dropped on an error, it removes the staging directory.
     let mut layer = UnpackedLayer {
         staging,
-        diff_id: String::new(),
-        size: 0,
-        content_size: 0,
+        found: Unpacked::default(),
         committed: false,
     };
-    let unpacked = unpack_into(&layer.staging, reader, notices)?;
-    layer.diff_id = unpacked.diff_id;
-    layer.size = unpacked.size;
-    layer.content_size = unpacked.content_size;
+    layer.found = unpack_into(&layer.staging, reader, notices)?;
     Ok(layer)
 }
 
 /// What [`unpack_into`] found in a layer tar.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Unpacked {
     /// sha256 of every byte of the stream, trailing blocks included.
     pub(crate) diff_id: String,

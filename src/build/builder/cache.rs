@@ -77,7 +77,7 @@ pub(crate) fn step(
         Err(e) => return Err(fail(cx, v, &spec.name, instr, e)),
     };
     let created = crate::util::humanize::now_rfc3339();
-    let diff_id = layer.diff_id.clone();
+    let diff_id = layer.found.diff_id.clone();
     let record = CacheRecord {
         key: spec.key.clone(),
         layer: Some(diff_id.clone()),

@@ -197,8 +197,8 @@ fn unpack_missing(
                 .with_context(|| format!("reading layer {entry} of the archive"))?;
             let layer = unpack_layer(store, reader, notices)
                 .with_context(|| format!("unpacking layer {entry} of the archive"))?;
-            if &layer.diff_id != diff_id {
-                bail!("layer {entry} of the archive does not match the image: its content hashes to {}, the image configuration expects {diff_id}; the archive is corrupt", layer.diff_id);
+            if &layer.found.diff_id != diff_id {
+                bail!("layer {entry} of the archive does not match the image: its content hashes to {}, the image configuration expects {diff_id}; the archive is corrupt", layer.found.diff_id);
             }
             unpacked.insert(diff_id.clone(), layer);
         }

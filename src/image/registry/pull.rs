@@ -628,10 +628,10 @@ fn fetch_layer(
             layer.size
         );
     }
-    if unpacked.diff_id != diff_id {
+    if unpacked.found.diff_id != diff_id {
         bail!(
             "layer {digest} of {repo} unpacks to {} but the image configuration says {diff_id}",
-            unpacked.diff_id
+            unpacked.found.diff_id
         );
     }
     Ok(unpacked)
