@@ -8,6 +8,9 @@
 #
 # RUNS defaults to 50. PATH defaults to target/release/berth (built here).
 # Uses hyperfine when installed, else a shell loop timed with date +%s%N.
+# The commands take turns in 4 rounds (RUNS/4 runs each time), and each
+# median is over all the runs of a command, so that the machine's drift
+# within the minute falls on both sides of a ratio.
 # Invoked as root, it measures as each unprivileged user of $BENCH_USERS
 # (default: berth-nosub, without a subordinate id range, then berth-sub,
 # with one; created when missing), one after the other in the same run:
@@ -77,49 +80,79 @@ measure() {
     # is included in this figure and Podman's.
     add "berth run -d + kill + rm" "bash -c 'c=\$($b run -d busybox sleep 60) && $b kill \$c >/dev/null && $b rm \$c >/dev/null'"
     if command -v podman >/dev/null && podman load -q -i "$dir/busybox.tar" >/dev/null 2>&1; then
-        add "podman run --rm" "podman run --rm busybox true"
-        if podman_target=$(podman run -d busybox sleep 3600 2>/dev/null); then
-            add "podman exec" "podman exec $podman_target true"
+        # Debian's crun refuses a host whose cgroup2 hierarchy holds a
+        # controller beside cgroup v1 ("cgroups in hybrid mode not
+        # supported"); runc runs Podman's containers there.
+        local podman=podman
+        if ! podman run --rm busybox true >/dev/null 2>&1 && command -v runc >/dev/null &&
+            podman --runtime runc run --rm busybox true >/dev/null 2>&1; then
+            podman="podman --runtime runc"
+            echo "podman: its default OCI runtime fails here; measured with --runtime runc" >&2
         fi
-        add "podman run -d + kill + rm" "bash -c 'c=\$(podman run -d busybox sleep 60) && podman kill \$c >/dev/null && podman rm \$c >/dev/null'"
+        add "podman run --rm" "$podman run --rm busybox true"
+        if podman_target=$($podman run -d busybox sleep 3600 2>/dev/null); then
+            add "podman exec" "$podman exec $podman_target true"
+        fi
+        add "podman run -d + kill + rm" "bash -c 'c=\$($podman run -d busybox sleep 60) && $podman kill \$c >/dev/null && $podman rm \$c >/dev/null'"
     fi
     [ ${#cmds[@]} -gt 0 ] || { echo "bench.sh: nothing to measure" >&2; exit 1; }
 
     # Network helpers of a run before (they linger 2 s) end first.
     sleep 1
     local medians=()
+    # The commands take turns, in $rounds rounds of runs/rounds runs each,
+    # and each median is over all of a command's runs: this machine's
+    # speed drifts within a minute (bwrap's own median moved from 5.0 to
+    # 5.8 ms between two passes), and a drift must not land on one side
+    # of a ratio only.
+    local rounds=4
+    [ "$runs" -lt 8 ] && rounds=1
+    local per=$(( (runs + rounds - 1) / rounds ))
     if command -v hyperfine >/dev/null; then
-        echo "measuring with hyperfine, $runs runs each"
-        local i json log ignore
+        echo "measuring with hyperfine, $((per * rounds)) runs each, in $rounds alternating rounds"
+        local i r json log ignore
+        for ((r = 0; r < rounds; r++)); do
+            for i in "${!cmds[@]}"; do
+                # The kernel tears network namespaces down after their last
+                # process left, in a worker, for a while: what one command
+                # left must not slow the next one measured.
+                sleep 2
+                json="$dir/results-$(id -un)-$i-$r.json" log="$dir/hyperfine-$(id -un).log"
+                # Podman's commands fail now and then on a busy machine (a
+                # kill racing its cleanup): a failed run is kept, not fatal.
+                # berth's must all succeed.
+                ignore=()
+                [[ ${names[$i]} == podman* ]] && ignore=(--ignore-failure)
+                hyperfine -N --style basic --warmup 3 --runs "$per" "${ignore[@]}" --export-json "$json" \
+                    -n "${names[$i]}" "${cmds[$i]}" >>"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
+            done
+        done
         for i in "${!cmds[@]}"; do
-            # The kernel tears network namespaces down after their last
-            # process left, in a worker, for a while: what one command
-            # left must not slow the next one measured.
-            sleep 2
-            json="$dir/results-$(id -un)-$i.json" log="$dir/hyperfine-$(id -un).log"
-            # Podman's commands fail now and then on a busy machine (a
-            # kill racing its cleanup): a failed run is kept, not fatal.
-            # berth's must all succeed.
-            ignore=()
-            [[ ${names[$i]} == podman* ]] && ignore=(--ignore-failure)
-            hyperfine -N --style basic --warmup 3 --runs "$runs" "${ignore[@]}" --export-json "$json" \
-                -n "${names[$i]}" "${cmds[$i]}" >>"$log" 2>&1 || { tail -5 "$log" >&2; exit 1; }
             medians+=("$(python3 -c '
-import json, sys
-print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$json")")
+import json, statistics, sys
+times = [t for f in sys.argv[1:] for t in json.load(open(f))["results"][0]["times"]]
+print("%.3f" % (statistics.median(times) * 1000))' "$dir/results-$(id -un)-$i-"*.json)")
         done
     else
-        echo "measuring with a shell loop (install hyperfine for better numbers), $runs runs each"
+        echo "measuring with a shell loop (install hyperfine for better numbers), $((per * rounds)) runs each, in $rounds alternating rounds"
+        local all=() r
         for i in "${!cmds[@]}"; do
-            local times=() t0 t1
+            all+=("")
             for _ in 1 2 3; do eval "${cmds[$i]}" >/dev/null 2>&1 || true; done
-            for ((r = 0; r < runs; r++)); do
-                t0=$(date +%s%N)
-                eval "${cmds[$i]}" >/dev/null 2>&1
-                t1=$(date +%s%N)
-                times+=($(( (t1 - t0) / 1000 )))
+        done
+        for ((r = 0; r < rounds; r++)); do
+            for i in "${!cmds[@]}"; do
+                local t0 t1 k
+                for ((k = 0; k < per; k++)); do
+                    t0=$(date +%s%N)
+                    eval "${cmds[$i]}" >/dev/null 2>&1
+                    t1=$(date +%s%N)
+                    all[$i]+=" $(( (t1 - t0) / 1000 ))"
+                done
             done
-            medians+=("$(printf '%s\n' "${times[@]}" | sort -n | awk '
+        done
+        for i in "${!cmds[@]}"; do
+            medians+=("$(printf '%s\n' ${all[$i]} | sort -n | awk '
                 { v[NR] = $1 }
                 END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m / 1000 }')")
         done
