@@ -283,15 +283,31 @@ fn terminal_detach_and_attach() {
     }
     each_user(|b| {
         b.load_busybox();
-        // A real pty from the container's own devpts.
+        // A real pty from the container's own devpts, with the caller's
+        // size before the program starts (it asks at once).
         let berth = b.program().display().to_string();
         let out = run_script(
             b,
-            &format!("{berth} run --rm -it busybox sh -c 'tty; exit 4'"),
+            &format!(
+                "stty rows 17 cols 91; {berth} run --rm -it busybox sh -c 'stty size; tty; exit 4'"
+            ),
             b"",
         );
         assert_eq!(out.status.code(), Some(4), "{}", show(&out));
         assert!(stdout(&out).contains("/dev/pts/0"), "{}", show(&out));
+        assert!(stdout(&out).contains("17 91"), "{}", show(&out));
+        // Docker's ConsoleSize: the terminal's size at create.
+        run_script(
+            b,
+            &format!("stty rows 23 cols 71; {berth} create -t --name sized busybox"),
+            b"",
+        );
+        assert_eq!(
+            b.ok(&["inspect", "-f", "{{json .HostConfig.ConsoleSize}}", "sized"])
+                .trim(),
+            "[23,71]"
+        );
+        b.ok(&["rm", "sized"]);
 
         // ctrl-p ctrl-q detaches and leaves the container running.
         let out = run_script(

@@ -622,6 +622,7 @@ pub(crate) fn run(args: &ComposeArgs, a: &RunArgs) -> Result<()> {
         volumes,
         auto_remove: a.rm,
         tty,
+        console_size: if tty { super::terminal::size() } else { None },
         interactive: !a.detach,
         publish: a.publish.clone(),
         service_ports: a.service_ports,

@@ -43,6 +43,11 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         user: args.user,
         privileged: args.privileged,
         detach_keys: crate::runtime::attach_client::parse_detach_keys(&args.detach_keys)?,
+        console_size: if args.tty {
+            super::terminal::size()
+        } else {
+            None
+        },
     };
     if let Some(w) = &opts.workdir {
         if !w.starts_with('/') {

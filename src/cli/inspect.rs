@@ -160,7 +160,7 @@ fn host_config_json(c: &ContainerRecord) -> Json {
         "AutoRemove": c.host.lifecycle.auto_remove,
         "VolumeDriver": "",
         "VolumesFrom": Json::Null,
-        "ConsoleSize": [0, 0],
+        "ConsoleSize": c.host.console_size.unwrap_or([0, 0]),
         "CapAdd": Json::Null,
         "CapDrop": Json::Null,
         "CgroupnsMode": "private",

@@ -38,6 +38,7 @@ mod sandbox;
 mod stats;
 mod system;
 mod template;
+mod terminal;
 mod volume;
 
 use args::{Cli, Command};

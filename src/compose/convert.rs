@@ -58,6 +58,8 @@ pub(crate) struct OneOffOverrides {
     /// `--rm`.
     pub(crate) auto_remove: bool,
     pub(crate) tty: bool,
+    /// With `tty`: the caller's terminal size (rows, columns).
+    pub(crate) console_size: Option<[u16; 2]>,
     pub(crate) interactive: bool,
     /// `-p` (kept for the network mapping).
     pub(crate) publish: Vec<String>,
@@ -90,6 +92,7 @@ pub(crate) fn request(t: &Target) -> Result<Converted> {
         log: Default::default(),
         kernel: Default::default(),
         annotations: Default::default(),
+        console_size: t.oneoff.and_then(|o| o.console_size),
         devices: Default::default(),
         resources: Default::default(),
         security: crate::runtime::security::config(&crate::runtime::security::Settings {

@@ -57,4 +57,9 @@ pub(crate) struct HostConfig {
     /// `--annotation KEY=VALUE`: metadata for tools, shown by inspect.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub(crate) annotations: IndexMap<String, String>,
+    /// With `-t`: the terminal's size (rows, columns) when the container
+    /// was made (Docker's `ConsoleSize`), the pty's size before its
+    /// program starts; an attached client resizes it from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) console_size: Option<[u16; 2]>,
 }

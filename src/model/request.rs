@@ -47,6 +47,9 @@ pub(crate) struct CreateRequest {
     pub(crate) log: LogConfig,
     pub(crate) kernel: KernelConfig,
     pub(crate) annotations: IndexMap<String, String>,
+    /// With `-t`: the caller's terminal size (rows, columns), so that the
+    /// program finds its pty sized when it starts.
+    pub(crate) console_size: Option<[u16; 2]>,
 }
 
 /// The process-related settings, merged with the image's config at create.

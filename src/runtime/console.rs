@@ -8,10 +8,18 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// In the init, after pivot_root: opens a pty pair from /dev/ptmx, gives
-/// the terminal to `uid`/`gid`, makes it our controlling terminal and our
-/// stdio, and sends the master to the monitor.
-pub(crate) fn setup_in_container(socket: RawFd, uid: u32, gid: u32) -> Result<()> {
+/// In the init, after pivot_root: opens a pty pair from /dev/ptmx, sizes
+/// it (`size`: rows, columns, the client's terminal), gives the terminal
+/// to `uid`/`gid`, makes it our controlling terminal and our stdio, and
+/// sends the master to the monitor. Sized here, before the program
+/// starts: a resize from the client would come after the program may
+/// have asked (`stty size` then saw 0 0).
+pub(crate) fn setup_in_container(
+    socket: RawFd,
+    uid: u32,
+    gid: u32,
+    size: Option<[u16; 2]>,
+) -> Result<()> {
     // SAFETY: plain libc calls on descriptors we own; every result is checked.
     unsafe {
         let master = libc::open(
@@ -23,6 +31,9 @@ pub(crate) fn setup_in_container(socket: RawFd, uid: u32, gid: u32) -> Result<()
                 .context("opening the container's /dev/ptmx");
         }
         let master = OwnedFd::from_raw_fd(master);
+        if let Some([rows, cols]) = size {
+            resize(master.as_raw_fd(), rows, cols);
+        }
         if libc::unlockpt(master.as_raw_fd()) != 0 {
             return Err(std::io::Error::last_os_error()).context("unlocking the terminal");
         }

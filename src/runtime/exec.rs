@@ -51,6 +51,9 @@ pub(crate) struct ExecOptions {
     pub(crate) privileged: bool,
     /// `--detach-keys` as bytes: with `-it`, leave the process running.
     pub(crate) detach_keys: Vec<u8>,
+    /// With `-t`: the caller's terminal size (rows, columns), given to the
+    /// pty before the process starts.
+    pub(crate) console_size: Option<[u16; 2]>,
 }
 
 /// How the exec ended.
@@ -151,6 +154,7 @@ pub(crate) fn exec(
         extra_env: &opts.env,
         group_add: opts.user.is_none(),
         tty: opts.tty,
+        console_size: opts.console_size,
         stdio: child_stdio,
         console,
         confinement: &confinement,
@@ -214,6 +218,8 @@ pub(crate) struct InContainer<'a> {
     /// with -u gets the groups of that user only).
     pub(crate) group_add: bool,
     pub(crate) tty: bool,
+    /// The pty's size before the process starts (rows, columns).
+    pub(crate) console_size: Option<[u16; 2]>,
     /// Descriptors for stdin, stdout and stderr.
     pub(crate) stdio: Option<[RawFd; 3]>,
     /// `-t`: the socket to send the pty's master over.
@@ -298,7 +304,12 @@ pub(crate) fn become_process(p: &InContainer) -> Result<(Vec<String>, Vec<String
         )?);
     }
     if let Some(socket) = p.console {
-        console::setup_in_container(socket, u.uid, super::start::tty_gid().unwrap_or(u.gid))?;
+        console::setup_in_container(
+            socket,
+            u.uid,
+            super::start::tty_gid().unwrap_or(u.gid),
+            p.console_size,
+        )?;
     }
     let env = exec_env(config, &u.home, p.extra_env, p.tty);
     init::enter_workdir(p.workdir, false)?;

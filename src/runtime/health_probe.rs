@@ -69,6 +69,7 @@ impl Probe {
                     extra_env: &[],
                     group_add: true,
                     tty: false,
+                    console_size: None,
                     stdio: Some(stdio),
                     console: None,
                     confinement,

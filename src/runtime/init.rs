@@ -346,7 +346,12 @@ fn identity_and_env(
         ctx.setgroups_allowed,
     )?);
     if let Some(socket) = ctx.console_socket {
-        super::console::setup_in_container(socket, u.uid, ctx.tty_gid.unwrap_or(u.gid))?;
+        super::console::setup_in_container(
+            socket,
+            u.uid,
+            ctx.tty_gid.unwrap_or(u.gid),
+            ctx.record.host.console_size,
+        )?;
     }
     let env = spec::final_env(config, &u.home);
     enter_workdir(&config.working_dir, true)?;

@@ -114,6 +114,7 @@ fn create_as(store: &Store, req: &CreateRequest, id: String) -> Result<Container
             log: req.log.clone(),
             kernel: req.kernel.clone(),
             annotations: req.annotations.clone(),
+            console_size: req.console_size,
         },
     };
     if let Err(e) = store.create_container(&record, &lock) {

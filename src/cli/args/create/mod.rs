@@ -194,6 +194,9 @@ impl CreateArgs {
         self.namespaces.apply(&mut req)?;
         self.kernel.apply(&mut req)?;
         self.logging.apply(&mut req)?;
+        if req.process.tty {
+            req.console_size = crate::cli::terminal::size();
+        }
         self.refused.check()?;
         namespaces::check_combinations(&req)?;
         Ok(req)
