@@ -332,6 +332,12 @@ pub(crate) fn main(args: &[String]) -> i32 {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
             early_store = Some(open_store());
+            // What needs no record is done while the command writes it:
+            // on the launch path it would wait for the namespace lock that
+            // the init's unshare holds on the other core.
+            super::resources::prefetch();
+            let _ = crate::mounts::rootfs::own_mount_namespace();
+            crate::util::trace::step("cgroups read, mount namespace of our own");
             // Released once the record exists; the end of the socket
             // instead means the command gave up (the record could not be
             // made): nothing of ours exists to clean up.
