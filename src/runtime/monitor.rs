@@ -280,6 +280,13 @@ fn read_released_filter(stream: &mut UnixStream) -> Option<Option<crate::seccomp
     crate::seccomp::Filter::from_bytes(&bytes).map(Some)
 }
 
+/// Whether the command's release (or the end of its socket) is there to
+/// be read without waiting.
+fn released_yet(stream: &UnixStream) -> bool {
+    let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+}
+
 /// The seccomp filter of a held monitor's command ([`send_filter`]).
 enum FilterFromCommand {
     /// Still to be read, from this descriptor of the client's socket.
@@ -332,16 +339,17 @@ pub(crate) fn main(args: &[String]) -> i32 {
         MODE_ATTACHED => Channel::Attached(UnixStream::from(fd)),
         MODE_HELD => {
             early_store = Some(open_store());
-            // What needs no record is done while the command writes it:
-            // on the launch path it would wait for the namespace lock that
-            // the init's unshare holds on the other core.
-            super::resources::prefetch();
-            let _ = crate::mounts::rootfs::own_mount_namespace();
-            crate::util::trace::step("cgroups read, mount namespace of our own");
+            let mut stream = UnixStream::from(fd);
+            // A mount namespace of our own (for the overlay) is made while
+            // the command writes the record, when it has not yet: a
+            // release already there (the record is often written before
+            // our exec ends) must not wait for it.
+            if !released_yet(&stream) {
+                let _ = crate::mounts::rootfs::own_mount_namespace();
+            }
             // Released once the record exists; the end of the socket
             // instead means the command gave up (the record could not be
             // made): nothing of ours exists to clean up.
-            let mut stream = UnixStream::from(fd);
             let mut go = [0u8; 1];
             if !matches!(stream.read(&mut go), Ok(1)) {
                 return 0;

@@ -108,6 +108,29 @@ impl Hierarchies {
     }
 }
 
+/// The cgroup v2 hierarchy where it is usually mounted, found without
+/// /proc/self/mountinfo (whose reading, on the launch path, waits for the
+/// namespace lock of the init's unshare): `/sys/fs/cgroup` (unified) or
+/// `/sys/fs/cgroup/unified` (hybrid), when statfs says cgroup2 and the
+/// mount is the hierarchy's root, which alone has no `cgroup.type`. None
+/// otherwise: mountinfo tells.
+pub(crate) fn usual_v2_mount() -> Option<Mount> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let point = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|p| statfs(*p).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC))?;
+    let point = Path::new(point);
+    let root_of_hierarchy = matches!(
+        std::fs::symlink_metadata(point.join("cgroup.type")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    root_of_hierarchy.then(|| Mount {
+        point: point.to_path_buf(),
+        root: "/".to_string(),
+        controllers: vec![],
+    })
+}
+
 /// Where a process sits: its cgroup v2 path and its v1 path per hierarchy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Membership {
@@ -239,5 +262,15 @@ mod tests {
     fn keyed_values() {
         assert_eq!(keyed("low 0\nhigh 0\noom_kill 3\n", "oom_kill"), Some(3));
         assert_eq!(keyed("usage_usec 17\n", "user_usec"), None);
+    }
+
+    /// The shortcut finds what mountinfo says, where it finds anything.
+    #[test]
+    fn the_usual_v2_mount_is_mountinfos() {
+        if let Some(usual) = usual_v2_mount() {
+            let from_mountinfo = Hierarchies::read().v2.expect("cgroup2 in mountinfo");
+            assert_eq!(usual.point, from_mountinfo.point);
+            assert_eq!(from_mountinfo.root, "/");
+        }
     }
 }

@@ -95,24 +95,7 @@ fn v2_parent(h: &Hierarchies, m: &Membership) -> Option<PathBuf> {
 
 /// The plan for `r` on this machine, for this process.
 pub(crate) fn plan(r: &ResourcesConfig) -> Plan {
-    let (h, m) = own_view();
-    plan_with(r, h, m)
-}
-
-/// The cgroup hierarchies mounted here and this process's place in them,
-/// read once per process: a monitor reads them while it waits for its
-/// command's record ([`prefetch`]), not on the launch path, where reading
-/// /proc/self/mountinfo waited for the namespace lock of the init's
-/// unshare on the other core (0.2-0.8 ms in `BERTH_TRACE`).
-fn own_view() -> &'static (Hierarchies, Membership) {
-    static VIEW: std::sync::OnceLock<(Hierarchies, Membership)> = std::sync::OnceLock::new();
-    VIEW.get_or_init(|| (Hierarchies::read(), Membership::read(None)))
-}
-
-/// Reads what [`ContainerCgroup::create`] and [`plan`] need now, while
-/// there is time.
-pub(crate) fn prefetch() {
-    own_view();
+    plan_with(r, &Hierarchies::read(), &Membership::read(None))
 }
 
 pub(crate) fn plan_with(r: &ResourcesConfig, h: &Hierarchies, m: &Membership) -> Plan {
@@ -274,8 +257,15 @@ impl ContainerCgroup {
         let mut cg = ContainerCgroup::default();
         if !r.has_cgroup_limits() {
             // The launch path of most containers: a v2 directory for pause.
-            let (h, m) = own_view();
-            if let Some(parent) = v2_parent(h, m) {
+            // Only cgroup v2 matters here, at its usual place when it is.
+            let h = match cgroupfs::usual_v2_mount() {
+                Some(v2) => Hierarchies {
+                    v2: Some(v2),
+                    v1: vec![],
+                },
+                None => Hierarchies::read(),
+            };
+            if let Some(parent) = v2_parent(&h, &Membership::read(None)) {
                 cg.add_dir(Version::V2, parent.join(&name), vec![]);
             }
             return Ok(cg);
