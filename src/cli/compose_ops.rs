@@ -584,7 +584,7 @@ pub(crate) fn exec(args: &ComposeArgs, a: &A::ExecArgs) -> Result<()> {
         user: a.user.clone(),
         privileged: a.privileged,
         detach_keys: crate::runtime::attach_client::parse_detach_keys("ctrl-p,ctrl-q")?,
-        console_size: if tty { super::terminal::size() } else { None },
+        console_size: super::terminal::console_size(tty),
     };
     use crate::runtime::exec::ExecOutcome;
     match crate::runtime::exec::exec(&c.record, c.state.process(), &opts)? {

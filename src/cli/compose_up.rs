@@ -622,7 +622,7 @@ pub(crate) fn run(args: &ComposeArgs, a: &RunArgs) -> Result<()> {
         volumes,
         auto_remove: a.rm,
         tty,
-        console_size: if tty { super::terminal::size() } else { None },
+        console_size: super::terminal::console_size(tty),
         interactive: !a.detach,
         publish: a.publish.clone(),
         service_ports: a.service_ports,

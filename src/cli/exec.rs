@@ -43,11 +43,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         user: args.user,
         privileged: args.privileged,
         detach_keys: crate::runtime::attach_client::parse_detach_keys(&args.detach_keys)?,
-        console_size: if args.tty {
-            super::terminal::size()
-        } else {
-            None
-        },
+        console_size: super::terminal::console_size(args.tty),
     };
     if let Some(w) = &opts.workdir {
         if !w.starts_with('/') {

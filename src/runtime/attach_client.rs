@@ -93,6 +93,11 @@ pub(crate) fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
     (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
+/// The size of the caller's terminal: the one on stdout, else on stdin.
+pub(crate) fn caller_window_size() -> Option<(u16, u16)> {
+    window_size(std::io::stdout().as_fd()).or_else(|| window_size(std::io::stdin().as_fd()))
+}
+
 fn resize_frame(sock: &mut UnixStream, size: (u16, u16)) -> std::io::Result<()> {
     Message::Resize {
         rows: size.0,

@@ -3,7 +3,7 @@
 //! master the process in the container got its terminal from; SIGWINCH
 //! becomes TIOCSWINSZ on the master.
 
-use super::attach_client::{window_size, RawMode};
+use super::attach_client::{caller_window_size, RawMode};
 use crate::util::proc::pidfd_open;
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -75,7 +75,7 @@ pub(crate) fn relay(
     } else {
         None
     };
-    if let Some((rows, cols)) = window_size(stdout.as_fd()).or_else(|| window_size(stdin.as_fd())) {
+    if let Some((rows, cols)) = caller_window_size() {
         super::console::resize(master.as_raw_fd(), rows, cols);
     }
     let mut winch = SigSet::empty();
@@ -122,9 +122,7 @@ pub(crate) fn relay(
         }
         if !s.is_empty() {
             while let Ok(Some(_)) = sigfd.read_signal() {}
-            if let Some((rows, cols)) =
-                window_size(stdout.as_fd()).or_else(|| window_size(stdin.as_fd()))
-            {
+            if let Some((rows, cols)) = caller_window_size() {
                 super::console::resize(master.as_raw_fd(), rows, cols);
             }
         }

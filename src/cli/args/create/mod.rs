@@ -194,9 +194,7 @@ impl CreateArgs {
         self.namespaces.apply(&mut req)?;
         self.kernel.apply(&mut req)?;
         self.logging.apply(&mut req)?;
-        if req.process.tty {
-            req.console_size = crate::cli::terminal::size();
-        }
+        req.console_size = crate::cli::terminal::console_size(req.process.tty);
         self.refused.check()?;
         namespaces::check_combinations(&req)?;
         Ok(req)
