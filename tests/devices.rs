@@ -19,7 +19,16 @@ use std::path::{Path, PathBuf};
 
 fn write(path: &Path, text: &str, mode: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+    if mode & 0o111 != 0 {
+        // A program is written beside and installed by a child process
+        // (see install_executable: "Text file busy").
+        let draft = path.with_extension("draft");
+        std::fs::write(&draft, text).unwrap();
+        install_executable(&draft, path);
+        std::fs::remove_file(&draft).unwrap();
+    } else {
+        std::fs::write(path, text).unwrap();
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 

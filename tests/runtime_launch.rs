@@ -36,7 +36,15 @@ fn busybox_store(dir: &Path) -> PathBuf {
     for d in ["bin", "etc", "root", "tmp", "home/user"] {
         std::fs::create_dir_all(diff.join(d)).unwrap();
     }
-    std::fs::copy(BUSYBOX, diff.join("bin/busybox")).unwrap();
+    // Copied by cp(1), not from this process: a write descriptor of ours
+    // would be inherited by children other test threads fork, and an exec
+    // of busybox while one holds it fails with "Text file busy".
+    let cp = Command::new("cp")
+        .arg(BUSYBOX)
+        .arg(diff.join("bin/busybox"))
+        .status()
+        .unwrap();
+    assert!(cp.success(), "cp {BUSYBOX}");
     for applet in [
         "sh", "echo", "cat", "id", "hostname", "sleep", "touch", "ls", "pwd",
     ] {

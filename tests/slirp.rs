@@ -560,8 +560,7 @@ fn test_binary_copy(berth: &Berth) -> PathBuf {
     COPY.get_or_init(|| {
         let bin_dir = berth.program().parent().unwrap();
         let copy = bin_dir.join("slirp-tests");
-        std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::install_executable(&std::env::current_exe().unwrap(), &copy);
         copy
     })
     .clone()

@@ -188,10 +188,7 @@ fn wait_for_job_end(job: &str) {
 }
 
 fn write_script(b: &Berth, name: &str, body: &str) -> PathBuf {
-    let path = b.write_file(name, &format!("#!/bin/sh\n{body}\n"));
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    b.write_executable(name, &format!("#!/bin/sh\n{body}\n"))
 }
 
 #[test]

@@ -239,9 +239,7 @@ fn sandbox() -> &'static Sandbox {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")));
-        std::fs::copy(&built, &berth).expect("copying target/.../berth");
-        std::fs::set_permissions(&berth, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod 755 the berth copy");
+        install_executable(&built, &berth);
         let docker = base.join("bin/docker");
         std::os::unix::fs::symlink("berth", &docker).expect("symlinking docker -> berth");
         Sandbox {
@@ -250,6 +248,24 @@ fn sandbox() -> &'static Sandbox {
             docker,
         }
     })
+}
+
+/// Copies an executable with mode 755 in a child process (`install`).
+/// Writing it from this process would leave its write descriptor in any
+/// child another test thread forks meanwhile, until that child's exec; an
+/// exec of the file in that window fails with "Text file busy" (ETXTBSY,
+/// seen in CI). A child process's descriptor is never inherited here.
+pub fn install_executable(from: &Path, to: &Path) {
+    let out = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(from)
+        .arg(to)
+        .output()
+        .expect("running install(1)");
+    assert_success(
+        &out,
+        &format!("install {} {}", from.display(), to.display()),
+    );
 }
 
 /// Where sandboxes go: $BERTH_TEST_TMPDIR, else the temporary directory
@@ -496,6 +512,19 @@ impl Berth {
             chown(&dir, &self.user);
         }
         dir
+    }
+
+    /// Writes an executable (a script) owned by the user into a fresh
+    /// scratch directory, through [`install_executable`].
+    pub fn write_executable(&self, name: &str, contents: &str) -> PathBuf {
+        let draft = self.scratch_dir().join(name);
+        std::fs::write(&draft, contents).expect("writing a scratch file");
+        let path = self.scratch_dir().join(name);
+        install_executable(&draft, &path);
+        if self.user.switch {
+            chown(&path, &self.user);
+        }
+        path
     }
 
     /// Writes a file owned by the user into a fresh scratch directory.
