@@ -208,6 +208,68 @@ fn restart_policies_and_stop_wins() {
         b.fails(&["run", "--rm", "--restart", "always", "busybox", "true"]);
         b.fails(&["run", "--restart", "sometimes", "busybox", "true"]);
         b.ok(&["rm", "flaky", "forever"]);
+
+        // kill, as Docker's ExitOnNext: without a stop signal of its own,
+        // any signal keeps the container down when it exits; with one,
+        // another signal is an ordinary exit, which the policy restarts.
+        let trap = |sig: &str| format!("trap 'exit 5' {sig}; sleep 100 & wait");
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "hup",
+            "--restart",
+            "always",
+            "busybox",
+            "sh",
+            "-c",
+            &trap("HUP"),
+        ]);
+        b.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "usr1",
+            "--restart",
+            "always",
+            "--stop-signal",
+            "USR1",
+            "busybox",
+            "sh",
+            "-c",
+            &trap("TERM"),
+        ]);
+        // Both shells have set their traps before they are signalled.
+        for name in ["hup", "usr1"] {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !b.ok(&["top", name]).contains("sleep 100") {
+                assert!(Instant::now() < deadline, "{name} did not start its sleep");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        b.ok(&["kill", "-s", "HUP", "hup"]);
+        b.ok(&["kill", "-s", "TERM", "usr1"]);
+        wait_for(b, "usr1", "{{.RestartCount}}", "1", Duration::from_secs(15));
+        // A restart would have shown as "restarting", never as "exited".
+        wait_for(
+            b,
+            "hup",
+            "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+            "exited 5 0",
+            Duration::from_secs(10),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            b.ok(&[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.RestartCount}}",
+                "hup"
+            ]),
+            "exited 0\n",
+            "a container without a stop signal stays down after kill"
+        );
+        b.ok(&["rm", "-f", "hup", "usr1"]);
     });
 }
 

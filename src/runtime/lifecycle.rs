@@ -249,15 +249,16 @@ pub(crate) fn attach(
     attach_client::attach(&monitor::socket_path(store.run_dir()?, &record.id), opts)
 }
 
-/// Sends `signal` to the container's init. SIGKILL also keeps the
-/// container down (no restart policy applies) and waits for its effect,
-/// so that a command right after (rm, exec) sees a stopped container.
+/// Sends `signal` to the container's init. A signal meant to end the
+/// container keeps it down (see [`kill_ends_restarts`]); SIGKILL also
+/// waits for its effect, so that a command right after (rm, exec) sees a
+/// stopped container.
 pub(crate) fn kill(store: &Store, record: &ContainerRecord, signal: Signal) -> Result<()> {
     let state = store.observed_state(&record.id)?;
     if !state.status.can_kill() {
         bail!("container {} is not running", record.id);
     }
-    if signal == Signal::SIGKILL {
+    if kill_ends_restarts(record, signal) {
         store.mark_stopped_by_user(&record.id)?;
     }
     state
@@ -385,6 +386,25 @@ pub(crate) fn stop_timeout(explicit: Option<i64>, record: &ContainerRecord) -> O
 
 /// The container's stop signal; checked at create, so only a record of an
 /// older version can hold one that does not parse (then SIGTERM).
+/// Whether `kill -s signal` keeps the container from being restarted by
+/// its policy when it next exits (until it is started again), as Docker's
+/// `ExitOnNext`: SIGKILL, and any signal when the container has no stop
+/// signal of its own (`--stop-signal`, the image's STOPSIGNAL); with one,
+/// only that signal. Checked against Docker 20.10: `--restart always`
+/// without a stop signal, killed with HUP, stays exited; with
+/// `--stop-signal USR1`, killed with TERM, it is restarted.
+fn kill_ends_restarts(record: &ContainerRecord, signal: Signal) -> bool {
+    let configured = record
+        .config
+        .stop_signal
+        .as_deref()
+        .and_then(|s| crate::util::signals::parse_signal(s).ok());
+    match configured {
+        Some(stop) => signal == Signal::SIGKILL || signal == stop,
+        None => true,
+    }
+}
+
 fn stop_signal(record: &ContainerRecord) -> Signal {
     record
         .config
@@ -746,6 +766,19 @@ mod tests {
     fn missing_image_is_named_with_its_tag() {
         assert_eq!(with_tag("busybox"), "busybox:latest");
         assert_eq!(with_tag("x/y:1"), "x/y:1");
+    }
+
+    #[test]
+    fn kill_keeps_down_as_dockers_exit_on_next() {
+        let mut r = ContainerRecord::default();
+        for sig in [Signal::SIGKILL, Signal::SIGTERM, Signal::SIGHUP] {
+            assert!(kill_ends_restarts(&r, sig), "{sig} without a stop signal");
+        }
+        r.config.stop_signal = Some("SIGUSR1".into());
+        assert!(kill_ends_restarts(&r, Signal::SIGUSR1));
+        assert!(kill_ends_restarts(&r, Signal::SIGKILL));
+        assert!(!kill_ends_restarts(&r, Signal::SIGTERM));
+        assert!(!kill_ends_restarts(&r, Signal::SIGHUP));
     }
 
     #[test]
