@@ -18,7 +18,7 @@ use crate::compose::{images, labels, Project, Selection};
 use crate::model::Status;
 use crate::runtime::logfile::{self, LogQuery};
 use crate::store::Store;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value as Json};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -450,12 +450,7 @@ pub(crate) fn ls(_args: &ComposeArgs, a: &A::LsArgs) -> Result<()> {
 
 /// Compose's `PrintPrettySection`: tabwriter(20, 1, 3, ' ').
 fn write_pretty(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut tw = tabwriter::TabWriter::new(Vec::new())
-        .minwidth(20)
-        .padding(3);
-    tw.write_all(text.as_bytes())?;
-    let bytes = tw.into_inner().context("aligning the table")?;
+    let bytes = super::output::align_as_go(text, 20, 3)?;
     write_out(&String::from_utf8_lossy(&bytes), false)
 }
 
@@ -648,10 +643,8 @@ pub(crate) fn top(args: &ComposeArgs, a: &A::ServicesArgs) -> Result<()> {
         text.push_str(&cols.join("\t"));
         text.push('\n');
     }
-    use std::io::Write;
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(4).padding(2);
-    tw.write_all(text.as_bytes())?;
-    let bytes = tw.into_inner().context("aligning the table")?;
+    // Compose's `top`: tabwriter(4, 1, 2, ' ').
+    let bytes = super::output::align_as_go(&text, 4, 2)?;
     write_out(&String::from_utf8_lossy(&bytes), false)
 }
 

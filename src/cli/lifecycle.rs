@@ -128,41 +128,16 @@ pub(crate) fn top(args: TopArgs) -> Result<()> {
     if !state.status.can_exec() || !state.process().is_alive() {
         bail!("container {} is not running", record.id);
     }
-    let pids = pids_in_namespace_of(state.pid)?;
-    let options = if args.ps_options.is_empty() {
-        vec!["-ef".to_string()]
-    } else {
-        args.ps_options
-    };
-    let output = std::process::Command::new("ps")
-        .args(&options)
-        .output()
-        .context("running ps on the host (install procps)")?;
-    if !output.status.success() {
-        bail!(
-            "ps {}: {}",
-            options.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+    let (titles, procs) = top_table(&state, &args.ps_options)?;
+    // Docker's CLI: the API's titles and rows through tabwriter(20, 1, 3).
+    let mut text = titles.join("\t");
+    text.push('\n');
+    for row in procs {
+        text.push_str(&row.join("\t"));
+        text.push('\n');
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let pid_col = header
-        .split_whitespace()
-        .position(|c| c == "PID")
-        .context("ps output has no PID column: use options that print it")?;
-    println!("{header}");
-    for line in lines {
-        let pid = line
-            .split_whitespace()
-            .nth(pid_col)
-            .and_then(|p| p.parse::<i32>().ok());
-        if pid.is_some_and(|p| pids.contains(&p)) {
-            println!("{line}");
-        }
-    }
-    Ok(())
+    let bytes = super::output::align_as_go(&text, 20, 3)?;
+    super::output::write_out(&String::from_utf8_lossy(&bytes), false)
 }
 
 /// Host pids of every process in the pid namespace of `init`.

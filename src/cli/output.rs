@@ -110,7 +110,44 @@ pub(crate) fn write_out(text: &str, aligned: bool) -> Result<()> {
 
 /// Docker: tabwriter.NewWriter(out, 10, 1, 3, ' ', 0).
 pub(crate) fn align(text: &str) -> Result<Vec<u8>> {
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
+    align_as_go(text, 10, 3)
+}
+
+/// Tab-separated `text` aligned as Go's `tabwriter.NewWriter(out,
+/// minwidth, 1, padding, ' ', 0)` aligns it. Go's minimum cell width
+/// includes the padding, the tabwriter crate's does not: Go's 20 with a
+/// padding of 3 is the crate's 17.
+pub(crate) fn align_as_go(text: &str, minwidth: usize, padding: usize) -> Result<Vec<u8>> {
+    let mut tw = tabwriter::TabWriter::new(Vec::new())
+        .minwidth(minwidth.saturating_sub(padding))
+        .padding(padding);
     tw.write_all(text.as_bytes())?;
     tw.into_inner().context("aligning the table")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_as_gos_tabwriter() {
+        let text = "UID\tPID\tCMD\nroot\t1234567890123456789\tsleep 1\n";
+        // Go's (20, 1, 3): cells at least 20 wide, padding included; the
+        // last cell of a line is not padded.
+        assert_eq!(
+            String::from_utf8(align_as_go(text, 20, 3).unwrap()).unwrap(),
+            "UID                 PID                   CMD\n\
+             root                1234567890123456789   sleep 1\n"
+        );
+        // Compose's top: (4, 1, 2).
+        assert_eq!(
+            String::from_utf8(align_as_go("#\tUID\n1\troot\n", 4, 2).unwrap()).unwrap(),
+            "#   UID\n1   root\n"
+        );
+        // Docker's tables: (10, 1, 3).
+        assert_eq!(
+            String::from_utf8(align("NAME\tX\nabcdefghi\ty\n").unwrap()).unwrap(),
+            "NAME        X\nabcdefghi   y\n"
+        );
+    }
 }
