@@ -164,6 +164,47 @@ fn diff_export_and_commit() {
     });
 }
 
+/// `commit` keeps what Docker's keeps of the container's config: exposed
+/// ports, declared volumes, stop signal and health check.
+#[test]
+fn commit_keeps_the_containers_config() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&[
+            "run",
+            "--name",
+            "cfg",
+            "--network",
+            "none",
+            "--expose",
+            "91/udp",
+            "-v",
+            "/vol1",
+            "--stop-signal",
+            "USR1",
+            "--health-cmd",
+            "true",
+            "busybox",
+            "true",
+        ]);
+        b.ok(&["commit", "cfg", "cfg:v1"]);
+        let config = b.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{json .Config.ExposedPorts}} {{json .Config.Volumes}} {{.Config.StopSignal}} \
+             {{json .Config.Healthcheck}}",
+            "cfg:v1",
+        ]);
+        assert_eq!(
+            config,
+            "{\"91/udp\":{}} {\"/vol1\":{}} USR1 {\"Test\":[\"CMD-SHELL\",\"true\"]}\n"
+        );
+        b.ok(&["rm", "-v", "cfg"]);
+        b.ok(&["rmi", "cfg:v1"]);
+    });
+}
+
 #[test]
 fn cp_of_a_stopped_container_sees_its_volumes() {
     each_user(|b| {

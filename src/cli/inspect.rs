@@ -309,12 +309,8 @@ pub(crate) fn mount_json(m: &MountPoint) -> Json {
 fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
     let p = &c.config;
     let volumes: Map<String, Json> = c
-        .host
-        .storage
-        .mounts
-        .iter()
-        .filter(|m| m.anonymous && matches!(m.origin, MountOrigin::VolumeFlag | MountOrigin::Image))
-        .map(|m| (m.destination.clone(), json!({})))
+        .declared_volumes()
+        .map(|d| (d.to_string(), json!({})))
         .collect();
     let mut o = json!({
         "Hostname": p.hostname,
@@ -343,12 +339,7 @@ fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
         }
     }
     if let Some(h) = &p.healthcheck {
-        // Docker leaves out the durations and retries that were not set.
-        let mut hc = serde_json::to_value(h).unwrap_or(Json::Null);
-        if let Json::Object(m) = &mut hc {
-            m.retain(|k, v| k == "Test" || v.as_u64() != Some(0));
-        }
-        o["Healthcheck"] = hc;
+        o["Healthcheck"] = h.docker_json();
     }
     if let Some(s) = &p.stop_signal {
         o["StopSignal"] = json!(s);

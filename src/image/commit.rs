@@ -243,6 +243,34 @@ pub(crate) fn commit(
     run.working_dir = (!c.working_dir.is_empty()).then(|| c.working_dir.clone());
     run.user = (!c.user.is_empty()).then(|| c.user.clone());
     run.labels = (!c.labels.is_empty()).then(|| c.labels.clone());
+    // Docker's commit keeps the rest of the container's config too: its
+    // exposed ports (EXPOSE, --expose and -p), declared volumes, stop
+    // signal and health check (checked against Docker 20.10).
+    let empty = || serde_json::Value::Object(Default::default());
+    if !record.host.network.exposed.is_empty() {
+        run.exposed_ports = Some(
+            record
+                .host
+                .network
+                .exposed
+                .iter()
+                .map(|p| (p.clone(), empty()))
+                .collect(),
+        );
+    }
+    let volumes: indexmap::IndexMap<String, serde_json::Value> = record
+        .declared_volumes()
+        .map(|d| (d.to_string(), empty()))
+        .collect();
+    if !volumes.is_empty() {
+        run.volumes = Some(volumes);
+    }
+    if c.stop_signal.is_some() {
+        run.stop_signal = c.stop_signal.clone();
+    }
+    if let Some(h) = &c.healthcheck {
+        run.healthcheck = Some(h.docker_json());
+    }
     apply_changes(run, &opts.changes)?;
 
     let upper = store.container_dir(&record.id).join("upper");

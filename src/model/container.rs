@@ -72,6 +72,22 @@ pub(crate) struct AttachStreams {
     pub(crate) stderr: bool,
 }
 
+impl ContainerRecord {
+    /// The container's declared volumes (Docker's `Config.Volumes`): the
+    /// anonymous ones of `-v /path` and of the image's VOLUME.
+    pub(crate) fn declared_volumes(&self) -> impl Iterator<Item = &str> {
+        use super::mounts::MountOrigin;
+        self.host
+            .storage
+            .mounts
+            .iter()
+            .filter(|m| {
+                m.anonymous && matches!(m.origin, MountOrigin::VolumeFlag | MountOrigin::Image)
+            })
+            .map(|m| m.destination.as_str())
+    }
+}
+
 impl AttachStreams {
     /// Reads `-a` values (STDIN, STDOUT, STDERR in any case); `-i`
     /// attaches stdin too, as Docker. None when `-a` was not given.

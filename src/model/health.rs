@@ -36,6 +36,17 @@ const MAX_LOG: usize = 5;
 pub(crate) const MAX_OUTPUT: usize = 4096;
 
 impl HealthConfig {
+    /// Docker's JSON of it (inspect's `Config.Healthcheck`, an image's):
+    /// the durations and retries that are zero are left out, as Go's
+    /// `omitempty` does. (berth's own records keep every field.)
+    pub(crate) fn docker_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(m) = &mut value {
+            m.retain(|k, v| k == "Test" || v.as_u64() != Some(0));
+        }
+        value
+    }
+
     /// The argv to run in the container, or None when checks are disabled.
     pub(crate) fn command(&self) -> Option<Vec<String>> {
         match self.test.split_first() {
