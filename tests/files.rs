@@ -61,10 +61,19 @@ fn cp_both_ways_running_and_stopped() {
             !host.join("hostfile").exists(),
             "cp wrote through a container symlink onto the host"
         );
-        // Missing sources are named.
+        // Missing sources are named, on either side.
         let out = b.fails(&["cp", "cpc:/nope", h]);
         assert!(
             stderr(&out).contains("Could not find the file /nope"),
+            "{}",
+            show(&out)
+        );
+        let missing = format!("{h}/nope");
+        let out = b.fails(&["cp", &missing, "cpc:/tmp/"]);
+        assert!(
+            stderr(&out).contains(&format!(
+                "Could not find the file {missing} in the local filesystem"
+            )),
             "{}",
             show(&out)
         );

@@ -275,11 +275,13 @@ pub(crate) fn copy_out(
 }
 
 fn is_broken_pipe(r: &Result<()>) -> bool {
-    r.as_ref().err().is_some_and(|e| {
-        e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-        })
+    r.as_ref().err().is_some_and(is_broken_pipe_error)
+}
+
+fn is_broken_pipe_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -324,8 +326,14 @@ pub(crate) fn copy_in(
         )
     };
     drop(out);
-    child.wait()?;
-    sent
+    let received = child.wait();
+    // A source that could not be read is the cause when the helper then
+    // found nothing to extract; a helper that failed first made our
+    // writes fail with a broken pipe, and its error is the cause then.
+    match sent {
+        Err(e) if !is_broken_pipe_error(&e) => Err(e),
+        _ => received,
+    }
 }
 
 /// `export`: the container's whole filesystem as a tar on `out`.
