@@ -167,6 +167,20 @@ fn init_reaps_forwards_and_protects_berths_binary() {
             3,
         );
         start(b, "init1", &["--init"]);
+        // pid 1 shows as berth-init; its command line (readable by
+        // anyone in the container) names nothing of the host.
+        let shown = b.ok(&[
+            "exec",
+            "init1",
+            "sh",
+            "-c",
+            "cat /proc/1/comm; tr '\\0' ' ' < /proc/1/cmdline; echo",
+        ]);
+        assert_eq!(
+            shown.split_whitespace().collect::<Vec<_>>(),
+            ["berth-init", "berth-init"],
+            "{shown}"
+        );
         // CVE-2019-5736: pid 1 is berth; its exe must not be reachable.
         for script in [
             "echo x >> /proc/1/exe",

@@ -63,6 +63,11 @@ pub(crate) fn become_init(close_in_init: &[RawFd]) -> Result<(), nix::errno::Err
 
 fn reap(child: Pid, set: &SigSet) -> ! {
     super::nsenter::not_dumpable();
+    // What the container sees of its pid 1 (`ps`, /proc/1/comm and
+    // cmdline, which anyone may read): our name, not the monitor's command
+    // line, which names the host's store and runtime directory.
+    crate::util::spawn::set_process_name(c"berth-init");
+    hide_command_line();
     // The kernel drops signals sent to a pid namespace's init whose
     // disposition is the default, even while blocked: install a handler
     // for each, then take them synchronously with sigwaitinfo.
@@ -93,6 +98,42 @@ fn reap(child: Pid, set: &SigSet) -> ! {
     }
 }
 
+/// Overwrites our command line (the bytes the kernel shows as
+/// /proc/self/cmdline, between `arg_start` and `arg_end` of
+/// /proc/self/stat) with `berth-init` and NULs. Best effort.
+fn hide_command_line() {
+    let Some((start, end)) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| arg_area(&stat))
+    else {
+        return;
+    };
+    let name = b"berth-init";
+    let len = end.saturating_sub(start);
+    if len < name.len() + 1 {
+        return;
+    }
+    // SAFETY: [start, end) is this process's argument area on its stack,
+    // mapped and writable; after the fork nothing of ours reads it (the
+    // argv copies Rust made at start-up live on the heap).
+    unsafe {
+        let area = std::slice::from_raw_parts_mut(start as *mut u8, len);
+        area.fill(0);
+        area[..name.len()].copy_from_slice(name);
+    }
+}
+
+/// `arg_start` and `arg_end` (fields 48 and 49) of a /proc/PID/stat line;
+/// the fields are counted after the command name's closing parenthesis,
+/// which may itself contain spaces and parentheses.
+fn arg_area(stat: &str) -> Option<(usize, usize)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(48 - 3);
+    let start = fields.next()?.parse().ok()?;
+    let end = fields.next()?.parse().ok()?;
+    (start < end).then_some((start, end))
+}
+
 /// Reaps every exited child; the program's status once it is among them.
 fn reap_all(child: Pid) -> Option<i32> {
     let mut result = None;
@@ -111,6 +152,17 @@ fn reap_all(child: Pid) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_argument_area_is_read_from_stat() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (start, end) = arg_area(&stat).unwrap();
+        let cmdline = std::fs::read("/proc/self/cmdline").unwrap();
+        assert_eq!(end - start, cmdline.len());
+        // A name with spaces and a parenthesis does not shift the fields.
+        let odd = stat.replacen('(', "(a) b (", 1);
+        assert_eq!(arg_area(&odd), Some((start, end)));
+    }
 
     #[test]
     fn every_signal_but_kill_and_stop_is_forwarded() {
