@@ -153,6 +153,23 @@ fn volume_create_ls_inspect() {
             1,
             "the existing one is printed"
         );
+        // `inspect` finds volumes and networks too, as Docker's: without
+        // --type the first of a container, image, network, volume.
+        assert_eq!(
+            b.ok(&["inspect", "-f", "{{.Name}} {{.Driver}}", "mine", "bridge"]),
+            "mine local\nbridge bridge\n"
+        );
+        assert_eq!(
+            b.ok(&["inspect", "--type", "volume", "-f", "{{.Scope}}", "mine"]),
+            "local\n"
+        );
+        let out = b.fails(&["inspect", "--type", "volume", "bridge"]);
+        assert!(
+            stderr(&out).contains("No such object: bridge"),
+            "{}",
+            show(&out)
+        );
+        b.fails(&["container", "inspect", "--type", "volume", "mine"]);
 
         // ls: by name, in natural order, as Docker's CLI.
         b.ok(&["volume", "create", "v10"]);

@@ -1,6 +1,6 @@
 //! `rm` and `container inspect`.
 
-use super::args::{InspectArgs, RmArgs};
+use super::args::{ContainerInspectArgs, RmArgs};
 use super::output::print_objects;
 use crate::model::{ContainerState, HealthStatus, Status};
 use crate::runtime::lifecycle::{self, RemoveOptions};
@@ -68,7 +68,7 @@ pub(crate) fn rm(args: RmArgs) -> Result<()> {
     })
 }
 
-pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
+pub(crate) fn inspect(args: ContainerInspectArgs) -> Result<()> {
     let store = Store::open_default()?;
     let mut objects = Vec::new();
     let mut missing = Vec::new();

@@ -1,6 +1,6 @@
 //! `images`, `rmi`, `tag`, `history`, `image inspect`, `image prune`.
 
-use super::args::{HistoryArgs, ImagesArgs, InspectArgs, TagArgs};
+use super::args::{HistoryArgs, ImageInspectArgs, ImagesArgs, TagArgs};
 use super::filters::images::{ImageFacts, ImageFilter};
 use super::filters::lineage;
 use super::output::{print_listing, print_objects, Listing};
@@ -269,7 +269,7 @@ pub(crate) fn history(args: HistoryArgs) -> Result<()> {
     print_listing(args.format.as_deref(), &listing)
 }
 
-pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
+pub(crate) fn inspect(args: ImageInspectArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
     let mut objects = Vec::new();

@@ -255,6 +255,15 @@ pub(crate) fn inspect(args: NetworkInspectArgs) -> Result<()> {
     Ok(())
 }
 
+/// The `inspect` object of network `spec`, for `berth inspect`; `None`
+/// when no network has that name or id.
+pub(crate) fn inspect_object(store: &Store, spec: &str) -> Result<Option<Json>> {
+    let Ok(n) = find(store, spec) else {
+        return Ok(None);
+    };
+    Ok(Some(network_json(&n, &members(store)?)))
+}
+
 /// `docker network inspect`'s object.
 fn network_json(n: &Shown, running: &[(ContainerRecord, ContainerState)]) -> Json {
     let mut containers = std::collections::BTreeMap::new();

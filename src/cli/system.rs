@@ -111,32 +111,44 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
-/// `inspect NAME...`: containers first, then images, as Docker looks them up.
+/// `inspect NAME...`: without `--type`, the first of a container, an
+/// image, a network and a volume of that name, in Docker's order.
 pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
+    const KINDS: [&str; 4] = ["container", "image", "network", "volume"];
     let store = Store::open_default()?;
-    let kind = args.kind.as_deref();
-    if let Some(k) = kind {
-        if k != "container" && k != "image" {
-            bail!("\"{k}\" is not a valid value for --type: use container or image");
-        }
-    }
+    let kinds: Vec<&str> = match args.kind.as_deref() {
+        None => KINDS.to_vec(),
+        Some(k) if KINDS.contains(&k) => vec![k],
+        Some(k) => bail!(
+            "\"{k}\" is not a valid value for --type: use container, image, network or volume"
+        ),
+    };
     let index = store.images()?;
     let mut objects = Vec::new();
     let mut missing = Vec::new();
     for name in &args.names {
-        if kind != Some("image") {
-            if let Ok(c) = store.resolve_container(name) {
-                objects.push(super::inspect::container(&store, &c)?);
-                continue;
+        let mut found = None;
+        for kind in &kinds {
+            found = match *kind {
+                "container" => match store.resolve_container(name) {
+                    Ok(c) => Some(super::inspect::container(&store, &c)?),
+                    Err(_) => None,
+                },
+                "image" => match index.resolve(name) {
+                    Ok(img) => Some(super::inspect::image(&store, img)?),
+                    Err(_) => None,
+                },
+                "network" => super::network::inspect_object(&store, name)?,
+                _ => super::volume::inspect_object(&store, name),
+            };
+            if found.is_some() {
+                break;
             }
         }
-        if kind != Some("container") {
-            if let Ok(img) = index.resolve(name) {
-                objects.push(super::inspect::image(&store, img)?);
-                continue;
-            }
+        match found {
+            Some(o) => objects.push(o),
+            None => missing.push(anyhow::anyhow!("No such object: {name}")),
         }
-        missing.push(anyhow::anyhow!("No such object: {name}"));
     }
     print_objects(args.format.as_deref(), &objects)?;
     super::image::report_missing(missing)

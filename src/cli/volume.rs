@@ -194,6 +194,12 @@ pub(crate) fn inspect(args: VolumeInspectArgs) -> Result<()> {
     super::image::report_missing(missing)
 }
 
+/// The `inspect` object of volume `name`, for `berth inspect`; `None`
+/// when there is no such volume.
+pub(crate) fn inspect_object(store: &Store, name: &str) -> Option<Json> {
+    store.volume(name).ok().map(|v| inspect_json(store, &v))
+}
+
 fn inspect_json(store: &Store, v: &VolumeRecord) -> Json {
     json!({
         "CreatedAt": v.created_at,

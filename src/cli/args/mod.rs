@@ -217,7 +217,7 @@ pub(crate) enum ImageCommand {
     /// Show the history of an image
     History(HistoryArgs),
     /// Display detailed information on one or more images
-    Inspect(InspectArgs),
+    Inspect(ImageInspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
     /// Download an image from a registry
@@ -242,7 +242,7 @@ pub(crate) enum ContainerCommand {
     #[command(alias = "remove")]
     Rm(RmArgs),
     /// Display detailed information on one or more containers
-    Inspect(InspectArgs),
+    Inspect(ContainerInspectArgs),
     /// Create and run a new container from an image
     Run(RunArgs),
     /// Create a new container

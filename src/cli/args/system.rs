@@ -8,13 +8,36 @@ pub(crate) struct InspectArgs {
     /// Format output using a custom template: 'json', or a Go template
     #[arg(short = 'f', long, value_name = "string")]
     pub(crate) format: Option<String>,
-    /// Return JSON for specified type (container or image)
+    /// Return JSON for specified type (container, image, network or volume)
     #[arg(long = "type", value_name = "string")]
     pub(crate) kind: Option<String>,
     /// Display total file sizes (accepted for compatibility: sizes are always shown)
     #[arg(short = 's', long)]
     pub(crate) size: bool,
     #[arg(value_name = "NAME|ID", required = true)]
+    pub(crate) names: Vec<String>,
+}
+
+// `container inspect`: `inspect` without --type.
+#[derive(Debug, Args)]
+pub(crate) struct ContainerInspectArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub(crate) format: Option<String>,
+    /// Display total file sizes (accepted for compatibility: sizes are always shown)
+    #[arg(short = 's', long)]
+    pub(crate) size: bool,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub(crate) names: Vec<String>,
+}
+
+// `image inspect`: `inspect` of images only.
+#[derive(Debug, Args)]
+pub(crate) struct ImageInspectArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub(crate) format: Option<String>,
+    #[arg(value_name = "IMAGE", required = true)]
     pub(crate) names: Vec<String>,
 }
 
