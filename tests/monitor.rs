@@ -69,6 +69,11 @@ fn detached_run_logs_and_lifecycle() {
             stamped.ends_with("Z out\n") && stamped.starts_with("20"),
             "{stamped:?}"
         );
+        // Docker's fixed nine digits of the second: 2026-12-02T05:31:44.696320460Z.
+        let stamp = stamped.lines().last().unwrap().split(' ').next().unwrap();
+        assert_eq!(stamp.len(), 30, "{stamped:?}");
+        // --details: the record's details (none) and a space before the line.
+        assert_eq!(b.ok(&["logs", "--details", "ticker"]), " out\n");
         assert_eq!(b.ok(&["logs", "--since", "1h", "ticker"]), "out\n");
         assert_eq!(b.ok(&["logs", "--until", "1h", "ticker"]), "");
 

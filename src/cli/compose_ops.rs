@@ -474,6 +474,7 @@ pub(crate) fn logs(args: &ComposeArgs, a: &A::LogsArgs) -> Result<()> {
             .map(logfile::parse_time_arg)
             .transpose()?,
         timestamps: a.timestamps,
+        details: false,
     };
     let from = match a.tail.as_str() {
         "all" | "-1" => clogs::From::Start,

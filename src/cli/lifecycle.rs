@@ -31,6 +31,7 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
             .map(logfile::parse_time_arg)
             .transpose()?,
         timestamps: args.timestamps,
+        details: args.details,
     };
     if !record.host.log.readable() {
         bail!("configured logging driver does not support reading");

@@ -402,6 +402,10 @@ pub(crate) struct LogQuery {
     pub(crate) since: Option<jiff::Timestamp>,
     pub(crate) until: Option<jiff::Timestamp>,
     pub(crate) timestamps: bool,
+    /// `--details`: each line after its details (Docker's json-file
+    /// `attrs`, from `--log-opt labels=/env=`, which berth does not
+    /// record, so always empty) and a space.
+    pub(crate) details: bool,
 }
 
 /// Parses `--since`/`--until`: an RFC 3339 time, a date, unix seconds, or
@@ -449,10 +453,26 @@ fn print_record(
     }
     let w: &mut dyn Write = if rec.stream == "stderr" { err } else { out };
     if query.timestamps {
-        write!(w, "{} ", rec.time)?;
+        match time {
+            Some(t) => write!(w, "{} ", rfc3339_nano_fixed(t))?,
+            None => write!(w, "{} ", rec.time)?,
+        }
+    }
+    if query.details {
+        w.write_all(b" ")?;
     }
     w.write_all(rec.log.as_bytes())?;
     Ok(())
+}
+
+/// Docker's `RFC3339NanoFixed` in UTC: always nine digits of the second
+/// (the records, as Go's JSON, drop trailing zeros).
+fn rfc3339_nano_fixed(t: jiff::Timestamp) -> String {
+    format!(
+        "{}.{:09}Z",
+        t.strftime("%Y-%m-%dT%H:%M:%S"),
+        t.subsec_nanosecond()
+    )
 }
 
 /// Offset of the start of the last `n` records, read backwards in chunks
@@ -639,6 +659,21 @@ mod tests {
             ..Default::default()
         };
         assert!(read_all(&p, &q).0.contains("Z xxx"));
+        // --details: the (empty) details and a space, after the time.
+        let q = LogQuery {
+            timestamps: true,
+            details: true,
+            ..Default::default()
+        };
+        assert!(read_all(&p, &q).0.contains("Z  xxx"));
+    }
+
+    #[test]
+    fn timestamps_have_nine_digits_as_dockers() {
+        let t: jiff::Timestamp = "2026-12-02T05:31:44.69632046Z".parse().unwrap();
+        assert_eq!(rfc3339_nano_fixed(t), "2026-12-02T05:31:44.696320460Z");
+        let t: jiff::Timestamp = "2026-12-02T05:31:44Z".parse().unwrap();
+        assert_eq!(rfc3339_nano_fixed(t), "2026-12-02T05:31:44.000000000Z");
     }
 
     #[test]

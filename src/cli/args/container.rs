@@ -148,6 +148,9 @@ pub(crate) struct LogsArgs {
     /// Show timestamps
     #[arg(short = 't', long)]
     pub(crate) timestamps: bool,
+    /// Show extra details provided to logs (Docker's log attributes, which berth's records do not carry: an empty field before each line)
+    #[arg(long)]
+    pub(crate) details: bool,
     /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
     #[arg(long, value_name = "string")]
     pub(crate) since: Option<String>,
