@@ -34,6 +34,11 @@ pub(crate) fn become_init(close_in_init: &[RawFd]) -> Result<(), nix::errno::Err
     all.remove(Signal::SIGSTOP);
     let mut old = SigSet::empty();
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&all), Some(&mut old))?;
+    // Read before the fork: afterwards the program runs in our mount
+    // namespace and could put something else over /proc.
+    let arg_area = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| arg_area(&stat));
     // SAFETY: the container's init is single-threaded.
     match unsafe { fork() }? {
         ForkResult::Child => {
@@ -56,18 +61,20 @@ pub(crate) fn become_init(close_in_init: &[RawFd]) -> Result<(), nix::errno::Err
             unsafe {
                 libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
             }
-            reap(child, &all)
+            reap(child, &all, arg_area)
         }
     }
 }
 
-fn reap(child: Pid, set: &SigSet) -> ! {
+fn reap(child: Pid, set: &SigSet, arg_area: Option<(usize, usize)>) -> ! {
     super::nsenter::not_dumpable();
     // What the container sees of its pid 1 (`ps`, /proc/1/comm and
     // cmdline, which anyone may read): our name, not the monitor's command
     // line, which names the host's store and runtime directory.
     crate::util::spawn::set_process_name(c"berth-init");
-    hide_command_line();
+    if let Some((start, end)) = arg_area {
+        hide_command_line(start, end);
+    }
     // The kernel drops signals sent to a pid namespace's init whose
     // disposition is the default, even while blocked: install a handler
     // for each, then take them synchronously with sigwaitinfo.
@@ -100,22 +107,18 @@ fn reap(child: Pid, set: &SigSet) -> ! {
 
 /// Overwrites our command line (the bytes the kernel shows as
 /// /proc/self/cmdline, between `arg_start` and `arg_end` of
-/// /proc/self/stat) with `berth-init` and NULs. Best effort.
-fn hide_command_line() {
-    let Some((start, end)) = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| arg_area(&stat))
-    else {
-        return;
-    };
+/// /proc/self/stat, read by [`become_init`] before the fork) with
+/// `berth-init` and NULs.
+fn hide_command_line(start: usize, end: usize) {
     let name = b"berth-init";
     let len = end.saturating_sub(start);
     if len < name.len() + 1 {
         return;
     }
-    // SAFETY: [start, end) is this process's argument area on its stack,
-    // mapped and writable; after the fork nothing of ours reads it (the
-    // argv copies Rust made at start-up live on the heap).
+    // SAFETY: [start, end) is this process's argument area on its stack
+    // as the kernel reported it before any of the container's processes
+    // existed: mapped and writable; nothing of ours reads it any more
+    // (the argv copies Rust made at start-up live on the heap).
     unsafe {
         let area = std::slice::from_raw_parts_mut(start as *mut u8, len);
         area.fill(0);
