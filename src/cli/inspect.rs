@@ -332,7 +332,7 @@ fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
         "Labels": p.labels,
     });
     if !c.host.network.exposed.is_empty() {
-        o["ExposedPorts"] = super::network::exposed_json(c);
+        o["ExposedPorts"] = json!(c.host.network.exposed_ports_json());
     } else if let Some(ports) = image.and_then(|i| i.config.exposed_ports.as_ref()) {
         if !ports.is_empty() {
             o["ExposedPorts"] = json!(ports);

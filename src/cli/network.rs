@@ -651,18 +651,6 @@ pub(crate) fn host_config_json(c: &ContainerRecord) -> serde_json::Map<String, J
     out
 }
 
-/// `Config.ExposedPorts` of inspect.
-pub(crate) fn exposed_json(c: &ContainerRecord) -> Json {
-    if c.host.network.exposed.is_empty() {
-        return Json::Null;
-    }
-    let mut map = serde_json::Map::new();
-    for e in &c.host.network.exposed {
-        map.insert(e.clone(), json!({}));
-    }
-    Json::Object(map)
-}
-
 /// `NetworkSettings` of `docker container inspect`.
 pub(crate) fn settings_json(c: &ContainerRecord, state: &ContainerState) -> Json {
     let running = state.status.is_active();

@@ -246,21 +246,12 @@ pub(crate) fn commit(
     // Docker's commit keeps the rest of the container's config too: its
     // exposed ports (EXPOSE, --expose and -p), declared volumes, stop
     // signal and health check (checked against Docker 20.10).
-    let empty = || serde_json::Value::Object(Default::default());
-    if !record.host.network.exposed.is_empty() {
-        run.exposed_ports = Some(
-            record
-                .host
-                .network
-                .exposed
-                .iter()
-                .map(|p| (p.clone(), empty()))
-                .collect(),
-        );
+    if let Some(ports) = record.host.network.exposed_ports_json() {
+        run.exposed_ports = Some(ports);
     }
     let volumes: indexmap::IndexMap<String, serde_json::Value> = record
         .declared_volumes()
-        .map(|d| (d.to_string(), empty()))
+        .map(|d| (d.to_string(), serde_json::Value::Object(Default::default())))
         .collect();
     if !volumes.is_empty() {
         run.volumes = Some(volumes);

@@ -149,6 +149,20 @@ pub(crate) struct NetworkConfig {
 }
 
 impl NetworkConfig {
+    /// Docker's `ExposedPorts` object of the exposed ports (`{"80/tcp":
+    /// {}}`), for inspect and for a committed image's config; None when
+    /// there are none.
+    pub(crate) fn exposed_ports_json(
+        &self,
+    ) -> Option<indexmap::IndexMap<String, serde_json::Value>> {
+        (!self.exposed.is_empty()).then(|| {
+            self.exposed
+                .iter()
+                .map(|p| (p.clone(), serde_json::Value::Object(Default::default())))
+                .collect()
+        })
+    }
+
     /// The user-mode networks the container joins at start, in order
     /// (none after the last one was disconnected).
     pub(crate) fn user_networks(&self) -> Vec<EndpointConfig> {

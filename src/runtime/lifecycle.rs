@@ -384,8 +384,6 @@ pub(crate) fn stop_timeout(explicit: Option<i64>, record: &ContainerRecord) -> O
     u64::try_from(seconds).ok().map(Duration::from_secs)
 }
 
-/// The container's stop signal; checked at create, so only a record of an
-/// older version can hold one that does not parse (then SIGTERM).
 /// Whether `kill -s signal` keeps the container from being restarted by
 /// its policy when it next exits (until it is started again), as Docker's
 /// `ExitOnNext`: SIGKILL, and any signal when the container has no stop
@@ -394,24 +392,26 @@ pub(crate) fn stop_timeout(explicit: Option<i64>, record: &ContainerRecord) -> O
 /// without a stop signal, killed with HUP, stays exited; with
 /// `--stop-signal USR1`, killed with TERM, it is restarted.
 fn kill_ends_restarts(record: &ContainerRecord, signal: Signal) -> bool {
-    let configured = record
-        .config
-        .stop_signal
-        .as_deref()
-        .and_then(|s| crate::util::signals::parse_signal(s).ok());
-    match configured {
+    match configured_stop_signal(record) {
         Some(stop) => signal == Signal::SIGKILL || signal == stop,
         None => true,
     }
 }
 
+/// The container's stop signal (SIGTERM when it has none of its own).
 fn stop_signal(record: &ContainerRecord) -> Signal {
+    configured_stop_signal(record).unwrap_or(Signal::SIGTERM)
+}
+
+/// The stop signal of `--stop-signal` or the image's STOPSIGNAL; checked
+/// at create, so only a record of an older version can hold one that
+/// does not parse (then none).
+fn configured_stop_signal(record: &ContainerRecord) -> Option<Signal> {
     record
         .config
         .stop_signal
         .as_deref()
         .and_then(|s| crate::util::signals::parse_signal(s).ok())
-        .unwrap_or(Signal::SIGTERM)
 }
 
 fn wait_until_stopped(store: &Store, id: &str) -> Result<()> {
