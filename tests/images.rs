@@ -527,3 +527,42 @@ fn image_sizes_count_the_files_as_docker_does() {
         );
     });
 }
+
+/// A missing image as Docker's daemon names it (tagged `latest`; `save`
+/// as given), status 1, and `rmi`'s failures after what it removed (run
+/// side by side with Docker 28's CLI).
+#[test]
+fn missing_images_read_as_dockers() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&["tag", "busybox", "kept:1"]);
+        let err = |args: &[&str]| {
+            let out = b.status(args, 1);
+            (stdout(&out), stderr(&out))
+        };
+        assert_eq!(
+            err(&["tag", "nosuch", "x"]).1,
+            "Error response from daemon: No such image: nosuch:latest\n"
+        );
+        assert_eq!(
+            err(&["history", "nosuch:2"]).1,
+            "Error response from daemon: No such image: nosuch:2\n"
+        );
+        assert_eq!(
+            err(&[
+                "save",
+                "-o",
+                &b.scratch_dir().join("s.tar").to_string_lossy(),
+                "nosuch"
+            ])
+            .1,
+            "Error response from daemon: No such image: nosuch\n"
+        );
+        let (out, e) = err(&["rmi", "nosuch", "kept:1"]);
+        assert_eq!(out, "Untagged: kept:1\n");
+        assert_eq!(
+            e,
+            "Error response from daemon: No such image: nosuch:latest\n"
+        );
+    });
+}

@@ -798,3 +798,133 @@ fn run_that_cannot_create_leaves_no_monitor() {
         b.ok(&["rm", "taken"]);
     });
 }
+
+/// Errors of commands that name containers, as Docker prints them (run
+/// side by side with Docker 28's CLI): the daemon's words and status 1,
+/// the names that worked first and the failures after them, `rm -f`
+/// passing over a missing name, `start`'s closing line, `rename`'s, and
+/// `logs --tail` read as the daemon reads it.
+#[test]
+fn container_errors_read_as_dockers() {
+    each_user(|b| {
+        b.load_busybox();
+        b.ok(&["run", "-d", "--name", "up", "busybox", "sleep", "60"]);
+        b.ok(&[
+            "create",
+            "--name",
+            "made",
+            "busybox",
+            "sh",
+            "-c",
+            "echo 1; echo 2; echo 3",
+        ]);
+        let made = b.ok(&["inspect", "-f", "{{.Id}}", "made"]);
+        let made = made.trim();
+        let err = |args: &[&str]| {
+            let out = b.status(args, 1);
+            (stdout(&out), stderr(&out))
+        };
+
+        // Every failure after the names that worked.
+        let (out, e) = err(&["stop", "-t", "0", "nosuch", "made", "nosuch2"]);
+        assert_eq!(out, "made\n");
+        assert_eq!(
+            e,
+            "Error response from daemon: No such container: nosuch\n\
+             Error response from daemon: No such container: nosuch2\n"
+        );
+        assert_eq!(
+            err(&["pause", "made", "nosuch"]).1,
+            format!(
+                "Error response from daemon: Container {made} is not running\n\
+                 Error response from daemon: No such container: nosuch\n"
+            )
+        );
+        assert_eq!(
+            err(&["unpause", "made"]).1,
+            format!("Error response from daemon: Container {made} is not paused\n")
+        );
+        assert_eq!(
+            err(&["kill", "-s", "NOSUCH", "up"]).1,
+            "Error response from daemon: Invalid signal: NOSUCH\n"
+        );
+        assert_eq!(
+            err(&["kill", "made"]).1,
+            format!("Error response from daemon: Cannot kill container: made: Container {made} is not running\n")
+        );
+        assert_eq!(
+            err(&["exec", "made", "true"]).1,
+            format!("Error response from daemon: Container {made} is not running\n")
+        );
+        assert_eq!(
+            err(&["top", "made"]).1,
+            format!("Error response from daemon: Container {made} is not running\n")
+        );
+        for args in [
+            &["logs", "nosuch"][..],
+            &["exec", "nosuch", "true"],
+            &["top", "nosuch"],
+            &["port", "nosuch"],
+            &["diff", "nosuch"],
+        ] {
+            assert_eq!(
+                err(args).1,
+                "Error response from daemon: No such container: nosuch\n",
+                "{args:?}"
+            );
+        }
+        let out = b.status(&["exec", "up", "no-such-program"], 127);
+        assert_eq!(
+            stderr(&out),
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \
+             \"no-such-program\": executable file not found in $PATH: unknown\n"
+        );
+
+        let (out, e) = err(&["start", "nosuch", "made"]);
+        assert_eq!(out, "made\n");
+        assert_eq!(
+            e,
+            "Error response from daemon: No such container: nosuch\n\
+             Error: failed to start containers: nosuch\n"
+        );
+        b.ok(&["wait", "made"]);
+        assert_eq!(b.ok(&["logs", "--tail", "-1", "made"]), "1\n2\n3\n");
+        assert_eq!(b.ok(&["logs", "--tail", "x", "made"]), "1\n2\n3\n");
+        assert_eq!(b.ok(&["logs", "-n", "1", "made"]), "3\n");
+        assert_eq!(
+            err(&["logs", "--since", "bogus", "made"]).1,
+            "invalid value for \"since\": failed to parse value as time or duration: \"bogus\"\n"
+        );
+
+        assert_eq!(
+            err(&["rename", "nosuch", "x"]).1,
+            "Error response from daemon: No such container: nosuch\n\
+             Error: failed to rename container named nosuch\n"
+        );
+        let out = b.ok(&["rm", "-f", "nosuch", "up", "made"]);
+        assert_eq!(out, "up\nmade\n");
+        assert!(b.container_ids().is_empty());
+    });
+}
+
+/// `pause` of a paused container, and `top` of one (its processes, as
+/// Docker's): as root, whose containers get a cgroup to freeze.
+#[test]
+fn pause_errors_and_top_of_a_paused_container() {
+    let Some(root) = root_user() else { return };
+    let b = Berth::new(&root);
+    b.load_busybox();
+    let id = b.ok(&["run", "-d", "--name", "up", "busybox", "sleep", "60"]);
+    b.ok(&["pause", "up"]);
+    let out = b.status(&["pause", "up"], 1);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "Error response from daemon: Container {} is already paused\n",
+            id.trim()
+        )
+    );
+    assert!(b.ok(&["top", "up"]).contains("sleep 60"));
+    b.ok(&["unpause", "up"]);
+    b.ok(&["rm", "-f", "up"]);
+}

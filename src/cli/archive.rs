@@ -33,15 +33,25 @@ pub(crate) fn load(args: LoadArgs) -> Result<()> {
 pub(crate) fn save(args: SaveArgs) -> Result<()> {
     let store = Store::open_default()?;
     crate::userns::enter()?;
+    save_images(&store, &args).map_err(|e| {
+        // Docker's daemon names a missing image as it was given here.
+        match e.downcast_ref::<crate::store::images::NoSuchImage>() {
+            Some(missing) => super::daemon_error(format!("No such image: {}", missing.0)),
+            None => e,
+        }
+    })
+}
+
+fn save_images(store: &Store, args: &SaveArgs) -> Result<()> {
     match &args.output {
-        Some(path) => save::save_to_file(&store, &args.images, path),
+        Some(path) => save::save_to_file(store, &args.images, path),
         None => {
             let stdout = std::io::stdout();
             if nix::unistd::isatty(&stdout).unwrap_or(false) {
                 anyhow::bail!("refusing to write an image archive to a terminal; use -o FILE or redirect the output");
             }
             let mut out = std::io::BufWriter::new(stdout.lock());
-            save::save(&store, &args.images, &mut out)?;
+            save::save(store, &args.images, &mut out)?;
             out.flush()
                 .context("writing the archive to standard output")
         }

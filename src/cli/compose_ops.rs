@@ -588,7 +588,8 @@ pub(crate) fn exec(args: &ComposeArgs, a: &A::ExecArgs) -> Result<()> {
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
         ExecOutcome::Failed(f) => {
             eprintln!(
-                "OCI runtime exec failed: exec failed: unable to start container process: {}",
+                "OCI runtime exec failed: exec failed: unable to start container process: {}: \
+                 unknown",
                 f.message
             );
             Err(ExitStatus(f.code).into())
@@ -607,7 +608,8 @@ pub(crate) fn top(args: &ComposeArgs, a: &A::ServicesArgs) -> Result<()> {
     let mut headers: Vec<String> = vec!["SERVICE".into(), "#".into()];
     let mut rows: Vec<std::collections::HashMap<String, String>> = Vec::new();
     for c in &containers {
-        let (titles, procs) = super::lifecycle::top_table(&c.state, &[])?;
+        let (titles, procs) =
+            super::lifecycle::top_table(&c.state, &[]).map_err(|e| e.into_error(c.id()))?;
         for p in procs {
             let mut entry = std::collections::HashMap::new();
             entry.insert("SERVICE".to_string(), c.service().to_string());

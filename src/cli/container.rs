@@ -62,7 +62,11 @@ pub(crate) fn rm(args: RmArgs) -> Result<()> {
         force: args.force,
         volumes: args.volumes,
     };
-    super::for_each_name(&args.containers, |spec| {
+    // With `-f` a name that matches nothing is said at once and does not
+    // fail the command, as Docker's `rm -f`.
+    let tolerated =
+        |e: &anyhow::Error| args.force && e.is::<crate::store::containers::NoSuchContainer>();
+    super::for_each_name_tolerating(&args.containers, tolerated, |spec| {
         let record = store.resolve_container(spec)?;
         lifecycle::remove(&store, &record, opts)
     })

@@ -10,15 +10,22 @@ use anyhow::{bail, Result};
 
 pub(crate) fn exec(args: ExecArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     let state = store.observed_state(&record.id)?;
     match state.status {
         s if s.can_exec() => {}
-        Status::Paused => bail!(
-            "container {} is paused, unpause the container before exec",
-            record.id
-        ),
-        _ => bail!("container {} is not running", record.id),
+        Status::Paused => {
+            return Err(super::daemon_error(format!(
+                "Container {} is paused, unpause the container before exec",
+                record.id
+            )))
+        }
+        _ => {
+            return Err(super::daemon_error(format!(
+                "Container {} is not running",
+                record.id
+            )))
+        }
     }
     // Before anything enters the container: our executable must not be
     // writable from it (CVE-2019-5736); this may start the command over
@@ -54,9 +61,11 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
         ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
         ExecOutcome::Failed(f) => {
+            // Docker's CLI prints containerd's error as it is; its gRPC
+            // status (Unknown) ends the line.
             eprintln!(
-                "Error: OCI runtime exec failed: exec failed: unable to start container process: \
-                 {}",
+                "OCI runtime exec failed: exec failed: unable to start container process: {}: \
+                 unknown",
                 f.message
             );
             Err(ExitStatus(f.code).into())
@@ -67,26 +76,12 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
 /// `pause` (freeze = true) and `unpause`.
 pub(crate) fn pause(args: PauseArgs, freeze: bool) -> Result<()> {
     let store = Store::open_default()?;
-    let mut failed = false;
-    for name in &args.containers {
-        let result = store.resolve_container(name).and_then(|record| {
-            if freeze {
-                lifecycle::pause(&store, &record)
-            } else {
-                lifecycle::unpause(&store, &record)
-            }
-        });
-        match result {
-            Ok(()) => println!("{name}"),
-            Err(e) => {
-                failed = true;
-                let code = super::report(&e);
-                debug_assert_eq!(code, super::EXIT_BERTH_ERROR);
-            }
+    super::for_each_name(&args.containers, |name| {
+        let record = store.resolve_container(name)?;
+        if freeze {
+            lifecycle::pause(&store, &record)
+        } else {
+            lifecycle::unpause(&store, &record)
         }
-    }
-    if failed {
-        return Err(ExitStatus(super::EXIT_BERTH_ERROR).into());
-    }
-    Ok(())
+    })
 }

@@ -29,12 +29,12 @@ pub(crate) fn cp(args: CpArgs) -> Result<()> {
         container_path(&args.destination),
     ) {
         (Some((c, src)), None) => {
-            let record = store.resolve_container(c)?;
+            let record = super::named_container(&store, c)?;
             let src = if src.is_empty() { "/" } else { src };
             copy_out(&store, &record, &absolute(src), &args.destination, opts)
         }
         (None, Some((c, dest))) => {
-            let record = store.resolve_container(c)?;
+            let record = super::named_container(&store, c)?;
             let dest = if dest.is_empty() { "/" } else { dest };
             copy_in(&store, &record, &args.source, &absolute(dest), opts)
         }
@@ -57,7 +57,7 @@ fn absolute(p: &str) -> String {
 
 pub(crate) fn commit(args: CommitArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     crate::userns::enter()?;
     // Leftovers of killed commands go while we hold the store anyway.
     store.clean_stale_tmp();
@@ -74,7 +74,7 @@ pub(crate) fn commit(args: CommitArgs) -> Result<()> {
 
 pub(crate) fn export(args: ExportArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     let out: OwnedFd = match &args.output {
         Some(path) => std::fs::File::create(path)
             .with_context(|| format!("creating {}", path.display()))?
@@ -98,7 +98,7 @@ pub(crate) fn export(args: ExportArgs) -> Result<()> {
 
 pub(crate) fn diff(args: DiffArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     crate::userns::enter()?;
     let mut out = std::io::stdout().lock();
     for c in changes(&store, &record)? {

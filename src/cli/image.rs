@@ -172,6 +172,12 @@ fn image_rows(names: &[String], digests: bool) -> Vec<(String, String, String)> 
     rows
 }
 
+/// A missing image named by `tag` or `history`: Docker's daemon's error,
+/// status 1.
+fn image_error(e: anyhow::Error) -> anyhow::Error {
+    super::daemon_error_if::<crate::store::images::NoSuchImage>(e)
+}
+
 pub(crate) fn tag(args: TagArgs) -> Result<()> {
     let store = Store::open_default()?;
     let target = Reference::parse_tagged(&args.target)
@@ -184,7 +190,7 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
     }
     let lock = store.lock()?;
     let mut index = store.images()?;
-    let id = index.resolve(&args.source)?.id.clone();
+    let id = index.resolve(&args.source).map_err(image_error)?.id.clone();
     index.set_tag(&target.to_string(), &id);
     store.save_images(&index, &lock)?;
     store.record_event(&Event::image(&id, &target.familiar(), "tag"));
@@ -194,7 +200,7 @@ pub(crate) fn tag(args: TagArgs) -> Result<()> {
 pub(crate) fn history(args: HistoryArgs) -> Result<()> {
     let store = Store::open_default()?;
     let index = store.images()?;
-    let img = index.resolve(&args.image)?;
+    let img = index.resolve(&args.image).map_err(image_error)?;
     let config = ImageConfig::parse(&store.get_blob(&img.id)?)?;
     let mut layer_sizes = img
         .layers

@@ -12,23 +12,18 @@ use std::time::Duration;
 
 pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     let query = LogQuery {
-        tail: match args.tail.as_str() {
-            "all" | "-1" => None,
-            n => Some(n.parse().with_context(|| {
-                format!("invalid --tail value {n:?}: a number of lines or \"all\"")
-            })?),
-        },
+        tail: tail_lines(&args.tail),
         since: args
             .since
             .as_deref()
-            .map(logfile::parse_time_arg)
+            .map(|v| time_arg("since", v))
             .transpose()?,
         until: args
             .until
             .as_deref()
-            .map(logfile::parse_time_arg)
+            .map(|v| time_arg("until", v))
             .transpose()?,
         timestamps: args.timestamps,
         details: args.details,
@@ -59,18 +54,44 @@ pub(crate) fn logs(args: LogsArgs) -> Result<()> {
     }
 }
 
+/// `--tail`: a number of lines; anything else (`all`, a negative number,
+/// a word) means every line, as Docker's daemon reads it.
+fn tail_lines(value: &str) -> Option<usize> {
+    value.parse::<usize>().ok()
+}
+
+/// `--since`/`--until`, with the error of Docker's client for a value
+/// that is neither a time nor a duration.
+fn time_arg(flag: &str, value: &str) -> Result<jiff::Timestamp> {
+    logfile::parse_time_arg(value).map_err(|_| {
+        super::PlainError(format!(
+            "invalid value for {flag:?}: failed to parse value as time or duration: {value:?}"
+        ))
+        .into()
+    })
+}
+
 /// Runs `op` for each container named, as Docker prints it.
 fn for_each(specs: &[String], mut op: impl FnMut(&Store, &str) -> Result<()>) -> Result<()> {
     let store = Store::open_default()?;
     super::for_each_name(specs, |spec| op(&store, spec))
 }
 
+/// The signal of `kill -s` and `stop -s`; Docker's daemon refuses one it
+/// does not know for each container named, in these words.
+fn daemon_signal(raw: &str) -> Result<nix::sys::signal::Signal, String> {
+    parse_signal(raw).map_err(|_| format!("Invalid signal: {raw}"))
+}
+
 pub(crate) fn kill(args: KillArgs) -> Result<()> {
-    let signal = parse_signal(&args.signal)?;
+    let signal = daemon_signal(&args.signal);
     for_each(&args.containers, |store, spec| {
-        let record = store.resolve_container(spec)?;
-        lifecycle::kill(store, &record, signal)
-            .with_context(|| format!("cannot kill container: {spec}"))
+        let signal = signal.clone().map_err(anyhow::Error::msg)?;
+        // Docker's daemon names the container as given before any reason.
+        store
+            .resolve_container(spec)
+            .and_then(|record| lifecycle::kill(store, &record, signal))
+            .map_err(|e| anyhow::anyhow!("Cannot kill container: {spec}: {e:#}"))
     })
 }
 
@@ -84,8 +105,9 @@ pub(crate) fn timeout(
 }
 
 pub(crate) fn stop(args: StopArgs) -> Result<()> {
-    let explicit = args.signal.as_deref().map(parse_signal).transpose()?;
+    let explicit = args.signal.as_deref().map(daemon_signal).transpose();
     for_each(&args.containers, |store, spec| {
+        let explicit = explicit.clone().map_err(anyhow::Error::msg)?;
         let record = store.resolve_container(spec)?;
         lifecycle::stop(store, &record, explicit, timeout(args.time, &record))
     })
@@ -93,43 +115,46 @@ pub(crate) fn stop(args: StopArgs) -> Result<()> {
 
 pub(crate) fn wait(args: WaitArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let mut failed = false;
+    // Docker prints the failures after every exit code.
+    let mut errors = Vec::new();
     for spec in &args.containers {
-        let record = match store.resolve_container(spec) {
-            Ok(r) => r,
-            Err(e) => {
-                failed = true;
-                eprintln!("Error response from daemon: {e}");
-                continue;
-            }
-        };
-        println!("{}", lifecycle::wait(&store, &record)?);
+        match store.resolve_container(spec) {
+            Ok(record) => println!("{}", lifecycle::wait(&store, &record)?),
+            Err(e) => errors.push(e),
+        }
     }
-    if failed {
-        return Err(super::ExitStatus(1).into());
-    }
-    Ok(())
+    super::daemon_errors(errors)
 }
 
+/// Docker's `rename`: the daemon's error (the container first, then the
+/// new name), then the CLI's own line, status 1.
 pub(crate) fn rename(args: RenameArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let new_name = crate::runtime::spec::validate_name(&args.new_name)?;
-    let lock = store.lock()?;
-    let record = store.resolve_container(&args.container)?;
-    if record.name == new_name {
-        bail!("Error when allocating new name: Renaming a container with the same name as its current name");
-    }
-    store.rename_container(&record, &new_name, &lock)
+    let renamed = (|| -> Result<()> {
+        let lock = store.lock()?;
+        let record = store.resolve_container(&args.container)?;
+        let new_name = crate::runtime::spec::validate_name(&args.new_name)?;
+        if record.name == new_name {
+            bail!("Error when allocating new name: Renaming a container with the same name as its current name");
+        }
+        store.rename_container(&record, &new_name, &lock)
+    })();
+    renamed.map_err(|e| {
+        eprintln!("Error response from daemon: {e:#}");
+        super::PlainError(format!(
+            "Error: failed to rename container named {}",
+            args.container
+        ))
+        .into()
+    })
 }
 
 pub(crate) fn top(args: TopArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     let state = store.observed_state(&record.id)?;
-    if !state.status.can_exec() || !state.process().is_alive() {
-        bail!("container {} is not running", record.id);
-    }
-    let (titles, procs) = top_table(&state, &args.ps_options)?;
+    let (titles, procs) =
+        top_table(&state, &args.ps_options).map_err(|e| e.into_error(&record.id))?;
     // Docker's CLI: the API's titles and rows through tabwriter(20, 1, 3).
     let mut text = titles.join("\t");
     text.push('\n');
@@ -157,14 +182,47 @@ fn pids_in_namespace_of(init: i32) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
+/// Why [`top_table`] has no table: Docker's daemon's two refusals, or
+/// what went wrong.
+#[derive(Debug)]
+pub(crate) enum TopRefused {
+    NotRunning,
+    Restarting,
+    Failed(anyhow::Error),
+}
+
+impl TopRefused {
+    /// The error of container `id`, in Docker's daemon's words.
+    pub(crate) fn into_error(self, id: &str) -> anyhow::Error {
+        match self {
+            TopRefused::NotRunning => super::daemon_error(format!("Container {id} is not running")),
+            TopRefused::Restarting => super::daemon_error(format!(
+                "Container {id} is restarting, wait until the container is running"
+            )),
+            TopRefused::Failed(e) => e,
+        }
+    }
+}
+
+impl From<anyhow::Error> for TopRefused {
+    fn from(e: anyhow::Error) -> TopRefused {
+        TopRefused::Failed(e)
+    }
+}
+
 /// `top` as Docker's API returns it: the `ps` columns and, per process of
 /// the container, its fields (the last column takes the rest of the line).
+/// A paused container has them too (`ps` reads them from the host, and
+/// Docker's daemon lists them).
 pub(crate) fn top_table(
     state: &crate::model::ContainerState,
     ps_options: &[String],
-) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    if !state.status.can_exec() || !state.process().is_alive() {
-        bail!("container is not running");
+) -> Result<(Vec<String>, Vec<Vec<String>>), TopRefused> {
+    use crate::model::Status;
+    match state.status {
+        Status::Restarting => return Err(TopRefused::Restarting),
+        Status::Running | Status::Paused if state.process().is_alive() => {}
+        _ => return Err(TopRefused::NotRunning),
     }
     let pids = pids_in_namespace_of(state.pid)?;
     let options = if ps_options.is_empty() {
@@ -177,11 +235,11 @@ pub(crate) fn top_table(
         .output()
         .context("running ps on the host (install procps)")?;
     if !output.status.success() {
-        bail!(
+        return Err(TopRefused::Failed(anyhow::anyhow!(
             "ps {}: {}",
             options.join(" "),
             String::from_utf8_lossy(&output.stderr).trim()
-        );
+        )));
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let mut lines = text.lines();

@@ -138,27 +138,47 @@ fn parse_all() -> Result<Cli, i32> {
     }
 }
 
-/// Runs `op` for each name a user gave, printing the name when it worked
-/// and Docker's "Error response from daemon" line when it did not; the
-/// command fails (status 1) if any did, after trying them all.
+/// Runs `op` for each name a user gave, printing the name when it worked;
+/// the command fails (status 1) if any did not, after trying them all,
+/// with Docker's "Error response from daemon" line for each failure
+/// printed after the names, as Docker's `rm`, `stop`, `kill`, `restart`,
+/// `pause` and `update` print them (errors joined at the end).
 pub(crate) fn for_each_name(
     names: &[String],
+    op: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for_each_name_tolerating(names, |_| false, op)
+}
+
+/// [`for_each_name`], where an error that `tolerated` accepts is printed
+/// at once and does not fail the command (`rm -f` of a missing name).
+pub(crate) fn for_each_name_tolerating(
+    names: &[String],
+    tolerated: impl Fn(&anyhow::Error) -> bool,
     mut op: impl FnMut(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut failed = false;
+    let mut errors = Vec::new();
     for name in names {
         match op(name) {
             Ok(()) => println!("{name}"),
-            Err(e) => {
-                failed = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
+            Err(e) if tolerated(&e) => eprintln!("Error response from daemon: {e:#}"),
+            Err(e) => errors.push(e),
         }
     }
-    if failed {
-        return Err(ExitStatus(1).into());
+    daemon_errors(errors)
+}
+
+/// The failures of a command that went through several names, printed
+/// after what worked as Docker's CLI joins them: each as the daemon's
+/// error, then status 1. Nothing failed: Ok.
+pub(crate) fn daemon_errors(errors: Vec<anyhow::Error>) -> anyhow::Result<()> {
+    if errors.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    for e in &errors {
+        eprintln!("Error response from daemon: {e:#}");
+    }
+    Err(ExitStatus(1).into())
 }
 
 /// An error Docker's daemon would answer, printed as
@@ -184,6 +204,30 @@ impl std::fmt::Display for PlainError {
     }
 }
 impl std::error::Error for PlainError {}
+
+/// The one container a command names (`logs`, `exec`, `top`, `cp`...):
+/// a name that matches none is Docker's daemon's error, status 1.
+pub(crate) fn named_container(
+    store: &crate::store::Store,
+    spec: &str,
+) -> anyhow::Result<crate::model::ContainerRecord> {
+    store
+        .resolve_container(spec)
+        .map_err(daemon_error_if::<crate::store::containers::NoSuchContainer>)
+}
+
+/// `e` as Docker's daemon's error when it is a `T` (a missing container
+/// or image), else as it is.
+pub(crate) fn daemon_error_if<T>(e: anyhow::Error) -> anyhow::Error
+where
+    T: std::fmt::Display + std::fmt::Debug + Send + Sync + 'static,
+{
+    if e.is::<T>() {
+        daemon_error(e)
+    } else {
+        e
+    }
+}
 
 /// Wraps an error as one of Docker's daemon (for `map_err`).
 pub(crate) fn daemon_error(e: impl std::fmt::Display) -> anyhow::Error {

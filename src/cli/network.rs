@@ -433,7 +433,7 @@ pub(crate) fn disconnect(args: NetworkDisconnectArgs) -> Result<()> {
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`.
 pub(crate) fn port(args: PortArgs) -> Result<()> {
     let store = Store::open_default()?;
-    let c = store.resolve_container(&args.container)?;
+    let c = super::named_container(&store, &args.container)?;
     let state = store.observed_state(&c.id)?;
     let mut bindings: Vec<&PortBinding> = if state.status.is_active() {
         state.network.ports.iter().collect()

@@ -17,21 +17,16 @@ pub(crate) fn rmi(args: RmiArgs) -> Result<()> {
     crate::userns::enter()?;
     // Leftovers of killed commands go while we hold the store anyway.
     store.clean_stale_tmp();
-    let mut failed = false;
+    // Docker prints the failures after everything removed.
+    let mut errors = Vec::new();
     for spec in &args.images {
         let lock = store.lock()?;
         match remove_image(&store, spec, args.force, &lock) {
             Ok(removal) => removal.lines.iter().for_each(|l| println!("{l}")),
-            Err(e) => {
-                failed = true;
-                eprintln!("Error response from daemon: {e:#}");
-            }
+            Err(e) => errors.push(e),
         }
     }
-    if failed {
-        return Err(super::ExitStatus(1).into());
-    }
-    Ok(())
+    super::daemon_errors(errors)
 }
 
 /// A container of the image, as the conflicts see it.

@@ -198,7 +198,7 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
     crate::runtime::network::ops::enter_userns_for_names(&store, &args.containers)?;
     enter_for(&store, &args.containers)?;
     if args.attach || args.interactive {
-        let record = store.resolve_container(&args.containers[0])?;
+        let record = super::named_container(&store, &args.containers[0])?;
         ensure_not_running(&store, &record)?;
         let opts = AttachOptions {
             stdin: args.interactive && record.config.open_stdin,
@@ -210,10 +210,29 @@ pub(crate) fn start(args: StartArgs) -> Result<()> {
         };
         return run_attached(&store, &record, &opts);
     }
-    super::for_each_name(&args.containers, |spec| {
-        let record = store.resolve_container(spec)?;
-        start_detached(&store, &record)
-    })
+    // Docker's `start`: each failure printed as it happens, then one line
+    // naming them all (status 1).
+    let mut failed = Vec::new();
+    for spec in &args.containers {
+        match store
+            .resolve_container(spec)
+            .and_then(|record| start_detached(&store, &record))
+        {
+            Ok(()) => println!("{spec}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e:#}");
+                failed.push(spec.as_str());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        return Err(super::PlainError(format!(
+            "Error: failed to start containers: {}",
+            failed.join(", ")
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn ensure_not_running(store: &Store, record: &ContainerRecord) -> Result<()> {
@@ -244,7 +263,7 @@ fn detached_failure(record: &ContainerRecord, e: anyhow::Error) -> anyhow::Error
 pub(crate) fn attach(args: AttachArgs) -> Result<()> {
     let detach_keys = parse_detach_keys(&args.detach_keys)?;
     let store = Store::open_default()?;
-    let record = store.resolve_container(&args.container)?;
+    let record = super::named_container(&store, &args.container)?;
     let state = store.observed_state(&record.id)?;
     if !state.status.can_exec() {
         bail!("You cannot attach to a stopped container, start it first");

@@ -256,7 +256,7 @@ pub(crate) fn attach(
 pub(crate) fn kill(store: &Store, record: &ContainerRecord, signal: Signal) -> Result<()> {
     let state = store.observed_state(&record.id)?;
     if !state.status.can_kill() {
-        bail!("container {} is not running", record.id);
+        bail!("Container {} is not running", record.id);
     }
     if kill_ends_restarts(record, signal) {
         store.mark_stopped_by_user(&record.id)?;
@@ -603,16 +603,20 @@ fn ask_monitor(store: &Store, id: &str, request: &Message) -> Result<Message> {
 fn ask_monitor_to_pause(store: &Store, record: &ContainerRecord, pause: bool) -> Result<()> {
     let id = &record.id;
     let status = store.observed_state(id)?.status;
+    // Docker's daemon's checks, in its order and words.
     match pause {
         true if status.can_pause() => {}
         false if status.can_unpause() => {}
-        true if status == Status::Paused => bail!("container {id} is already paused"),
-        false if status.is_running() => bail!("container {id} is not paused"),
-        _ => bail!("container {id} is not running"),
+        true if status == Status::Paused => bail!("Container {id} is already paused"),
+        true if status == Status::Restarting => {
+            bail!("Container {id} is restarting, wait until the container is running")
+        }
+        true => bail!("Container {id} is not running"),
+        false => bail!("Container {id} is not paused"),
     }
     let socket = monitor::socket_path(store.run_dir()?, id);
     let mut stream = UnixStream::connect(&socket)
-        .map_err(|_| anyhow::anyhow!("container {id} is not running"))?;
+        .map_err(|_| anyhow::anyhow!("Container {id} is not running"))?;
     let request = if pause {
         Message::Pause
     } else {
@@ -629,7 +633,7 @@ fn ask_monitor_to_pause(store: &Store, record: &ContainerRecord, pause: bool) ->
             Some(Message::Done) => return Ok(()),
             Some(Message::Refused(why)) => bail!(why),
             Some(_) => continue,
-            None => bail!("container {id} is not running"),
+            None => bail!("Container {id} is not running"),
         }
     }
 }
@@ -793,6 +797,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.is::<NoSuchImage>());
-        assert_eq!(e.to_string(), "No such image: nothere");
+        assert_eq!(e.to_string(), "No such image: nothere:latest");
     }
 }

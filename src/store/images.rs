@@ -56,10 +56,29 @@ pub(crate) struct ReadOnlyImage {
     pub(crate) store: String,
 }
 
-/// No image matched; the message is Docker's.
+/// No image matched `.0` (as the user gave it); the message is Docker's
+/// daemon's, which names a reference with its tag (`busybox:latest`).
 #[derive(Debug, thiserror::Error)]
-#[error("No such image: {0}")]
+#[error("No such image: {}", self.named())]
 pub(crate) struct NoSuchImage(pub(crate) String);
+
+impl NoSuchImage {
+    /// The reference as Docker's daemon names it: familiar, tagged
+    /// `latest` when it has neither tag nor digest; an id as given.
+    pub(crate) fn named(&self) -> String {
+        let spec = &self.0;
+        let hex = spec.strip_prefix("sha256:").unwrap_or(spec);
+        if spec.starts_with("sha256:")
+            || (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return spec.clone();
+        }
+        match crate::model::reference::Reference::parse_tagged(spec) {
+            Ok(r) => r.familiar(),
+            Err(_) => spec.clone(),
+        }
+    }
+}
 
 impl ImageIndex {
     /// The image a user means by `spec`: a name (normalized), `name@digest`,

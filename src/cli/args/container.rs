@@ -143,7 +143,13 @@ pub(crate) struct LogsArgs {
     #[arg(short = 'f', long)]
     pub(crate) follow: bool,
     /// Number of lines to show from the end of the logs ("all" for every line)
-    #[arg(short = 'n', long, default_value = "all", value_name = "string")]
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "all",
+        value_name = "string",
+        allow_hyphen_values = true
+    )]
     pub(crate) tail: String,
     /// Show timestamps
     #[arg(short = 't', long)]
