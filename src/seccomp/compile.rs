@@ -11,8 +11,9 @@
 //!           (x86_64) nr >= 0x40000000 -> x32 section (or kill)
 //!           nr > newest syscall of the profile -> ENOSYS
 //!           binary search over the syscall numbers that have rules,
-//!           down to leaves of a few `jeq`s that return the action, or
-//!           jump to the syscall's block of argument checks
+//!           down to leaves of a few `jeq`s (or range tests) that jump
+//!           to the action's `ret`, shared by the leaves of a subtree,
+//!           or to the syscall's block of argument checks
 //!           -> the default action
 //! blocks:   one per syscall with argument checks: rule after rule,
 //!           each returning its action when all its checks hold
@@ -359,11 +360,28 @@ impl<'c> Table<'c> {
 /// How many syscall numbers a leaf of the search tree tests one by one.
 const LEAF: usize = 8;
 
+/// How many syscall numbers a subtree may hold and still share one set of
+/// returns: every jump inside it then reaches them (BPF's conditional
+/// jumps go at most 255 instructions ahead; a subtree of 32 numbers is at
+/// most ~110 instructions with its returns and trampolines).
+const POOL: usize = 32;
+
+/// The returns and trampolines of one subtree, emitted after it: one
+/// `ret` per action for all its leaves, instead of one set per leaf
+/// (fakeroot's program: 158 of its 705 instructions were per-leaf `ret`s).
+#[derive(Default)]
+struct Pool<'a> {
+    returns: Vec<(u32, Label)>,
+    trampolines: Vec<(Label, &'a [Entry<'a>])>,
+}
+
 struct Emitter<'a> {
     asm: Asm,
     default: Action,
     /// Blocks of argument checks, emitted after every section.
     blocks: Vec<(Label, &'a [Entry<'a>], bool)>,
+    /// The returns of the subtree being emitted, once it is small enough.
+    pool: Option<Pool<'a>>,
 }
 
 impl<'a> Emitter<'a> {
@@ -377,50 +395,86 @@ impl<'a> Emitter<'a> {
                 self.asm.bind(known);
             }
         }
+        if table.groups.is_empty() {
+            self.asm.ret(self.default.ret_value());
+            return;
+        }
         self.tree(table, &table.groups, wide);
     }
 
     fn tree(&mut self, table: &'a Table<'a>, groups: &[Group], wide: bool) {
-        if groups.len() <= LEAF {
-            return self.leaf(table, groups, wide);
+        let opens_pool = self.pool.is_none() && groups.len() <= POOL;
+        if opens_pool {
+            self.pool = Some(Pool::default());
         }
-        let mid = groups.len() / 2;
-        let (upper, lower, right) = (self.asm.label(), self.asm.label(), self.asm.label());
-        self.asm
-            .cond(bpf::JMP_JGE_K, groups[mid].first, upper, lower);
-        self.asm.bind(upper);
-        self.asm.ja(right);
-        self.asm.bind(lower);
-        self.tree(table, &groups[..mid], wide);
-        self.asm.bind(right);
-        self.tree(table, &groups[mid..], wide);
+        if groups.len() <= LEAF {
+            self.leaf(table, groups);
+        } else {
+            let mid = groups.len() / 2;
+            let (lower, right) = (self.asm.label(), self.asm.label());
+            if self.pool.is_some() {
+                // Only the lower half lies between the test and `right`.
+                self.asm
+                    .cond(bpf::JMP_JGE_K, groups[mid].first, right, lower);
+            } else {
+                let upper = self.asm.label();
+                self.asm
+                    .cond(bpf::JMP_JGE_K, groups[mid].first, upper, lower);
+                self.asm.bind(upper);
+                self.asm.ja(right);
+            }
+            self.asm.bind(lower);
+            self.tree(table, &groups[..mid], wide);
+            self.asm.bind(right);
+            self.tree(table, &groups[mid..], wide);
+        }
+        if opens_pool {
+            let pool = self.pool.take().expect("opened above");
+            for (value, label) in pool.returns {
+                self.asm.bind(label);
+                self.asm.ret(value);
+            }
+            for (label, entries) in pool.trampolines {
+                let block = self.asm.label();
+                self.asm.bind(label);
+                self.asm.ja(block);
+                self.blocks.push((block, entries, wide));
+            }
+        }
     }
 
-    fn leaf(&mut self, table: &'a Table<'a>, groups: &[Group], wide: bool) {
-        let mut returns: Vec<(Action, Label)> = Vec::new();
-        let mut trampolines: Vec<(Label, &'a [Entry<'a>])> = Vec::new();
-        let default = self.asm.label();
-        for group in groups {
+    /// The label of the pool's `ret value`.
+    fn pooled_return(&mut self, value: u32) -> Label {
+        let pool = self.pool.as_mut().expect("leaves are emitted in a pool");
+        match pool.returns.iter().find(|(v, _)| *v == value) {
+            Some((_, l)) => *l,
+            None => {
+                let l = self.asm.label();
+                pool.returns.push((value, l));
+                l
+            }
+        }
+    }
+
+    /// Tests `groups` in ascending order; every path ends in a jump to
+    /// the pool's returns or trampolines.
+    fn leaf(&mut self, table: &'a Table<'a>, groups: &[Group]) {
+        let default = self.pooled_return(self.default.ret_value());
+        for (i, group) in groups.iter().enumerate() {
             let entries = &table.entries[group.entries.clone()];
             let target = match entries {
                 [only] if only.clause.checks.is_empty() => {
-                    let action = only.clause.action;
-                    match returns.iter().find(|(a, _)| *a == action) {
-                        Some((_, l)) => *l,
-                        None => {
-                            let l = self.asm.label();
-                            returns.push((action, l));
-                            l
-                        }
-                    }
+                    self.pooled_return(only.clause.action.ret_value())
                 }
                 _ => {
                     let l = self.asm.label();
-                    trampolines.push((l, entries));
+                    let pool = self.pool.as_mut().expect("leaves are emitted in a pool");
+                    pool.trampolines.push((l, entries));
                     l
                 }
             };
-            let next = self.asm.label();
+            let is_last = i + 1 == groups.len();
+            let next = if is_last { default } else { self.asm.label() };
             if group.first == group.last {
                 self.asm.cond(bpf::JMP_JEQ_K, group.first, target, next);
             } else {
@@ -432,19 +486,9 @@ impl<'a> Emitter<'a> {
                 self.asm.bind(at_most_last);
                 self.asm.cond(bpf::JMP_JGE_K, group.first, target, default);
             }
-            self.asm.bind(next);
-        }
-        self.asm.bind(default);
-        self.asm.ret(self.default.ret_value());
-        for (action, label) in returns {
-            self.asm.bind(label);
-            self.asm.ret(action.ret_value());
-        }
-        for (label, entries) in trampolines {
-            let block = self.asm.label();
-            self.asm.bind(label);
-            self.asm.ja(block);
-            self.blocks.push((block, entries, wide));
+            if !is_last {
+                self.asm.bind(next);
+            }
         }
     }
 
@@ -572,6 +616,7 @@ fn compile_with(
         asm: Asm::new(),
         default: profile.default_action,
         blocks: Vec::new(),
+        pool: None,
     };
     // Which section each audit arch goes to; x32 shares x86_64's.
     let bad_arch = e.asm.label();
