@@ -70,10 +70,9 @@ fn cp_both_ways_running_and_stopped() {
         );
         let missing = format!("{h}/nope");
         let out = b.fails(&["cp", &missing, "cpc:/tmp/"]);
-        assert!(
-            stderr(&out).contains(&format!(
-                "Could not find the file {missing} in the local filesystem"
-            )),
+        assert_eq!(
+            stderr(&out),
+            format!("lstat {missing}: no such file or directory\n"),
             "{}",
             show(&out)
         );

@@ -564,5 +564,30 @@ fn missing_images_read_as_dockers() {
             e,
             "Error response from daemon: No such image: nosuch:latest\n"
         );
+        // `image inspect` as the daemon answers; `inspect` as the CLI.
+        let (out, e) = err(&["image", "inspect", "busybox", "nosuch"]);
+        assert!(out.contains("\"RepoTags\""), "{out}");
+        assert_eq!(
+            e,
+            "Error response from daemon: No such image: nosuch:latest\n"
+        );
+        assert_eq!(
+            err(&["inspect", "nosuch"]),
+            ("[]\n".into(), "Error: No such object: nosuch\n".into())
+        );
+        assert_eq!(
+            err(&["container", "inspect", "nosuch"]).1,
+            "Error response from daemon: No such container: nosuch\n"
+        );
+        assert_eq!(
+            err(&["volume", "inspect", "nosuch"]).1,
+            "Error response from daemon: get nosuch: no such volume\n"
+        );
+        // A name that is no reference says why, not that it is missing.
+        let out = b.status(&["run", "UPPER"], 125);
+        assert_eq!(
+            stderr(&out),
+            "Error: invalid reference format: repository name (UPPER) must be lowercase\n"
+        );
     });
 }

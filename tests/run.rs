@@ -102,6 +102,29 @@ fn run_env_and_env_file() {
         // HOME is set as Docker sets it.
         let out = b.run_rm("busybox", &["sh", "-c", "echo $HOME"]);
         assert_eq!(out, "/root\n");
+        // Config.Env in the daemon's order: the user's, then the image's;
+        // the process gets the image's first, as from runc.
+        b.ok(&[
+            "create",
+            "--name",
+            "env-order",
+            "-e",
+            "B=2",
+            "-e",
+            "A=1",
+            "busybox",
+            "env",
+        ]);
+        assert_eq!(
+            b.ok(&["inspect", "-f", "{{json .Config.Env}}", "env-order"]),
+            "[\"B=2\",\"A=1\",\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]\n"
+        );
+        let env = b.ok(&["start", "-a", "env-order"]);
+        assert!(
+            env.starts_with("PATH=") && env.contains("\nB=2\nA=1\n"),
+            "{env}"
+        );
+        b.ok(&["rm", "env-order"]);
         b.status(
             &[
                 "run",
@@ -873,12 +896,72 @@ fn container_errors_read_as_dockers() {
                 "{args:?}"
             );
         }
-        let out = b.status(&["exec", "up", "no-such-program"], 127);
+        // An exec that never ran is status 126, as Docker's; the user
+        // lookup (the daemon's, before the runtime) is printed bare.
+        let out = b.status(&["exec", "up", "no-such-program"], 126);
         assert_eq!(
             stderr(&out),
             "OCI runtime exec failed: exec failed: unable to start container process: exec: \
              \"no-such-program\": executable file not found in $PATH: unknown\n"
         );
+        let out = b.status(&["exec", "-u", "nosuser", "up", "true"], 126);
+        assert_eq!(
+            stderr(&out),
+            "unable to find user nosuser: no matching entries in passwd file\n"
+        );
+
+        // A terminal asked for while stdin is not one: refused before
+        // anything is made.
+        b.ok(&["run", "-dt", "--name", "tty-up", "busybox", "sleep", "60"]);
+        let before = b.container_ids().len();
+        for args in [
+            &["run", "-it", "busybox", "true"][..],
+            &["exec", "-it", "up", "true"],
+            &["attach", "tty-up"],
+        ] {
+            assert_eq!(
+                err(args),
+                (String::new(), "the input device is not a TTY\n".into())
+            );
+        }
+        assert_eq!(b.container_ids().len(), before);
+        b.ok(&["run", "-t", "--rm", "busybox", "true"]);
+        assert_eq!(
+            err(&["attach", "made"]).1,
+            "You cannot attach to a stopped container, start it first\n"
+        );
+        assert_eq!(
+            err(&["rename", "up", "up"]).1,
+            "Error response from daemon: Renaming a container with the same name as its \
+             current name\nError: failed to rename container named up\n"
+        );
+
+        // cp: what is missing on the container's side is the daemon's
+        // error, on ours the CLI's.
+        for (args, want) in [
+            (
+                ["up:/nosuch", "/tmp"],
+                "Error response from daemon: Could not find the file /nosuch in container up",
+            ),
+            (
+                ["/etc/passwd", "up:/nosuchdir/x"],
+                "Error response from daemon: Could not find the file /nosuchdir in container up",
+            ),
+            (
+                ["up:/etc/passwd", "/nonexistent-berth/x"],
+                "invalid output path: directory \"/nonexistent-berth\" does not exist",
+            ),
+            (
+                ["/nonexistent-berth/f", "up:/tmp"],
+                "lstat /nonexistent-berth/f: no such file or directory",
+            ),
+        ] {
+            assert_eq!(
+                err(&["cp", args[0], args[1]]).1,
+                format!("{want}\n"),
+                "{args:?}"
+            );
+        }
 
         let (out, e) = err(&["start", "nosuch", "made"]);
         assert_eq!(out, "made\n");
@@ -901,8 +984,8 @@ fn container_errors_read_as_dockers() {
             "Error response from daemon: No such container: nosuch\n\
              Error: failed to rename container named nosuch\n"
         );
-        let out = b.ok(&["rm", "-f", "nosuch", "up", "made"]);
-        assert_eq!(out, "up\nmade\n");
+        let out = b.ok(&["rm", "-f", "nosuch", "up", "made", "tty-up"]);
+        assert_eq!(out, "up\nmade\ntty-up\n");
         assert!(b.container_ids().is_empty());
     });
 }

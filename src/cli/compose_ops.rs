@@ -586,14 +586,7 @@ pub(crate) fn exec(args: &ComposeArgs, a: &A::ExecArgs) -> Result<()> {
     match crate::runtime::exec::exec(&c.record, c.state.process(), &opts)? {
         ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
-        ExecOutcome::Failed(f) => {
-            eprintln!(
-                "OCI runtime exec failed: exec failed: unable to start container process: {}: \
-                 unknown",
-                f.message
-            );
-            Err(ExitStatus(f.code).into())
-        }
+        ExecOutcome::Failed(f) => Err(super::exec::exec_failed(&f)),
     }
 }
 

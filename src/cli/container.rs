@@ -83,7 +83,7 @@ pub(crate) fn inspect(args: ContainerInspectArgs) -> Result<()> {
         }
     }
     print_objects(args.format.as_deref(), &objects)?;
-    super::image::report_missing(missing)
+    super::image::report_missing(missing, true)
 }
 
 #[cfg(test)]

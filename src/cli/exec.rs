@@ -31,9 +31,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
     // writable from it (CVE-2019-5736); this may start the command over
     // from the monitor's read-only view of it.
     crate::runtime::selfexe::reexec_protected(state.monitor(), state.process())?;
-    if args.interactive && args.tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        bail!("the input device is not a TTY");
-    }
+    super::check_tty(args.interactive, args.tty)?;
     let env = crate::runtime::env::merge(
         &[],
         &args.env_file,
@@ -60,17 +58,27 @@ pub(crate) fn exec(args: ExecArgs) -> Result<()> {
     match lifecycle::exec(&store, &record, state.process(), &opts)? {
         ExecOutcome::Exited(0) | ExecOutcome::Detached => Ok(()),
         ExecOutcome::Exited(code) => Err(ExitStatus(code).into()),
-        ExecOutcome::Failed(f) => {
-            // Docker's CLI prints containerd's error as it is; its gRPC
-            // status (Unknown) ends the line.
-            eprintln!(
-                "OCI runtime exec failed: exec failed: unable to start container process: {}: \
-                 unknown",
-                f.message
-            );
-            Err(ExitStatus(f.code).into())
-        }
+        ExecOutcome::Failed(f) => Err(exec_failed(&f)),
     }
+}
+
+/// An exec that never ran, as Docker's CLI reports it (status 126): the
+/// daemon's own user lookup bare, else containerd's error as it is, its
+/// gRPC status (Unknown) ending the line. berth's own failures stay 125.
+pub(crate) fn exec_failed(f: &crate::model::StartFailure) -> anyhow::Error {
+    if f.code == crate::model::exit::EXIT_BERTH_ERROR {
+        return anyhow::anyhow!("{}", f.message);
+    }
+    if crate::runtime::user::is_lookup_failure(&f.message) {
+        eprintln!("{}", f.message);
+    } else {
+        eprintln!(
+            "OCI runtime exec failed: exec failed: unable to start container process: {}: \
+             unknown",
+            f.message
+        );
+    }
+    ExitStatus(126).into()
 }
 
 /// `pause` (freeze = true) and `unpause`.

@@ -2,7 +2,7 @@
 
 use super::args::{CommitArgs, CpArgs, DiffArgs, ExportArgs};
 use crate::image::commit::{changes, commit as commit_image, CommitOptions};
-use crate::runtime::cp::{copy_in, copy_out, export as export_fs, CpOptions};
+use crate::runtime::cp::{copy_in, copy_out, export as export_fs, CpOptions, Missing};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -24,7 +24,7 @@ pub(crate) fn cp(args: CpArgs) -> Result<()> {
         follow_link: args.follow_link,
     };
     let store = Store::open_default()?;
-    match (
+    let copied = match (
         container_path(&args.source),
         container_path(&args.destination),
     ) {
@@ -43,7 +43,12 @@ pub(crate) fn cp(args: CpArgs) -> Result<()> {
             "must specify at least one container source: use CONTAINER:PATH as the source or \
              the destination"
         ),
-    }
+    };
+    copied.map_err(|e| match e.downcast::<Missing>() {
+        Ok(m @ Missing::InContainer { .. }) => super::daemon_error(m),
+        Ok(m) => super::PlainError(m.to_string()).into(),
+        Err(e) => e,
+    })
 }
 
 /// Container paths are relative to the container's `/`.

@@ -287,16 +287,24 @@ pub(crate) fn inspect(args: ImageInspectArgs) -> Result<()> {
         }
     }
     print_objects(args.format.as_deref(), &objects)?;
-    report_missing(missing)
+    report_missing(missing, true)
 }
 
 /// Prints "Error: No such ..." for each name not found, exiting 1 as Docker.
-pub(crate) fn report_missing(missing: Vec<anyhow::Error>) -> Result<()> {
+/// The names an `inspect` did not find, after the objects it did, with
+/// status 1: the daemon's errors for `container`/`image`/`volume inspect`,
+/// the CLI's own (`Error: No such object: X`) for `inspect`.
+pub(crate) fn report_missing(missing: Vec<anyhow::Error>, from_daemon: bool) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    let prefix = if from_daemon {
+        "Error response from daemon"
+    } else {
+        "Error"
+    };
     for e in &missing {
-        eprintln!("Error: {e}");
+        eprintln!("{prefix}: {e}");
     }
     Err(super::ExitStatus(1).into())
 }

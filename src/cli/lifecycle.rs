@@ -135,7 +135,7 @@ pub(crate) fn rename(args: RenameArgs) -> Result<()> {
         let record = store.resolve_container(&args.container)?;
         let new_name = crate::runtime::spec::validate_name(&args.new_name)?;
         if record.name == new_name {
-            bail!("Error when allocating new name: Renaming a container with the same name as its current name");
+            bail!("Renaming a container with the same name as its current name");
         }
         store.rename_container(&record, &new_name, &lock)
     })();

@@ -205,6 +205,17 @@ impl std::fmt::Display for PlainError {
 }
 impl std::error::Error for PlainError {}
 
+/// Docker's check before attaching a terminal: `-i` with `-t` needs a
+/// terminal on stdin (a pty fed from a pipe or file would echo and mangle
+/// it), else its error, status 1, before anything is made.
+pub(crate) fn check_tty(interactive: bool, tty: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if interactive && tty && !std::io::stdin().is_terminal() {
+        return Err(PlainError("the input device is not a TTY".into()).into());
+    }
+    Ok(())
+}
+
 /// The one container a command names (`logs`, `exec`, `top`, `cp`...):
 /// a name that matches none is Docker's daemon's error, status 1.
 pub(crate) fn named_container(

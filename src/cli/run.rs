@@ -19,6 +19,9 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
     if args.detach && !a.process.attach.is_empty() {
         bail!("conflicting options: cannot specify both --attach and --detach");
     }
+    if !args.detach {
+        super::check_tty(a.process.interactive, a.process.tty)?;
+    }
     let store = Store::open_default()?;
     let mut request = a.request()?;
     crate::runtime::network::ops::enter_userns_for(&store, &request.network)?;
@@ -265,9 +268,24 @@ pub(crate) fn attach(args: AttachArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = super::named_container(&store, &args.container)?;
     let state = store.observed_state(&record.id)?;
-    if !state.status.can_exec() {
-        bail!("You cannot attach to a stopped container, start it first");
+    match state.status {
+        crate::model::Status::Running => {}
+        crate::model::Status::Paused => {
+            return Err(super::PlainError(
+                "You cannot attach to a paused container, unpause it first".into(),
+            )
+            .into())
+        }
+        _ => {
+            return Err(super::PlainError(
+                "You cannot attach to a stopped container, start it first".into(),
+            )
+            .into())
+        }
     }
+    // Docker checks the terminal whether or not the container keeps its
+    // stdin open: only --no-stdin attaches without one.
+    super::check_tty(!args.no_stdin, record.config.tty)?;
     let opts = AttachOptions {
         stdin: !args.no_stdin && record.config.open_stdin,
         tty: record.config.tty,

@@ -151,7 +151,7 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<()> {
         }
     }
     print_objects(args.format.as_deref(), &objects)?;
-    super::image::report_missing(missing)
+    super::image::report_missing(missing, false)
 }
 
 /// `completion SHELL`: the completion script generated from the clap

@@ -191,7 +191,7 @@ pub(crate) fn inspect(args: VolumeInspectArgs) -> Result<()> {
         }
     }
     print_objects(args.format.as_deref(), &objects)?;
-    super::image::report_missing(missing)
+    super::image::report_missing(missing, true)
 }
 
 /// The `inspect` object of volume `name`, for `berth inspect`; `None`

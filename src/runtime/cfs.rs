@@ -64,7 +64,11 @@ pub(crate) fn with_root(
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
-                    let failure = Message::Failed(StartFailure::setup(e));
+                    // A failure the caller gave a status of its own keeps it.
+                    let failure = e
+                        .downcast::<StartFailure>()
+                        .unwrap_or_else(StartFailure::setup);
+                    let failure = Message::Failed(failure);
                     let _ = failure.write_to(&mut std::fs::File::from(err_w));
                     1
                 }
@@ -92,7 +96,7 @@ impl ChildHandle {
         let code =
             crate::util::signals::wait_exit(self.pid).context("waiting for the copy helper")?;
         if let Some(f) = failure {
-            return Err(anyhow!(f.message));
+            return Err(f.into());
         }
         if code != 0 {
             return Err(anyhow!("the copy helper failed (status {code})"));

@@ -18,6 +18,80 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+/// A path `cp` did not find. The CLI words each as Docker does: the
+/// container's side as its daemon's error, ours as its CLI's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// A source, or the directory a destination goes in, inside the
+    /// container.
+    InContainer { path: String, container: String },
+    /// A source on our side (absolute).
+    Local { path: String },
+    /// The directory on our side that a copy out was to go in.
+    LocalDir { path: String },
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::InContainer { path, container } => {
+                write!(f, "Could not find the file {path} in container {container}")
+            }
+            Missing::Local { path } => write!(f, "lstat {path}: no such file or directory"),
+            Missing::LocalDir { path } => {
+                write!(
+                    f,
+                    "invalid output path: directory \"{path}\" does not exist"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Missing {}
+
+/// What the source or destination side did not find, before the caller
+/// knows which side it is: the path as the user named it.
+#[derive(Debug)]
+struct NotFound(String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no such file or directory: {}", self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}
+
+/// The status a copy helper reports a [`NotFound`] with (its message is
+/// the path): any other failure is berth's own, 125.
+const HELPER_NOT_FOUND: i32 = 1;
+
+/// In a copy helper: a [`NotFound`] crosses to the parent as its status
+/// and path.
+fn helper_result(r: Result<()>) -> Result<()> {
+    r.map_err(|e| match e.downcast::<NotFound>() {
+        Ok(NotFound(path)) => crate::model::StartFailure {
+            code: HELPER_NOT_FOUND,
+            message: path,
+        }
+        .into(),
+        Err(e) => e,
+    })
+}
+
+/// In the parent: what the helper did not find, inside `record`.
+fn in_container(e: anyhow::Error, record: &ContainerRecord) -> anyhow::Error {
+    match e.downcast_ref::<crate::model::StartFailure>() {
+        Some(f) if f.code == HELPER_NOT_FOUND => Missing::InContainer {
+            path: f.message.clone(),
+            container: record.name.clone(),
+        }
+        .into(),
+        _ => e,
+    }
+}
+
 /// `cp` flags.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CpOptions {
@@ -84,17 +158,12 @@ fn join(parts: &[OsString]) -> PathBuf {
     parts.iter().collect()
 }
 
-/// Writes the kind line and the tar of `src` (resolved inside `base`).
-fn send_source(
-    base: &OwnedFd,
-    src: &str,
-    follow: bool,
-    where_: &str,
-    out: impl Write,
-) -> Result<()> {
+/// Writes the kind line and the tar of `src` (resolved inside `base`);
+/// a source that is not there is a [`NotFound`].
+fn send_source(base: &OwnedFd, src: &str, follow: bool, out: impl Write) -> Result<()> {
     let (parts, contents) = split(src);
     let mut out = out;
-    let not_found = || anyhow::anyhow!("Could not find the file {src} in {where_}");
+    let not_found = || NotFound(src.to_string());
     let opts = WalkOptions::default();
     if contents {
         let dir = treetar::resolve(base, &join(&parts), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
@@ -143,9 +212,15 @@ fn receive(
     let dest_path = join(&parts);
     let existing = treetar::resolve(base, &dest_path, OFlag::O_PATH).ok();
     let dest_is_dir = existing.as_ref().is_some_and(crate::mounts::inroot::is_dir);
-    let open_dir = |p: &Path| {
-        treetar::resolve(base, p, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-            .with_context(|| format!("no such directory: {}", display(p)))
+    // Docker names the directory the copy goes in when it is missing.
+    let open_dir = |p: &Path| -> Result<OwnedFd> {
+        treetar::resolve(base, p, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                NotFound(display(p)).into()
+            } else {
+                anyhow::Error::new(e).context(format!("opening the directory {}", display(p)))
+            }
+        })
     };
     let mut opts = ExtractOptions {
         keep_owner,
@@ -227,9 +302,13 @@ pub(crate) fn copy_out(
     opts: CpOptions,
 ) -> Result<()> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("creating a pipe")?;
-    let where_ = format!("container {}", record.name);
     let child = cfs::with_root(store, record, &[], move |root, _| {
-        send_source(root, src, opts.follow_link, &where_, std::fs::File::from(w))
+        helper_result(send_source(
+            root,
+            src,
+            opts.follow_link,
+            std::fs::File::from(w),
+        ))
     })?;
     let input = BufReader::new(std::fs::File::from(r));
     // Each branch consumes (and so closes) our end of the pipe, so that a
@@ -264,13 +343,17 @@ pub(crate) fn copy_out(
             opts.archive && crate::userns::is_real_root(),
             !keep_setid,
         )
+        .map_err(|e| match e.downcast::<NotFound>() {
+            Ok(NotFound(path)) => Missing::LocalDir { path }.into(),
+            Err(e) => e,
+        })
     };
     if dest == "-" && is_broken_pipe(&received) {
         // The reader of our output stopped early (`| tar t`): its choice.
         let _ = child.wait();
         return Ok(());
     }
-    child.wait()?;
+    child.wait().map_err(|e| in_container(e, record))?;
     received
 }
 
@@ -299,11 +382,11 @@ pub(crate) fn copy_in(
     // never see the end of the archive.
     let child = cfs::with_root(store, record, &[w_raw], move |root, view| {
         let r = receive(root, dest, std::fs::File::from(r), opts.archive, false);
-        if view == View::Running {
+        helper_result(if view == View::Running {
             r.with_context(|| format!("copying into container {}", record.name))
         } else {
             r
-        }
+        })
     })?;
     // A helper that fails stops reading: that is an error, not a signal.
     // SAFETY: setting a signal disposition; no other thread exists.
@@ -317,16 +400,15 @@ pub(crate) fn copy_in(
             .context("reading the archive from standard input")
     } else {
         let (root, abs) = host_root_and_path(src)?;
-        send_source(
-            &root,
-            &abs,
-            opts.follow_link,
-            "the local filesystem",
-            &mut out,
-        )
+        send_source(&root, &abs, opts.follow_link, &mut out).map_err(|e| {
+            match e.downcast::<NotFound>() {
+                Ok(_) => Missing::Local { path: abs }.into(),
+                Err(e) => e,
+            }
+        })
     };
     drop(out);
-    let received = child.wait();
+    let received = child.wait().map_err(|e| in_container(e, record));
     // A source that could not be read is the cause when the helper then
     // found nothing to extract; a helper that failed first made our
     // writes fail with a broken pipe, and its error is the cause then.
@@ -388,7 +470,7 @@ mod tests {
 
     fn copy(base: &OwnedFd, src: &str, dest: &str) -> Result<()> {
         let mut buf = Vec::new();
-        send_source(base, src, false, "test", &mut buf)?;
+        send_source(base, src, false, &mut buf)?;
         receive(base, dest, &buf[..], false, true)
     }
 
@@ -414,7 +496,8 @@ mod tests {
         let e = copy(&base, "/src/file", "/dst/nodir/").unwrap_err();
         assert!(e.to_string().contains("does not exist"), "{e}");
         let e = copy(&base, "/src/none", "/dst").unwrap_err();
-        assert_eq!(e.to_string(), "Could not find the file /src/none in test");
-        assert!(copy(&base, "/src/file", "/no/such/x").is_err());
+        assert_eq!(e.downcast_ref::<NotFound>().unwrap().0, "/src/none");
+        let e = copy(&base, "/src/file", "/no/such/x").unwrap_err();
+        assert_eq!(e.downcast_ref::<NotFound>().unwrap().0, "/no/such");
     }
 }

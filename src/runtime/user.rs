@@ -58,6 +58,13 @@ fn group_entries(content: &str) -> impl Iterator<Item = GroupEntry<'_>> {
     })
 }
 
+/// Whether a failure's message is this module's "no such user or group"
+/// (Docker's daemon looks the user up before the runtime runs, so its
+/// `exec` prints that error bare).
+pub(crate) fn is_lookup_failure(message: &str) -> bool {
+    message.starts_with("unable to find user ") || message.starts_with("unable to find group ")
+}
+
 /// Resolves `spec` (empty = root) with the contents of the image's passwd
 /// and group files (`None` when the file is missing).
 pub(crate) fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<ExecUser> {

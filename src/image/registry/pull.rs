@@ -89,7 +89,9 @@ pub(crate) fn ensure_image(
             Ok(c) => c,
             // Not a name (an id prefix): nothing to pull.
             Err(_) if local.is_some() => return Ok(local.expect("checked")),
-            Err(e) => return Err(e.context(format!("No such image: {name}"))),
+            // Neither a local image nor a reference: Docker's "invalid
+            // reference format" says why.
+            Err(e) => return Err(e),
         },
     };
     if local.is_none() {
