@@ -290,7 +290,6 @@ pub(crate) fn inspect(args: ImageInspectArgs) -> Result<()> {
     report_missing(missing, true)
 }
 
-/// Prints "Error: No such ..." for each name not found, exiting 1 as Docker.
 /// The names an `inspect` did not find, after the objects it did, with
 /// status 1: the daemon's errors for `container`/`image`/`volume inspect`,
 /// the CLI's own (`Error: No such object: X`) for `inspect`.

@@ -268,20 +268,13 @@ pub(crate) fn attach(args: AttachArgs) -> Result<()> {
     let store = Store::open_default()?;
     let record = super::named_container(&store, &args.container)?;
     let state = store.observed_state(&record.id)?;
-    match state.status {
-        crate::model::Status::Running => {}
-        crate::model::Status::Paused => {
-            return Err(super::PlainError(
-                "You cannot attach to a paused container, unpause it first".into(),
-            )
-            .into())
-        }
-        _ => {
-            return Err(super::PlainError(
-                "You cannot attach to a stopped container, start it first".into(),
-            )
-            .into())
-        }
+    let refused = match state.status {
+        crate::model::Status::Running => None,
+        crate::model::Status::Paused => Some("a paused container, unpause it first"),
+        _ => Some("a stopped container, start it first"),
+    };
+    if let Some(what) = refused {
+        return Err(super::PlainError(format!("You cannot attach to {what}")).into());
     }
     // Docker checks the terminal whether or not the container keeps its
     // stdin open: only --no-stdin attaches without one.
