@@ -101,8 +101,8 @@ impl LayerView {
         Ok(LayerView { dirs })
     }
 
-    /// A view of directories given top first (tests, a single tree).
-    #[cfg(test)]
+    /// A view of directories given top first (an overlay's lower
+    /// directories, a single tree).
     pub(crate) fn from_dirs(dirs: Vec<PathBuf>) -> LayerView {
         LayerView { dirs }
     }

@@ -19,6 +19,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod logfile;
 pub(crate) mod message;
 pub(crate) mod monitor;
+pub(crate) mod mount_points;
 pub(crate) mod mount_spec;
 pub(crate) mod namespaces;
 pub(crate) mod network;

@@ -202,6 +202,13 @@ pub(crate) fn launch_in(
     let go = (|| -> Result<_> {
         let cgroup_procs = prepare()?;
         let overlay = if init_shares_userns {
+            super::mount_points::premake(
+                store.root(),
+                &dirs.overlay,
+                &user_targets(record),
+                confinement.fakeroot,
+            );
+            crate::util::trace::step("mount points made in upper");
             overlay_beside(store, &dirs.overlay)
         } else {
             None
@@ -243,6 +250,17 @@ pub(crate) fn launch_in(
             Err(failure)
         }
     }
+}
+
+/// The destinations of the user's mounts.
+fn user_targets(record: &ContainerRecord) -> Vec<&str> {
+    record
+        .host
+        .storage
+        .mounts
+        .iter()
+        .map(|m| m.destination.as_str())
+        .collect()
 }
 
 /// The container's overlay made here, as a detached mount that the init
