@@ -91,8 +91,9 @@ pub(crate) fn premake(
             None => wanted.push((file, vec![file.name])),
         }
     }
+    let mut made = Vec::new();
     for (file, names) in wanted {
-        if !copy_up_dirs(&view, &upper, file.dir, file.make_dir) {
+        if !copy_up_dirs(&view, &upper, file.dir, file.make_dir, &mut made) {
             continue;
         }
         let dir = upper.join(file.dir.join("/"));
@@ -121,30 +122,44 @@ fn missing(view: &LayerView, rel: &[&str]) -> bool {
 /// is ours), each it lacks is made as `mkdir -p` would when `make_missing`.
 /// False when it is not made so and is left to the init: a directory
 /// the upper one already holds (a container started before: the init saw
-/// to it then), one the image has in another form, or whose copy the
-/// kernel must make.
-fn copy_up_dirs(view: &LayerView, upper: &Path, dir: &[&str], make_missing: bool) -> bool {
+/// to it then) unless `made` says we made it in this start, one the image
+/// has in another form, or whose copy the kernel must make. The
+/// directories made are added to `made`.
+fn copy_up_dirs(
+    view: &LayerView,
+    upper: &Path,
+    dir: &[&str],
+    make_missing: bool,
+    made: &mut Vec<std::path::PathBuf>,
+) -> bool {
     // Decided for the whole path first: nothing is made for a path that
-    // is then left to the init.
-    let mut modes = Vec::with_capacity(dir.len());
+    // is then left to the init. Per directory: None when we made it
+    // already; else what to make, with the image's metadata to copy.
+    let mut plan = Vec::with_capacity(dir.len());
     let mut rel: Vec<String> = Vec::new();
     for name in dir {
         rel.push(name.to_string());
-        if !absent(&upper.join(rel.join("/"))) {
+        let path = upper.join(rel.join("/"));
+        if made.contains(&path) {
+            plan.push(None);
+            continue;
+        }
+        if !absent(&path) {
             return false;
         }
-        modes.push(match view.lstat(&rel) {
+        plan.push(Some(match view.lstat(&rel) {
             Ok(None) if make_missing => None,
             Ok(Some(entry)) if copyable_dir(view, &entry) => Some(entry.meta),
             // Not a directory, not ours, with extended attributes, or
             // unreadable: the kernel's copy-up, in the init.
             _ => return false,
-        });
+        }));
     }
     let mut path = upper.to_path_buf();
     let mut copied = Vec::new();
-    for (name, lower) in dir.iter().zip(modes) {
+    for (name, step) in dir.iter().zip(plan) {
         path.push(name);
+        let Some(lower) = step else { continue };
         if std::fs::DirBuilder::new()
             .mode(0o755)
             .create(&path)
@@ -163,6 +178,7 @@ fn copy_up_dirs(view: &LayerView, upper: &Path, dir: &[&str], make_missing: bool
             }
             copied.push((path.clone(), lower));
         }
+        made.push(path.clone());
     }
     // The kernel's copy-up keeps a directory's times, and a parent's
     // when it copies up a child: only the last directory, where the
@@ -355,6 +371,17 @@ mod tests {
         assert!(mtime(&up.join("etc/apt/apt.conf.d")) > 1_000_000_000);
         assert!(up.join("etc/apt/apt.conf.d/00berth-fakeroot").is_file());
         assert!(!up.join("etc/hosts").exists());
+    }
+
+    #[test]
+    fn an_etc_made_for_its_files_takes_apt_s_too() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("l1/etc/apt/apt.conf.d")).unwrap();
+        let s = spec(d.path(), &["l1"]);
+        premake(d.path(), &s, &[], true);
+        let up = d.path().join("upper/etc");
+        assert!(up.join("hosts").is_file());
+        assert!(up.join("apt/apt.conf.d/00berth-fakeroot").is_file());
     }
 
     #[test]
