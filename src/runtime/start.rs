@@ -99,8 +99,9 @@ pub(crate) struct Dirs {
 /// The init is cloned first and makes its namespaces while we make what
 /// it needs only afterwards — what `prepare` makes (the overlay's
 /// directories, the cgroups, whose `cgroup.procs` files it returns; a
-/// build step stays in its builder's cgroup), the overlay itself as a
-/// detached mount ([`overlay_beside`]), the /etc files, the seccomp
+/// build step stays in its builder's cgroup), the mount points the image
+/// lacks (`mount_points`), the overlay itself as a detached mount
+/// ([`overlay_beside`]), the /etc files, the seccomp
 /// filter — and then release it ([`init::Go`]): the two run on two
 /// cores, and the namespaces are the largest part of a launch. The init
 /// then attaches the overlay (or mounts it, when we could not make it),
