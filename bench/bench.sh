@@ -79,14 +79,22 @@ measure() {
     # A compound command: run through bash, whose own start (about 1 ms)
     # is included in this figure and Podman's.
     add "berth run -d + kill + rm" "bash -c 'c=\$($b run -d busybox sleep 60) && $b kill \$c >/dev/null && $b rm \$c >/dev/null'"
-    if command -v podman >/dev/null && podman load -q -i "$dir/busybox.tar" >/dev/null 2>&1; then
+    # Podman on a store of its own: its database remembers the runtime
+    # directory it was first used with, and the user's default store may
+    # name the runtime directory of an earlier bench run (then every
+    # command fails: "creating events dirs: ... permission denied").
+    local pstore="--root $dir/podman-$(id -un)/root --runroot $dir/podman-$(id -un)/run --storage-driver overlay"
+    local perr=""
+    if command -v podman >/dev/null && ! perr=$(podman $pstore load -q -i "$dir/busybox.tar" 2>&1); then
+        echo "skipped podman: \`podman load\` fails: $(echo "$perr" | tail -2)" >&2
+    elif command -v podman >/dev/null; then
         # Debian's crun refuses a host whose cgroup2 hierarchy holds a
         # controller beside cgroup v1 ("cgroups in hybrid mode not
         # supported"); runc runs Podman's containers there.
-        local podman=podman
-        if ! podman run --rm busybox true >/dev/null 2>&1 && command -v runc >/dev/null &&
-            podman --runtime runc run --rm busybox true >/dev/null 2>&1; then
-            podman="podman --runtime runc"
+        local podman="podman $pstore"
+        if ! $podman run --rm busybox true >/dev/null 2>&1 && command -v runc >/dev/null &&
+            $podman --runtime runc run --rm busybox true >/dev/null 2>&1; then
+            podman="$podman --runtime runc"
             echo "podman: its default OCI runtime fails here; measured with --runtime runc" >&2
         fi
         add "podman run --rm" "$podman run --rm busybox true"
@@ -158,7 +166,14 @@ print("%.3f" % (statistics.median(times) * 1000))' "$dir/results-$(id -un)-$i-"*
         done
     fi
     "$b" rm -f "$target" >/dev/null 2>&1 || true
-    [ -n "$podman_target" ] && podman rm -f -t 0 "$podman_target" >/dev/null 2>&1 || true
+    if [ -n "${podman:-}" ]; then
+        [ -n "$podman_target" ] && $podman rm -f -t 0 "$podman_target" >/dev/null 2>&1 || true
+        # Its layers belong to the user's subordinate ids.
+        $podman unshare rm -rf "$dir/podman-$(id -un)" >/dev/null 2>&1 || true
+    fi
+    # Podman's pause process (the keeper of its user namespace, started
+    # even by a load that failed) would outlive this runtime directory.
+    [ -f "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" ] && kill "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
 
     median_of() { # name → median, empty when not measured
         local i

@@ -68,12 +68,29 @@ bench_run_inner() {
         home=$(getent passwd "$user" | cut -d: -f6)
         rundir=/tmp/berth-bench-run-$(id -u "$user")
         mkdir -p "$rundir" && chown "$user:" "$rundir" && chmod 700 "$rundir"
+        bench_podman_store "$user"
         echo "measuring as $user"
         (cd "$BENCH_DIR" && setpriv --reuid="$user" --regid="$user" --init-groups -- \
             env -i HOME="$home" PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
-            XDG_RUNTIME_DIR="$rundir" BENCH_DIR="$BENCH_DIR" \
+            XDG_RUNTIME_DIR="$rundir" BENCH_DIR="$BENCH_DIR" CONTAINERS_STORAGE_CONF="$CONTAINERS_STORAGE_CONF" \
             bash "$BENCH_DIR/$script" --inner "$@")
     else
+        bench_podman_store "$(id -un)"
         bash "$BENCH_DIR/$script" --inner "$@"
     fi
+}
+
+# Points Podman ($CONTAINERS_STORAGE_CONF) at a store in $BENCH_DIR owned
+# by user $1, with native overlay: its database remembers the runtime
+# directory it was first used with, so the user's own store can hold one
+# that no longer exists (then every podman command fails), and measuring
+# must not fill or change it.
+bench_podman_store() {
+    local dir=$BENCH_DIR/podman
+    mkdir -p "$dir"
+    # rootless_storage_path is the graphroot of a user without root.
+    printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/root"\nrunroot = "%s/run"\nrootless_storage_path = "%s/root"\n' \
+        "$dir" "$dir" "$dir" >"$dir/storage.conf"
+    [ "$(id -u)" = 0 ] && chown -R "$1:" "$dir"
+    export CONTAINERS_STORAGE_CONF=$dir/storage.conf
 }
