@@ -103,7 +103,7 @@ fn run_env_and_env_file() {
         let out = b.run_rm("busybox", &["sh", "-c", "echo $HOME"]);
         assert_eq!(out, "/root\n");
         // Config.Env in the daemon's order: the user's, then the image's;
-        // the process gets the image's first, as from runc.
+        // the process gets PATH and HOSTNAME first, then that order.
         b.ok(&[
             "create",
             "--name",
@@ -125,6 +125,52 @@ fn run_env_and_env_file() {
             "{env}"
         );
         b.ok(&["rm", "env-order"]);
+        // As `docker run -t` and `docker exec` give them (compared with
+        // Docker 20.10): TERM=xterm with the process's own terminal, the
+        // user's settings in place, HOME last when nobody set it.
+        const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        let out = b.ok(&[
+            "run",
+            "--rm",
+            "-t",
+            "--hostname",
+            "hh",
+            "-e",
+            "HOME=/h",
+            "-e",
+            "A=7",
+            "busybox",
+            "env",
+        ]);
+        assert_eq!(
+            out.replace("\r\n", "\n"),
+            format!("{PATH}\nHOSTNAME=hh\nTERM=xterm\nHOME=/h\nA=7\n")
+        );
+        b.ok(&[
+            "run",
+            "-d",
+            "-t",
+            "--name",
+            "env-exec",
+            "--hostname",
+            "hx",
+            "-e",
+            "B=9",
+            "busybox",
+            "sleep",
+            "600",
+        ]);
+        // The container's terminal is not the exec's.
+        assert_eq!(
+            b.ok(&["exec", "-e", "Q=1", "env-exec", "env"]),
+            format!("{PATH}\nHOSTNAME=hx\nB=9\nQ=1\nHOME=/root\n")
+        );
+        assert_eq!(
+            b.ok(&["exec", "-t", "-e", "TERM=dumb", "env-exec", "env"])
+                .replace("\r\n", "\n"),
+            format!("{PATH}\nHOSTNAME=hx\nTERM=dumb\nB=9\nHOME=/root\n")
+        );
+        b.ok(&["rm", "-f", "env-exec"]);
         b.status(
             &[
                 "run",

@@ -304,16 +304,6 @@ pub(crate) fn mount_json(m: &MountPoint) -> Json {
     }
 }
 
-/// `Config.Env` in the order Docker's daemon merges it: the user's
-/// settings first, then the image's that they left alone (the process's
-/// environment keeps the image's first, as runc's does).
-fn docker_env_order(env: &[String], image_env: Option<&[String]>) -> Vec<String> {
-    let image_env = image_env.unwrap_or_default();
-    let (from_image, own): (Vec<&String>, Vec<&String>) =
-        env.iter().partition(|e| image_env.contains(e));
-    own.into_iter().chain(from_image).cloned().collect()
-}
-
 /// `Config`: the process as created, the image's exposed ports, and the
 /// anonymous volumes (`-v /path`, image VOLUMEs).
 fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
@@ -332,7 +322,7 @@ fn config_json(c: &ContainerRecord, image: Option<&ImageConfig>) -> Json {
         "Tty": p.tty,
         "OpenStdin": p.open_stdin,
         "StdinOnce": p.open_stdin,
-        "Env": docker_env_order(&p.env, image.and_then(|i| i.config.env.as_deref())),
+        "Env": p.env,
         "Cmd": p.cmd,
         "Image": c.image,
         "Volumes": if volumes.is_empty() { Json::Null } else { Json::Object(volumes) },

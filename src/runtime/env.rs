@@ -1,6 +1,6 @@
-//! The container's environment as Docker builds it: the image's `Env`,
-//! then `--env-file` lines, then `-e` flags; later settings of a name
-//! replace earlier ones in place.
+//! The container's environment as Docker builds it: `--env-file` lines,
+//! then `-e` flags (a later setting of a name replaces the earlier one in
+//! place), then the image's `Env` entries the user did not set.
 
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -70,7 +70,10 @@ pub(crate) fn parse_env_file(
     Ok(out)
 }
 
-/// Image env, env files, `-e` flags, in that order of precedence (last wins).
+/// The container's env as Docker's daemon records it (`Config.Env`): the
+/// user's settings (env files, then `-e` flags; a later one of a name
+/// replaces the earlier in place), then the image's entries whose names
+/// the user left alone.
 pub(crate) fn merge(
     image_env: &[String],
     env_files: &[impl AsRef<Path>],
@@ -78,9 +81,6 @@ pub(crate) fn merge(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>> {
     let mut env = Vec::new();
-    for e in image_env {
-        set(&mut env, e.clone());
-    }
     for f in env_files {
         let f = f.as_ref();
         let content = std::fs::read_to_string(f)
@@ -97,6 +97,13 @@ pub(crate) fn merge(
         }
         if let Some(e) = resolve(flag, lookup) {
             set(&mut env, e);
+        }
+    }
+    let users = env.len();
+    for e in image_env {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        if get(&env[..users], key).is_none() {
+            set(&mut env, e.clone());
         }
     }
     Ok(env)
@@ -116,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn later_sources_replace_earlier_ones_in_place() {
+    fn users_settings_first_then_the_images_rest() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("env");
         std::fs::write(
@@ -125,21 +132,29 @@ mod tests {
         )
         .unwrap();
         let env = merge(
-            &["PATH=/bin".into(), "A=image".into(), "D=image".into()],
+            &[
+                "PATH=/bin".into(),
+                "A=image".into(),
+                "D=image".into(),
+                "E=1".into(),
+                "E=2".into(),
+            ],
             &[&f],
             &["D=flag".into(), "FROM_HOST".into(), "NOPE".into()],
             &lookup,
         )
         .unwrap();
+        // `docker inspect -f '{{json .Config.Env}}'` of the same run.
         assert_eq!(
             env,
             [
-                "PATH=/bin",
                 "A=file",
-                "D=flag",
                 "B=with spaces ",
                 "FROM_HOST=h",
-                "C=x=y"
+                "C=x=y",
+                "D=flag",
+                "PATH=/bin",
+                "E=2"
             ]
         );
     }

@@ -21,7 +21,7 @@ use super::init;
 use super::message::{read_start_report, Message};
 use super::nsenter::{self, Target};
 use super::security::{single_mapping_in, Confinement};
-use super::{console, env, spec, user};
+use super::{console, spec, user};
 use crate::model::exit::EXIT_CANNOT_INVOKE;
 use crate::model::{ContainerRecord, ProcessConfig, StartFailure};
 use crate::util::proc::ProcessId;
@@ -333,22 +333,17 @@ pub(crate) fn become_process(p: &InContainer) -> Result<(Vec<String>, Vec<String
     Ok((p.argv.to_vec(), env))
 }
 
-/// The container's environment (as its init got it), then `-e` entries,
-/// and `TERM=xterm` with a terminal unless set, as Docker.
+/// The container's environment, then `-e` entries, with `TERM=xterm`
+/// when this exec has a terminal (the container's own `-t` does not
+/// count), and HOME last: Docker's order.
 fn exec_env(config: &ProcessConfig, home: &str, extra: &[String], tty: bool) -> Vec<String> {
-    let mut out = spec::final_env(config, home);
-    if tty && env::get(&out, "TERM").is_none() {
-        out.push("TERM=xterm".into());
-    }
-    for e in extra {
-        env::set(&mut out, e.clone());
-    }
-    out
+    spec::final_env(config, home, tty, extra)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::env;
 
     #[test]
     fn env_is_the_containers_plus_flags() {
@@ -365,13 +360,19 @@ mod tests {
                 "HOSTNAME=h".into(),
                 "A=1".into(),
                 "B=3".into(),
-                "HOME=/root".into(),
-                "C=4".into()
+                "C=4".into(),
+                "HOME=/root".into()
             ]
         );
         let e = exec_env(&config, "/root", &[], true);
-        assert_eq!(e.last().unwrap(), "TERM=xterm");
+        assert_eq!(e[2], "TERM=xterm");
         let e = exec_env(&config, "/root", &["TERM=dumb".into()], true);
         assert!(e.contains(&"TERM=dumb".to_string()) && !e.contains(&"TERM=xterm".to_string()));
+        let tty_container = ProcessConfig {
+            tty: true,
+            ..config
+        };
+        let e = exec_env(&tty_container, "/root", &[], false);
+        assert!(!e.iter().any(|v| v.starts_with("TERM=")), "{e:?}");
     }
 }

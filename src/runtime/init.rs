@@ -353,7 +353,7 @@ fn identity_and_env(
             ctx.record.host.console_size,
         )?;
     }
-    let env = spec::final_env(config, &u.home);
+    let env = spec::final_env(config, &u.home, config.tty, &[]);
     enter_workdir(&config.working_dir, true)?;
     crate::util::trace::step("user resolved, working directory entered");
     confinement.before_identity()?;

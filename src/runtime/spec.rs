@@ -184,15 +184,25 @@ pub(crate) fn check_network(mode: &str) -> Result<NetworkMode> {
     Ok(parsed)
 }
 
-/// The environment the process starts with: Docker's PATH default and
-/// HOSTNAME first, then the container's env (which may override them),
-/// and HOME from passwd when nothing set it.
-pub(crate) fn final_env(config: &ProcessConfig, home: &str) -> Vec<String> {
+/// The environment a process starts with, in the order Docker's daemon
+/// builds it: its PATH default, HOSTNAME and, with a terminal,
+/// `TERM=xterm`; then the container's env and an exec's `-e` entries
+/// (`extra`), each replacing a name set before in place or appended; and
+/// HOME from passwd last when nothing set it.
+pub(crate) fn final_env(
+    config: &ProcessConfig,
+    home: &str,
+    tty: bool,
+    extra: &[String],
+) -> Vec<String> {
     let mut out = vec![
         format!("PATH={}", env::DEFAULT_PATH),
         format!("HOSTNAME={}", config.hostname),
     ];
-    for e in &config.env {
+    if tty {
+        out.push("TERM=xterm".into());
+    }
+    for e in config.env.iter().chain(extra) {
         env::set(&mut out, e.clone());
     }
     if env::get(&out, "HOME").is_none() {
@@ -267,7 +277,8 @@ mod tests {
             ("1000:1000", "/work")
         );
         assert_eq!(p.hostname, "box");
-        assert_eq!(p.env, ["PATH=/img/bin", "A=2"]);
+        // The user's first, as Docker's Config.Env.
+        assert_eq!(p.env, ["A=2", "PATH=/img/bin"]);
         assert!(build(&ProcessRequest {
             workdir: Some("rel".into()),
             ..Default::default()
@@ -291,7 +302,7 @@ mod tests {
     #[test]
     fn final_env_defaults_and_overrides() {
         let mut p = build(&ProcessRequest::default()).unwrap();
-        let env = final_env(&p, "/root");
+        let env = final_env(&p, "/root", false, &[]);
         assert_eq!(
             env,
             [
@@ -301,10 +312,24 @@ mod tests {
                 "HOME=/root"
             ]
         );
-        p.env = vec!["HOME=/h".into()];
-        let env = final_env(&p, "/root");
-        assert_eq!(env[0], format!("PATH={}", env::DEFAULT_PATH));
-        assert_eq!(env[2], "HOME=/h");
+        // Docker's order: `docker run -t -e HOME=/h -e B=2 IMAGE env`.
+        p.env = vec!["HOME=/h".into(), "B=2".into()];
+        let env = final_env(&p, "/root", true, &[]);
+        assert_eq!(
+            env,
+            [
+                format!("PATH={}", env::DEFAULT_PATH),
+                "HOSTNAME=0123456789ab".into(),
+                "TERM=xterm".into(),
+                "HOME=/h".into(),
+                "B=2".into()
+            ]
+        );
+        // A TERM of the user's replaces xterm where it stands.
+        p.env = vec!["A=1".into(), "TERM=dumb".into()];
+        let env = final_env(&p, "/root", true, &[]);
+        assert_eq!(env[2], "TERM=dumb");
+        assert_eq!(env.len(), 5);
     }
 
     #[test]
