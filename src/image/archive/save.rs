@@ -61,11 +61,18 @@ fn select(store: &Store, specs: &[String]) -> Result<Vec<Selected>> {
 /// Writes the archive of `specs` to `out`.
 pub(crate) fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Result<()> {
     let selected = select(store, specs)?;
-    let mut tar = TarWriter { out };
+    let mut tar = TarWriter { out, mtime: 0 };
     let mut manifest = Vec::new();
     let mut repositories: IndexMap<String, IndexMap<String, String>> = IndexMap::new();
     let mut written_layers = std::collections::HashSet::new();
     for s in &selected {
+        // Docker dates an image's entries at its creation, the rest at 0.
+        tar.mtime = s
+            .image
+            .created
+            .as_deref()
+            .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+            .map_or(0, |t| t.as_second().max(0) as u64);
         let config = store.get_blob(&s.image.id)?;
         let config_name = format!("{}.json", digest_hex(&s.image.id)?);
         tar.file(&config_name, &config)?;
@@ -101,6 +108,7 @@ pub(crate) fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Resu
             layers,
         });
     }
+    tar.mtime = 0;
     tar.file("manifest.json", &serde_json::to_vec(&manifest)?)?;
     if !repositories.is_empty() {
         tar.file("repositories", &serde_json::to_vec(&repositories)?)?;
@@ -117,6 +125,8 @@ pub(crate) fn save(store: &Store, specs: &[String], out: &mut dyn Write) -> Resu
 /// declared before its regenerated body streams through.
 struct TarWriter<'a> {
     out: &'a mut dyn Write,
+    /// The modification time of the entries written next.
+    mtime: u64,
 }
 
 impl TarWriter<'_> {
@@ -127,7 +137,13 @@ impl TarWriter<'_> {
         h.set_entry_type(kind);
         h.set_mode(mode);
         h.set_size(size);
-        h.set_mtime(0);
+        h.set_mtime(self.mtime);
+        // Owned by root, by number and by name, as in Docker's archives.
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_username("root")
+            .and_then(|()| h.set_groupname("root"))
+            .context("naming the owner of an archive entry")?;
         h.set_cksum();
         self.out.write_all(h.as_bytes())?;
         Ok(())

@@ -31,6 +31,15 @@ fn save_then_load_keeps_the_image_id_and_layers() {
     for e in a.entries().unwrap() {
         let mut e = e.unwrap();
         let name = e.path().unwrap().to_string_lossy().into_owned();
+        // As `tar tv` shows Docker's: root/root, the image's entries at
+        // its creation (2024-01-01), manifest and repositories at 0.
+        let h = e.header();
+        assert_eq!((h.uid().unwrap(), h.gid().unwrap()), (0, 0), "{name}");
+        assert_eq!(h.username().unwrap(), Some("root"), "{name}");
+        assert_eq!(h.groupname().unwrap(), Some("root"), "{name}");
+        let image_entry = name != "manifest.json" && name != "repositories";
+        let mtime = if image_entry { 1_704_067_200 } else { 0 };
+        assert_eq!(h.mtime().unwrap(), mtime, "{name}");
         if name == "manifest.json" {
             std::io::Read::read_to_end(&mut e, &mut manifest).unwrap();
         }
