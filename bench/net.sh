@@ -89,6 +89,8 @@ measure() {
         down+=" $g"; cpu_down+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
     done
     local mon_rss
+    # The monitor drops its data path's pages once its ports sat idle 1 s.
+    sleep 1.5
     mon_rss=$(rss_kib "$mon")
     "$b" rm -f bench-fwd >/dev/null
     if $only_p; then

@@ -453,6 +453,9 @@ struct Monitor {
 
 /// How long a container runs before its monitor drops its start-up pages.
 const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long published ports stay without connections before the monitor
+/// drops the pages their data path used.
+const TRIM_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// When the next health probe runs, and the probe in flight.
 struct HealthTimer {
@@ -824,7 +827,10 @@ impl Monitor {
     fn tick_network(&mut self) {
         self.net.tick();
         if self.net.went_idle() {
-            crate::util::resident::trim_code();
+            // Not at once: a client making one request after another
+            // would have the data path's pages dropped and faulted back in
+            // (and /proc/self/smaps read) for each of them.
+            self.trim_at = Some(Instant::now() + TRIM_AFTER_IDLE);
         }
         if self.init.is_some() && self.net.join_due() {
             self.net.join(&self.store, &self.record);
@@ -1122,7 +1128,11 @@ impl Monitor {
         let now = Instant::now();
         if self.trim_at.is_some_and(|t| t <= now) {
             self.trim_at = None;
-            crate::util::resident::trim_code();
+            // With connections open the pages are in use; the trim comes
+            // when the last one has closed.
+            if !self.net.busy_forwarding() {
+                crate::util::resident::trim_code();
+            }
         }
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;

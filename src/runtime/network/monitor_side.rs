@@ -401,12 +401,18 @@ impl ContainerNetwork {
     }
 
     /// True once each time the forwarder's last connection closed: the
-    /// monitor then drops the code pages the data path faulted in.
+    /// monitor then drops the code pages the data path faulted in, once
+    /// the ports stayed idle a while.
     pub(crate) fn went_idle(&mut self) -> bool {
-        let now = self.forwarder.as_ref().is_some_and(|f| f.connections() > 0);
+        let now = self.busy_forwarding();
         let idle = self.forwarding && !now;
         self.forwarding = now;
         idle
+    }
+
+    /// The forwarder has connections open.
+    pub(crate) fn busy_forwarding(&self) -> bool {
+        self.forwarder.as_ref().is_some_and(|f| f.connections() > 0)
     }
 
     /// Work that is due without readiness (forwarder rounds, retries).
