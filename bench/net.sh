@@ -19,13 +19,14 @@
 #     3 MiB), a network helper with ten members (goal <= 8 MiB);
 #   - `run --rm busybox true` on the default network, on a user network
 #     whose helper runs, and with --network none (goal <= 1.2x none;
-#     Podman 4.3: 132 vs 117 ms), with hyperfine when installed; back to
-#     back (the default network's helper lingers 2 s after its last member,
-#     so it is running) and cold (3 s apart: each run starts the helper).
+#     Podman 4.3: 132 vs 117 ms), with hyperfine when installed, the
+#     commands taking turns in 4 rounds; back to back (the default
+#     network's helper lingers 2 s after its last member, so it is
+#     running) and cold (3 s apart: each run starts the helper).
 # As root it measures as the unprivileged user berth-sub ($BENCH_USER) and
 # installs iperf3 when missing. PATH defaults to target/release/berth.
-# --only-p measures the loopback and `-p` rows only (loopback and each
-# direction of `-p` alternate within each of the RUNS rounds).
+# --only-p measures the loopback and `-p` rows only. Loopback and each
+# direction of `-p` alternate within each of the RUNS rounds.
 set -euo pipefail
 
 secs=3
@@ -54,6 +55,35 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 row() { printf '%-56s %9s %s\n' "$1" "$2" "${3:-}"; }
 
+# Prints the median, in ms, of each command's runs: LABEL names the
+# result files (in $dir), TOTAL is the runs per command, PREPARE a
+# command hyperfine runs before each run ("" for none), then NAME COMMAND
+# pairs. The commands take turns in 4 rounds of TOTAL/4 runs, as in
+# bench.sh: this machine's speed drifts within a minute, and commands
+# measured one after the other put that drift on one side of a ratio
+# (default/none 1.29x so measured, 1.05x alternated by hand minutes later).
+alternate() {
+    local label=$1 total=$2 prepare=$3
+    shift 3
+    local names=() cmds=() args=() r i
+    while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+    [ -n "$prepare" ] && args=(--prepare "$prepare")
+    local rounds=4
+    local per=$(( (total + rounds - 1) / rounds ))
+    for ((r = 0; r < rounds; r++)); do
+        for i in "${!cmds[@]}"; do
+            hyperfine -N --style none --warmup 1 --runs "$per" "${args[@]}" \
+                --export-json "$dir/$label-$i-$r.json" -n "${names[$i]}" "${cmds[$i]}" >/dev/null 2>&1
+        done
+    done
+    for i in "${!cmds[@]}"; do
+        python3 -c '
+import json, statistics, sys
+times = [t for f in sys.argv[1:] for t in json.load(open(f))["results"][0]["times"]]
+print("%.1f" % (statistics.median(times) * 1000))' "$dir/$label-$i-"*.json
+    done
+}
+
 # The measuring half, as the user, in $BENCH_DIR (berth, busybox.tar).
 measure() {
     local dir=$BENCH_DIR b=$BENCH_DIR/berth
@@ -70,11 +100,6 @@ measure() {
     iperf3 -s -B "$host_ip" -p $p_out -D --pidfile "$dir/out.pid"
     sleep 0.5
     local loop="" up="" down="" out="" c2c="" pasta_up="" pasta_down="" cpu_up="" cpu_down=""
-    if ! $only_p; then
-        for _ in $(seq "$runs"); do
-            loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
-        done
-    fi
 
     # -p: the monitor's forwarder; its CPU per GB from /proc.
     local id mon t0 t1 g
@@ -82,7 +107,9 @@ measure() {
     mon=$(pgrep -f "__berth-monitor $id")
     sleep 0.5
     for _ in $(seq "$runs"); do
-        if $only_p; then loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"; fi
+        # Loopback takes turns with the two directions, so that the
+        # machine's drift falls on both sides of the ratio.
+        loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
         t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -J | gbps); t1=$(cpu_ticks "$mon")
         up+=" $g"; cpu_up+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
         t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -R -J | gbps); t1=$(cpu_ticks "$mon")
@@ -146,27 +173,19 @@ measure() {
     # members above keep it), and no network.
     local launch=()
     if command -v hyperfine >/dev/null; then
-        hyperfine -N --style none --warmup 3 --runs $((runs * 10)) --export-json "$dir/launch.json" \
-            -n default "$b run --rm busybox true" \
-            -n user-network "$b run --rm --network bench-net busybox true" \
-            -n none "$b run --rm --network none busybox true" >/dev/null 2>&1
-        mapfile -t launch < <(python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.1f" % (r["median"] * 1000))' "$dir/launch.json")
+        mapfile -t launch < <(alternate launch $((runs * 10)) "" \
+            default "$b run --rm busybox true" \
+            user-network "$b run --rm --network bench-net busybox true" \
+            none "$b run --rm --network none busybox true")
     fi
     "$b" rm -f bench-srv bench-m{1,2,3,4,5,6,7,8,9} >/dev/null
     "$b" network rm bench-net >/dev/null
     # Cold: the default network's helper has exited before each run.
     local cold=()
     if command -v hyperfine >/dev/null; then
-        hyperfine -N --style none --prepare "sleep 3" --runs $((runs * 3)) --export-json "$dir/cold.json" \
-            -n default "$b run --rm busybox true" \
-            -n none "$b run --rm --network none busybox true" >/dev/null 2>&1
-        mapfile -t cold < <(python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.1f" % (r["median"] * 1000))' "$dir/cold.json")
+        mapfile -t cold < <(alternate cold $((runs * 3)) "sleep 3" \
+            default "$b run --rm busybox true" \
+            none "$b run --rm --network none busybox true")
     fi
 
     loop=$(echo "$loop" | median) up=$(echo "$up" | median) down=$(echo "$down" | median)
@@ -237,14 +256,11 @@ measure_podman() {
     row "container -> host address, slirp4netns" "$slirp" "berth/podman $(ratio "${out:-0}" "$slirp"), goal >= 2x"
     row "container -> container, bridge network" "$c2c_p" "berth/podman $(ratio "${c2c:-0}" "$c2c_p")"
     if command -v hyperfine >/dev/null; then
-        hyperfine -N --style none --warmup 2 --runs $((runs * 5)) --export-json "$dir/plaunch.json" \
-            -n default "podman run --rm busybox true" \
-            -n none "podman run --rm --network none busybox true" >/dev/null 2>&1 || return 0
         local pl=()
-        mapfile -t pl < <(python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.1f" % (r["median"] * 1000))' "$dir/plaunch.json")
+        mapfile -t pl < <(alternate plaunch $((runs * 5)) "" \
+            default "podman run --rm busybox true" \
+            none "podman run --rm --network none busybox true" 2>/dev/null)
+        [ ${#pl[@]} -eq 2 ] || return 0
         row "podman run --rm busybox true, default / none (ms)" "${pl[0]}/${pl[1]}" "$(ratio "${pl[0]}" "${pl[1]}")"
     fi
 }
