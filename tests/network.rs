@@ -794,6 +794,48 @@ fn fd_count(pid: u32) -> usize {
         .count()
 }
 
+/// `rm -f web && run -p P:80 --name web …`, as scripts do: when `rm -f`
+/// returns, the killed container's monitor has let go of its ports (it
+/// used to return once the container's init was dead, and the next `run`
+/// now and then failed with "address already in use").
+#[test]
+fn force_removed_container_frees_its_ports_at_once() {
+    let _tun = TUN.read().unwrap();
+    let b = Berth::new(&main_user());
+    b.load_busybox();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8080");
+    for round in 0..25 {
+        let text = format!("round{round}");
+        let out = b.cmd(&[
+            "run",
+            "-d",
+            "--name",
+            "rmf-web",
+            "-p",
+            &publish,
+            "busybox",
+            "sh",
+            "-c",
+            &httpd(&text),
+        ]);
+        assert!(
+            out.status.success(),
+            "round {round}: run right after rm -f failed: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            curl_until(&format!("http://127.0.0.1:{port}/")),
+            format!("{text}\n")
+        );
+        b.ok(&["rm", "-f", "rmf-web"]);
+        // Checked at once too: a bind comes sooner than the next `run`.
+        if let Err(e) = TcpListener::bind(("127.0.0.1", port)) {
+            panic!("round {round}: port {port} still taken after rm -f: {e}");
+        }
+    }
+}
+
 #[test]
 fn two_hundred_connections_leak_no_descriptor() {
     let _tun = TUN.read().unwrap();

@@ -665,6 +665,9 @@ pub(crate) fn remove(store: &Store, record: &ContainerRecord, opts: RemoveOption
         store.mark_stopped_by_user(&record.id)?;
         kill_and_wait(state.process())?;
     }
+    // `rm -f web && run -p 8080:80 --name web …`: the new container's
+    // ports must be free when we return, as Docker's are.
+    wait_for_ports_released(record, state.monitor());
     remove_files(store, record, opts.volumes, true)?;
     // A monitor that was killed left its socket behind.
     if let Ok(run_dir) = store.run_dir() {
