@@ -42,9 +42,10 @@ pub(crate) struct InitContext<'a> {
 }
 
 /// Runs in the forked child; never returns. `go` brings what the
-/// monitor makes while the init makes its namespaces ([`Go`]).
-pub(crate) fn run(ctx: &InitContext, err_pipe: OwnedFd, go: OwnedFd) -> ! {
-    let err = match setup_and_exec(ctx, &err_pipe, go) {
+/// monitor makes while the init makes its namespaces ([`Go`]); `files`
+/// says when the /etc files it writes after that exist ([`files_ready`]).
+pub(crate) fn run(ctx: &InitContext, err_pipe: OwnedFd, go: OwnedFd, files: OwnedFd) -> ! {
+    let err = match setup_and_exec(ctx, &err_pipe, go, files) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -59,6 +60,7 @@ fn setup_and_exec(
     ctx: &InitContext,
     err_pipe: &OwnedFd,
     go: OwnedFd,
+    files: OwnedFd,
 ) -> Result<std::convert::Infallible, StartFailure> {
     // A session of its own: nothing the container runs can reach a
     // terminal of the monitor's session (the monitor has none either).
@@ -71,11 +73,11 @@ fn setup_and_exec(
     if let Some(cpus) = &ctx.cpus {
         cpus.restore();
     }
-    crate::util::trace::step("released (directories, cgroup, files, seccomp filter)");
+    crate::util::trace::step("released (directories, cgroup, overlay, seccomp filter)");
     enter_cgroup(ctx, &go.cgroup_procs).map_err(StartFailure::setup)?;
     let mut confinement = ctx.confinement.clone();
     confinement.set_filter(go.filter);
-    make_root(ctx, go.overlay).map_err(StartFailure::setup)?;
+    make_root(ctx, go.overlay, files).map_err(StartFailure::setup)?;
     super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
         .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx, &confinement).map_err(StartFailure::setup)?;
@@ -100,8 +102,8 @@ fn send_trace(err_pipe: &OwnedFd) {
     }
 }
 
-/// What the monitor sends the init once the container's directories,
-/// cgroups and /etc files exist: the `cgroup.procs` files to join, the
+/// What the monitor sends the init once the container's directories and
+/// cgroups exist: the `cgroup.procs` files to join, the
 /// compiled seccomp filter and, when the monitor could make it, the
 /// container's overlay as a detached mount. The init is cloned before
 /// those are made, so that making its namespaces (the largest part of a
@@ -205,6 +207,43 @@ impl Go {
     }
 }
 
+/// In the monitor, after [`Go`]: the container's /etc files (hosts,
+/// hostname, resolv.conf) are written. The init binds them only after
+/// attaching the overlay and mounting /proc, /dev and /sys, so the
+/// monitor writes them meanwhile instead of before the release.
+pub(crate) fn files_ready(to: OwnedFd) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        match nix::sys::socket::send(
+            to.as_raw_fd(),
+            &[1],
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        ) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => {}
+            // Gone: its start report tells why.
+            Err(nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET) => return Ok(()),
+            Err(e) => return Err(e).context("telling the container's init its files exist"),
+        }
+    }
+}
+
+/// In the init: waits for [`files_ready`]. The socket's end without the
+/// byte means the monitor failed and is about to end us: we leave
+/// quietly, as in [`Go::receive`].
+fn wait_for_files(from: OwnedFd) -> Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(&from, &mut byte) {
+            Ok(1) => return Ok(()),
+            // SAFETY: _exit in the forked child, whose parent reports.
+            Ok(_) => unsafe { libc::_exit(EXIT_BERTH_ERROR) },
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for the container's /etc files"),
+        }
+    }
+}
+
 /// Reads a stream socket to its end, with the descriptors that came on it
 /// (close-on-exec).
 fn receive_all(from: &OwnedFd) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
@@ -278,8 +317,8 @@ fn make_namespaces(ctx: &InitContext) -> Result<()> {
 
 /// The root filesystem, up to pivot_root and the masks. `overlay` is the
 /// overlay the monitor made ([`Go::overlay`]), attached here; without it
-/// the overlay is mounted here.
-fn make_root(ctx: &InitContext, overlay: Option<OwnedFd>) -> Result<()> {
+/// the overlay is mounted here. `files`: see [`wait_for_files`].
+fn make_root(ctx: &InitContext, overlay: Option<OwnedFd>, files: OwnedFd) -> Result<()> {
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     if mounts::rootfs::attach_or_mount_overlay(&ctx.overlay, overlay, &rootfs)? {
@@ -307,6 +346,7 @@ fn make_root(ctx: &InitContext, overlay: Option<OwnedFd>) -> Result<()> {
         .iter()
         .map(|m| m.destination.as_str())
         .collect();
+    wait_for_files(files)?;
     mounts::files::bind_all(&root, &ctx.container_dir, &user_targets)?;
     if ctx.confinement.fakeroot {
         mounts::files::bind_apt_fakeroot(&root, &ctx.container_dir)?;
@@ -595,6 +635,18 @@ mod tests {
         );
         assert_eq!(exec_error("x", "/bin/x", Errno::ENOEXEC).code, 126);
         assert_eq!(exec_error("x", "/bin/x", Errno::ENOENT).code, 127);
+    }
+
+    #[test]
+    fn files_ready_reaches_the_init_and_outlives_a_dead_one() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        files_ready(a.into()).unwrap();
+        wait_for_files(b.into()).unwrap();
+        // An init that died before its bind step: no SIGPIPE, no error
+        // (its start report says why it died).
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(b);
+        files_ready(a.into()).unwrap();
     }
 
     #[test]
