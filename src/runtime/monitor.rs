@@ -1236,6 +1236,7 @@ impl Monitor {
         self.mounts_held = None;
         match result {
             Ok(Some(files)) => {
+                crate::util::proc::become_background();
                 super::lifecycle::delete_unlisted(&self.store, &self.record, &files, false)?;
                 crate::util::trace::step("--rm: files deleted");
                 Ok(())

@@ -176,6 +176,18 @@ pub(crate) fn pidfd_exited(pidfd: &OwnedFd) -> bool {
     unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
 
+/// Makes the rest of this process's work background work: the lowest
+/// priority (nice 19), which any process may take. A monitor does this
+/// once its client has the container's exit, before deleting the files of
+/// a `--rm` container: on a busy machine those deletes then take the time
+/// the next command leaves idle instead of delaying it. Best effort.
+pub(crate) fn become_background() {
+    // SAFETY: setpriority with integer arguments only, on ourselves.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
+}
+
 /// True while a process with this pid exists (whoever it is) and may be
 /// signalled by us: for pids whose owner embeds them in a name (`tmp/`).
 pub(crate) fn pid_exists(pid: i32) -> bool {
