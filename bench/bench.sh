@@ -136,10 +136,7 @@ measure() {
             done
         done
         for i in "${!cmds[@]}"; do
-            medians+=("$(python3 -c '
-import json, statistics, sys
-times = [t for f in sys.argv[1:] for t in json.load(open(f))["results"][0]["times"]]
-print("%.3f" % (statistics.median(times) * 1000))' "$dir/results-$(id -un)-$i-"*.json)")
+            medians+=("$(bench_hyperfine_median "%.3f" "$dir/results-$(id -un)-$i-"*.json)")
         done
     else
         echo "measuring with a shell loop (install hyperfine for better numbers), $((per * rounds)) runs each, in $rounds alternating rounds"
@@ -252,12 +249,14 @@ PY
     echo
 }
 
+# bench/lib.sh, or its copy beside this script's in $BENCH_DIR (--inner).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 if $inner; then
     measure
     exit
 fi
 
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_find_berth bench.sh
 
 # Some machines keep /tmp to root: then the user's cache will do.
@@ -283,6 +282,7 @@ cleanup() {
 trap cleanup EXIT
 cp "$berth" "$BENCH_DIR/berth"
 cp "$0" "$BENCH_DIR/bench.sh"
+cp "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$BENCH_DIR/lib.sh"
 python3 "$repo/scripts/fixtures/mkimage.py" --busybox "$(command -v busybox || echo /bin/busybox)" \
     -o "$BENCH_DIR/busybox.tar" -t busybox:latest >/dev/null
 mkdir "$BENCH_DIR/rootfs"

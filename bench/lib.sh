@@ -15,6 +15,18 @@ bench_median() {
         if (fmt == "%s") print m; else printf fmt "\n", m }'
 }
 
+# The median, in ms, of every run in the hyperfine JSON files named after
+# $1, the printf format (a command's rounds, measured in turns with other
+# commands, each in a file of its own).
+bench_hyperfine_median() {
+    local fmt=$1
+    shift
+    python3 -c '
+import json, statistics, sys
+times = [t for f in sys.argv[2:] for t in json.load(open(f))["results"][0]["times"]]
+print(sys.argv[1] % (statistics.median(times) * 1000))' "$fmt" "$@"
+}
+
 # Sets $berth to the binary to measure: $berth when given (it must be
 # executable), else target/release/berth built now. $1 names the script
 # in errors.

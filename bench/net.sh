@@ -14,7 +14,8 @@
 #   - container -> a server on the host through host.docker.internal (the
 #     helper's userspace NAT), vs Podman's slirp4netns (goal >= 2x);
 #   - container -> container on one user network, vs a Podman bridge;
-#   - the forwarder's CPU per GB moved (the monitor's own time);
+#   - the forwarder's CPU per GB moved (the monitor's own time), and how
+#     many cores the machine kept busy during loopback and `-p`;
 #   - resident memory: the monitor of a container with one -p (goal <=
 #     3 MiB), a network helper with ten members (goal <= 8 MiB);
 #   - `run --rm busybox true` on the default network, on a user network
@@ -48,12 +49,32 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# bench/lib.sh, or its copy beside this script's in $BENCH_DIR (--inner).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2fx", a/b; else print "-" }'; }
 gbps() { python3 -c 'import json,sys; t=sys.stdin.read(); print("%.2f" % (json.loads(t[t.index("{"):])["end"]["sum_received"]["bits_per_second"]/1e9))' 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# The machine's busy and total ticks (all cores) from /proc/stat.
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+# The cores kept busy between two machine_ticks readings: "B0 T0" "B1 T1".
+cores_busy() {
+    local b0 t0 b1 t1
+    read -r b0 t0 <<<"$1"
+    read -r b1 t1 <<<"$2"
+    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v n="$(nproc)" 'BEGIN { if (t > 0) printf "%.2f", n * b / t }'
+}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 row() { printf '%-56s %9s %s\n' "$1" "$2" "${3:-}"; }
+# How many cores the machine kept busy while loopback and `-p` (host ->
+# container) ran, medians (busy_loop, busy_up: the caller's lists). On a
+# machine with few cores this says why `-p` stays below loopback: the
+# forwarder is a third busy thread beside iperf3's two ends.
+busy_row() {
+    row "  cores busy, loopback / host -> container (of $(nproc))" \
+        "$(echo "$busy_loop" | median)/$(echo "$busy_up" | median)"
+}
 
 # Prints the median, in ms, of each command's runs: LABEL names the
 # result files (in $dir), TOTAL is the runs per command, PREPARE a
@@ -77,10 +98,7 @@ alternate() {
         done
     done
     for i in "${!cmds[@]}"; do
-        python3 -c '
-import json, statistics, sys
-times = [t for f in sys.argv[1:] for t in json.load(open(f))["results"][0]["times"]]
-print("%.1f" % (statistics.median(times) * 1000))' "$dir/$label-$i-"*.json
+        bench_hyperfine_median "%.1f" "$dir/$label-$i-"*.json
     done
 }
 
@@ -102,15 +120,18 @@ measure() {
     local loop="" up="" down="" out="" c2c="" pasta_up="" pasta_down="" cpu_up="" cpu_down=""
 
     # -p: the monitor's forwarder; its CPU per GB from /proc.
-    local id mon t0 t1 g
+    local id mon t0 t1 g m0 busy_loop="" busy_up=""
     id=$("$b" run -d --name bench-fwd -p 127.0.0.1:$p_fwd:5201 "${tools[@]}" busybox /usr/bin/iperf3 -s)
     mon=$(pgrep -f "__berth-monitor $id")
     sleep 0.5
     for _ in $(seq "$runs"); do
         # Loopback takes turns with the two directions, so that the
         # machine's drift falls on both sides of the ratio.
-        loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
+        m0=$(machine_ticks); loop+=" $(iperf3 -c 127.0.0.1 -p $p_host -t "$secs" -J | gbps)"
+        busy_loop+=" $(cores_busy "$m0" "$(machine_ticks)")"
+        m0=$(machine_ticks)
         t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -J | gbps); t1=$(cpu_ticks "$mon")
+        busy_up+=" $(cores_busy "$m0" "$(machine_ticks)")"
         up+=" $g"; cpu_up+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
         t0=$(cpu_ticks "$mon"); g=$(iperf3 -c 127.0.0.1 -p $p_fwd -t "$secs" -R -J | gbps); t1=$(cpu_ticks "$mon")
         down+=" $g"; cpu_down+=" $(awk -v t=$((t1 - t0)) -v g="$g" -v s="$secs" 'BEGIN { if (g > 0) printf "%.0f", t * 10 / (g * s / 8) }')"
@@ -129,6 +150,7 @@ measure() {
         row "host -> container through -p (splice forwarder)" "$up" "$(ratio "$up" "$loop") of loopback, goal >= 0.9x"
         row "container -> host through -p" "$down" "$(ratio "$down" "$loop") of loopback"
         row "  forwarder CPU (the monitor), ms per GB up/down" "$cpu_up/$cpu_down"
+        busy_row
         return 0
     fi
 
@@ -201,6 +223,7 @@ measure() {
         row "  pasta -t, namespace -> host (peer)" "$pasta_down" "berth/pasta $(ratio "$down" "$pasta_down")"
     fi
     row "  forwarder CPU (the monitor), ms per GB up/down" "$cpu_up/$cpu_down"
+    busy_row
     row "container -> host.docker.internal (helper NAT)" "$out"
     row "container -> container, one user network" "$c2c"
     echo
@@ -282,7 +305,6 @@ if [ "$(id -u)" = 0 ]; then
     [ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
 fi
 command -v iperf3 >/dev/null || { echo "net.sh: iperf3 is needed (apt-get install iperf3)" >&2; exit 1; }
-. "$repo/bench/lib.sh"
 bench_find_berth net.sh
 bench_prepare netbench "$0"
 args=(-t "$secs" -n "$runs")
