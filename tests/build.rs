@@ -86,16 +86,8 @@ fn inspect(b: &Berth, image: &str) -> serde_json::Value {
 }
 
 fn tmp_is_empty(b: &Berth) -> bool {
-    // A `run --rm` that just returned may still be deleting the container's
-    // files (its monitor does it after answering): a few seconds at most.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let empty = std::fs::read_dir(b.root.join("tmp")).map_or(true, |mut d| d.next().is_none());
-        if empty || std::time::Instant::now() > deadline {
-            return empty;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    b.tmp_left_after(std::time::Duration::from_secs(5))
+        .is_empty()
 }
 
 #[test]

@@ -26,25 +26,12 @@ fn assert_store_consistent(b: &Berth) {
         assert_eq!(v[0]["Id"], id);
     }
     assert!(!b.ok(&["ps", "-a"]).is_empty());
-    // A `run --rm` that just returned may still be deleting its files
-    // under tmp/: its monitor does it after answering, as background work
-    // (nice 19), so on a busy machine it can take a moment.
-    let tmp = b.root.join("tmp");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let left: Vec<_> = std::fs::read_dir(&tmp)
-            .map(|d| d.flatten().map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "work in progress left in {}: {left:?}",
-            tmp.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let left = b.tmp_left_after(std::time::Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "work in progress left in {}: {left:?}",
+        b.root.join("tmp").display()
+    );
 }
 
 #[test]

@@ -537,6 +537,23 @@ impl Berth {
         path
     }
 
+    /// What is left in the store's `tmp/` once it emptied or `limit`
+    /// passed. A `run --rm` that just returned may still be deleting its
+    /// files there: its monitor does it after answering, as background
+    /// work (nice 19).
+    pub fn tmp_left_after(&self, limit: std::time::Duration) -> Vec<std::ffi::OsString> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left: Vec<_> = std::fs::read_dir(self.root.join("tmp"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                return left;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The ids of `ps -a -q --no-trunc`.
     #[track_caller]
     pub fn container_ids(&self) -> Vec<String> {
