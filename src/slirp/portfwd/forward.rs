@@ -27,6 +27,8 @@
 //! chunk (worse), SO_SNDBUF/SO_RCVBUF of 4 MiB instead of autotuning, a
 //! blocking thread per direction, and copying through user space (read and
 //! write, which lets BIG TCP work host -> container but adds two copies).
+//! Handing the host's socket to the container's server instead (no proxy
+//! at all) is unsafe rootless: see ARCHITECTURE.md, "Figures and limits".
 
 use super::listen::Listener;
 use super::spec::{PortMapping, Proto};
