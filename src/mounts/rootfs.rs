@@ -134,10 +134,10 @@ const FSCONFIG_VALUE_MAX: usize = 255;
 
 /// A filesystem context of the new mount API (`fsopen`), whose log holds
 /// the kernel's reasons when something is refused.
-struct FsContext(OwnedFd);
+pub(super) struct FsContext(OwnedFd);
 
 impl FsContext {
-    fn open(fstype: &CStr) -> io::Result<FsContext> {
+    pub(super) fn open(fstype: &CStr) -> io::Result<FsContext> {
         // SAFETY: fsopen with a valid C string and a flag; the result is a
         // new descriptor or -1.
         let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) };
@@ -166,7 +166,7 @@ impl FsContext {
         Ok(())
     }
 
-    fn set_string(&self, key: &CStr, value: &str) -> io::Result<()> {
+    pub(super) fn set_string(&self, key: &CStr, value: &str) -> io::Result<()> {
         let v = std::ffi::CString::new(value).map_err(|_| io::ErrorKind::InvalidInput)?;
         self.config(libc::FSCONFIG_SET_STRING, Some(key), Some(&v))
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", key.to_string_lossy())))
@@ -179,12 +179,12 @@ impl FsContext {
 
     /// Makes the superblock: for overlay, where it checks its layers and
     /// the work directory's features.
-    fn create(&self) -> io::Result<()> {
+    pub(super) fn create(&self) -> io::Result<()> {
         self.config(libc::FSCONFIG_CMD_CREATE, None, None)
     }
 
     /// A detached mount of the superblock made by [`FsContext::create`].
-    fn mount(&self, attributes: u64) -> io::Result<OwnedFd> {
+    pub(super) fn mount(&self, attributes: u64) -> io::Result<OwnedFd> {
         // SAFETY: fsmount with integer arguments; the result is a new
         // descriptor or -1.
         let fd = unsafe {
@@ -327,6 +327,38 @@ fn make_detached(spec: &OverlaySpec) -> Result<OwnedFd> {
     // Device nodes never open, as with mount_overlay's MS_NODEV.
     fc.mount(libc::MOUNT_ATTR_NODEV)
         .context("fsmount of the overlay")
+}
+
+/// Moves the mount behind `mount` (detached, or the root of a tree) onto
+/// `name` beneath the directory `dir`, or onto `dir` itself when `name`
+/// is empty (move_mount; a final symlink is not followed). Onto a
+/// directory of a detached tree: Linux 6.15.
+pub(super) fn move_mount_beneath_dir(
+    mount: std::os::fd::BorrowedFd<'_>,
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &CStr,
+) -> io::Result<()> {
+    let onto_dir = if name.is_empty() {
+        libc::MOVE_MOUNT_T_EMPTY_PATH
+    } else {
+        0
+    };
+    // SAFETY: move_mount between descriptors we hold, with C strings that
+    // outlive the call (the source's path empty: MOVE_MOUNT_F_EMPTY_PATH).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mount.as_raw_fd(),
+            c"".as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | onto_dir,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Attaches a detached mount made by [`detached_overlay`] at `target`

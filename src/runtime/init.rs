@@ -69,6 +69,19 @@ fn setup_and_exec(
         libc::setsid();
     }
     make_namespaces(ctx).map_err(StartFailure::setup)?;
+    // The monitor is still making the overlay, most often: /dev now, as
+    // a detached tree attached once the root exists (`mounts::dev`).
+    let dev = match mounts::dev::detached() {
+        Ok(Some(fd)) => {
+            crate::util::trace::step("/dev made (detached)");
+            Some(fd)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            crate::util::trace::step(&format!("/dev left for later: {e:#}"));
+            None
+        }
+    };
     let go = Go::receive(go).map_err(StartFailure::setup)?;
     if let Some(cpus) = &ctx.cpus {
         cpus.restore();
@@ -77,7 +90,7 @@ fn setup_and_exec(
     enter_cgroup(ctx, &go.cgroup_procs).map_err(StartFailure::setup)?;
     let mut confinement = ctx.confinement.clone();
     confinement.set_filter(go.filter);
-    make_root(ctx, go.overlay, files).map_err(StartFailure::setup)?;
+    make_root(ctx, go.overlay, dev, files).map_err(StartFailure::setup)?;
     super::resources::ulimit::apply(&ctx.record.host.resources.ulimits)
         .map_err(StartFailure::setup)?;
     let (argv, env) = identity_and_env(ctx, &confinement).map_err(StartFailure::setup)?;
@@ -318,7 +331,12 @@ fn make_namespaces(ctx: &InitContext) -> Result<()> {
 /// The root filesystem, up to pivot_root and the masks. `overlay` is the
 /// overlay the monitor made ([`Go::overlay`]), attached here; without it
 /// the overlay is mounted here. `files`: see [`wait_for_files`].
-fn make_root(ctx: &InitContext, overlay: Option<OwnedFd>, files: OwnedFd) -> Result<()> {
+fn make_root(
+    ctx: &InitContext,
+    overlay: Option<OwnedFd>,
+    dev: Option<OwnedFd>,
+    files: OwnedFd,
+) -> Result<()> {
     nix::unistd::chdir(ctx.store_root).context("entering the store")?;
     let rootfs = ctx.container_dir.join("merged");
     if mounts::rootfs::attach_or_mount_overlay(&ctx.overlay, overlay, &rootfs)? {
@@ -331,7 +349,7 @@ fn make_root(ctx: &InitContext, overlay: Option<OwnedFd>, files: OwnedFd) -> Res
     namespaces::after_rootfs(&root, ctx.record)?;
     namespaces::mount_proc(&root, ctx.record)?;
     crate::util::trace::step("/proc mounted");
-    mounts::dev::setup(&root, ctx.tty_gid)?;
+    mounts::dev::setup(&root, ctx.tty_gid, dev)?;
     namespaces::after_dev(&root, ctx.record, ctx.namespaces)?;
     crate::util::trace::step("/dev made");
     mounts::proc_sys::mount_sys(&root, ctx.private_net)?;

@@ -12,6 +12,7 @@ pub(crate) mod humanize;
 pub(crate) mod ids;
 #[cfg(test)]
 pub(crate) mod json_gen;
+pub(crate) mod kernel;
 pub(crate) mod openat2;
 pub(crate) mod passwd;
 pub(crate) mod path;
