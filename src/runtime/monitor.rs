@@ -212,9 +212,17 @@ fn spawn_from(
         .context("berth's executable has a path that is not UTF-8")?;
     let fd = theirs.as_raw_fd().to_string();
     let view = program.preparation();
-    // In the CLONE_VM child: `make` is unshare and mount calls on a C
-    // string made here, and returns only an OS error (no allocation).
-    let make_view = || view.as_ref().map_or(Ok(()), |v| v.make());
+    // Off our core until it is released or given its channel (`main`):
+    // its exec and start-up run beside us, not ahead of us.
+    let off_our_core = crate::util::cpus::Spread::before_clone().and_then(|s| s.off_our_core());
+    // In the CLONE_VM child: system calls only, on a CPU set and a C
+    // string made here; `make` returns only an OS error (no allocation).
+    let before_exec = || {
+        if let Some(cores) = &off_our_core {
+            crate::util::cpus::keep_off(cores);
+        }
+        view.as_ref().map_or(Ok(()), |v| v.make())
+    };
     let mut spawn = crate::util::spawn::Spawn::new(path)?
         .arg0("berth")?
         .arg(REEXEC_ARG)?
@@ -226,11 +234,11 @@ fn spawn_from(
     if let (Some(root), Some(run)) = (store.root().to_str(), store.run_dir_path().to_str()) {
         spawn = spawn.arg(root)?.arg(run)?;
     }
-    let mut spawn = spawn.keep_fd(theirs).setsid();
-    if view.is_some() {
-        spawn = spawn.before_exec(&make_view);
-    }
-    spawn.spawn()?;
+    spawn
+        .keep_fd(theirs)
+        .setsid()
+        .before_exec(&before_exec)
+        .spawn()?;
     Ok(())
 }
 
@@ -367,6 +375,9 @@ pub(crate) fn main(args: &[String]) -> i32 {
         }
         _ => Channel::Detached(std::fs::File::from(fd)),
     });
+    // Kept off the command's core until now (`spawn_from`); the init,
+    // cloned next, is spread from what we may use.
+    crate::util::cpus::as_parent();
     let monitor = early_store
         .unwrap_or_else(open_store)
         .and_then(|store| Monitor::with_store(store, id))

@@ -31,18 +31,24 @@ impl Spread {
     /// core we run on (the kernel moves it to another at once). Best
     /// effort: failing leaves it where the scheduler put it.
     pub(crate) fn keep_off_our_core(&self, child: Pid) {
-        // SAFETY: sched_getcpu takes no arguments.
-        let ours = unsafe { libc::sched_getcpu() };
-        let Ok(ours) = usize::try_from(ours) else {
-            return;
-        };
-        let mut others = self.allowed;
-        if others.unset(ours).is_err()
-            || !(0..CpuSet::count()).any(|c| others.is_set(c).unwrap_or(false))
-        {
-            return;
+        if let Some(others) = self.off_our_core() {
+            let _ = nix::sched::sched_setaffinity(child, &others);
         }
-        let _ = nix::sched::sched_setaffinity(child, &others);
+    }
+
+    /// Our allowed cores but the one we run on now; None when that
+    /// leaves none. For a child that sets it itself before its exec
+    /// ([`keep_off`]), as the monitor does: its exec and start-up
+    /// then leave our core to us, instead of the scheduler queueing us,
+    /// woken at its exec, behind it.
+    pub(crate) fn off_our_core(&self) -> Option<CpuSet> {
+        // SAFETY: sched_getcpu takes no arguments.
+        let ours = usize::try_from(unsafe { libc::sched_getcpu() }).ok()?;
+        let mut others = self.allowed;
+        others.unset(ours).ok()?;
+        (0..CpuSet::count())
+            .any(|c| others.is_set(c).unwrap_or(false))
+            .then_some(others)
     }
 
     /// In the child, once released (after the parent's
@@ -51,6 +57,26 @@ impl Spread {
     pub(crate) fn restore(&self) {
         let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &self.allowed);
     }
+}
+
+/// In a child before its exec (no allocation: one system call): runs
+/// only on `cores` ([`Spread::off_our_core`]) until it calls
+/// [`as_parent`]. Best effort.
+pub(crate) fn keep_off(cores: &CpuSet) {
+    let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), cores);
+}
+
+/// Back to the cores our parent may use, after [`keep_off`]; every core
+/// the kernel allows when the parent's cannot be read (it is gone).
+pub(crate) fn as_parent() {
+    let parents = nix::sched::sched_getaffinity(nix::unistd::getppid()).unwrap_or_else(|_| {
+        let mut all = CpuSet::new();
+        for c in 0..CpuSet::count() {
+            let _ = all.set(c);
+        }
+        all
+    });
+    let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &parents);
 }
 
 #[cfg(test)]
@@ -95,6 +121,44 @@ mod tests {
                 let _ = nix::sys::wait::waitpid(child, None);
                 assert_ne!(report[0] as usize, ours, "the child ran on our core");
                 assert_eq!(report[1], 1, "the child did not get every core back");
+            }
+        }
+    }
+
+    /// A child that keeps itself off our core before it works runs
+    /// elsewhere, and takes our cores back with `as_parent`.
+    #[test]
+    fn a_child_keeps_itself_off_our_core_then_takes_ours() {
+        let Some(spread) = Spread::before_clone() else {
+            return; // one core: nothing to spread over
+        };
+        // SAFETY: sched_getcpu takes no arguments.
+        let ours = unsafe { libc::sched_getcpu() } as usize;
+        let Some(off) = spread.off_our_core() else {
+            return; // moved meanwhile to a core outside the set: nothing to check
+        };
+        assert!(!off.is_set(ours).unwrap(), "our core {ours} left in");
+        let (report_r, report_w) = nix::unistd::pipe().unwrap();
+        // SAFETY: the child only makes system calls and exits with _exit.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                keep_off(&off);
+                // SAFETY: sched_getcpu takes no arguments.
+                let ran_on = unsafe { libc::sched_getcpu() } as u8;
+                as_parent();
+                let back = nix::sched::sched_getaffinity(Pid::from_raw(0))
+                    .map(|s| s == spread.allowed)
+                    .unwrap_or(false);
+                let _ = nix::unistd::write(&report_w, &[ran_on, back as u8]);
+                // SAFETY: _exit ends this forked child without unwinding.
+                unsafe { libc::_exit(0) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let mut report = [0u8; 2];
+                nix::unistd::read(&report_r, &mut report).unwrap();
+                let _ = nix::sys::wait::waitpid(child, None);
+                assert_ne!(report[0] as usize, ours, "the child ran on our core");
+                assert_eq!(report[1], 1, "the child did not take our cores back");
             }
         }
     }
