@@ -5,15 +5,27 @@
 
 use super::fd_path;
 use super::inroot::InRoot;
-use super::rootfs::{move_mount_beneath_dir, FsContext};
+use super::rootfs::{move_mount_onto, open_tree_clone, FsContext};
 use anyhow::{Context, Result};
 use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 use std::ffi::CStr;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
-const SHM_OPTIONS: &str = "mode=1777,size=65536k";
+/// The options of /dev's tmpfs and of /dev/shm's (Docker's 64 MiB), for
+/// fsconfig and, joined, for mount(2).
+const DEV_OPTIONS: [(&CStr, &str); 2] = [(c"mode", "755"), (c"size", "65536k")];
+const SHM_OPTIONS: [(&CStr, &str); 2] = [(c"mode", "1777"), (c"size", "65536k")];
+
+/// `options` as mount(2)'s data string: `mode=755,size=65536k`.
+fn mount_data(options: &[(&CStr, &str)]) -> String {
+    let pairs: Vec<String> = options
+        .iter()
+        .map(|(key, value)| format!("{}={value}", key.to_string_lossy()))
+        .collect();
+    pairs.join(",")
+}
 
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -44,7 +56,7 @@ pub(crate) fn setup(root: &InRoot, tty_gid: Option<u32>, made: Option<OwnedFd>) 
             &fd_path(&dir),
             Some("tmpfs"),
             MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-            Some("mode=755,size=65536k"),
+            Some(mount_data(&DEV_OPTIONS).as_str()),
         )
         .context("mounting a tmpfs on /dev")?;
     }
@@ -88,7 +100,7 @@ pub(crate) fn setup(root: &InRoot, tty_gid: Option<u32>, made: Option<OwnedFd>) 
 /// itself (its /proc/self/fd path is a symlink, which move_mount would
 /// not follow); false when the kernel refuses, and the tree is dropped.
 fn attach(made: OwnedFd, dir: std::os::fd::BorrowedFd<'_>) -> bool {
-    match move_mount_beneath_dir(made.as_fd(), dir, c"") {
+    match move_mount_onto(made.as_fd(), dir, c"") {
         Ok(()) => true,
         Err(e) => {
             crate::util::trace::step(&format!("/dev not attached: {e}; made here"));
@@ -129,7 +141,7 @@ fn populate(dev_path: &std::path::Path) -> Result<()> {
         &dev_path.join("shm"),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some(SHM_OPTIONS),
+        Some(mount_data(&SHM_OPTIONS).as_str()),
     )
     .context("mounting a tmpfs on /dev/shm")?;
     Ok(())
@@ -152,41 +164,29 @@ pub(crate) fn detached() -> Result<Option<OwnedFd>> {
     if !crate::util::kernel::at_least(6, 15) {
         return Ok(None);
     }
-    let tmpfs = |options: &[(&CStr, &str)], attributes: u64| -> Result<OwnedFd> {
+    let tmpfs = |source: &str, options: &[(&CStr, &str)], attributes: u64| -> Result<OwnedFd> {
         let fc = FsContext::open(c"tmpfs").context("fsopen(\"tmpfs\")")?;
-        for (key, value) in options {
+        for (key, value) in [(c"source", source)].iter().chain(options) {
             fc.set_string(key, value).context("configuring a tmpfs")?;
         }
         fc.create().context("creating a tmpfs")?;
         fc.mount(attributes).context("fsmount of a tmpfs")
     };
     let dev = tmpfs(
-        &[(c"source", "tmpfs"), (c"mode", "755"), (c"size", "65536k")],
+        "tmpfs",
+        &DEV_OPTIONS,
         libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_STRICTATIME,
     )?;
     let dir = dev.as_fd();
     for name in DEVICES {
         let host = std::ffi::CString::new(format!("/dev/{name}")).expect("no NUL");
         let name = std::ffi::CString::new(name).expect("no NUL");
-        // SAFETY: open_tree with a C string path and flags; returns a new
-        // descriptor or -1.
-        let tree = unsafe {
-            libc::syscall(
-                libc::SYS_open_tree,
-                libc::AT_FDCWD,
-                host.as_ptr(),
-                libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
-            )
+        let tree = match open_tree_clone(&host, 0) {
+            Ok(tree) => tree,
+            // As populate: a host without it.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e).with_context(|| format!("cloning {}", host.to_string_lossy())),
         };
-        if tree < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
-                continue; // as populate: a host without it
-            }
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("cloning {}", host.to_string_lossy()));
-        }
-        // SAFETY: open_tree returned a new descriptor that we own.
-        let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
         let file = nix::fcntl::openat(
             dir,
             name.as_c_str(),
@@ -195,7 +195,7 @@ pub(crate) fn detached() -> Result<Option<OwnedFd>> {
         )
         .context("creating a device's file in /dev")?;
         drop(file);
-        move_mount_beneath_dir(tree.as_fd(), dir, &name)
+        move_mount_onto(tree.as_fd(), dir, &name)
             .with_context(|| format!("binding {} into /dev", host.to_string_lossy()))?;
     }
     for (link, to) in LINKS {
@@ -206,10 +206,11 @@ pub(crate) fn detached() -> Result<Option<OwnedFd>> {
             .with_context(|| format!("creating /dev/{d}"))?;
     }
     let shm = tmpfs(
-        &[(c"source", "shm"), (c"mode", "1777"), (c"size", "65536k")],
+        "shm",
+        &SHM_OPTIONS,
         libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC,
     )?;
-    move_mount_beneath_dir(shm.as_fd(), dir, c"shm").context("attaching /dev/shm")?;
+    move_mount_onto(shm.as_fd(), dir, c"shm").context("attaching /dev/shm")?;
     Ok(Some(dev))
 }
 
@@ -268,4 +269,15 @@ fn add_devices_below(root: &InRoot, host_dir: &std::path::Path, depth: u32) -> R
 fn user_may_open(path: &std::path::Path) -> bool {
     use nix::unistd::{access, AccessFlags};
     access(path, AccessFlags::R_OK).is_ok() || access(path, AccessFlags::W_OK).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_options_join_as_mount_data() {
+        assert_eq!(mount_data(&DEV_OPTIONS), "mode=755,size=65536k");
+        assert_eq!(mount_data(&SHM_OPTIONS), "mode=1777,size=65536k");
+    }
 }

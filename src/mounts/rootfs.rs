@@ -329,11 +329,32 @@ fn make_detached(spec: &OverlaySpec) -> Result<OwnedFd> {
         .context("fsmount of the overlay")
 }
 
+/// A detached copy of the mount at `path` (open_tree with
+/// `OPEN_TREE_CLONE`, not recursive); `extra_flags` such as
+/// `AT_SYMLINK_NOFOLLOW`.
+pub(super) fn open_tree_clone(path: &CStr, extra_flags: libc::c_uint) -> io::Result<OwnedFd> {
+    // SAFETY: open_tree with a NUL-terminated path and flags; returns a
+    // new descriptor or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | extra_flags) as libc::c_ulong,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: open_tree returned a new descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// Moves the mount behind `mount` (detached, or the root of a tree) onto
 /// `name` beneath the directory `dir`, or onto `dir` itself when `name`
 /// is empty (move_mount; a final symlink is not followed). Onto a
 /// directory of a detached tree: Linux 6.15.
-pub(super) fn move_mount_beneath_dir(
+pub(super) fn move_mount_onto(
     mount: std::os::fd::BorrowedFd<'_>,
     dir: std::os::fd::BorrowedFd<'_>,
     name: &CStr,

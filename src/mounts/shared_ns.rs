@@ -8,7 +8,7 @@ use super::fd_path;
 use super::inroot::InRoot;
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// The host's /proc, bound recursively: a user namespace may not mount a
 /// fresh proc for a pid namespace it does not own (the host's), so it
@@ -70,54 +70,22 @@ pub(crate) fn bind_host_shm(root: &InRoot) -> Result<()> {
 /// clone its /dev/shm as a detached mount (open_tree), come back to our
 /// own and attach the clone (move_mount). The clone must be a tmpfs.
 pub(crate) fn take_shm_of(donor: BorrowedFd<'_>, root: &InRoot) -> Result<()> {
-    const OPEN_TREE_CLONE: libc::c_uint = 1;
-    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
-    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
     let target = unmount_own_shm(root)?;
     let own = std::fs::File::open("/proc/self/ns/mnt").context("opening our mount namespace")?;
     nix::sched::setns(donor, nix::sched::CloneFlags::CLONE_NEWNS)
         .context("entering the other container's mount namespace")?;
-    // SAFETY: open_tree with a NUL-terminated path and flags; returns a
-    // new descriptor or -1.
-    let tree = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c"/dev/shm".as_ptr(),
-            (OPEN_TREE_CLONE
-                | libc::O_CLOEXEC as libc::c_uint
-                | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint) as libc::c_ulong,
-        )
-    };
-    let tree_err = std::io::Error::last_os_error();
+    let tree =
+        super::rootfs::open_tree_clone(c"/dev/shm", libc::AT_SYMLINK_NOFOLLOW as libc::c_uint);
     // Back home first, whatever happened: everything after runs in ours.
     nix::sched::setns(&own, nix::sched::CloneFlags::CLONE_NEWNS)
         .context("returning to the container's own mount namespace")?;
-    if tree < 0 {
-        return Err(tree_err).context("cloning the other container's /dev/shm");
-    }
-    // SAFETY: open_tree returned a new descriptor that we own.
-    let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
+    let tree = tree.context("cloning the other container's /dev/shm")?;
     let fs = nix::sys::statfs::fstatfs(&tree).context("checking the other container's /dev/shm")?;
     if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
         bail!("the other container's /dev/shm is not its shared memory tmpfs");
     }
-    // SAFETY: move_mount between two descriptors we own, with empty paths.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            target.as_raw_fd(),
-            c"".as_ptr(),
-            (MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) as libc::c_ulong,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error())
-            .context("mounting the other container's /dev/shm");
-    }
-    Ok(())
+    super::rootfs::move_mount_onto(tree.as_fd(), target.as_fd(), c"")
+        .context("mounting the other container's /dev/shm")
 }
 
 /// Unmounts the tmpfs that `dev::setup` put on /dev/shm; the directory.
