@@ -41,15 +41,71 @@ pub(crate) fn ensure_standard_descriptors() {
 
 #[cfg(test)]
 mod tests {
+    /// The next free descriptor in this process, found by opening one.
+    fn next_free() -> i32 {
+        // SAFETY: open of a constant C path; closed at once.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        // SAFETY: closes the descriptor just opened.
+        unsafe { libc::close(fd) };
+        fd
+    }
+
+    /// Whether `fd` is open on /dev/null (character device 1:3).
+    fn is_dev_null(fd: i32) -> bool {
+        // SAFETY: fstat writes into the zeroed stat struct we pass.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; `st` outlives the call.
+        let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+        ok && st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+    }
+
+    /// Runs `check` in a forked child and returns its exit status. The test
+    /// harness runs other tests on other threads, which open and close
+    /// descriptors: only a single-threaded child sees a stable table.
+    fn in_child(check: fn() -> i32) -> i32 {
+        // SAFETY: the child only makes system calls and exits with _exit.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let code = check();
+                // SAFETY: _exit ends this forked child without unwinding.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                match nix::sys::wait::waitpid(child, None).unwrap() {
+                    nix::sys::wait::WaitStatus::Exited(_, code) => code,
+                    other => panic!("the child ended as {other:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn open_descriptors_are_left_alone() {
-        use std::os::fd::AsRawFd;
-        let probe = std::fs::File::open("/dev/null").unwrap();
-        let next = probe.as_raw_fd();
-        drop(probe);
-        super::ensure_standard_descriptors();
-        // Nothing was opened: the next free descriptor is unchanged.
-        let again = std::fs::File::open("/dev/null").unwrap();
-        assert_eq!(again.as_raw_fd(), next);
+        let code = in_child(|| {
+            let next = next_free();
+            super::ensure_standard_descriptors();
+            // Nothing was opened: the next free descriptor is unchanged.
+            if next_free() == next {
+                0
+            } else {
+                1
+            }
+        });
+        assert_eq!(code, 0, "ensure_standard_descriptors opened a descriptor");
+    }
+
+    #[test]
+    fn a_closed_stdout_becomes_dev_null() {
+        let code = in_child(|| {
+            // SAFETY: closes this child's own stdout, which it never uses.
+            unsafe { libc::close(1) };
+            super::ensure_standard_descriptors();
+            if is_dev_null(1) {
+                0
+            } else {
+                1
+            }
+        });
+        assert_eq!(code, 0, "descriptor 1 was not reopened on /dev/null");
     }
 }
