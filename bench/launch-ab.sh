@@ -9,7 +9,8 @@
 # build that follows the other's deletions can be the slower one. Run it as
 # the user to measure, with nothing else running; it uses a scratch store
 # under /tmp, loading busybox from the test fixtures (BERTH_TEST_FIXTURES,
-# /var/cache/berth-test by default). Needs hyperfine and python3.
+# /var/cache/berth-test by default). Needs hyperfine and python3 (lib.sh's
+# medians).
 set -euo pipefail
 old=${1:?usage: launch-ab.sh OLD NEW [BLOCKS]} new=${2:?usage: launch-ab.sh OLD NEW [BLOCKS]}
 blocks=${3:-10}
@@ -19,25 +20,17 @@ mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 "$new" load -q -i "$fixtures/busybox.tar" >/dev/null
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+pairs=
 for r in $(seq "$blocks"); do
   for v in old new; do
     hyperfine -N --style none --warmup 2 --runs 20 --export-json "$d/$v-$r.json" \
       "${!v} run --rm --network none busybox true" >/dev/null
   done
+  pairs+=" $(bench_hyperfine_median %.2f "$d/old-$r.json")/$(bench_hyperfine_median %.2f "$d/new-$r.json")"
 done
-python3 - "$d" "$blocks" <<'PY'
-import json, statistics as s, sys
-d, n = sys.argv[1], int(sys.argv[2])
-t = {v: [] for v in ("old", "new")}
-pairs = []
-for r in range(1, n + 1):
-    m = {}
-    for v in ("old", "new"):
-        times = json.load(open(f"{d}/{v}-{r}.json"))["results"][0]["times"]
-        t[v] += times
-        m[v] = s.median(times) * 1000
-    pairs.append("%.2f/%.2f" % (m["old"], m["new"]))
-print("blocks old/new ms:", " ".join(pairs))
-o, w = s.median(t["old"]), s.median(t["new"])
-print("median old %.3f ms, new %.3f ms, new/old %.3f" % (o * 1000, w * 1000, w / o))
-PY
+echo "blocks old/new ms:$pairs"
+o=$(bench_hyperfine_median %.3f "$d"/old-*.json)
+w=$(bench_hyperfine_median %.3f "$d"/new-*.json)
+awk -v o="$o" -v w="$w" 'BEGIN { printf "median old %s ms, new %s ms, new/old %.3f\n", o, w, w / o }'
