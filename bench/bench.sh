@@ -8,9 +8,10 @@
 #
 # RUNS defaults to 50. PATH defaults to target/release/berth (built here).
 # Uses hyperfine when installed, else a shell loop timed with date +%s%N.
-# The commands take turns in 4 rounds (RUNS/4 runs each time), and each
-# median is over all the runs of a command, so that the machine's drift
-# within the minute falls on both sides of a ratio.
+# The commands take turns in rounds of about 10 runs (at least 4 rounds;
+# RUNS/10 from 50 runs up), and each median is over all the runs of a
+# command, so that the machine's drift within the minute falls on both
+# sides of a ratio.
 # Invoked as root, it measures as each unprivileged user of $BENCH_USERS
 # (default: berth-nosub, without a subordinate id range, then berth-sub,
 # with one; created when missing), one after the other in the same run:
@@ -108,12 +109,13 @@ measure() {
     # Network helpers of a run before (they linger 2 s) end first.
     sleep 1
     local medians=()
-    # The commands take turns, in $rounds rounds of runs/rounds runs each,
-    # and each median is over all of a command's runs: this machine's
-    # speed drifts within a minute (bwrap's own median moved from 5.0 to
-    # 5.8 ms between two passes), and a drift must not land on one side
-    # of a ratio only.
-    local rounds=4
+    # The commands take turns, in rounds of about 10 runs (at least 4
+    # rounds), and each median is over all of a command's runs: this
+    # machine's speed drifts within a minute (bwrap's own median moved from
+    # 5.0 to 5.8 ms between two passes), and a drift must not land on one
+    # side of a ratio only; the shorter the rounds, the more of them a slow
+    # stretch of a few seconds spreads over.
+    local rounds=$(( runs / 10 > 4 ? runs / 10 : 4 ))
     [ "$runs" -lt 8 ] && rounds=1
     local per=$(( (runs + rounds - 1) / rounds ))
     if command -v hyperfine >/dev/null; then
